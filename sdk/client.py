@@ -1,0 +1,275 @@
+"""``predis.Client``: the synchronous SDK, one typed method per RPC of the four services."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+import grpc
+import numpy as np
+from opentelemetry import trace
+
+from predis import requests as rq
+from predis.channels import open_channel
+from predis.config import ClientConfig, default_address
+from predis.errors import from_rpc_error
+from predis.requests import Key
+from predis.v1 import (
+    cache_pb2,
+    cache_pb2_grpc,
+    drift_pb2,
+    drift_pb2_grpc,
+    predictor_pb2,
+    predictor_pb2_grpc,
+    retrainer_pb2,
+    retrainer_pb2_grpc,
+)
+
+
+class _Endpoint:
+    """One service's channel and stub, opened on first use."""
+
+    def __init__(
+        self, address: str, stub_class: type, config: ClientConfig, tracer_provider: trace.TracerProvider | None
+    ) -> None:
+        self.address = address
+        self._stub_class = stub_class
+        self._config = config
+        self._tracer_provider = tracer_provider
+        self._channel: grpc.Channel | None = None
+        self._stub: Any = None
+
+    def _get_stub(self) -> Any:
+        if self._stub is None:
+            self._channel = open_channel(self.address, self._config, self._tracer_provider)
+            self._stub = self._stub_class(self._channel)
+        return self._stub
+
+    def unary(self, method: str, request: Any, timeout: float | None) -> Any:
+        try:
+            return getattr(self._get_stub(), method)(
+                request, timeout=timeout or self._config.timeout_s, metadata=self._config.metadata
+            )
+        except grpc.RpcError as error:
+            raise from_rpc_error(error, method) from None
+
+    def server_stream(self, method: str, request: Any, timeout: float | None) -> Iterator[Any]:
+        try:
+            yield from getattr(self._get_stub(), method)(request, timeout=timeout, metadata=self._config.metadata)
+        except grpc.RpcError as error:
+            raise from_rpc_error(error, method) from None
+
+    def client_stream(self, method: str, requests: Iterable[Any], timeout: float | None) -> Any:
+        try:
+            return getattr(self._get_stub(), method)(iter(requests), timeout=timeout, metadata=self._config.metadata)
+        except grpc.RpcError as error:
+            raise from_rpc_error(error, method) from None
+
+    def close(self) -> None:
+        if self._channel is not None:
+            self._channel.close()
+            self._channel = self._stub = None
+
+
+class PredictorApi:
+    """The predictor service's RPCs (``client.predictor``)."""
+
+    def __init__(self, endpoint: _Endpoint) -> None:
+        self._ep = endpoint
+
+    def predict(
+        self, features: np.ndarray, routing_key: Key = b"", *, timeout: float | None = None
+    ) -> predictor_pb2.PredictResponse:
+        return self._ep.unary("Predict", rq.predict_request(features, routing_key), timeout)
+
+    def load_model(
+        self, version: str, path: str, role: str | None = None, *, timeout: float | None = None
+    ) -> predictor_pb2.ModelInfo:
+        request = predictor_pb2.LoadModelRequest(version=version, path=path, role=rq.role_value(role))
+        return self._ep.unary("LoadModel", request, timeout).model
+
+    def unload_model(self, version: str, *, timeout: float | None = None) -> None:
+        self._ep.unary("UnloadModel", predictor_pb2.UnloadModelRequest(version=version), timeout)
+
+    def list_models(self, *, timeout: float | None = None) -> list[predictor_pb2.ModelInfo]:
+        return list(self._ep.unary("ListModels", predictor_pb2.ListModelsRequest(), timeout).models)
+
+    def set_traffic(
+        self, assignments: Mapping[str, tuple[str, float]], *, timeout: float | None = None
+    ) -> list[predictor_pb2.ModelInfo]:
+        return list(self._ep.unary("SetTraffic", rq.traffic_request(assignments), timeout).models)
+
+    def model_status(self, version: str, *, timeout: float | None = None) -> predictor_pb2.GetModelStatusResponse:
+        return self._ep.unary("GetModelStatus", predictor_pb2.GetModelStatusRequest(version=version), timeout)
+
+    def report_outcomes(self, outcomes: Sequence[Any], *, timeout: float | None = None) -> int:
+        request = predictor_pb2.ReportOutcomesRequest(outcomes=outcomes)
+        return int(self._ep.unary("ReportOutcomes", request, timeout).accepted)
+
+
+class DriftApi:
+    """The drift service's RPCs (``client.drift``)."""
+
+    def __init__(self, endpoint: _Endpoint) -> None:
+        self._ep = endpoint
+
+    def observe(
+        self, batches: Iterable[drift_pb2.ObserveEventsRequest], *, timeout: float | None = None
+    ) -> drift_pb2.ObserveEventsResponse:
+        return self._ep.client_stream("ObserveEvents", batches, timeout)
+
+    def status(self, *, timeout: float | None = None) -> drift_pb2.GetStatusResponse:
+        return self._ep.unary("GetStatus", drift_pb2.GetStatusRequest(), timeout)
+
+    def alerts(self, *, timeout: float | None = None) -> Iterator[drift_pb2.Alert]:
+        for response in self._ep.server_stream("WatchAlerts", drift_pb2.WatchAlertsRequest(), timeout):
+            yield response.alert
+
+
+class RetrainerApi:
+    """The retrainer service's RPCs (``client.retrainer``)."""
+
+    def __init__(self, endpoint: _Endpoint) -> None:
+        self._ep = endpoint
+
+    def start_training(
+        self, reason: str = "manual", auto_promote: bool = False, *, timeout: float | None = None
+    ) -> retrainer_pb2.Job:
+        request = retrainer_pb2.StartTrainingRequest(reason=reason, auto_promote=auto_promote)
+        return self._ep.unary("StartTraining", request, timeout).job
+
+    def get_job(self, job_id: str, *, timeout: float | None = None) -> retrainer_pb2.Job:
+        return self._ep.unary("GetJob", retrainer_pb2.GetJobRequest(id=job_id), timeout).job
+
+    def list_jobs(self, limit: int = 0, *, timeout: float | None = None) -> list[retrainer_pb2.Job]:
+        return list(self._ep.unary("ListJobs", retrainer_pb2.ListJobsRequest(limit=limit), timeout).jobs)
+
+    def promote(self, version: str, *, timeout: float | None = None) -> retrainer_pb2.PromoteResponse:
+        return self._ep.unary("Promote", retrainer_pb2.PromoteRequest(version=version), timeout)
+
+    def rollback(self, version: str = "", *, timeout: float | None = None) -> retrainer_pb2.RollbackResponse:
+        return self._ep.unary("Rollback", retrainer_pb2.RollbackRequest(version=version), timeout)
+
+
+class Client:
+    """A synchronous client of a Predis suite.
+
+    The cache's RPCs are methods of the client itself; the other services' are under
+    ``client.predictor``, ``client.drift`` and ``client.retrainer``. Addresses default to
+    ``PREDIS_<SERVICE>_ADDRESS`` or the service's default port on loopback. Failed calls raise
+    :class:`predis.PredisError` (or a subclass named after the status code).
+    """
+
+    def __init__(
+        self,
+        address: str | None = None,
+        *,
+        predictor: str | None = None,
+        drift: str | None = None,
+        retrainer: str | None = None,
+        config: ClientConfig | None = None,
+        tracer_provider: trace.TracerProvider | None = None,
+    ) -> None:
+        self.config = config or ClientConfig()
+
+        def endpoint(given: str | None, service: str, stub: type) -> _Endpoint:
+            return _Endpoint(given or default_address(service), stub, self.config, tracer_provider)
+
+        self._cache = endpoint(address, "cache", cache_pb2_grpc.CacheServiceStub)
+        self._endpoints = [
+            self._cache,
+            endpoint(predictor, "predictor", predictor_pb2_grpc.PredictorServiceStub),
+            endpoint(drift, "drift", drift_pb2_grpc.DriftServiceStub),
+            endpoint(retrainer, "retrainer", retrainer_pb2_grpc.RetrainerServiceStub),
+        ]
+        self.predictor = PredictorApi(self._endpoints[1])
+        self.drift = DriftApi(self._endpoints[2])
+        self.retrainer = RetrainerApi(self._endpoints[3])
+
+    # -- cache -----------------------------------------------------------------------------
+
+    def get(self, key: Key, *, skip_origin: bool = False, timeout: float | None = None) -> bytes | None:
+        """The value of ``key``, read through the origin on a miss; None when nobody has it."""
+        response = self.lookup(key, skip_origin=skip_origin, timeout=timeout)
+        return response.value if response.found else None
+
+    def lookup(self, key: Key, *, skip_origin: bool = False, timeout: float | None = None) -> cache_pb2.GetResponse:
+        """Like :meth:`get`, answering also where the value came from."""
+        request = cache_pb2.GetRequest(key=rq.key_bytes(key), skip_origin=skip_origin)
+        return self._cache.unary("Get", request, timeout)
+
+    def set(
+        self, key: Key, value: bytes, *, ttl_ms: int = 0, condition: str | None = None, timeout: float | None = None
+    ) -> bool:
+        """Stores ``value``; ``condition`` "nx" or "xx" as in Redis. False when the condition was not met."""
+        return bool(self._cache.unary("Set", rq.set_request(key, value, ttl_ms, condition), timeout).stored)
+
+    def delete(self, *keys: Key, timeout: float | None = None) -> int:
+        return int(self._cache.unary("Delete", cache_pb2.DeleteRequest(keys=rq.keys_bytes(keys)), timeout).deleted)
+
+    def exists(self, *keys: Key, timeout: float | None = None) -> int:
+        return int(self._cache.unary("Exists", cache_pb2.ExistsRequest(keys=rq.keys_bytes(keys)), timeout).count)
+
+    def expire(self, key: Key, ttl_ms: int, *, timeout: float | None = None) -> bool:
+        """Sets the time to live (Redis PEXPIRE); ttl_ms <= 0 deletes the key."""
+        request = cache_pb2.ExpireRequest(key=rq.key_bytes(key), ttl_ms=ttl_ms)
+        return bool(self._cache.unary("Expire", request, timeout).applied)
+
+    def persist(self, key: Key, *, timeout: float | None = None) -> bool:
+        """Removes the key's expiry (Redis PERSIST)."""
+        request = cache_pb2.ExpireRequest(key=rq.key_bytes(key), persist=True)
+        return bool(self._cache.unary("Expire", request, timeout).applied)
+
+    def ttl(self, key: Key, *, timeout: float | None = None) -> int:
+        """Remaining ms to live; -1 without expiry, -2 when absent (Redis PTTL)."""
+        return int(self._cache.unary("Ttl", cache_pb2.TtlRequest(key=rq.key_bytes(key)), timeout).ttl_ms)
+
+    def batch_get(
+        self, keys: Sequence[Key], *, skip_origin: bool = False, timeout: float | None = None
+    ) -> list[bytes | None]:
+        """Values in the order of ``keys``; None where a key was not found."""
+        return rq.batch_get_values(self._cache.unary("BatchGet", rq.batch_get_request(keys, skip_origin), timeout))
+
+    def batch_set(
+        self,
+        items: Mapping[Key, bytes] | Iterable[tuple[Key, bytes]],
+        *,
+        ttl_ms: int = 0,
+        timeout: float | None = None,
+    ) -> int:
+        """Stores every item, or none when any is invalid; answers how many were stored."""
+        return int(self._cache.unary("BatchSet", rq.batch_set_request(items, ttl_ms), timeout).stored)
+
+    def prefetch(self, *keys: Key, timeout: float | None = None) -> int:
+        request = cache_pb2.PrefetchRequest(keys=rq.keys_bytes(keys))
+        return int(self._cache.unary("Prefetch", request, timeout).queued)
+
+    def hint(self, kind: str, keys: Sequence[Key], *, timeout: float | None = None) -> int:
+        """Tells the prefetcher that ``keys`` go together (kind "group") or come in order ("sequence")."""
+        return int(self._cache.unary("Hint", rq.hint_request(kind, keys), timeout).links_added)
+
+    def stats(self, *, timeout: float | None = None) -> cache_pb2.StatsResponse:
+        return self._cache.unary("Stats", cache_pb2.StatsRequest(), timeout)
+
+    def flush(self, *, timeout: float | None = None) -> int:
+        """Removes every key of this client's tenant."""
+        return int(self._cache.unary("Flush", cache_pb2.FlushRequest(), timeout).removed)
+
+    def access_events(
+        self, *, max_batch: int = 0, timeout: float | None = None
+    ) -> Iterator[cache_pb2.StreamAccessEventsResponse]:
+        """This tenant's accesses as they happen, in batches."""
+        request = cache_pb2.StreamAccessEventsRequest(max_batch=max_batch)
+        return self._cache.server_stream("StreamAccessEvents", request, timeout)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        for endpoint in self._endpoints:
+            endpoint.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

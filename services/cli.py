@@ -1,0 +1,110 @@
+"""The ``predis`` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from predis.services.runtime.settings import (
+    DEFAULT_PORTS,
+    SERVICES,
+    ServerSettings,
+    SettingsError,
+    address_env_var,
+    default_address,
+)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from predis.plugins import PluginError
+
+    try:
+        if args.service == "cache":
+            from predis.services.cache.server import main as cache_main
+            from predis.services.cache.settings import CacheSettings
+
+            asyncio.run(cache_main(CacheSettings.from_env(os.environ, args.listen)))
+            return 0
+        settings = ServerSettings.from_env(args.service, os.environ, args.listen)
+    except (SettingsError, PluginError) as error:
+        print(f"predis serve {args.service}: {error}", file=sys.stderr)
+        return 2
+    if args.service == "predictor":
+        from predis.services.predictor.server import main
+    elif args.service == "drift":
+        from predis.services.drift.server import main
+    else:
+        from predis.services.retrainer.server import main
+    asyncio.run(main(settings))
+    return 0
+
+
+def _up(args: argparse.Namespace) -> int:
+    from predis.services.supervisor import run_up
+
+    return run_up(args.host, args.base_port, args.log_dir)
+
+
+def _status(args: argparse.Namespace) -> int:
+    from predis.services.health_check import check
+
+    healthy = True
+    for service in args.only or SERVICES:
+        address = getattr(args, service) or os.environ.get(address_env_var(service), default_address(service))
+        state = check(address)
+        healthy &= state == "SERVING"
+        print(f"{service:<10} {address:<22} {state}")
+    return 0 if healthy else 1
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from predis.services.demo import run_demo
+
+    return run_demo()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="predis", description="Predis: a cache that learns what comes next.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run one service in the foreground")
+    serve.add_argument("service", choices=SERVICES)
+    serve.add_argument(
+        "--listen", help="HOST:PORT to bind (default PREDIS_LISTEN or the service's port); port 0 picks one"
+    )
+    serve.set_defaults(func=_serve)
+
+    up = commands.add_parser("up", help="run all four services on this machine until Ctrl-C")
+    up.add_argument("--host", default="127.0.0.1")
+    up.add_argument(
+        "--base-port",
+        type=int,
+        default=DEFAULT_PORTS["cache"],
+        help="cache's port; the others follow it (0: free ports)",
+    )
+    up.add_argument("--log-dir", type=Path, help="where each service's log goes (default a temporary folder)")
+    up.set_defaults(func=_up)
+
+    status = commands.add_parser("status", help="health of each service")
+    status.add_argument("--only", action="append", choices=SERVICES, help="check only this service (repeatable)")
+    for service in SERVICES:
+        status.add_argument(
+            f"--{service}", help=f"address (default {address_env_var(service)} or {default_address(service)})"
+        )
+    status.set_defaults(func=_status)
+
+    demo = commands.add_parser("demo", help="start the suite, call each service, print what it answered, stop")
+    demo.set_defaults(func=_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,33 @@
+"""Bootstrap of the predictor service."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from opentelemetry import trace
+
+from predis.services.predictor.registry import ModelRegistry
+from predis.services.predictor.servicer import PredictorServicer
+from predis.services.runtime.lifecycle import nothing_to_clean_up, run_service
+from predis.services.runtime.server import RunningServer, ServiceBinding, start_server
+from predis.services.runtime.settings import ServerSettings
+from predis.v1 import predictor_pb2_grpc
+
+SERVICE_NAME = "predis.v1.PredictorService"
+
+
+async def create_server(
+    settings: ServerSettings, registry: ModelRegistry, tracer_provider: trace.TracerProvider
+) -> RunningServer:
+    servicer = PredictorServicer(registry)
+    binding = ServiceBinding(
+        SERVICE_NAME, lambda s: predictor_pb2_grpc.add_PredictorServiceServicer_to_server(servicer, s)
+    )
+    return await start_server(settings, [binding], tracer_provider)
+
+
+async def main(settings: ServerSettings) -> None:
+    async def start(provider: trace.TracerProvider) -> tuple[RunningServer, Callable[[], Awaitable[None]]]:
+        return await create_server(settings, ModelRegistry(), provider), nothing_to_clean_up
+
+    await run_service("predictor", settings, start)

@@ -1,0 +1,39 @@
+"""Domain errors shared by every service.
+
+Domains raise these (they import nothing from gRPC); ``status.py`` holds the one table that turns
+them into gRPC status codes. Each message is written for the person who will read it.
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of every error a domain raises on purpose."""
+
+
+class InvalidInput(DomainError):
+    """The request itself is wrong; retrying it unchanged will fail again."""
+
+
+class NotFound(DomainError):
+    """The named thing (key, model version, job) does not exist."""
+
+
+class FailedPrecondition(DomainError):
+    """The request is valid but the system is not in a state to honour it."""
+
+
+class Overloaded(DomainError):
+    """A quota or capacity limit refuses the request."""
+
+
+class Unavailable(DomainError):
+    """A dependency (the origin, another service) failed; the call may succeed later."""
+
+
+class TimedOut(DomainError):
+    """A dependency did not answer within its time limit."""
+
+
+class NotBuilt(DomainError):
+    """The operation is part of the contract but this version does not implement it yet."""

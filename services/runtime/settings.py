@@ -1,0 +1,96 @@
+"""Reading configuration once, at the edge, into frozen dataclasses that fail fast on bad values."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+SERVICES = ("cache", "predictor", "drift", "retrainer")
+DEFAULT_PORTS = {"cache": 50051, "predictor": 50052, "drift": 50053, "retrainer": 50054}
+DEFAULT_HOST = "127.0.0.1"
+
+
+class SettingsError(ValueError):
+    """A configuration value is missing or malformed; the message names the variable."""
+
+
+def default_address(service: str) -> str:
+    return f"{DEFAULT_HOST}:{DEFAULT_PORTS[service]}"
+
+
+def address_env_var(service: str) -> str:
+    """The variable that tells clients (and other services) where ``service`` listens."""
+    return f"PREDIS_{service.upper()}_ADDRESS"
+
+
+def parse_address(text: str, source: str) -> tuple[str, int]:
+    host, sep, port_text = text.rpartition(":")
+    if not sep or not host or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise SettingsError(f"{source}={text!r} is not HOST:PORT (port 0 to 65535; 0 picks a free port)")
+    return host, int(port_text)
+
+
+class Env:
+    """Typed reads of environment variables, each failing with the variable's name."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+
+    def text(self, name: str, default: str) -> str:
+        return self._environ.get(name, default)
+
+    def integer(self, name: str, default: int, minimum: int = 0) -> int:
+        raw = self._environ.get(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw.replace("_", ""))
+        except ValueError:
+            raise SettingsError(f"{name}={raw!r} is not an integer") from None
+        if value < minimum:
+            raise SettingsError(f"{name}={value} is below its minimum {minimum}")
+        return value
+
+    def number(self, name: str, default: float, minimum: float = 0.0) -> float:
+        raw = self._environ.get(name)
+        if raw is None:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise SettingsError(f"{name}={raw!r} is not a number") from None
+        if value < minimum:
+            raise SettingsError(f"{name}={value} is below its minimum {minimum}")
+        return value
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """What every service's server needs.
+
+    Attributes:
+        listen: HOST:PORT to bind; port 0 picks a free port.
+        grace_seconds: how long in-flight calls may run on after SIGTERM/SIGINT.
+        log_level: debug, info, warning or error.
+        max_message_bytes: largest request or response accepted (batch calls can be large).
+    """
+
+    listen: str
+    grace_seconds: float = 5.0
+    log_level: str = "info"
+    max_message_bytes: int = 256 * 1024 * 1024
+
+    def __post_init__(self) -> None:
+        parse_address(self.listen, "listen address")
+        if self.log_level.lower() not in {"debug", "info", "warning", "error"}:
+            raise SettingsError(f"log level {self.log_level!r} is not one of debug, info, warning, error")
+
+    @classmethod
+    def from_env(cls, service: str, environ: Mapping[str, str], listen: str | None = None) -> ServerSettings:
+        env = Env(environ)
+        return cls(
+            listen=listen or env.text("PREDIS_LISTEN", default_address(service)),
+            grace_seconds=env.number("PREDIS_GRACE_SECONDS", 5.0),
+            log_level=env.text("PREDIS_LOG_LEVEL", "info"),
+            max_message_bytes=env.integer("PREDIS_MAX_MESSAGE_BYTES", 256 * 1024 * 1024, minimum=4 * 1024 * 1024),
+        )

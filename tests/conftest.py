@@ -1,0 +1,107 @@
+"""Shared fixtures: real gRPC servers on loopback, started in a background event loop so that
+both the sync and the async SDK can call them from a test."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import Future
+from typing import TypeVar
+
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+
+from predis.plugins.origin import Origin
+from predis.services.cache import server as cache_server
+from predis.services.cache.predictor_link import PredictorLink
+from predis.services.cache.read_through import ReadThroughCache
+from predis.services.cache.store import CacheStore
+from predis.services.drift import server as drift_server
+from predis.services.drift.observer import StreamObserver
+from predis.services.predictor import server as predictor_server
+from predis.services.predictor.registry import ModelRegistry
+from predis.services.retrainer import server as retrainer_server
+from predis.services.retrainer.jobs import JobBook
+from predis.services.runtime.server import RunningServer
+from predis.services.runtime.settings import ServerSettings
+
+T = TypeVar("T")
+LOOPBACK = ServerSettings(listen="127.0.0.1:0")
+
+
+class BackgroundSuite:
+    """The four services as in-process servers on free loopback ports, in their own loop thread."""
+
+    def __init__(
+        self,
+        tracer_provider: TracerProvider | None = None,
+        origin: Origin | None = None,
+        memory_bytes: int = 64 * 1024 * 1024,
+        origin_timeout_s: float = 2.0,
+    ) -> None:
+        self.tracer_provider = tracer_provider or TracerProvider()
+        self.origin = origin
+        self.memory_bytes = memory_bytes
+        self.origin_timeout_s = origin_timeout_s
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.servers: dict[str, RunningServer] = {}
+        self.addresses: dict[str, str] = {}
+        self.registry = ModelRegistry()
+        self.observer = StreamObserver()
+        self.book = JobBook()
+        self.cache: ReadThroughCache | None = None
+
+    def run(self, coro: Awaitable[T]) -> T:
+        future: Future[T] = asyncio.run_coroutine_threadsafe(coro, self.loop)  # type: ignore[arg-type]
+        return future.result(timeout=30)
+
+    def call(self, fn: Callable[[], T]) -> T:
+        async def wrapper() -> T:
+            return fn()
+
+        return self.run(wrapper())
+
+    def start(self) -> BackgroundSuite:
+        self.thread.start()
+        self.run(self._start())
+        return self
+
+    async def _start(self) -> None:
+        tp = self.tracer_provider
+        self.servers["predictor"] = await predictor_server.create_server(LOOPBACK, self.registry, tp)
+        self.servers["drift"] = await drift_server.create_server(LOOPBACK, self.observer, tp)
+        self.servers["retrainer"] = await retrainer_server.create_server(LOOPBACK, self.book, tp)
+        self.addresses = {name: f"127.0.0.1:{s.port}" for name, s in self.servers.items()}
+        store = CacheStore(memory_budget_bytes=self.memory_bytes)
+        self.cache = ReadThroughCache(store, self.origin, self.origin_timeout_s)
+        deps = cache_server.CacheDeps(self.cache, PredictorLink(self.addresses["predictor"], tp))
+        self.deps = deps
+        self.servers["cache"] = await cache_server.create_server(LOOPBACK, deps, tp)
+        self.addresses["cache"] = f"127.0.0.1:{self.servers['cache'].port}"
+
+    def stop(self) -> None:
+        async def stop_all() -> None:
+            for server in self.servers.values():
+                await server.stop(0.5)
+            await self.deps.close()
+
+        self.run(stop_all())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+
+    def client_kwargs(self) -> dict[str, str]:
+        return {
+            "address": self.addresses["cache"],
+            "predictor": self.addresses["predictor"],
+            "drift": self.addresses["drift"],
+            "retrainer": self.addresses["retrainer"],
+        }
+
+
+@pytest.fixture
+def suite() -> Iterator[BackgroundSuite]:
+    running = BackgroundSuite().start()
+    yield running
+    running.stop()

@@ -1,0 +1,153 @@
+"""`predis up`, `predis status` and `predis serve` as a user runs them: real processes."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
+
+import predis
+
+PREDIS = [sys.executable, "-m", "predis.services.cli"]
+LINE = re.compile(r"^\s+(cache|predictor|drift|retrainer)\s+(\S+)\s+pid (\d+)")
+
+
+@dataclass
+class Up:
+    process: subprocess.Popen[str]
+    addresses: dict[str, str]
+    pids: dict[str, int]
+    lines: list[str]
+
+
+def _start_up(tmp_path) -> Up:  # type: ignore[no-untyped-def]
+    process = subprocess.Popen(
+        [*PREDIS, "up", "--base-port", "0", "--log-dir", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert process.stdout is not None
+    addresses: dict[str, str] = {}
+    pids: dict[str, int] = {}
+    lines: list[str] = []
+    for line in process.stdout:
+        lines.append(line)
+        match = LINE.match(line)
+        if match:
+            addresses[match.group(1)] = match.group(2)
+            pids[match.group(1)] = int(match.group(3))
+        if line.startswith("Ctrl-C"):
+            break
+    assert len(addresses) == 4, "".join(lines) + (process.stderr.read() if process.poll() is not None else "")  # type: ignore[union-attr]
+    return Up(process, addresses, pids, lines)
+
+
+@pytest.fixture
+def up(tmp_path) -> Iterator[Up]:  # type: ignore[no-untyped-def]
+    running = _start_up(tmp_path)
+    yield running
+    if running.process.poll() is None:
+        running.process.kill()
+        running.process.wait()
+
+
+def test_up_starts_four_services_that_serve_and_reflect(up: Up) -> None:
+    for name, address in up.addresses.items():
+        with grpc.insecure_channel(address) as channel:
+            status = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
+            assert status.status == health_pb2.HealthCheckResponse.SERVING
+            services = set(ProtoReflectionDescriptorDatabase(channel).get_services())
+            assert f"predis.v1.{name.capitalize()}Service" in services
+    flags = [f"--{name}={address}" for name, address in up.addresses.items()]
+    status = subprocess.run([*PREDIS, "status", *flags], capture_output=True, text=True, timeout=30)
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert status.stdout.count("SERVING") == 4
+    # The cache was told where the predictor is.
+    with predis.Client(up.addresses["cache"]) as client:
+        assert client.stats().predictor.address == up.addresses["predictor"]
+
+
+def test_ctrl_c_stops_all_four_cleanly(up: Up) -> None:
+    up.process.send_signal(signal.SIGINT)
+    assert up.process.wait(30) == 0
+    for pid in up.pids.values():
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+def test_a_service_that_dies_is_reported_not_restarted(up: Up) -> None:
+    os.kill(up.pids["drift"], signal.SIGKILL)
+    assert up.process.wait(30) == 1
+    assert up.process.stderr is not None
+    assert "predis-drift exited" in up.process.stderr.read()
+    for pid in up.pids.values():
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+def test_status_reports_unreachable_services() -> None:
+    result = subprocess.run(
+        [
+            *PREDIS,
+            "status",
+            "--cache=127.0.0.1:1",
+            "--predictor=127.0.0.1:1",
+            "--drift=127.0.0.1:1",
+            "--retrainer=127.0.0.1:1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 1
+    assert result.stdout.count("UNREACHABLE") == 4
+
+
+def test_sigterm_drains_in_flight_calls() -> None:
+    env = {**os.environ, "PREDIS_ORIGIN": "synthetic:?latency_ms=1500", "PYTHONUNBUFFERED": "1"}
+    server = subprocess.Popen(
+        [*PREDIS, "serve", "cache", "--listen", "127.0.0.1:0"], stdout=subprocess.PIPE, text=True, env=env
+    )
+    assert server.stdout is not None
+    address = server.stdout.readline().strip().rsplit(" ", 1)[-1]
+    results: list[object] = []
+
+    def slow_get() -> None:
+        with predis.Client(address) as client:
+            try:
+                results.append(client.get(b"slow"))
+            except predis.PredisError as error:
+                results.append(error)
+
+    caller = threading.Thread(target=slow_get)
+    caller.start()
+    time.sleep(0.5)  # the call is now waiting on the origin
+    server.send_signal(signal.SIGTERM)
+    caller.join(10)
+    assert server.wait(10) == 0
+    assert len(results) == 1 and isinstance(results[0], bytes), results
+
+
+def test_bad_settings_fail_fast_with_the_variable_name() -> None:
+    result = subprocess.run(
+        [*PREDIS, "serve", "cache"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "PREDIS_CACHE_MEMORY_BYTES": "lots"},
+    )
+    assert result.returncode == 2
+    assert "PREDIS_CACHE_MEMORY_BYTES='lots' is not an integer" in result.stderr

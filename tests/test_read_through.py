@@ -1,0 +1,86 @@
+"""Read-through: single flight, origin errors and timeouts that poison nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from predis.services.cache.read_through import ReadThroughCache, ValueOrigin
+from predis.services.cache.store import CacheStore
+from predis.services.runtime.errors import TimedOut, Unavailable
+
+
+class CountingOrigin:
+    def __init__(self, value: bytes | None = b"from-origin", fail: bool = False, delay_s: float = 0.0) -> None:
+        self.value = value
+        self.fail = fail
+        self.delay_s = delay_s
+        self.calls = 0
+        self.release = threading.Event()
+        self.lock = threading.Lock()
+
+    def fetch(self, tenant: str, key: bytes) -> bytes | None:
+        with self.lock:
+            self.calls += 1
+        if self.delay_s:
+            self.release.wait(self.delay_s)
+        if self.fail:
+            raise ConnectionError("database is down")
+        return self.value
+
+    def close(self) -> None:
+        pass
+
+
+def make(origin: CountingOrigin, timeout_s: float = 2.0) -> ReadThroughCache:
+    return ReadThroughCache(CacheStore(memory_budget_bytes=1 << 20), origin, origin_timeout_s=timeout_s)
+
+
+async def test_concurrent_misses_make_one_origin_call() -> None:
+    origin = CountingOrigin(delay_s=0.2)
+    cache = make(origin)
+    results = await asyncio.gather(*(cache.get("t", b"k") for _ in range(50)))
+    assert origin.calls == 1
+    assert {r.value for r in results} == {b"from-origin"}
+    assert (await cache.get("t", b"k")).source is ValueOrigin.CACHE
+    cache.close()
+
+
+async def test_origin_error_reaches_every_caller_and_caches_nothing() -> None:
+    origin = CountingOrigin(fail=True, delay_s=0.1)
+    cache = make(origin)
+    results = await asyncio.gather(*(cache.get("t", b"k") for _ in range(5)), return_exceptions=True)
+    assert all(isinstance(r, Unavailable) and "database is down" in str(r) for r in results)
+    assert origin.calls == 1
+    assert cache.store.entry_count == 0
+    origin.fail = False
+    assert (await cache.get("t", b"k")).value == b"from-origin"  # nothing poisoned: next call retries
+    assert cache.store.counters("t").origin_errors == 1
+    cache.close()
+
+
+async def test_slow_origin_times_out_cleanly() -> None:
+    origin = CountingOrigin(delay_s=5.0)
+    cache = make(origin, timeout_s=0.1)
+    with pytest.raises(TimedOut):
+        await cache.get("t", b"k")
+    origin.release.set()
+    assert cache.store.entry_count == 0
+    cache.close()
+
+
+async def test_origin_without_the_key_is_a_miss_not_an_error() -> None:
+    cache = make(CountingOrigin(value=None))
+    result = await cache.get("t", b"k")
+    assert result.value is None and result.source is ValueOrigin.NONE
+    cache.close()
+
+
+async def test_skip_origin_does_not_call_it() -> None:
+    origin = CountingOrigin()
+    cache = make(origin)
+    assert (await cache.get("t", b"k", skip_origin=True)).value is None
+    assert origin.calls == 0
+    cache.close()
