@@ -10,20 +10,11 @@ import numpy as np
 from opentelemetry import trace
 
 from predis import requests as rq
-from predis.channels import open_aio_channel
-from predis.config import ClientConfig, default_address
+from predis.channels import open_aio_channel, service_targets
+from predis.config import ClientConfig
 from predis.errors import from_rpc_error
 from predis.requests import Key
-from predis.v1 import (
-    cache_pb2,
-    cache_pb2_grpc,
-    drift_pb2,
-    drift_pb2_grpc,
-    predictor_pb2,
-    predictor_pb2_grpc,
-    retrainer_pb2,
-    retrainer_pb2_grpc,
-)
+from predis.v1 import cache_pb2, drift_pb2, predictor_pb2, retrainer_pb2
 
 
 class _AsyncEndpoint:
@@ -176,20 +167,15 @@ class AsyncClient:
         tracer_provider: trace.TracerProvider | None = None,
     ) -> None:
         self.config = config or ClientConfig()
-
-        def endpoint(given: str | None, service: str, stub: type) -> _AsyncEndpoint:
-            return _AsyncEndpoint(given or default_address(service), stub, self.config, tracer_provider)
-
-        self._cache = endpoint(address, "cache", cache_pb2_grpc.CacheServiceStub)
-        self._endpoints = [
-            self._cache,
-            endpoint(predictor, "predictor", predictor_pb2_grpc.PredictorServiceStub),
-            endpoint(drift, "drift", drift_pb2_grpc.DriftServiceStub),
-            endpoint(retrainer, "retrainer", retrainer_pb2_grpc.RetrainerServiceStub),
-        ]
-        self.predictor = AsyncPredictorApi(self._endpoints[1])
-        self.drift = AsyncDriftApi(self._endpoints[2])
-        self.retrainer = AsyncRetrainerApi(self._endpoints[3])
+        targets = service_targets({"cache": address, "predictor": predictor, "drift": drift, "retrainer": retrainer})
+        endpoints = {
+            name: _AsyncEndpoint(addr, stub, self.config, tracer_provider) for name, (addr, stub) in targets.items()
+        }
+        self._cache = endpoints["cache"]
+        self._endpoints = list(endpoints.values())
+        self.predictor = AsyncPredictorApi(endpoints["predictor"])
+        self.drift = AsyncDriftApi(endpoints["drift"])
+        self.retrainer = AsyncRetrainerApi(endpoints["retrainer"])
 
     # -- cache -----------------------------------------------------------------------------
 
