@@ -1,0 +1,1 @@
+"""Replaying recorded traces through the cache engine (``predis replay``)."""
