@@ -18,7 +18,7 @@ MAX_LOAD = 0.5
 class SlotIndex(NamedTuple):
     hashes: np.ndarray  # uint64[M], M a power of two
     slots: np.ndarray  # int32[M], EMPTY when free
-    count: np.ndarray  # int64[1]
+    filled: np.ndarray  # int64[1]: cells in use
 
 
 def new_slot_index(entries: int) -> SlotIndex:
@@ -52,7 +52,7 @@ def index_insert(ix: SlotIndex, h: np.uint64, slot: int) -> None:
         i = (i + 1) & mask
     ix.hashes[i] = h
     ix.slots[i] = slot
-    ix.count[0] += 1
+    ix.filled[0] += 1
 
 
 @numba.njit(cache=True, inline="always")
@@ -78,7 +78,7 @@ def index_remove(ix: SlotIndex, h: np.uint64, slot: int) -> bool:
             ix.slots[i] = ix.slots[j]
             i = j
     ix.slots[i] = EMPTY
-    ix.count[0] -= 1
+    ix.filled[0] -= 1
     return True
 
 
