@@ -92,7 +92,7 @@ def start_suite(
     base_port: int = DEFAULT_PORTS["cache"],
     log_dir: Path | None = None,
     extra_env: Mapping[str, str] | None = None,
-    timeout_s: float = 30.0,
+    timeout_s: float = 120.0,
 ) -> Suite:
     """Starts the four services; ``base_port`` 0 lets each pick a free port."""
     log_dir = log_dir or Path(os.environ.get("TMPDIR", "/tmp")) / f"predis-{os.getpid()}"
@@ -122,7 +122,8 @@ def start_suite(
 def run_up(host: str, base_port: int, log_dir: Path | None) -> int:
     """Foreground ``predis up``: start, print addresses, watch, stop on Ctrl-C or SIGTERM."""
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
     try:
         suite = start_suite(host, base_port, log_dir)
     except StartupError as error:
@@ -136,19 +137,16 @@ def run_up(host: str, base_port: int, log_dir: Path | None) -> int:
         print(f"  export {var}={address}")
     print("Ctrl-C stops all four.", flush=True)
     code = 0
-    try:
-        while not stop.wait(0.5):
-            crashed = suite.exited()
-            if crashed is not None:
-                print(
-                    f"predis up: predis-{crashed.name} exited with code {crashed.process.returncode}; "
-                    f"stopping the others (see {crashed.log_path})",
-                    file=sys.stderr,
-                )
-                code = 1
-                break
-    except KeyboardInterrupt:
-        pass
+    while not stop.wait(0.5):
+        crashed = suite.exited()
+        if crashed is not None:
+            print(
+                f"predis up: predis-{crashed.name} exited with code {crashed.process.returncode}; "
+                f"stopping the others (see {crashed.log_path})",
+                file=sys.stderr,
+            )
+            code = 1
+            break
     print("Stopping...", flush=True)
     suite.stop()
     print("Stopped.")

@@ -14,9 +14,12 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from predis.plugins.origin import Origin
 from predis.services.cache import server as cache_server
+from predis.services.cache.collector import AccessRing
+from predis.services.cache.engine.engine import Engine, EngineConfig, warm_up
+from predis.services.cache.engine.numpy_storage import NumpyStorage
+from predis.services.cache.exporter import DriftExporter
 from predis.services.cache.predictor_link import PredictorLink
 from predis.services.cache.read_through import ReadThroughCache
-from predis.services.cache.store import CacheStore
 from predis.services.drift import server as drift_server
 from predis.services.drift.observer import StreamObserver
 from predis.services.predictor import server as predictor_server
@@ -39,7 +42,9 @@ class BackgroundSuite:
         origin: Origin | None = None,
         memory_bytes: int = 64 * 1024 * 1024,
         origin_timeout_s: float = 2.0,
+        export_to_drift: bool = False,
     ) -> None:
+        self.export_to_drift = export_to_drift
         self.tracer_provider = tracer_provider or TracerProvider()
         self.origin = origin
         self.memory_bytes = memory_bytes
@@ -74,9 +79,15 @@ class BackgroundSuite:
         self.servers["drift"] = await drift_server.create_server(LOOPBACK, self.observer, tp)
         self.servers["retrainer"] = await retrainer_server.create_server(LOOPBACK, self.book, tp)
         self.addresses = {name: f"127.0.0.1:{s.port}" for name, s in self.servers.items()}
-        store = CacheStore(memory_budget_bytes=self.memory_bytes)
-        self.cache = ReadThroughCache(store, self.origin, self.origin_timeout_s)
-        deps = cache_server.CacheDeps(self.cache, PredictorLink(self.addresses["predictor"], tp))
+        warm_up("s3fifo", NumpyStorage())  # as the service does: compile before serving
+        engine = Engine(EngineConfig(memory_bytes=self.memory_bytes), NumpyStorage())
+        self.ring = AccessRing(1 << 12)
+        engine.listener = self.ring.append
+        self.cache = ReadThroughCache(engine, self.origin, self.origin_timeout_s)
+        exporter = None
+        if self.export_to_drift:
+            exporter = DriftExporter(self.ring, engine.tenant_name, self.addresses["drift"], tp, idle_s=0.02)
+        deps = cache_server.CacheDeps(self.cache, self.ring, PredictorLink(self.addresses["predictor"], tp), exporter)
         self.deps = deps
         self.servers["cache"] = await cache_server.create_server(LOOPBACK, deps, tp)
         self.addresses["cache"] = f"127.0.0.1:{self.servers['cache'].port}"

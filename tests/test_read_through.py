@@ -1,4 +1,4 @@
-"""Read-through: single flight, origin errors and timeouts that poison nothing."""
+"""Read-through and prefetch: single flight, origin errors and timeouts that poison nothing."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import threading
 
 import pytest
 
+from predis.services.cache.engine.engine import Engine, EngineConfig
+from predis.services.cache.engine.numpy_storage import NumpyStorage
+from predis.services.cache.engine.storage import KeyBatch
 from predis.services.cache.read_through import ReadThroughCache, ValueOrigin
-from predis.services.cache.store import CacheStore
 from predis.services.runtime.errors import TimedOut, Unavailable
 
 
@@ -35,7 +37,12 @@ class CountingOrigin:
 
 
 def make(origin: CountingOrigin, timeout_s: float = 2.0) -> ReadThroughCache:
-    return ReadThroughCache(CacheStore(memory_budget_bytes=1 << 20), origin, origin_timeout_s=timeout_s)
+    engine = Engine(EngineConfig(memory_bytes=1 << 20), NumpyStorage())
+    return ReadThroughCache(engine, origin, origin_timeout_s=timeout_s)
+
+
+def counters(cache: ReadThroughCache) -> dict[str, int]:
+    return cache.engine.tenant_view("t").counters
 
 
 async def test_concurrent_misses_make_one_origin_call() -> None:
@@ -45,6 +52,7 @@ async def test_concurrent_misses_make_one_origin_call() -> None:
     assert origin.calls == 1
     assert {r.value for r in results} == {b"from-origin"}
     assert (await cache.get("t", b"k")).source is ValueOrigin.CACHE
+    assert counters(cache)["origin_fetches"] == 1
     cache.close()
 
 
@@ -54,10 +62,10 @@ async def test_origin_error_reaches_every_caller_and_caches_nothing() -> None:
     results = await asyncio.gather(*(cache.get("t", b"k") for _ in range(5)), return_exceptions=True)
     assert all(isinstance(r, Unavailable) and "database is down" in str(r) for r in results)
     assert origin.calls == 1
-    assert cache.store.entry_count == 0
+    assert cache.engine.entry_count == 0
     origin.fail = False
     assert (await cache.get("t", b"k")).value == b"from-origin"  # nothing poisoned: next call retries
-    assert cache.store.counters("t").origin_errors == 1
+    assert counters(cache)["origin_errors"] == 1
     cache.close()
 
 
@@ -67,7 +75,7 @@ async def test_slow_origin_times_out_cleanly() -> None:
     with pytest.raises(TimedOut):
         await cache.get("t", b"k")
     origin.release.set()
-    assert cache.store.entry_count == 0
+    assert cache.engine.entry_count == 0
     cache.close()
 
 
@@ -83,4 +91,31 @@ async def test_skip_origin_does_not_call_it() -> None:
     cache = make(origin)
     assert (await cache.get("t", b"k", skip_origin=True)).value is None
     assert origin.calls == 0
+    cache.close()
+
+
+async def test_batch_reads_fill_misses_from_the_origin_in_order() -> None:
+    cache = make(CountingOrigin())
+    cache.engine.set("t", b"b", b"cached")
+    values, lengths, found = await cache.get_many("t", KeyBatch.of([b"a", b"b", b"c"]))
+    assert found.tolist() == [True, True, True]
+    assert values == b"from-origin" + b"cached" + b"from-origin"
+    assert lengths.tolist() == [11, 6, 11]
+    cache.close()
+
+
+async def test_prefetch_loads_in_the_background_at_low_priority() -> None:
+    origin = CountingOrigin()
+    cache = make(origin)
+    cache.engine.set("t", b"present", b"x")
+    assert cache.prefetch("t", [b"p1", b"p2", b"present"]) == 2
+    assert cache.prefetch("t", [b"p1"]) == 0  # already being loaded
+    for _ in range(100):
+        if cache.engine.entry_count == 3:
+            break
+        await asyncio.sleep(0.01)
+    result = await cache.get("t", b"p1")
+    assert result.source is ValueOrigin.PREFETCH
+    assert counters(cache)["prefetches"] == 2
+    assert counters(cache)["prefetch_hits"] == 1
     cache.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import grpc
 import pytest
 from google.protobuf import descriptor_pb2, message_factory
@@ -12,7 +14,7 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoRe
 import predis
 from conftest import BackgroundSuite
 from predis import ClientConfig
-from predis.v1 import common_pb2, drift_pb2
+from predis.v1 import cache_pb2, common_pb2, drift_pb2
 
 SERVICES = {
     "cache": "predis.v1.CacheService",
@@ -101,13 +103,14 @@ def test_tenants_are_isolated_through_the_service(suite: BackgroundSuite) -> Non
 @pytest.mark.parametrize(
     ("call", "error", "needle"),
     [
-        (lambda c: c.get(b""), predis.InvalidArgumentError, "key is empty"),
+        (lambda c: c.get(b""), predis.InvalidArgumentError, "a key is empty"),
         (lambda c: c.set(b"k", b"x" * (1024 * 1024 + 1)), predis.InvalidArgumentError, "larger than the maximum"),
         (lambda c: c.set(b"k", b"v", ttl_ms=-1), predis.InvalidArgumentError, "ttl_ms"),
         (lambda c: c.retrainer.get_job("nope"), predis.NotFoundError, "no training job"),
         (lambda c: c.predictor.model_status("v9"), predis.NotFoundError, "not loaded"),
         (lambda c: c.predictor.predict([[0.0, 1.0]]), predis.FailedPreconditionError, "no model is loaded"),
-        (lambda c: c.prefetch(b"k"), predis.UnimplementedError, "not built yet"),
+        (lambda c: c.prefetch(b"k"), predis.FailedPreconditionError, "needs an origin"),
+        (lambda c: c.hint("group", [b"a", b"b"]), predis.UnimplementedError, "not built yet"),
         (lambda c: c.predictor.load_model("v1", "/tmp/none"), predis.UnimplementedError, "not built yet"),
     ],
 )
@@ -137,3 +140,23 @@ def test_invalid_tenant_is_refused(suite: BackgroundSuite) -> None:
     client = predis.Client(suite.addresses["cache"], config=ClientConfig(tenant="no spaces allowed"))
     with client, pytest.raises(predis.InvalidArgumentError, match="tenant"):
         client.get(b"k")
+
+
+def test_prefetch_through_the_service_loads_without_blocking() -> None:
+    from predis.plugins.builtin.synthetic_origin import SyntheticOrigin
+
+    suite = BackgroundSuite(origin=SyntheticOrigin(latency_s=0.05, value_size=10)).start()
+    try:
+        with predis.Client(suite.addresses["cache"]) as client:
+            assert client.prefetch(b"p1", b"p2") == 2
+            deadline = time.monotonic() + 5
+            while client.stats().tenant.prefetches < 2 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            answer = client.lookup(b"p1")
+            assert answer.found and answer.source == cache_pb2.VALUE_SOURCE_PREFETCH
+            stats = client.stats().tenant
+            assert (stats.prefetches, stats.prefetches_used, stats.origin_fetches) == (2, 1, 2)
+            assert client.lookup(b"p1").source == cache_pb2.VALUE_SOURCE_CACHE
+            assert client.batch_get([b"fresh"]) == [client.get(b"fresh")]  # read-through in a batch
+    finally:
+        suite.stop()

@@ -26,7 +26,10 @@ def test_defaults_and_port_zero() -> None:
         ({"PREDIS_CACHE_MEMORY_BYTES": "-5"}, "below its minimum"),
         ({"PREDIS_ORIGIN_TIMEOUT_S": "soon"}, "PREDIS_ORIGIN_TIMEOUT_S='soon' is not a number"),
         ({"PREDIS_LOG_LEVEL": "chatty"}, "log level"),
-        ({"PREDIS_CACHE_MEMORY_BYTES": "2048", "PREDIS_CACHE_MAX_VALUE_BYTES": "4096"}, "exceeds"),
+        ({"PREDIS_CACHE_MEMORY_BYTES": "1048576", "PREDIS_CACHE_MAX_VALUE_BYTES": "400000"}, "a quarter"),
+        ({"PREDIS_CACHE_POLICY": "mru"}, "PREDIS_CACHE_POLICY='mru' is not one of"),
+        ({"PREDIS_CACHE_BACKEND": "tpu"}, "PREDIS_CACHE_BACKEND='tpu' is not one of"),
+        ({"PREDIS_CACHE_TENANT_QUOTAS": "a=1,b"}, "is not TENANT=BYTES"),
     ],
 )
 def test_bad_values_fail_fast(env: dict[str, str], needle: str) -> None:

@@ -1,4 +1,5 @@
-"""The cache's domain: reads that fall through to the origin, one origin call per key at a time.
+"""The cache's domain: reads that fall through to the origin (one origin call per key at a
+time) and prefetches that load keys in the background at low priority.
 
 Plain Python and asyncio, no gRPC. The origin is any :class:`predis.plugins.Origin`; blocking
 origins run in a bounded worker pool so a slow origin never blocks the event loop.
@@ -8,13 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import Enum
 
+import numpy as np
+
 from predis.plugins.origin import Origin
-from predis.services.cache.store import CacheStore, Source
-from predis.services.runtime.errors import TimedOut, Unavailable
+from predis.services.cache.engine.engine import BatchRead, Counter, Engine
+from predis.services.cache.engine.storage import KeyBatch
+from predis.services.runtime.errors import DomainError, TimedOut, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -33,44 +38,81 @@ class ReadResult:
 
 
 class ReadThroughCache:
-    """A :class:`CacheStore` whose misses ask ``origin`` (when there is one), single-flight."""
+    """An :class:`Engine` whose misses ask ``origin`` (when there is one), single-flight."""
 
     def __init__(
         self,
-        store: CacheStore,
+        engine: Engine,
         origin: Origin | None,
         origin_timeout_s: float = 2.0,
         origin_workers: int = 32,
+        prefetch_queue: int = 10_000,
     ) -> None:
-        self.store = store
+        self.engine = engine
         self.origin = origin
         self.origin_timeout_s = origin_timeout_s
+        self.prefetch_queue = prefetch_queue
         self._pool = ThreadPoolExecutor(max_workers=origin_workers, thread_name_prefix="origin")
         self._inflight: dict[tuple[str, bytes], asyncio.Future[bytes | None]] = {}
+        self._prefetching = 0
 
     async def get(self, tenant: str, key: bytes, skip_origin: bool = False) -> ReadResult:
-        lookup = self.store.get(tenant, key)
-        if lookup.value is not None:
-            return ReadResult(lookup.value, ValueOrigin.PREFETCH if lookup.prefetched else ValueOrigin.CACHE)
+        value, prefetched = self.engine.get(tenant, key)
+        if value is not None:
+            return ReadResult(value, ValueOrigin.PREFETCH if prefetched else ValueOrigin.CACHE)
         if skip_origin or self.origin is None:
             return ReadResult(None, ValueOrigin.NONE)
-        value = await self._fetch_once(tenant, key)
-        return ReadResult(value, ValueOrigin.ORIGIN if value is not None else ValueOrigin.NONE)
+        fetched = await self._fetch_once(tenant, key)
+        return ReadResult(fetched, ValueOrigin.ORIGIN if fetched is not None else ValueOrigin.NONE)
+
+    async def get_many(
+        self, tenant: str, keys: KeyBatch, skip_origin: bool = False
+    ) -> tuple[bytes, np.ndarray, np.ndarray]:
+        """Values packed in key order, their lengths and a found mask; misses read through."""
+        read = self.engine.get_many(tenant, keys)
+        missing = np.flatnonzero(~read.found)
+        if skip_origin or self.origin is None or not len(missing):
+            return read.values, read.lengths, read.found
+        fetched = await asyncio.gather(*(self._fetch_once(tenant, keys.item(int(i))) for i in missing))
+        return _merge(read, missing, fetched)
+
+    def prefetch(self, tenant: str, keys: Sequence[bytes]) -> int:
+        """Queues background loads of the keys not cached and not already being loaded; returns
+        how many were queued. Callers never wait for them."""
+        if self.origin is None:
+            return 0
+        batch = KeyBatch.of(list(keys))
+        self.engine.validate(batch)
+        present = self.engine.exists_mask(tenant, batch)
+        queued = 0
+        for i, key in enumerate(keys):
+            if present[i] or (tenant, key) in self._inflight or self._prefetching >= self.prefetch_queue:
+                continue
+            self._prefetching += 1
+            queued += 1
+            self._start_fetch(tenant, key, prefetch=True).add_done_callback(self._prefetch_done)
+        return queued
+
+    def _prefetch_done(self, flight: asyncio.Future[bytes | None]) -> None:
+        self._prefetching -= 1
+        if flight.exception() is not None:
+            log.info("a prefetch failed: %s", flight.exception())
+
+    def _start_fetch(self, tenant: str, key: bytes, prefetch: bool) -> asyncio.Future[bytes | None]:
+        flight = asyncio.get_running_loop().create_future()
+        self._inflight[(tenant, key)] = flight
+        asyncio.get_running_loop().create_task(self._run_fetch(tenant, key, flight, prefetch))
+        return flight
 
     async def _fetch_once(self, tenant: str, key: bytes) -> bytes | None:
         """Joins the in-flight origin call for this key or starts one; caches what it returns."""
-        flight = self._inflight.get((tenant, key))
-        if flight is None:
-            flight = asyncio.get_running_loop().create_future()
-            self._inflight[(tenant, key)] = flight
-            asyncio.get_running_loop().create_task(self._run_fetch(tenant, key, flight))
+        flight = self._inflight.get((tenant, key)) or self._start_fetch(tenant, key, prefetch=False)
         # shield: one caller giving up (deadline, cancel) must not cancel the fetch for the others.
         return await asyncio.shield(flight)
 
-    async def _run_fetch(self, tenant: str, key: bytes, flight: asyncio.Future[bytes | None]) -> None:
+    async def _run_fetch(self, tenant: str, key: bytes, flight: asyncio.Future[bytes | None], prefetch: bool) -> None:
         assert self.origin is not None
-        counters = self.store.counters(tenant)
-        counters.origin_fetches += 1
+        self.engine.count(tenant, Counter.ORIGIN_FETCHES)
         loop = asyncio.get_running_loop()
         try:
             value = await asyncio.wait_for(
@@ -80,15 +122,15 @@ class ReadThroughCache:
                 raise TypeError(f"origin returned {type(value).__name__}, not bytes")
             if value is not None:
                 value = bytes(value)
-                self.store.set(tenant, key, value, source=Source.ORIGIN)
+                self._store(tenant, key, value, prefetch)
             flight.set_result(value)
         except TimeoutError:
-            counters.origin_errors += 1
+            self.engine.count(tenant, Counter.ORIGIN_ERRORS)
             flight.set_exception(
                 TimedOut(f"the origin did not answer within {self.origin_timeout_s:g}s; nothing was cached")
             )
         except Exception as exc:  # noqa: BLE001 - any origin failure becomes one clear error
-            counters.origin_errors += 1
+            self.engine.count(tenant, Counter.ORIGIN_ERRORS)
             log.warning("origin fetch failed: %s: %s", type(exc).__name__, exc)
             flight.set_exception(Unavailable(f"the origin failed ({type(exc).__name__}: {exc}); nothing was cached"))
         finally:
@@ -96,7 +138,35 @@ class ReadThroughCache:
         # Every waiter may have given up already; reading the exception keeps asyncio quiet.
         flight.exception()
 
+    def _store(self, tenant: str, key: bytes, value: bytes, prefetch: bool) -> None:
+        """Caches an origin value; a value the cache cannot hold is still returned, uncached."""
+        try:
+            if prefetch:
+                self.engine.insert_prefetched(tenant, key, value)
+            else:
+                self.engine.set(tenant, key, value)
+        except DomainError as error:
+            log.info("origin value not cached: %s", error)
+
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
         if self.origin is not None:
             self.origin.close()
+
+
+def _merge(read: BatchRead, missing: np.ndarray, fetched: list[bytes | None]) -> tuple[bytes, np.ndarray, np.ndarray]:
+    lengths = read.lengths.copy()
+    found = read.found.copy()
+    pieces: list[bytes] = []
+    starts = np.concatenate([[0], np.cumsum(read.lengths, dtype=np.int64)])
+    fill = dict(zip(missing.tolist(), fetched, strict=True))
+    for i in range(len(lengths)):
+        if i in fill:
+            value = fill[i]
+            if value is not None:
+                pieces.append(value)
+                lengths[i] = len(value)
+                found[i] = True
+        else:
+            pieces.append(read.values[starts[i] : starts[i + 1]])
+    return b"".join(pieces), lengths, found

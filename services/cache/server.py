@@ -1,32 +1,63 @@
-"""Bootstrap of the cache service: build its dependencies, host its servicer."""
+"""Bootstrap of the cache service: build its dependencies, host its servicer, run its
+background tasks (active expiry, event export)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from opentelemetry import trace
 
 from predis.plugins.manager import Plugins, plugins
+from predis.services.cache.collector import AccessRing
+from predis.services.cache.engine.backends import make_storage
+from predis.services.cache.engine.engine import Engine, EngineConfig, warm_up
+from predis.services.cache.exporter import DriftExporter
 from predis.services.cache.predictor_link import PredictorLink
 from predis.services.cache.read_through import ReadThroughCache
 from predis.services.cache.servicer import CacheServicer
 from predis.services.cache.settings import CacheSettings
-from predis.services.cache.store import CacheStore
 from predis.services.runtime.lifecycle import run_service
 from predis.services.runtime.server import RunningServer, ServiceBinding, start_server
 from predis.services.runtime.settings import ServerSettings
 from predis.v1 import cache_pb2_grpc
 
 SERVICE_NAME = "predis.v1.CacheService"
+SWEEP_INTERVAL_S = 1.0
+log = logging.getLogger(__name__)
 
 
 @dataclass
 class CacheDeps:
     cache: ReadThroughCache
-    predictor: PredictorLink | None
+    ring: AccessRing | None = None
+    predictor: PredictorLink | None = None
+    exporter: DriftExporter | None = None
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def start_background(self) -> None:
+        """Active expiry and, when configured, the event exporter; call inside the event loop."""
+        self._tasks.append(asyncio.get_running_loop().create_task(self._sweep()))
+        if self.exporter is not None:
+            self._tasks.append(asyncio.get_running_loop().create_task(self.exporter.run()))
+
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(SWEEP_INTERVAL_S)
+            removed = self.cache.engine.sweep_expired()
+            if removed:
+                log.debug("active expiry removed %d entries", removed)
 
     async def close(self) -> None:
+        if self.exporter is not None:
+            await self.exporter.close()
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         self.cache.close()
         if self.predictor is not None:
             await self.predictor.close()
@@ -36,18 +67,37 @@ def build_deps(
     settings: CacheSettings, tracer_provider: trace.TracerProvider | None, plugin_facade: Plugins | None = None
 ) -> CacheDeps:
     origin = (plugin_facade or plugins()).make_origin(settings.origin) if settings.origin else None
-    store = CacheStore(memory_budget_bytes=settings.memory_bytes, max_value_bytes=settings.max_value_bytes)
-    cache = ReadThroughCache(store, origin, settings.origin_timeout_s, settings.origin_workers)
+    config = EngineConfig(
+        memory_bytes=settings.memory_bytes,
+        max_value_bytes=settings.max_value_bytes,
+        policy=settings.policy,
+        block_bytes=settings.block_bytes,
+        tenant_quota_bytes=settings.tenant_quota_bytes,
+        tenant_quotas=settings.tenant_quotas,
+    )
+    engine = Engine(config, make_storage(settings.backend, settings.block_bytes))
+    warm_up(settings.policy, make_storage(engine.storage.name, settings.block_bytes))
+    ring = AccessRing(settings.collector_events) if settings.collector_events else None
+    if ring is not None:
+        engine.listener = ring.append
+    cache = ReadThroughCache(
+        engine, origin, settings.origin_timeout_s, settings.origin_workers, settings.prefetch_queue
+    )
     predictor = PredictorLink(settings.predictor_address, tracer_provider) if settings.predictor_address else None
-    return CacheDeps(cache=cache, predictor=predictor)
+    exporter = None
+    if ring is not None and settings.drift_address:
+        exporter = DriftExporter(ring, engine.tenant_name, settings.drift_address, tracer_provider)
+    return CacheDeps(cache=cache, ring=ring, predictor=predictor, exporter=exporter)
 
 
 async def create_server(
     settings: ServerSettings, deps: CacheDeps, tracer_provider: trace.TracerProvider
 ) -> RunningServer:
-    servicer = CacheServicer(deps.cache, deps.predictor)
+    servicer = CacheServicer(deps.cache, deps.ring, deps.predictor, deps.exporter)
     binding = ServiceBinding(SERVICE_NAME, lambda s: cache_pb2_grpc.add_CacheServiceServicer_to_server(servicer, s))
-    return await start_server(settings, [binding], tracer_provider)
+    running = await start_server(settings, [binding], tracer_provider)
+    deps.start_background()
+    return running
 
 
 async def main(settings: CacheSettings) -> None:

@@ -6,12 +6,16 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import grpc
+import numpy as np
 
-from predis.packing import pack, unpack
+from predis.packing import LENGTH_DTYPE, lengths_of
+from predis.services.cache.collector import AccessRing
+from predis.services.cache.engine.engine import Condition
+from predis.services.cache.engine.storage import KeyBatch
+from predis.services.cache.exporter import DriftExporter, to_access_events
 from predis.services.cache.predictor_link import PredictorLink
 from predis.services.cache.read_through import ReadThroughCache, ValueOrigin
-from predis.services.cache.store import SetCondition
-from predis.services.runtime.errors import InvalidInput, NotBuilt
+from predis.services.runtime.errors import FailedPrecondition, InvalidInput, NotBuilt
 from predis.services.runtime.status import maps_domain_errors, maps_domain_errors_stream
 from predis.services.runtime.tenancy import tenant_from_metadata
 from predis.v1 import cache_pb2, cache_pb2_grpc
@@ -23,29 +27,38 @@ _SOURCES = {
     ValueOrigin.NONE: cache_pb2.VALUE_SOURCE_NONE,
 }
 _CONDITIONS = {
-    cache_pb2.SET_CONDITION_UNSPECIFIED: SetCondition.ALWAYS,
-    cache_pb2.SET_CONDITION_IF_ABSENT: SetCondition.IF_ABSENT,
-    cache_pb2.SET_CONDITION_IF_PRESENT: SetCondition.IF_PRESENT,
+    cache_pb2.SET_CONDITION_UNSPECIFIED: Condition.ALWAYS,
+    cache_pb2.SET_CONDITION_IF_ABSENT: Condition.IF_ABSENT,
+    cache_pb2.SET_CONDITION_IF_PRESENT: Condition.IF_PRESENT,
 }
+STREAM_BATCH = 1000
+STREAM_IDLE_S = 0.05
 
 
 def _tenant(context: grpc.aio.ServicerContext) -> str:
     return tenant_from_metadata(context.invocation_metadata())
 
 
-def _unpack(block: cache_pb2.KeyBlock, what: str) -> list[bytes]:
+def _batch(block: cache_pb2.KeyBlock, what: str) -> KeyBatch:
     try:
-        return unpack(block)
+        return KeyBatch.from_blob(block.data, lengths_of(block))
     except ValueError as exc:
         raise InvalidInput(f"{what}: {exc}") from None
 
 
 class CacheServicer(cache_pb2_grpc.CacheServiceServicer):
-    def __init__(self, cache: ReadThroughCache, predictor: PredictorLink | None, policy: str = "lru") -> None:
+    def __init__(
+        self,
+        cache: ReadThroughCache,
+        ring: AccessRing | None = None,
+        predictor: PredictorLink | None = None,
+        exporter: DriftExporter | None = None,
+    ) -> None:
         self.cache = cache
-        self.store = cache.store
+        self.engine = cache.engine
+        self.ring = ring
         self.predictor = predictor
-        self.policy = policy
+        self.exporter = exporter
 
     @maps_domain_errors
     async def Get(self, request: cache_pb2.GetRequest, context: grpc.aio.ServicerContext) -> cache_pb2.GetResponse:
@@ -59,63 +72,58 @@ class CacheServicer(cache_pb2_grpc.CacheServiceServicer):
         condition = _CONDITIONS.get(request.condition)
         if condition is None:
             raise InvalidInput(f"unknown set condition {request.condition}")
-        stored = self.store.set(_tenant(context), request.key, request.value, request.ttl_ms, condition)
+        stored = self.engine.set(_tenant(context), request.key, request.value, request.ttl_ms, condition)
         return cache_pb2.SetResponse(stored=stored)
 
     @maps_domain_errors
     async def Delete(
         self, request: cache_pb2.DeleteRequest, context: grpc.aio.ServicerContext
     ) -> cache_pb2.DeleteResponse:
-        return cache_pb2.DeleteResponse(deleted=self.store.delete(_tenant(context), request.keys))
+        return cache_pb2.DeleteResponse(deleted=self.engine.delete(_tenant(context), list(request.keys)))
 
     @maps_domain_errors
     async def Exists(
         self, request: cache_pb2.ExistsRequest, context: grpc.aio.ServicerContext
     ) -> cache_pb2.ExistsResponse:
-        return cache_pb2.ExistsResponse(count=self.store.exists(_tenant(context), request.keys))
+        return cache_pb2.ExistsResponse(count=self.engine.exists(_tenant(context), list(request.keys)))
 
     @maps_domain_errors
     async def Expire(
         self, request: cache_pb2.ExpireRequest, context: grpc.aio.ServicerContext
     ) -> cache_pb2.ExpireResponse:
-        applied = self.store.expire(_tenant(context), request.key, request.ttl_ms, request.persist)
+        applied = self.engine.expire(_tenant(context), request.key, request.ttl_ms, request.persist)
         return cache_pb2.ExpireResponse(applied=applied)
 
     @maps_domain_errors
     async def Ttl(self, request: cache_pb2.TtlRequest, context: grpc.aio.ServicerContext) -> cache_pb2.TtlResponse:
-        return cache_pb2.TtlResponse(ttl_ms=self.store.ttl_ms(_tenant(context), request.key))
+        return cache_pb2.TtlResponse(ttl_ms=self.engine.ttl_ms(_tenant(context), request.key))
 
     @maps_domain_errors
     async def BatchGet(
         self, request: cache_pb2.BatchGetRequest, context: grpc.aio.ServicerContext
     ) -> cache_pb2.BatchGetResponse:
-        tenant = _tenant(context)
-        keys = _unpack(request.keys, "keys")
-        results = await asyncio.gather(*(self.cache.get(tenant, key, request.skip_origin) for key in keys))
-        values = [r.value or b"" for r in results]
-        found = bytes(r.value is not None for r in results)
-        return cache_pb2.BatchGetResponse(values=pack(values), found=found)
+        keys = _batch(request.keys, "keys")
+        values, lengths, found = await self.cache.get_many(_tenant(context), keys, request.skip_origin)
+        return cache_pb2.BatchGetResponse(
+            values=cache_pb2.KeyBlock(data=values, lengths=lengths.astype(LENGTH_DTYPE).tobytes()),
+            found=found.astype(np.uint8).tobytes(),
+        )
 
     @maps_domain_errors
     async def BatchSet(
         self, request: cache_pb2.BatchSetRequest, context: grpc.aio.ServicerContext
     ) -> cache_pb2.BatchSetResponse:
-        tenant = _tenant(context)
-        keys = _unpack(request.keys, "keys")
-        values = _unpack(request.values, "values")
-        if len(keys) != len(values):
-            raise InvalidInput(f"{len(keys)} keys but {len(values)} values; send one value per key")
-        for key, value in zip(keys, values, strict=True):
-            self.store.validate(key, value, request.ttl_ms)  # all or nothing
-        for key, value in zip(keys, values, strict=True):
-            self.store.set(tenant, key, value, request.ttl_ms)
-        return cache_pb2.BatchSetResponse(stored=len(keys))
+        keys, values = _batch(request.keys, "keys"), _batch(request.values, "values")
+        stored = self.engine.set_many(_tenant(context), keys, values, request.ttl_ms)
+        return cache_pb2.BatchSetResponse(stored=int(stored.sum()))
 
     @maps_domain_errors
     async def Prefetch(
         self, request: cache_pb2.PrefetchRequest, context: grpc.aio.ServicerContext
     ) -> cache_pb2.PrefetchResponse:
-        raise NotBuilt("Prefetch is not built yet in this version of the cache")
+        if self.cache.origin is None:
+            raise FailedPrecondition("Prefetch needs an origin to load from; start the cache with PREDIS_ORIGIN")
+        return cache_pb2.PrefetchResponse(queued=self.cache.prefetch(_tenant(context), list(request.keys)))
 
     @maps_domain_errors
     async def Hint(self, request: cache_pb2.HintRequest, context: grpc.aio.ServicerContext) -> cache_pb2.HintResponse:
@@ -126,35 +134,42 @@ class CacheServicer(cache_pb2_grpc.CacheServiceServicer):
         self, request: cache_pb2.StatsRequest, context: grpc.aio.ServicerContext
     ) -> cache_pb2.StatsResponse:
         tenant = _tenant(context)
-        c = self.store.counters(tenant)
+        view = self.engine.tenant_view(tenant)
+        c = view.counters
+        reads = c["hits"] + c["misses"]
         response = cache_pb2.StatsResponse(
             tenant=cache_pb2.TenantStats(
                 tenant=tenant,
-                hits=c.hits,
-                misses=c.misses,
-                hit_ratio=c.hit_ratio,
-                evictions=c.evictions,
-                prefetches=c.prefetches,
-                prefetches_used=c.prefetches_used,
-                prefetches_unused=c.prefetches_unused,
-                entries=c.entries,
-                memory_bytes=c.memory_bytes,
-                origin_fetches=c.origin_fetches,
-                origin_errors=c.origin_errors,
+                hits=c["hits"],
+                misses=c["misses"],
+                hit_ratio=c["hits"] / reads if reads else 0.0,
+                evictions=c["evictions"],
+                prefetches=c["prefetches"],
+                prefetches_used=c["prefetch_hits"],
+                prefetches_unused=c["prefetches_unused"],
+                entries=c["entries"],
+                memory_bytes=c["memory"],
+                quota_bytes=view.quota_bytes,
+                origin_fetches=c["origin_fetches"],
+                origin_errors=c["origin_errors"],
             ),
             engine=cache_pb2.EngineStats(
-                memory_budget_bytes=self.store.memory_budget_bytes,
-                memory_bytes=self.store.memory_bytes,
-                entries=self.store.entry_count,
-                policy=self.policy,
-                backend="python",
+                memory_budget_bytes=self.engine.config.memory_bytes,
+                memory_bytes=self.engine.memory_bytes,
+                entries=self.engine.entry_count,
+                policy=self.engine.policy_name,
+                backend=self.engine.storage.name,
+                events_dropped=self.exporter.dropped if self.exporter else 0,
             ),
         )
         if self.predictor is not None:
-            view = await self.predictor.describe()
+            view_p = await self.predictor.describe()
             response.predictor.CopyFrom(
                 cache_pb2.PredictorLink(
-                    address=view.address, reachable=view.reachable, model_versions=view.model_versions, error=view.error
+                    address=view_p.address,
+                    reachable=view_p.reachable,
+                    model_versions=view_p.model_versions,
+                    error=view_p.error,
                 )
             )
         return response
@@ -163,11 +178,21 @@ class CacheServicer(cache_pb2_grpc.CacheServiceServicer):
     async def Flush(
         self, request: cache_pb2.FlushRequest, context: grpc.aio.ServicerContext
     ) -> cache_pb2.FlushResponse:
-        return cache_pb2.FlushResponse(removed=self.store.flush(_tenant(context)))
+        return cache_pb2.FlushResponse(removed=self.engine.flush(_tenant(context)))
 
     @maps_domain_errors_stream
     async def StreamAccessEvents(
         self, request: cache_pb2.StreamAccessEventsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[cache_pb2.StreamAccessEventsResponse]:
-        raise NotBuilt("StreamAccessEvents is not built yet in this version of the cache: no collector runs")
-        yield  # pragma: no cover - makes this an async generator
+        if self.ring is None:
+            raise NotBuilt("the access collector is off in this cache (PREDIS_CACHE_COLLECTOR_EVENTS=0)")
+        tenant = self.engine.tenant_id(_tenant(context))
+        limit = request.max_batch or STREAM_BATCH
+        cursor = self.ring.head
+        while True:
+            batch, cursor = self.ring.read(cursor, limit, tenant=tenant)
+            if batch.keys or batch.dropped:
+                events = to_access_events(batch, self.engine.tenant_name)
+                yield cache_pb2.StreamAccessEventsResponse(events=events, dropped=batch.dropped)
+            else:
+                await asyncio.sleep(STREAM_IDLE_S)

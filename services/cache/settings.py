@@ -3,9 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from predis.services.cache.engine.backends import BACKENDS
+from predis.services.cache.engine.policy import POLICIES
 from predis.services.runtime.settings import Env, ServerSettings, SettingsError
+
+
+def _quotas(raw: str) -> dict[str, int]:
+    quotas: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in raw.split(","))):
+        name, sep, value = part.partition("=")
+        if not sep or not value.strip().isdigit():
+            raise SettingsError(f"PREDIS_CACHE_TENANT_QUOTAS entry {part!r} is not TENANT=BYTES")
+        quotas[name.strip()] = int(value)
+    return quotas
 
 
 @dataclass(frozen=True)
@@ -15,40 +27,69 @@ class CacheSettings:
         server: listen address, grace period, logging (``PREDIS_LISTEN`` and friends).
         memory_bytes: the engine's memory budget (``PREDIS_CACHE_MEMORY_BYTES``, default 256 MiB).
         max_value_bytes: largest value accepted (``PREDIS_CACHE_MAX_VALUE_BYTES``, default 1 MiB).
-        origin: origin URL for read-through, ``name:location?options`` (``PREDIS_ORIGIN``); empty
-            for none.
+        policy: eviction policy, ``s3fifo`` or ``lru`` (``PREDIS_CACHE_POLICY``).
+        backend: storage backend, ``auto``, ``numpy`` or ``cupy`` (``PREDIS_CACHE_BACKEND``).
+        block_bytes: block size of the value store (``PREDIS_CACHE_BLOCK_BYTES``, default 64).
+        tenant_quota_bytes: default per-tenant quota, 0 for none (``PREDIS_CACHE_TENANT_QUOTA_BYTES``).
+        tenant_quotas: per-tenant quotas, ``a=BYTES,b=BYTES`` (``PREDIS_CACHE_TENANT_QUOTAS``).
+        collector_events: capacity of the access-event ring, 0 to disable
+            (``PREDIS_CACHE_COLLECTOR_EVENTS``, default 65536).
+        origin: origin URL for read-through, ``name:location?options`` (``PREDIS_ORIGIN``).
         origin_timeout_s: longest wait for one origin fetch (``PREDIS_ORIGIN_TIMEOUT_S``, default 2).
         origin_workers: threads that run blocking origin fetches (``PREDIS_ORIGIN_WORKERS``, 32).
-        predictor_address: where the predictor listens (``PREDIS_PREDICTOR_ADDRESS``); empty for
-            none.
+        prefetch_queue: most prefetches in flight (``PREDIS_PREFETCH_QUEUE``, default 10000).
+        predictor_address: the predictor (``PREDIS_PREDICTOR_ADDRESS``); empty for none.
+        drift_address: where access events are exported (``PREDIS_DRIFT_ADDRESS``); empty for none.
     """
 
     server: ServerSettings
     memory_bytes: int = 256 * 1024 * 1024
     max_value_bytes: int = 1024 * 1024
+    policy: str = "s3fifo"
+    backend: str = "auto"
+    block_bytes: int = 64
+    tenant_quota_bytes: int = 0
+    tenant_quotas: Mapping[str, int] = field(default_factory=dict)
+    collector_events: int = 1 << 16
     origin: str = ""
     origin_timeout_s: float = 2.0
     origin_workers: int = 32
+    prefetch_queue: int = 10_000
     predictor_address: str = ""
+    drift_address: str = ""
 
     def __post_init__(self) -> None:
-        if self.max_value_bytes > self.memory_bytes:
+        if self.max_value_bytes > self.memory_bytes // 4:
             raise SettingsError(
-                f"PREDIS_CACHE_MAX_VALUE_BYTES ({self.max_value_bytes}) exceeds PREDIS_CACHE_MEMORY_BYTES "
-                f"({self.memory_bytes})"
+                f"PREDIS_CACHE_MAX_VALUE_BYTES ({self.max_value_bytes}) must be at most a quarter of "
+                f"PREDIS_CACHE_MEMORY_BYTES ({self.memory_bytes})"
             )
         if self.origin_timeout_s <= 0:
             raise SettingsError("PREDIS_ORIGIN_TIMEOUT_S must be positive")
+        if self.policy not in POLICIES:
+            raise SettingsError(f"PREDIS_CACHE_POLICY={self.policy!r} is not one of {', '.join(POLICIES)}")
+        if self.backend not in BACKENDS:
+            raise SettingsError(f"PREDIS_CACHE_BACKEND={self.backend!r} is not one of {', '.join(BACKENDS)}")
+        if not 16 <= self.block_bytes <= 4096:
+            raise SettingsError("PREDIS_CACHE_BLOCK_BYTES must be 16 to 4096")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], listen: str | None = None) -> CacheSettings:
         env = Env(environ)
         return cls(
             server=ServerSettings.from_env("cache", environ, listen),
-            memory_bytes=env.integer("PREDIS_CACHE_MEMORY_BYTES", 256 * 1024 * 1024, minimum=1024),
+            memory_bytes=env.integer("PREDIS_CACHE_MEMORY_BYTES", 256 * 1024 * 1024, minimum=64 * 1024),
             max_value_bytes=env.integer("PREDIS_CACHE_MAX_VALUE_BYTES", 1024 * 1024, minimum=1),
+            policy=env.text("PREDIS_CACHE_POLICY", "s3fifo"),
+            backend=env.text("PREDIS_CACHE_BACKEND", "auto"),
+            block_bytes=env.integer("PREDIS_CACHE_BLOCK_BYTES", 64, minimum=1),
+            tenant_quota_bytes=env.integer("PREDIS_CACHE_TENANT_QUOTA_BYTES", 0),
+            tenant_quotas=_quotas(env.text("PREDIS_CACHE_TENANT_QUOTAS", "")),
+            collector_events=env.integer("PREDIS_CACHE_COLLECTOR_EVENTS", 1 << 16),
             origin=env.text("PREDIS_ORIGIN", ""),
             origin_timeout_s=env.number("PREDIS_ORIGIN_TIMEOUT_S", 2.0),
             origin_workers=env.integer("PREDIS_ORIGIN_WORKERS", 32, minimum=1),
+            prefetch_queue=env.integer("PREDIS_PREFETCH_QUEUE", 10_000),
             predictor_address=env.text("PREDIS_PREDICTOR_ADDRESS", ""),
+            drift_address=env.text("PREDIS_DRIFT_ADDRESS", ""),
         )

@@ -43,15 +43,16 @@ CAPACITY, HAS_EVICTED, GHOST_HEAD, GHOST_TAIL, GHOST_BYTES = range(6, 11)
 _TENANT_COLUMNS = 11
 # Columns of PolicyState.ghost.
 G_PREV, G_NEXT, G_OWNER, G_SIZE = range(4)
-# PolicyState.meta
-KIND, GHOST_FREE_TOP = range(2)
+# PolicyState.meta. LARGE_TO_MAIN: 0 follows libCacheSim, which never caches an entry as large as
+# the small queue; 1 (the service) puts such an entry in the main queue instead of refusing it.
+KIND, GHOST_FREE_TOP, LARGE_TO_MAIN = range(3)
 
 
 class PolicyState(NamedTuple):
     """The arrays the compiled functions work on. Few arrays on purpose: Numba pays for every
     array passed to a function, so fields live in columns of a handful of 2-D arrays."""
 
-    meta: np.ndarray  # int64[2]: KIND, GHOST_FREE_TOP
+    meta: np.ndarray  # int64[3]: KIND, GHOST_FREE_TOP, LARGE_TO_MAIN
     slot: np.ndarray  # int32[N, 7]
     keyhash: np.ndarray  # uint64[N]
     tenant: np.ndarray  # int64[T, 11]
@@ -68,7 +69,9 @@ def _new_tenants(count: int) -> np.ndarray:
     return table
 
 
-def new_policy_state(kind: int, slots: int, tenants: int, ghost_nodes: int | None = None) -> PolicyState:
+def new_policy_state(
+    kind: int, slots: int, tenants: int, ghost_nodes: int | None = None, large_to_main: bool = False
+) -> PolicyState:
     """Empty state for ``slots`` entries and ``tenants`` tenants (capacities start at 0)."""
     ghosts = max(1, slots if ghost_nodes is None else ghost_nodes)
     cells = 1 << max(4, int(2 * ghosts - 1).bit_length())
@@ -77,7 +80,7 @@ def new_policy_state(kind: int, slots: int, tenants: int, ghost_nodes: int | Non
     ghost = np.zeros((ghosts, 4), dtype=np.int64)
     ghost[:, [G_PREV, G_NEXT]] = _NIL
     return PolicyState(
-        meta=np.array([kind, ghosts], dtype=np.int64),
+        meta=np.array([kind, ghosts, int(large_to_main)], dtype=np.int64),
         slot=slot,
         keyhash=np.zeros(slots, dtype=np.uint64),
         tenant=_new_tenants(tenants),
@@ -90,8 +93,8 @@ def new_policy_state(kind: int, slots: int, tenants: int, ghost_nodes: int | Non
 
 
 def grow_policy_state(state: PolicyState, slots: int, tenants: int) -> PolicyState:
-    """A copy of ``state`` with room for more slots and tenants (the ghost keeps its size)."""
-    n, t = len(state.slot), len(state.tenant)
+    """A copy of ``state`` with room for more slots and tenants; the ghost grows with the slots."""
+    n, t, g = len(state.slot), len(state.tenant), len(state.ghost)
     slot = np.zeros((slots, _SLOT_COLUMNS), dtype=np.int32)
     slot[:, [PREV, NEXT]] = _NIL
     slot[:n] = state.slot
@@ -99,7 +102,29 @@ def grow_policy_state(state: PolicyState, slots: int, tenants: int) -> PolicySta
     keyhash[:n] = state.keyhash
     tenant = _new_tenants(tenants)
     tenant[:t] = state.tenant
-    return state._replace(slot=slot, keyhash=keyhash, tenant=tenant)
+    grown = state._replace(slot=slot, keyhash=keyhash, tenant=tenant)
+    if slots <= g:
+        return grown
+    ghost = np.zeros((slots, 4), dtype=np.int64)
+    ghost[:, [G_PREV, G_NEXT]] = _NIL
+    ghost[:g] = state.ghost
+    ghost_hash = np.zeros(slots, dtype=np.uint64)
+    ghost_hash[:g] = state.ghost_hash
+    top = int(state.meta[GHOST_FREE_TOP])
+    ghost_free = np.concatenate([state.ghost_free[:top], np.arange(slots - 1, g - 1, -1)]).astype(np.int64)
+    cells = 1 << max(4, int(2 * slots - 1).bit_length())
+    meta = state.meta.copy()
+    meta[GHOST_FREE_TOP] = len(ghost_free)
+    grown = grown._replace(
+        meta=meta,
+        ghost=ghost,
+        ghost_hash=ghost_hash,
+        ghost_free=np.concatenate([ghost_free, np.zeros(slots - len(ghost_free), np.int64)]),
+        ghost_index_keys=np.zeros(cells, dtype=np.uint64),
+        ghost_index_nodes=np.full(cells, _NIL, dtype=np.int64),
+    )
+    _rebuild_ghost_index(grown)
+    return grown
 
 
 def bytes_per_slot() -> int:
@@ -257,6 +282,17 @@ def _ghost_add(s: PolicyState, t: int, h: np.uint64, size: int) -> None:
     s.ghost_index_nodes[cell] = node
 
 
+@numba.njit(cache=True)
+def _rebuild_ghost_index(s: PolicyState) -> None:
+    for t in range(len(s.tenant)):
+        node = s.tenant[t, GHOST_HEAD]
+        while node != _NIL:
+            cell = -_ghost_cell(s.ghost_index_keys, s.ghost_index_nodes, s.ghost_hash[node]) - 1
+            s.ghost_index_keys[cell] = s.ghost_hash[node]
+            s.ghost_index_nodes[cell] = node
+            node = s.ghost[node, G_NEXT]
+
+
 # -- the policy -----------------------------------------------------------------------------
 
 
@@ -286,7 +322,7 @@ def touch(s: PolicyState, slot: int) -> None:
 @numba.njit(cache=True, inline="always")
 def can_admit(s: PolicyState, t: int, size: int) -> bool:
     """Whether an entry of ``size`` may enter at all (checked before anything is evicted)."""
-    if s.meta[KIND] == S3FIFO:
+    if s.meta[KIND] == S3FIFO and s.meta[LARGE_TO_MAIN] == 0:
         return size <= small_capacity(s, t) and size <= s.tenant[t, CAPACITY]
     return size <= s.tenant[t, CAPACITY]
 
@@ -377,7 +413,10 @@ def admit(s: PolicyState, t: int, slot: int, size: int, h: np.uint64, ghost_hit:
         return True
     small_cap = small_capacity(s, t)
     if size >= small_cap:
-        return False
+        if s.meta[LARGE_TO_MAIN] == 0:
+            return False
+        _push(s, slot, t, MAIN, True)
+        return True
     if tn[t, HAS_EVICTED] == 0 and tn[t, BYTES_SMALL] >= small_cap:
         _push(s, slot, t, MAIN, True)
     else:

@@ -1,0 +1,134 @@
+"""The access collector: a bounded ring of access events held in arrays.
+
+The engine appends one batch per read (a compiled copy, no per-key Python object); readers (the
+exporter, each StreamAccessEvents call) keep their own cursor. When the ring is full the oldest
+events are overwritten; a reader that falls behind learns how many it lost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from predis.services.cache.engine.storage import KeyBatch
+
+_HEAD, _KEY_HEAD = 0, 1
+
+
+@numba.njit(cache=True)
+def _append(
+    counters: np.ndarray,
+    tenants: np.ndarray,
+    kinds_out: np.ndarray,
+    times: np.ndarray,
+    sizes_out: np.ndarray,
+    key_start: np.ndarray,
+    key_len: np.ndarray,
+    key_buf: np.ndarray,
+    tenant: int,
+    data: np.ndarray,
+    offsets: np.ndarray,
+    lengths: np.ndarray,
+    kinds: np.ndarray,
+    sizes: np.ndarray,
+    now: int,
+) -> None:
+    ring, kb = len(tenants), len(key_buf)
+    head, key_head = counters[_HEAD], counters[_KEY_HEAD]
+    for i in range(len(lengths)):
+        slot = head % ring
+        tenants[slot] = tenant
+        kinds_out[slot] = kinds[i]
+        times[slot] = now
+        sizes_out[slot] = sizes[i]
+        n = min(lengths[i], kb)
+        key_start[slot] = key_head
+        key_len[slot] = n
+        for j in range(n):
+            key_buf[(key_head + j) % kb] = data[offsets[i] + j]
+        key_head += n
+        head += 1
+    counters[_HEAD] = head
+    counters[_KEY_HEAD] = key_head
+
+
+@dataclass(frozen=True)
+class EventBatch:
+    """Events read from the ring, oldest first."""
+
+    tenants: np.ndarray
+    kinds: np.ndarray
+    times: np.ndarray
+    sizes: np.ndarray
+    keys: list[bytes]
+    dropped: int  # events the reader lost since its cursor
+
+
+class AccessRing:
+    """Room for ``capacity`` events and, on average, ``key_bytes_per_event`` bytes of key each."""
+
+    def __init__(self, capacity: int = 1 << 16, key_bytes_per_event: int = 64) -> None:
+        if capacity < 1:
+            raise ValueError("the access ring needs room for at least one event")
+        self.capacity = capacity
+        self._counters = np.zeros(2, dtype=np.int64)
+        self._tenants = np.zeros(capacity, dtype=np.int32)
+        self._kinds = np.zeros(capacity, dtype=np.int8)
+        self._times = np.zeros(capacity, dtype=np.int64)
+        self._sizes = np.zeros(capacity, dtype=np.uint32)
+        self._key_start = np.zeros(capacity, dtype=np.int64)
+        self._key_len = np.zeros(capacity, dtype=np.int32)
+        self._key_buf = np.zeros(capacity * key_bytes_per_event, dtype=np.uint8)
+        self.append(0, KeyBatch.of([b"warm-up"]), np.zeros(1, np.int8), np.zeros(1, np.uint32), 0)  # compile now
+        self._counters[:] = 0
+
+    @property
+    def head(self) -> int:
+        """Events appended since the ring was made (a reader's cursor starts here to see new ones)."""
+        return int(self._counters[_HEAD])
+
+    def append(self, tenant: int, keys: KeyBatch, kinds: np.ndarray, sizes: np.ndarray, time_ns: int) -> None:
+        _append(
+            self._counters,
+            self._tenants,
+            self._kinds,
+            self._times,
+            self._sizes,
+            self._key_start,
+            self._key_len,
+            self._key_buf,
+            tenant,
+            keys.data,
+            keys.offsets,
+            keys.lengths,
+            kinds,
+            sizes.astype(np.uint32),
+            time_ns,
+        )
+
+    def read(self, cursor: int, limit: int, tenant: int | None = None) -> tuple[EventBatch, int]:
+        """Up to ``limit`` events after ``cursor`` (of ``tenant`` only, when given) and the new cursor."""
+        head, key_head = self.head, int(self._counters[_KEY_HEAD])
+        oldest = max(cursor, head - self.capacity)
+        seqs = np.arange(oldest, min(head, oldest + limit), dtype=np.int64)
+        idx = seqs % self.capacity
+        # An event whose key bytes were overwritten by newer keys is lost as well.
+        intact = self._key_start[idx] >= key_head - len(self._key_buf)
+        dropped = (oldest - cursor) + int((~intact).sum())
+        idx = idx[intact]
+        if tenant is not None:
+            idx = idx[self._tenants[idx] == tenant]
+        kb = len(self._key_buf)
+        keys = []
+        for start, length in zip(self._key_start[idx].tolist(), self._key_len[idx].tolist(), strict=True):
+            at = start % kb
+            end = at + length
+            keys.append(
+                self._key_buf[at:end].tobytes()
+                if end <= kb
+                else (self._key_buf[at:].tobytes() + self._key_buf[: end - kb].tobytes())
+            )
+        batch = EventBatch(self._tenants[idx], self._kinds[idx], self._times[idx], self._sizes[idx], keys, dropped)
+        return batch, int(seqs[-1]) + 1 if len(seqs) else oldest

@@ -1,0 +1,64 @@
+"""Batch forms of the policy's operations, so a batch of keys costs one compiled call."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from predis.services.cache.engine import policy as pol
+
+
+@numba.njit(cache=True)
+def touch_many(s: pol.PolicyState, slots: np.ndarray) -> None:
+    for i in range(len(slots)):
+        pol.touch(s, slots[i])
+
+
+@numba.njit(cache=True)
+def prefetched_flags(s: pol.PolicyState, slots: np.ndarray) -> np.ndarray:
+    out = np.zeros(len(slots), dtype=np.bool_)
+    for i in range(len(slots)):
+        out[i] = s.slot[slots[i], pol.PREFETCHED] == 1
+    return out
+
+
+@numba.njit(cache=True)
+def take_ghosts(s: pol.PolicyState, hashes: np.ndarray) -> np.ndarray:
+    """S3-FIFO's ghost check for keys about to be inserted; must run before making room, as
+    libCacheSim checks the ghost before it evicts."""
+    out = np.zeros(len(hashes), dtype=np.bool_)
+    if s.meta[pol.KIND] == pol.S3FIFO:
+        for i in range(len(hashes)):
+            out[i] = pol.ghost_take(s, hashes[i])
+    return out
+
+
+@numba.njit(cache=True)
+def admit_many(
+    s: pol.PolicyState,
+    t: int,
+    slots: np.ndarray,
+    sizes: np.ndarray,
+    hashes: np.ndarray,
+    ghost_hits: np.ndarray,
+    prefetch: bool,
+) -> np.ndarray:
+    """Admits new entries; False where S3-FIFO declined one (the caller then erases it)."""
+    out = np.zeros(len(slots), dtype=np.bool_)
+    for i in range(len(slots)):
+        out[i] = pol.admit(s, t, slots[i], sizes[i], hashes[i], ghost_hits[i], prefetch)
+    return out
+
+
+@numba.njit(cache=True)
+def forget_many(s: pol.PolicyState, slots: np.ndarray) -> None:
+    for i in range(len(slots)):
+        pol.forget(s, slots[i])
+
+
+@numba.njit(cache=True)
+def charges_of(s: pol.PolicyState, slots: np.ndarray) -> np.ndarray:
+    out = np.empty(len(slots), dtype=np.int64)
+    for i in range(len(slots)):
+        out[i] = s.slot[slots[i], pol.SIZE]
+    return out

@@ -1,0 +1,517 @@
+"""The cache engine: tenants, memory budget, TTLs and prefetch accounting over a storage
+backend and an eviction policy. Plain Python and compiled kernels; no gRPC, no asyncio.
+
+Memory. Each entry is charged what it really holds: its blocks (key and value share a chain of
+fixed-size blocks, the last one partly empty) plus a fixed per-entry cost for the slot table,
+index cells and policy metadata. The sum of charges never exceeds the budget; neither does the
+memory the backend has allocated, which grows in steps as entries arrive.
+
+Tenants. Every tenant has its own eviction queues: a tenant's writes only ever evict its own
+entries. A tenant's quota (or, without one, the whole budget) is the capacity of its queues. When
+the budget is full and the writing tenant holds nothing to evict, the write is refused.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+
+import numpy as np
+
+from predis.services.cache.engine import batch_policy as bp
+from predis.services.cache.engine import policy as pol
+from predis.services.cache.engine.storage import DEFAULT_BLOCK_BYTES, KeyBatch, Storage, blocks_needed
+from predis.services.runtime.errors import InvalidInput, Overloaded
+
+MAX_KEY_BYTES = 64 * 1024
+_EVICT_CHUNK = 256
+_GROWTH = 1.5
+
+
+class Condition(Enum):
+    ALWAYS = "always"
+    IF_ABSENT = "if_absent"
+    IF_PRESENT = "if_present"
+
+
+class Counter:
+    """Columns of the per-tenant counter table."""
+
+    HITS, MISSES, PREFETCH_HITS, EVICTIONS, PREFETCHES, PREFETCHES_UNUSED = range(6)
+    ORIGIN_FETCHES, ORIGIN_ERRORS, ENTRIES, MEMORY, EXPIRED = range(6, 11)
+    COUNT = 11
+
+
+class AccessKind:
+    HIT, MISS, PREFETCH_HIT = 1, 2, 3  # the values of predis.v1.AccessKind
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """
+    Attributes:
+        memory_bytes: the budget for entries and the memory that holds them.
+        max_value_bytes: largest value accepted.
+        policy: ``s3fifo`` (default) or ``lru``.
+        block_bytes: block size of the value store.
+        tenant_quota_bytes: default quota of every tenant; 0 lets a tenant use the whole budget.
+        tenant_quotas: quotas of named tenants, overriding the default.
+    """
+
+    memory_bytes: int
+    max_value_bytes: int = 1024 * 1024
+    policy: str = "s3fifo"
+    block_bytes: int = DEFAULT_BLOCK_BYTES
+    tenant_quota_bytes: int = 0
+    tenant_quotas: Mapping[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.policy not in pol.POLICIES:
+            raise ValueError(f"policy {self.policy!r} is not one of {', '.join(pol.POLICIES)}")
+        if self.memory_bytes < 64 * 1024:
+            raise ValueError("memory budget must be at least 64 KiB")
+
+
+@dataclass(frozen=True)
+class BatchRead:
+    """The answer to a batch read, values packed in key order."""
+
+    values: bytes
+    lengths: np.ndarray  # uint32 per key (0 where not found)
+    found: np.ndarray  # bool per key
+    prefetched: np.ndarray  # bool per key: found because a prefetch loaded it
+
+
+@dataclass(frozen=True)
+class TenantView:
+    name: str
+    quota_bytes: int
+    counters: dict[str, int]
+
+
+AccessListener = Callable[[int, KeyBatch, np.ndarray, np.ndarray, int], None]
+
+
+class Engine:
+    """A cache engine over ``storage``. Not thread-safe: one caller at a time (the event loop)."""
+
+    def __init__(
+        self,
+        config: EngineConfig,
+        storage: Storage,
+        clock_ns: Callable[[], int] = time.monotonic_ns,
+    ) -> None:
+        self.config = config
+        self.storage = storage
+        self.clock_ns = clock_ns
+        self.policy_name = config.policy
+        self._policy = pol.new_policy_state(pol.POLICIES[config.policy], storage.slot_capacity, 4, large_to_main=True)
+        self._expires = np.zeros(storage.slot_capacity, dtype=np.int64)  # monotonic ns; 0 = never
+        self._ttl_entries = 0
+        self._tenants: dict[str, int] = {}
+        self._names: list[str] = []
+        self._counters = np.zeros((4, Counter.COUNT), dtype=np.int64)
+        self.memory_bytes = 0
+        self.listener: AccessListener | None = None
+        self._evicted = np.empty(_EVICT_CHUNK, dtype=np.int32)
+
+    # -- tenants -----------------------------------------------------------------------------
+
+    def tenant_id(self, name: str) -> int:
+        t = self._tenants.get(name)
+        if t is not None:
+            return t
+        t = len(self._names)
+        if t >= len(self._counters):
+            size = 2 * len(self._counters)
+            self._policy = pol.grow_policy_state(self._policy, len(self._policy.slot), size)
+            counters = np.zeros((size, Counter.COUNT), dtype=np.int64)
+            counters[:t] = self._counters
+            self._counters = counters
+        self._tenants[name] = t
+        self._names.append(name)
+        self._policy.tenant[t, pol.CAPACITY] = self.quota_of(name) or self.config.memory_bytes
+        return t
+
+    def tenant_name(self, tenant: int) -> str:
+        return self._names[tenant]
+
+    def quota_of(self, name: str) -> int:
+        return int(self.config.tenant_quotas.get(name, self.config.tenant_quota_bytes))
+
+    def tenant_view(self, name: str) -> TenantView:
+        row = self._counters[self.tenant_id(name)]
+        names = [n for n in dir(Counter) if n.isupper() and n != "COUNT"]
+        return TenantView(name, self.quota_of(name), {n.lower(): int(row[getattr(Counter, n)]) for n in names})
+
+    def count(self, name: str, counter: int, amount: int = 1) -> None:
+        self._counters[self.tenant_id(name), counter] += amount
+
+    @property
+    def entry_count(self) -> int:
+        return int(self._counters[:, Counter.ENTRIES].sum())
+
+    @property
+    def allocated_bytes(self) -> int:
+        return self.storage.allocated_bytes + len(self._expires) * (8 + pol.bytes_per_slot())
+
+    # -- validation --------------------------------------------------------------------------
+
+    def validate(self, keys: KeyBatch, values: KeyBatch | None = None, ttl_ms: int = 0) -> None:
+        """Raises for a batch that must not be stored; changes nothing."""
+        _check_keys(keys)
+        if ttl_ms < 0:
+            raise InvalidInput(f"ttl_ms must be 0 (no expiry) or positive, not {ttl_ms}")
+        if values is None:
+            return
+        if len(values) != len(keys):
+            raise InvalidInput(f"{len(keys)} keys but {len(values)} values; send one value per key")
+        if len(values) and int(values.lengths.max()) > self.config.max_value_bytes:
+            worst = int(values.lengths.max())
+            raise InvalidInput(
+                f"a value of {worst} bytes is larger than the maximum of {self.config.max_value_bytes} bytes "
+                "(PREDIS_CACHE_MAX_VALUE_BYTES); nothing was stored"
+            )
+        charges = self._charges(keys.lengths, values.lengths)
+        if len(charges) and int(charges.max()) > self.config.memory_bytes // 4:
+            raise Overloaded(
+                f"an entry costing {int(charges.max())} bytes is more than a quarter of the cache's memory "
+                f"budget of {self.config.memory_bytes} bytes"
+            )
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def get_many(self, tenant: str, keys: KeyBatch) -> BatchRead:
+        """Reads keys: counts hits and misses, refreshes the policy, drops expired entries."""
+        _check_keys(keys)
+        t = self.tenant_id(tenant)
+        hashes = self.storage.hashes(t, keys)
+        slots = self.storage.find(t, keys, hashes)
+        slots = self._drop_expired(t, slots)
+        found = slots >= 0
+        live = slots[found]
+        prefetched = np.zeros(len(slots), dtype=np.bool_)
+        if len(live):
+            prefetched[found] = bp.prefetched_flags(self._policy, live)
+            bp.touch_many(self._policy, live)
+        values, lengths = self.storage.read(slots)
+        row = self._counters[t]
+        hits = int(found.sum())
+        row[Counter.HITS] += hits
+        row[Counter.MISSES] += len(slots) - hits
+        row[Counter.PREFETCH_HITS] += int(prefetched.sum())
+        if self.listener is not None:
+            kinds = np.where(found, AccessKind.HIT, AccessKind.MISS).astype(np.int8)
+            kinds[prefetched] = AccessKind.PREFETCH_HIT
+            self.listener(t, keys, kinds, lengths, time.time_ns())
+        return BatchRead(values, lengths, found, prefetched)
+
+    def get(self, tenant: str, key: bytes) -> tuple[bytes | None, bool]:
+        """The value (None on a miss) and whether a prefetch had loaded it."""
+        read = self.get_many(tenant, KeyBatch.of([key]))
+        return (read.values if read.found[0] else None), bool(read.prefetched[0])
+
+    def exists(self, tenant: str, keys: Sequence[bytes]) -> int:
+        return int(self.exists_mask(tenant, KeyBatch.of(list(keys))).sum())
+
+    def exists_mask(self, tenant: str, keys: KeyBatch) -> np.ndarray:
+        """Whether each key is cached, without counting a read or refreshing the policy."""
+        _check_keys(keys)
+        t = self.tenant_id(tenant)
+        return self._drop_expired(t, self.storage.find(t, keys, self.storage.hashes(t, keys))) >= 0
+
+    def ttl_ms(self, tenant: str, key: bytes) -> int:
+        slot = self._find_one(tenant, key)
+        if slot < 0:
+            return -2
+        expires = int(self._expires[slot])
+        return -1 if expires == 0 else max(0, round((expires - self.clock_ns()) / 1e6))
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def set_many(
+        self,
+        tenant: str,
+        keys: KeyBatch,
+        values: KeyBatch,
+        ttl_ms: int = 0,
+        condition: Condition = Condition.ALWAYS,
+        prefetch: bool = False,
+    ) -> np.ndarray:
+        """Stores values (validated first, all or nothing); returns a bool per key: stored or not
+        (a condition not met, or S3-FIFO declining an entry too large for its small queue)."""
+        self.validate(keys, values, ttl_ms)
+        t = self.tenant_id(tenant)
+        hashes = self.storage.hashes(t, keys)
+        if len(np.unique(hashes)) != len(keys) and len({keys.item(i) for i in range(len(keys))}) != len(keys):
+            raise InvalidInput("a key appears twice in one batch; send each key once")
+        slots = self._drop_expired(t, self.storage.find(t, keys, hashes))
+        present = slots >= 0
+        wanted = np.ones(len(keys), dtype=np.bool_)
+        if condition is Condition.IF_ABSENT or prefetch:
+            wanted &= ~present
+        elif condition is Condition.IF_PRESENT:
+            wanted &= present
+        stored = np.zeros(len(keys), dtype=np.bool_)
+        expires = self.clock_ns() + ttl_ms * 1_000_000 if ttl_ms else 0
+        for i in np.flatnonzero(wanted & present):
+            stored[i] = self._overwrite(t, int(slots[i]), keys, values, int(i), expires)
+        new = np.flatnonzero(wanted & ~present)
+        if len(new):
+            stored[new] = self._insert_new(t, keys, values, hashes, new, expires, prefetch)
+        return stored
+
+    def set(
+        self, tenant: str, key: bytes, value: bytes, ttl_ms: int = 0, condition: Condition = Condition.ALWAYS
+    ) -> bool:
+        return bool(self.set_many(tenant, KeyBatch.of([key]), KeyBatch.of([value]), ttl_ms, condition)[0])
+
+    def insert_prefetched(self, tenant: str, key: bytes, value: bytes) -> bool:
+        """Stores a prefetched value at low priority if the key is absent."""
+        stored = bool(self.set_many(tenant, KeyBatch.of([key]), KeyBatch.of([value]), prefetch=True)[0])
+        if stored:
+            self.count(tenant, Counter.PREFETCHES)
+        return stored
+
+    def delete(self, tenant: str, keys: Sequence[bytes]) -> int:
+        batch = KeyBatch.of(list(keys))
+        _check_keys(batch)
+        t = self.tenant_id(tenant)
+        slots = self._drop_expired(t, self.storage.find(t, batch, self.storage.hashes(t, batch)))
+        live = np.unique(slots[slots >= 0])
+        self._remove(t, live, evicted=False)
+        return int((slots >= 0).sum())
+
+    def expire(self, tenant: str, key: bytes, ttl_ms: int, persist: bool = False) -> bool:
+        slot = self._find_one(tenant, key)
+        if slot < 0:
+            return False
+        t = self.tenant_id(tenant)
+        if persist:
+            had = self._expires[slot] != 0
+            self._set_expiry(slot, 0)
+            return bool(had)
+        if ttl_ms <= 0:
+            self._remove(t, np.array([slot], dtype=np.int32), evicted=False)
+            return True
+        self._set_expiry(slot, self.clock_ns() + ttl_ms * 1_000_000)
+        return True
+
+    def flush(self, tenant: str) -> int:
+        t = self.tenant_id(tenant)
+        slots = self.storage.slots_of_tenant(t)
+        self._remove(t, slots, evicted=False)
+        return len(slots)
+
+    def sweep_expired(self) -> int:
+        """Removes every expired entry (active expiry); returns how many."""
+        if not self._ttl_entries:
+            return 0
+        now = self.clock_ns()
+        doomed = np.flatnonzero((self._expires != 0) & (self._expires <= now)).astype(np.int32)
+        for t in np.unique(self._policy.slot[doomed, pol.OWNER]):
+            mine = doomed[self._policy.slot[doomed, pol.OWNER] == t]
+            self._counters[t, Counter.EXPIRED] += len(mine)
+            self._remove(int(t), mine, evicted=False)
+        return len(doomed)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _charges(self, key_lengths: np.ndarray, value_lengths: np.ndarray) -> np.ndarray:
+        per_block = self.storage.bytes_per_block()  # type: ignore[attr-defined]
+        fixed = self.storage.bytes_per_slot() + 8 + pol.bytes_per_slot()
+        return blocks_needed(self.storage.block_bytes, key_lengths, value_lengths) * per_block + fixed
+
+    def _find_one(self, tenant: str, key: bytes) -> int:
+        batch = KeyBatch.of([key])
+        _check_keys(batch)
+        t = self.tenant_id(tenant)
+        return int(self._drop_expired(t, self.storage.find(t, batch, self.storage.hashes(t, batch)))[0])
+
+    def _set_expiry(self, slot: int, expires: int) -> None:
+        self._ttl_entries += int(expires != 0) - int(self._expires[slot] != 0)
+        self._expires[slot] = expires
+
+    def _drop_expired(self, t: int, slots: np.ndarray) -> np.ndarray:
+        """``slots`` with expired entries removed from the cache and replaced by -1 (lazy expiry)."""
+        if not self._ttl_entries:
+            return slots
+        found = slots >= 0
+        expires = np.where(found, self._expires[np.maximum(slots, 0)], 0)
+        expired = (expires != 0) & (expires <= self.clock_ns())
+        if not expired.any():
+            return slots
+        doomed = np.unique(slots[expired])
+        self._counters[t, Counter.EXPIRED] += len(doomed)
+        self._remove(t, doomed, evicted=False)
+        return np.where(expired, -1, slots).astype(np.int32)
+
+    def _remove(self, t: int, slots: np.ndarray, evicted: bool) -> None:
+        """Takes slots out of the cache (policy, storage, counters)."""
+        if not len(slots):
+            return
+        slots = np.asarray(slots, dtype=np.int32)
+        charges = bp.charges_of(self._policy, slots)
+        unused = bp.prefetched_flags(self._policy, slots)
+        if not evicted:
+            bp.forget_many(self._policy, slots)
+        row = self._counters[t]
+        row[Counter.ENTRIES] -= len(slots)
+        row[Counter.MEMORY] -= int(charges.sum())
+        row[Counter.PREFETCHES_UNUSED] += int(unused.sum())
+        if evicted:
+            row[Counter.EVICTIONS] += len(slots)
+        self.memory_bytes -= int(charges.sum())
+        self._ttl_entries -= int((self._expires[slots] != 0).sum())
+        self._expires[slots] = 0
+        self.storage.erase(slots)
+
+    def _evict(self, t: int, target_used: int) -> int:
+        """Evicts ``t``'s entries until its queues hold at most ``target_used`` bytes."""
+        freed = 0
+        while True:
+            n = pol.evict_down_to(self._policy, t, target_used, self._evicted)
+            if n == 0:
+                return freed
+            batch = self._evicted[:n].copy()
+            freed += int(bp.charges_of(self._policy, batch).sum())
+            self._remove(t, batch, evicted=True)
+
+    def _make_room(self, t: int, charge: int, slots: int, blocks: int) -> None:
+        """Evicts ``t``'s entries (only ``t``'s) and grows the backend until entries costing
+        ``charge`` bytes, ``slots`` slots and ``blocks`` blocks fit; refuses, changing nothing,
+        when even all of ``t``'s entries would not make enough room."""
+        used = int(pol.used(self._policy, t))
+        over_budget = max(0, self.memory_bytes + charge - self.config.memory_bytes)
+        target = min(int(self._policy.tenant[t, pol.CAPACITY]) - charge, used - over_budget)
+        if target < 0:
+            raise Overloaded(self._no_room_message(t, charge))
+        if used > target:
+            self._evict(t, target)
+        while not self._reserve(slots, blocks):
+            used = int(pol.used(self._policy, t))
+            if used == 0:
+                raise Overloaded(self._no_room_message(t, charge))
+            self._evict(t, used - max(charge, used // 64))
+
+    def _no_room_message(self, t: int, charge: int) -> str:
+        return (
+            f"tenant {self._names[t]!r} needs {charge} bytes but the cache's memory budget of "
+            f"{self.config.memory_bytes} bytes is held by other tenants; give tenants quotas "
+            "(PREDIS_CACHE_TENANT_QUOTA_BYTES) that add up to the budget"
+        )
+
+    def _reserve(self, slots: int, blocks: int) -> bool:
+        """Makes ``slots`` free slots and ``blocks`` free blocks available, growing the backend's
+        arrays within the budget. False when only eviction can make room."""
+        st = self.storage
+        short_slots = max(0, slots - st.free_slot_count)
+        short_blocks = max(0, blocks - st.free_block_count)
+        if not short_slots and not short_blocks:
+            return True
+        per_slot = st.bytes_per_slot() + 8 + pol.bytes_per_slot()
+        per_block = st.bytes_per_block()  # type: ignore[attr-defined]
+        new_slots = st.slot_capacity + (max(short_slots, int(st.slot_capacity * (_GROWTH - 1))) if short_slots else 0)
+        new_blocks = st.block_capacity + (  # type: ignore[attr-defined]
+            max(short_blocks, int(st.block_capacity * (_GROWTH - 1))) if short_blocks else 0  # type: ignore[attr-defined]
+        )
+        budget = self.config.memory_bytes
+        if new_slots * per_slot + new_blocks * per_block > budget:
+            # Grow only by what is missing if a full step does not fit.
+            new_slots = st.slot_capacity + short_slots
+            new_blocks = st.block_capacity + short_blocks  # type: ignore[attr-defined]
+            if new_slots * per_slot + new_blocks * per_block > budget:
+                return False
+        st.grow(new_slots, new_blocks)
+        if new_slots > len(self._expires):
+            self._policy = pol.grow_policy_state(self._policy, new_slots, len(self._policy.tenant))
+            expires = np.zeros(new_slots, dtype=np.int64)
+            expires[: len(self._expires)] = self._expires
+            self._expires = expires
+        return True
+
+    def _overwrite(self, t: int, slot: int, keys: KeyBatch, values: KeyBatch, i: int, expires: int) -> bool:
+        new_charge = int(self._charges(keys.lengths[i : i + 1], values.lengths[i : i + 1])[0])
+        old_charge = int(self._policy.slot[slot, pol.SIZE])
+        if new_charge > old_charge:
+            # A larger value needs room: store it as a new entry, which evicts like any insert.
+            self._remove(t, np.array([slot], dtype=np.int32), evicted=False)
+            hashes = self.storage.hashes(t, KeyBatch(keys.data, keys.offsets[i : i + 1], keys.lengths[i : i + 1]))
+            return bool(
+                self._insert_new(
+                    t, keys, values, np.zeros(len(keys), np.uint64) + hashes[0], np.array([i]), expires, False
+                )[0]
+            )
+        self.storage.replace_value(slot, values.item(i))
+        pol.resize(self._policy, slot, new_charge)
+        pol.touch(self._policy, slot)
+        self._counters[t, Counter.MEMORY] += new_charge - old_charge
+        self.memory_bytes += new_charge - old_charge
+        self._set_expiry(slot, expires)
+        return True
+
+    def _insert_new(
+        self,
+        t: int,
+        keys: KeyBatch,
+        values: KeyBatch,
+        hashes: np.ndarray,
+        new: np.ndarray,
+        expires: int,
+        prefetch: bool,
+    ) -> np.ndarray:
+        stored = np.zeros(len(new), dtype=np.bool_)
+        ghost_hits = np.zeros(len(new), dtype=np.bool_) if prefetch else bp.take_ghosts(self._policy, hashes[new])
+        charges = self._charges(keys.lengths[new], values.lengths[new])
+        admissible = np.array([pol.can_admit(self._policy, t, int(c)) for c in charges], dtype=np.bool_)
+        chosen = new[admissible]
+        if not len(chosen):
+            return stored
+        charges = charges[admissible]
+        blocks = blocks_needed(self.storage.block_bytes, keys.lengths[chosen], values.lengths[chosen])
+        self._make_room(t, int(charges.sum()), len(chosen), int(np.sum(blocks)))
+        sub_keys = KeyBatch(keys.data, keys.offsets[chosen], keys.lengths[chosen])
+        sub_values = KeyBatch(values.data, values.offsets[chosen], values.lengths[chosen])
+        slots = self.storage.insert(t, sub_keys, hashes[chosen], sub_values)
+        admitted = bp.admit_many(self._policy, t, slots, charges, hashes[chosen], ghost_hits[admissible], prefetch)
+        declined = slots[~admitted]
+        if len(declined):
+            self.storage.erase(declined)
+        kept = slots[admitted]
+        row = self._counters[t]
+        row[Counter.ENTRIES] += len(kept)
+        row[Counter.MEMORY] += int(charges[admitted].sum())
+        self.memory_bytes += int(charges[admitted].sum())
+        if expires:
+            self._ttl_entries += len(kept)
+            self._expires[kept] = expires
+        stored[np.flatnonzero(admissible)[admitted]] = True
+        return stored
+
+
+def _check_keys(keys: KeyBatch) -> None:
+    if not len(keys):
+        return
+    shortest, longest = int(keys.lengths.min()), int(keys.lengths.max())
+    if shortest == 0:
+        raise InvalidInput("a key is empty; keys are 1 byte to 64 KiB")
+    if longest > MAX_KEY_BYTES:
+        raise InvalidInput(f"a key of {longest} bytes is longer than the maximum of {MAX_KEY_BYTES} bytes")
+
+
+def warm_up(policy: str, storage: Storage) -> None:
+    """Runs every compiled kernel once on a scratch engine, so that compilation (or loading the
+    on-disk compile cache) happens at start, not during the first calls a client makes."""
+    engine = Engine(EngineConfig(memory_bytes=64 * 1024, policy=policy), storage)
+    for i in range(400):  # enough to evict and to fill the ghost
+        engine.set("warm-up", b"k%d" % i, b"v" * (i % 300), ttl_ms=1 + i % 2)
+        engine.get("warm-up", b"k%d" % (i // 2))
+    engine.set("warm-up", b"k1", b"longer value" * 30)
+    engine.insert_prefetched("warm-up", b"p", b"v")
+    engine.exists("warm-up", [b"k1"])
+    engine.expire("warm-up", b"k1", 0, persist=True)
+    engine.delete("warm-up", [b"k1", b"k2"])
+    engine.sweep_expired()
+    engine.flush("warm-up")

@@ -1,0 +1,365 @@
+"""The CPU storage backend: blocks, slot table and index in NumPy arrays, kernels in Numba."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numba
+import numpy as np
+
+from predis.services.cache.engine.hashing import hash_many
+from predis.services.cache.engine.slot_index import (
+    SlotIndex,
+    grown_slot_index,
+    index_bytes_per_entry,
+    index_insert,
+    index_next,
+    index_remove,
+    new_slot_index,
+)
+from predis.services.cache.engine.storage import DEFAULT_BLOCK_BYTES, LINK_BYTES, KeyBatch
+
+# Columns of the slot table.
+TENANT, KEY_LEN, VALUE_LEN, FIRST, NBLOCKS = range(5)
+_INFO_COLUMNS = 5
+FREE_BLOCK_TOP, FREE_SLOT_TOP = range(2)
+_NIL = -1
+
+
+class Arrays(NamedTuple):
+    meta: np.ndarray  # int64[2]
+    blocks: np.ndarray  # uint8[B * block_bytes]
+    links: np.ndarray  # int32[B]: next block of the chain, -1 at its end
+    free_blocks: np.ndarray  # int32[B]: stack
+    info: np.ndarray  # int64[N, 5]; TENANT -1 when the slot is free
+    free_slots: np.ndarray  # int32[N]: stack
+
+
+@numba.njit(cache=True)
+def _key_equals(a: Arrays, bs: int, slot: int, tenant: int, data: np.ndarray, off: int, length: int) -> bool:
+    info = a.info
+    if info[slot, TENANT] != tenant or info[slot, KEY_LEN] != length:
+        return False
+    block = info[slot, FIRST]
+    done = 0
+    while done < length:
+        take = min(bs, length - done)
+        base = block * bs
+        for j in range(take):
+            if a.blocks[base + j] != data[off + done + j]:
+                return False
+        done += take
+        block = a.links[block]
+    return True
+
+
+@numba.njit(cache=True)
+def _find(
+    a: Arrays,
+    ix: SlotIndex,
+    bs: int,
+    tenant: int,
+    hashes: np.ndarray,
+    data: np.ndarray,
+    offsets: np.ndarray,
+    lengths: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    for i in range(len(hashes)):
+        out[i] = _NIL
+        cell = index_next(ix, hashes[i], -1)
+        while cell >= 0:
+            slot = ix.slots[cell]
+            if _key_equals(a, bs, slot, tenant, data, offsets[i], lengths[i]):
+                out[i] = slot
+                break
+            cell = index_next(ix, hashes[i], cell + 1)
+
+
+@numba.njit(cache=True)
+def _write_chain(a: Arrays, bs: int, first: int, pos: int, src: np.ndarray, off: int, length: int) -> None:
+    """Copies src[off:off+length] into the chain starting at logical byte ``pos``."""
+    block = first
+    while pos >= bs:
+        block = a.links[block]
+        pos -= bs
+    done = 0
+    while done < length:
+        take = min(bs - pos, length - done)
+        base = block * bs + pos
+        a.blocks[base : base + take] = src[off + done : off + done + take]
+        done += take
+        pos = 0
+        block = a.links[block]
+
+
+@numba.njit(cache=True)
+def _take_chain(a: Arrays, n: int) -> int:
+    first = _NIL
+    for _ in range(n):
+        top = a.meta[FREE_BLOCK_TOP] - 1
+        a.meta[FREE_BLOCK_TOP] = top
+        block = a.free_blocks[top]
+        a.links[block] = first
+        first = block
+    return first
+
+
+@numba.njit(cache=True)
+def _release_chain(a: Arrays, first: int) -> None:
+    block = first
+    while block != _NIL:
+        nxt = a.links[block]
+        top = a.meta[FREE_BLOCK_TOP]
+        a.free_blocks[top] = block
+        a.meta[FREE_BLOCK_TOP] = top + 1
+        block = nxt
+
+
+@numba.njit(cache=True)
+def _insert(
+    a: Arrays,
+    ix: SlotIndex,
+    bs: int,
+    tenant: int,
+    hashes: np.ndarray,
+    kdata: np.ndarray,
+    koffs: np.ndarray,
+    klens: np.ndarray,
+    vdata: np.ndarray,
+    voffs: np.ndarray,
+    vlens: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    for i in range(len(hashes)):
+        top = a.meta[FREE_SLOT_TOP] - 1
+        a.meta[FREE_SLOT_TOP] = top
+        slot = a.free_slots[top]
+        n = max(1, (klens[i] + vlens[i] + bs - 1) // bs)
+        first = _take_chain(a, n)
+        _write_chain(a, bs, first, 0, kdata, koffs[i], klens[i])
+        _write_chain(a, bs, first, klens[i], vdata, voffs[i], vlens[i])
+        a.info[slot, TENANT] = tenant
+        a.info[slot, KEY_LEN] = klens[i]
+        a.info[slot, VALUE_LEN] = vlens[i]
+        a.info[slot, FIRST] = first
+        a.info[slot, NBLOCKS] = n
+        index_insert(ix, hashes[i], slot)
+        out[i] = slot
+
+
+@numba.njit(cache=True)
+def _replace_value(a: Arrays, bs: int, slot: int, value: np.ndarray) -> None:
+    klen = a.info[slot, KEY_LEN]
+    need = max(1, (klen + len(value) + bs - 1) // bs)
+    have = a.info[slot, NBLOCKS]
+    if need > have:
+        # Extend the chain at its end.
+        last = a.info[slot, FIRST]
+        while a.links[last] != _NIL:
+            last = a.links[last]
+        a.links[last] = _take_chain(a, need - have)
+    elif need < have:
+        last = a.info[slot, FIRST]
+        for _ in range(need - 1):
+            last = a.links[last]
+        _release_chain(a, a.links[last])
+        a.links[last] = _NIL
+    a.info[slot, NBLOCKS] = need
+    a.info[slot, VALUE_LEN] = len(value)
+    _write_chain(a, bs, a.info[slot, FIRST], klen, value, 0, len(value))
+
+
+@numba.njit(cache=True)
+def _erase(a: Arrays, ix: SlotIndex, hashes: np.ndarray, slots: np.ndarray) -> None:
+    for i in range(len(slots)):
+        slot = slots[i]
+        if slot < 0 or a.info[slot, TENANT] < 0:
+            continue
+        index_remove(ix, hashes[i], slot)
+        _release_chain(a, a.info[slot, FIRST])
+        a.info[slot, TENANT] = _NIL
+        top = a.meta[FREE_SLOT_TOP]
+        a.free_slots[top] = slot
+        a.meta[FREE_SLOT_TOP] = top + 1
+
+
+@numba.njit(cache=True)
+def _read(a: Arrays, bs: int, slots: np.ndarray, out: np.ndarray, lengths: np.ndarray) -> None:
+    pos = 0
+    for i in range(len(slots)):
+        slot = slots[i]
+        if slot < 0:
+            lengths[i] = 0
+            continue
+        klen, vlen = a.info[slot, KEY_LEN], a.info[slot, VALUE_LEN]
+        lengths[i] = vlen
+        block = a.info[slot, FIRST]
+        skip = klen
+        while skip >= bs:
+            block = a.links[block]
+            skip -= bs
+        done = 0
+        while done < vlen:
+            take = min(bs - skip, vlen - done)
+            base = block * bs + skip
+            out[pos + done : pos + done + take] = a.blocks[base : base + take]
+            done += take
+            skip = 0
+            block = a.links[block]
+        pos += vlen
+
+
+@numba.njit(cache=True)
+def _read_key(a: Arrays, bs: int, slot: int, out: np.ndarray) -> None:
+    length = a.info[slot, KEY_LEN]
+    block = a.info[slot, FIRST]
+    done = 0
+    while done < length:
+        take = min(bs, length - done)
+        out[done : done + take] = a.blocks[block * bs : block * bs + take]
+        done += take
+        block = a.links[block]
+
+
+def _new_arrays(slots: int, blocks: int, block_bytes: int) -> Arrays:
+    info = np.zeros((slots, _INFO_COLUMNS), dtype=np.int64)
+    info[:, TENANT] = _NIL
+    return Arrays(
+        meta=np.array([blocks, slots], dtype=np.int64),
+        blocks=np.zeros(blocks * block_bytes, dtype=np.uint8),
+        links=np.full(blocks, _NIL, dtype=np.int32),
+        free_blocks=np.arange(blocks - 1, -1, -1, dtype=np.int32),
+        info=info,
+        free_slots=np.arange(slots - 1, -1, -1, dtype=np.int32),
+    )
+
+
+class NumpyStorage:
+    """Storage in host memory. Not thread-safe: the engine serialises calls."""
+
+    name = "numpy"
+
+    def __init__(self, slots: int = 1024, blocks: int = 4096, block_bytes: int = DEFAULT_BLOCK_BYTES) -> None:
+        self.block_bytes = block_bytes
+        self._a = _new_arrays(slots, blocks, block_bytes)
+        self._index = new_slot_index(slots)
+        self._hashes = np.zeros(slots, dtype=np.uint64)  # each slot's key hash, to remove it from the index
+
+    # -- capacity ----------------------------------------------------------------------------
+
+    @property
+    def slot_capacity(self) -> int:
+        return len(self._a.info)
+
+    @property
+    def block_capacity(self) -> int:
+        return len(self._a.links)
+
+    @property
+    def free_slot_count(self) -> int:
+        return int(self._a.meta[FREE_SLOT_TOP])
+
+    @property
+    def free_block_count(self) -> int:
+        return int(self._a.meta[FREE_BLOCK_TOP])
+
+    def bytes_per_slot(self) -> int:
+        return _INFO_COLUMNS * 8 + 4 + 8 + index_bytes_per_entry()
+
+    def bytes_per_block(self) -> int:
+        return self.block_bytes + LINK_BYTES + 4  # the block, its link, its free-stack cell
+
+    @property
+    def allocated_bytes(self) -> int:
+        return self.slot_capacity * self.bytes_per_slot() + self.block_capacity * self.bytes_per_block()
+
+    def grow(self, slots: int, blocks: int) -> None:
+        old = self._a
+        n, b = len(old.info), len(old.links)
+        slots, blocks = max(slots, n), max(blocks, b)
+        if slots == n and blocks == b:
+            return
+        new = _new_arrays(slots, blocks, self.block_bytes)
+        new.blocks[: len(old.blocks)] = old.blocks
+        new.links[:b] = old.links
+        new.info[:n] = old.info
+        # Free stacks: the old free ids, then the new ids (popped first).
+        fb, fs = int(old.meta[FREE_BLOCK_TOP]), int(old.meta[FREE_SLOT_TOP])
+        added_b, added_s = (
+            np.arange(blocks - 1, b - 1, -1, dtype=np.int32),
+            np.arange(slots - 1, n - 1, -1, dtype=np.int32),
+        )
+        new.free_blocks[:fb] = old.free_blocks[:fb]
+        new.free_blocks[fb : fb + len(added_b)] = added_b[::-1]
+        new.free_slots[:fs] = old.free_slots[:fs]
+        new.free_slots[fs : fs + len(added_s)] = added_s[::-1]
+        new.meta[FREE_BLOCK_TOP], new.meta[FREE_SLOT_TOP] = fb + len(added_b), fs + len(added_s)
+        self._a = new
+        if slots > n:
+            self._index = grown_slot_index(self._index, slots)
+            hashes = np.zeros(slots, dtype=np.uint64)
+            hashes[:n] = self._hashes
+            self._hashes = hashes
+
+    # -- keys and values ---------------------------------------------------------------------
+
+    def hashes(self, tenant: int, keys: KeyBatch) -> np.ndarray:
+        return hash_many(keys.data, keys.offsets, keys.lengths, tenant)
+
+    def find(self, tenant: int, keys: KeyBatch, hashes: np.ndarray) -> np.ndarray:
+        out = np.empty(len(keys), dtype=np.int32)
+        _find(self._a, self._index, self.block_bytes, tenant, hashes, keys.data, keys.offsets, keys.lengths, out)
+        return out
+
+    def insert(self, tenant: int, keys: KeyBatch, hashes: np.ndarray, values: KeyBatch) -> np.ndarray:
+        out = np.empty(len(keys), dtype=np.int32)
+        _insert(
+            self._a,
+            self._index,
+            self.block_bytes,
+            tenant,
+            hashes,
+            keys.data,
+            keys.offsets,
+            keys.lengths,
+            values.data,
+            values.offsets,
+            values.lengths,
+            out,
+        )
+        self._hashes[out] = hashes
+        return out
+
+    def replace_value(self, slot: int, value: bytes) -> None:
+        _replace_value(self._a, self.block_bytes, slot, np.frombuffer(value, dtype=np.uint8))
+
+    def erase(self, slots: np.ndarray) -> None:
+        slots = np.asarray(slots, dtype=np.int32)
+        _erase(self._a, self._index, self._hashes[np.maximum(slots, 0)], slots)
+
+    def read(self, slots: np.ndarray) -> tuple[bytes, np.ndarray]:
+        slots = np.asarray(slots, dtype=np.int32)
+        live = slots >= 0
+        total = int(self._a.info[slots[live], VALUE_LEN].sum())
+        out = np.empty(total, dtype=np.uint8)
+        lengths = np.empty(len(slots), dtype=np.uint32)
+        _read(self._a, self.block_bytes, slots, out, lengths)
+        return out.tobytes(), lengths
+
+    def key_of(self, slot: int) -> bytes:
+        out = np.empty(int(self._a.info[slot, KEY_LEN]), dtype=np.uint8)
+        _read_key(self._a, self.block_bytes, slot, out)
+        return out.tobytes()
+
+    def value_length(self, slots: np.ndarray) -> np.ndarray:
+        return self._a.info[np.asarray(slots), VALUE_LEN]
+
+    def blocks_of(self, slots: np.ndarray) -> np.ndarray:
+        return self._a.info[np.asarray(slots), NBLOCKS]
+
+    def slots_of_tenant(self, tenant: int) -> np.ndarray:
+        return np.flatnonzero(self._a.info[:, TENANT] == tenant).astype(np.int32)
+
+    def hash_of(self, slots: np.ndarray) -> np.ndarray:
+        return self._hashes[np.asarray(slots)]

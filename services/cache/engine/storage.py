@@ -1,0 +1,114 @@
+"""What a storage backend does for the engine: hold keys and values by slot and find them.
+
+The engine decides which slots live and die (policy, TTL, tenants, budget); a backend stores the
+bytes and the index. Two backends implement this protocol and pass one contract test suite:
+``NumpyStorage`` (CPU, default) and ``CupyStorage`` (GPU memory, custom kernels).
+
+Keys and values are stored together in chains of fixed-size blocks, so any freed block serves any
+new entry and memory never fragments. Every lookup compares the full key (and tenant), so a hash
+collision can never return another key's value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+DEFAULT_BLOCK_BYTES = 64
+# Per block: the block and its 4-byte link to the next one.
+LINK_BYTES = 4
+
+
+@dataclass(frozen=True)
+class KeyBatch:
+    """Keys packed as one buffer: key i is ``data[offsets[i]:offsets[i] + lengths[i]]``."""
+
+    data: np.ndarray  # uint8
+    offsets: np.ndarray  # int64
+    lengths: np.ndarray  # int64
+
+    @classmethod
+    def from_blob(cls, blob: bytes, lengths: np.ndarray) -> KeyBatch:
+        lengths = lengths.astype(np.int64)
+        offsets = np.zeros(len(lengths), dtype=np.int64)
+        if len(lengths) > 1:
+            np.cumsum(lengths[:-1], out=offsets[1:])
+        return cls(np.frombuffer(blob, dtype=np.uint8), offsets, lengths)
+
+    @classmethod
+    def of(cls, items: list[bytes]) -> KeyBatch:
+        return cls.from_blob(b"".join(items), np.array([len(k) for k in items], dtype=np.int64))
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def item(self, i: int) -> bytes:
+        start = int(self.offsets[i])
+        return self.data[start : start + int(self.lengths[i])].tobytes()
+
+
+class Storage(Protocol):
+    """A slot-addressed store of (tenant, key, value) with an exact-match index."""
+
+    name: str
+    block_bytes: int
+
+    @property
+    def slot_capacity(self) -> int: ...
+
+    @property
+    def free_slot_count(self) -> int: ...
+
+    @property
+    def free_block_count(self) -> int: ...
+
+    @property
+    def allocated_bytes(self) -> int:
+        """Memory held by the backend's arrays, used or not."""
+        ...
+
+    def bytes_per_slot(self) -> int:
+        """Memory one more slot costs in the backend (metadata and index)."""
+        ...
+
+    def grow(self, slots: int, blocks: int) -> None:
+        """Makes room for at least ``slots`` slots and ``blocks`` blocks in all."""
+        ...
+
+    def hashes(self, tenant: int, keys: KeyBatch) -> np.ndarray:
+        """uint64 hash per key in ``tenant``'s namespace (the same on every backend)."""
+        ...
+
+    def find(self, tenant: int, keys: KeyBatch, hashes: np.ndarray) -> np.ndarray:
+        """int32 slot per key, -1 where the tenant has no such key."""
+        ...
+
+    def insert(self, tenant: int, keys: KeyBatch, hashes: np.ndarray, values: KeyBatch) -> np.ndarray:
+        """Stores new entries (keys not present); returns their slots. Needs free slots and blocks."""
+        ...
+
+    def replace_value(self, slot: int, value: bytes) -> None:
+        """Overwrites the value of a live slot (enough free blocks must exist for growth)."""
+        ...
+
+    def erase(self, slots: np.ndarray) -> None:
+        """Frees the slots' blocks, removes them from the index and frees the slots."""
+        ...
+
+    def read(self, slots: np.ndarray) -> tuple[bytes, np.ndarray]:
+        """Values of ``slots`` packed back to back, and their uint32 lengths (0 where slot < 0)."""
+        ...
+
+    def key_of(self, slot: int) -> bytes: ...
+
+    def value_length(self, slots: np.ndarray) -> np.ndarray: ...
+
+    def slots_of_tenant(self, tenant: int) -> np.ndarray: ...
+
+
+def blocks_needed(block_bytes: int, key_len: np.ndarray | int, value_len: np.ndarray | int) -> np.ndarray | int:
+    """Blocks an entry of these lengths occupies (key and value share the chain; at least one)."""
+    total = np.asarray(key_len) + np.asarray(value_len)
+    return np.maximum(1, -(-total // block_bytes))

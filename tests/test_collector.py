@@ -1,0 +1,106 @@
+"""The access collector: a bounded ring, the stream RPC, and the export to the drift service."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import numpy as np
+
+import predis
+from conftest import BackgroundSuite
+from predis import ClientConfig
+from predis.services.cache.collector import AccessRing
+from predis.services.cache.engine.storage import KeyBatch
+from predis.v1 import common_pb2
+
+
+def _append(ring: AccessRing, keys: list[bytes], tenant: int = 0) -> None:
+    n = len(keys)
+    ring.append(tenant, KeyBatch.of(keys), np.full(n, 1, np.int8), np.arange(n, dtype=np.uint32), 123)
+
+
+def test_ring_keeps_the_newest_events_and_counts_the_lost() -> None:
+    ring = AccessRing(capacity=4, key_bytes_per_event=8)
+    _append(ring, [b"a", b"b", b"c"])
+    batch, cursor = ring.read(0, 10)
+    assert batch.keys == [b"a", b"b", b"c"] and batch.dropped == 0 and cursor == 3
+    _append(ring, [b"d", b"e", b"f"])
+    batch, cursor = ring.read(cursor, 10)
+    assert batch.keys == [b"d", b"e", b"f"]
+    batch, _ = ring.read(0, 10)
+    assert batch.keys == [b"c", b"d", b"e", b"f"] and batch.dropped == 2
+
+
+def test_keys_that_wrap_the_key_buffer_come_back_whole() -> None:
+    ring = AccessRing(capacity=8, key_bytes_per_event=2)  # 16 bytes of keys
+    _append(ring, [b"12345", b"abcdefg", b"XYZWVU"])
+    batch, _ = ring.read(0, 10)
+    assert batch.keys == [b"abcdefg", b"XYZWVU"] and batch.dropped == 1  # b"12345" was overwritten
+
+
+def test_reads_can_filter_one_tenant() -> None:
+    ring = AccessRing(capacity=16)
+    _append(ring, [b"a1"], tenant=1)
+    _append(ring, [b"b1"], tenant=2)
+    batch, _ = ring.read(0, 10, tenant=2)
+    assert batch.keys == [b"b1"]
+
+
+async def _collect(client: predis.AsyncClient, want: int) -> list[common_pb2.AccessEvent]:
+    events: list[common_pb2.AccessEvent] = []
+    async for response in client.access_events(timeout=10):
+        events.extend(response.events)
+        if len(events) >= want:
+            break
+    return events
+
+
+async def test_stream_serves_the_callers_accesses_and_only_its_own() -> None:
+    suite = BackgroundSuite().start()
+    try:
+        alpha = predis.AsyncClient(suite.addresses["cache"], config=ClientConfig(tenant="alpha"))
+        beta = predis.AsyncClient(suite.addresses["cache"], config=ClientConfig(tenant="beta"))
+        async with alpha, beta:
+            watcher = asyncio.create_task(_collect(alpha, 3))
+            await asyncio.sleep(0.3)
+            await beta.get(b"not-yours", skip_origin=True)
+            await alpha.set(b"k", b"value")
+            await alpha.get(b"k")
+            await alpha.batch_get([b"k", b"missing"], skip_origin=True)
+            events = await asyncio.wait_for(watcher, 10)
+    finally:
+        suite.stop()
+    assert [(e.key, e.kind, e.tenant) for e in events] == [
+        (b"k", common_pb2.ACCESS_KIND_HIT, "alpha"),
+        (b"k", common_pb2.ACCESS_KIND_HIT, "alpha"),
+        (b"missing", common_pb2.ACCESS_KIND_MISS, "alpha"),
+    ]
+    assert events[0].value_size == 5 and events[0].time_unix_nano > 0
+
+
+def test_events_are_exported_to_the_drift_service() -> None:
+    suite = BackgroundSuite(export_to_drift=True).start()
+    try:
+        with predis.Client(**suite.client_kwargs()) as client:
+            client.batch_get([b"k%d" % i for i in range(250)], skip_origin=True)
+            deadline = time.monotonic() + 10
+            while client.drift.status().events_observed < 250 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert client.drift.status().events_observed == 250
+            assert client.stats().engine.events_dropped == 0
+    finally:
+        suite.stop()
+
+
+def test_a_drift_outage_does_not_touch_reads() -> None:
+    suite = BackgroundSuite(export_to_drift=True).start()
+    try:
+        suite.run(suite.servers["drift"].stop(0))
+        with predis.Client(suite.addresses["cache"]) as client:
+            client.set(b"k", b"v")
+            for _ in range(100):
+                assert client.get(b"k") == b"v"
+    finally:
+        suite.servers.pop("drift")
+        suite.stop()

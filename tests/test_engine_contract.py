@@ -1,0 +1,255 @@
+"""One contract for every storage backend: the engine must behave the same on each.
+
+CuPy runs only where a CUDA device is present; elsewhere its cases are skipped."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from predis.services.cache.engine import policy as pol
+from predis.services.cache.engine.engine import Condition, Counter, Engine, EngineConfig
+from predis.services.cache.engine.numpy_storage import NumpyStorage
+from predis.services.cache.engine.simulate import simulate
+from predis.services.cache.engine.storage import KeyBatch
+from predis.services.runtime.errors import InvalidInput, Overloaded
+
+
+def _cupy_storage(**kwargs: int) -> object:
+    cupy_storage = pytest.importorskip("predis.services.cache.engine.cupy_storage")
+    if not cupy_storage.cuda_available():
+        pytest.skip("no CUDA device")
+    return cupy_storage.CupyStorage(**kwargs)
+
+
+BACKENDS: dict[str, Callable[..., object]] = {
+    "numpy": lambda **kw: NumpyStorage(**kw),
+    "cupy": _cupy_storage,
+}
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 10**12
+
+    def __call__(self) -> int:
+        return self.now
+
+    def advance_ms(self, ms: int) -> None:
+        self.now += ms * 1_000_000
+
+
+@pytest.fixture(params=[pytest.param("numpy"), pytest.param("cupy", marks=pytest.mark.gpu)])
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def make(backend: str, clock: FakeClock) -> Callable[..., Engine]:
+    def build(memory: int = 1 << 20, **config: object) -> Engine:
+        storage = BACKENDS[backend](slots=16, blocks=64)
+        return Engine(EngineConfig(memory_bytes=memory, **config), storage, clock_ns=clock)  # type: ignore[arg-type]
+
+    return build
+
+
+def test_set_get_delete_exists(make: Callable[..., Engine]) -> None:
+    e = make()
+    assert e.set("t", b"k", b"v")
+    assert e.get("t", b"k") == (b"v", False)
+    assert e.exists("t", [b"k", b"k", b"nope"]) == 2
+    assert e.delete("t", [b"k", b"nope"]) == 1
+    assert e.get("t", b"k") == (None, False)
+    assert e.set("t", b"empty", b"")
+    assert e.get("t", b"empty") == (b"", False)
+
+
+def test_values_of_every_size_round_trip(make: Callable[..., Engine]) -> None:
+    e = make(memory=8 << 20)
+    rng = np.random.default_rng(0)
+    values = {b"k%d" % n: rng.bytes(n) for n in (0, 1, 63, 64, 65, 127, 128, 1000, 65_536, 1024 * 1024)}
+    for key, value in values.items():
+        assert e.set("t", key, value)
+    for key, value in values.items():
+        assert e.get("t", key)[0] == value
+    long_key = bytes(range(256)) * 256
+    assert e.set("t", long_key, b"long key")
+    assert e.get("t", long_key)[0] == b"long key"
+
+
+def test_overwrite_shrinks_and_grows_in_place(make: Callable[..., Engine]) -> None:
+    e = make()
+    e.set("t", b"k", b"a" * 500)
+    e.set("t", b"k", b"b" * 3)
+    assert e.get("t", b"k")[0] == b"bbb"
+    e.set("t", b"k", b"c" * 2000)
+    assert e.get("t", b"k")[0] == b"c" * 2000
+    assert e.entry_count == 1
+
+
+def test_hash_collisions_never_return_another_keys_value(
+    make: Callable[..., Engine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    e = make()
+    monkeypatch.setattr(e.storage, "hashes", lambda tenant, keys: np.full(len(keys), 42, dtype=np.uint64))
+    keys = [b"alpha", b"beta", b"gamma", b"alphb", b"a"]
+    for key in keys:
+        e.set("t", key, b"value of " + key)
+    e.set("u", b"alpha", b"other tenant")
+    for key in keys:
+        assert e.get("t", key)[0] == b"value of " + key
+    assert e.get("t", b"delta")[0] is None
+    assert e.delete("t", [b"beta"]) == 1
+    assert [e.get("t", k)[0] for k in keys] == [b"value of " + k if k != b"beta" else None for k in keys]
+    assert e.get("u", b"alpha")[0] == b"other tenant"
+
+
+def test_memory_budget_is_never_exceeded(make: Callable[..., Engine]) -> None:
+    budget = 256 * 1024
+    e = make(memory=budget)
+    rng = np.random.default_rng(1)
+    for _i in range(3000):
+        size = int(rng.choice([10, 100, 1000, 5000]))
+        e.set("t", b"key%d" % rng.integers(0, 2000), bytes(size))
+        assert e.memory_bytes <= budget
+        assert e.allocated_bytes <= budget
+    view = e.tenant_view("t").counters
+    assert view["evictions"] > 0
+    assert view["memory"] == e.memory_bytes
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "ttl", "error", "needle"),
+    [
+        (b"", b"v", 0, InvalidInput, "empty"),
+        (b"x" * (64 * 1024 + 1), b"v", 0, InvalidInput, "longer than the maximum"),
+        (b"k", b"x" * (1024 * 1024 + 1), 0, InvalidInput, "larger than the maximum"),
+        (b"k", b"v", -1, InvalidInput, "ttl_ms"),
+    ],
+)
+def test_bad_writes_change_nothing(
+    make: Callable[..., Engine], key: bytes, value: bytes, ttl: int, error: type[Exception], needle: str
+) -> None:
+    e = make(memory=8 << 20)
+    e.set("t", b"k", b"before")
+    with pytest.raises(error, match=needle):
+        e.set("t", key, value, ttl_ms=ttl)
+    assert e.get("t", b"k")[0] == b"before"
+    assert e.entry_count == 1
+
+
+def test_batch_set_is_all_or_nothing(make: Callable[..., Engine]) -> None:
+    e = make()
+    keys = KeyBatch.of([b"a", b"b", b""])
+    with pytest.raises(InvalidInput):
+        e.set_many("t", keys, KeyBatch.of([b"1", b"2", b"3"]))
+    assert e.entry_count == 0
+    with pytest.raises(InvalidInput, match="twice"):
+        e.set_many("t", KeyBatch.of([b"a", b"a"]), KeyBatch.of([b"1", b"2"]))
+    stored = e.set_many("t", KeyBatch.of([b"a", b"b"]), KeyBatch.of([b"1", b"22"]))
+    assert stored.tolist() == [True, True]
+    read = e.get_many("t", KeyBatch.of([b"b", b"zz", b"a"]))
+    assert read.found.tolist() == [True, False, True]
+    assert read.values == b"221" and read.lengths.tolist() == [2, 0, 1]
+
+
+def test_conditions_follow_redis_nx_xx(make: Callable[..., Engine]) -> None:
+    e = make()
+    assert not e.set("t", b"k", b"1", condition=Condition.IF_PRESENT)
+    assert e.set("t", b"k", b"1", condition=Condition.IF_ABSENT)
+    assert not e.set("t", b"k", b"2", condition=Condition.IF_ABSENT)
+    assert e.set("t", b"k", b"3", condition=Condition.IF_PRESENT)
+    assert e.get("t", b"k")[0] == b"3"
+
+
+def test_ttl_lazy_and_active_expiry(make: Callable[..., Engine], clock: FakeClock) -> None:
+    e = make()
+    assert e.ttl_ms("t", b"k") == -2
+    e.set("t", b"k", b"v")
+    assert e.ttl_ms("t", b"k") == -1
+    assert e.expire("t", b"k", 1500)
+    clock.advance_ms(1000)
+    assert e.ttl_ms("t", b"k") == 500
+    assert e.expire("t", b"k", 0, persist=True)
+    assert e.ttl_ms("t", b"k") == -1
+    e.set("t", b"short", b"v", ttl_ms=100)
+    clock.advance_ms(100)
+    assert e.get("t", b"short")[0] is None  # lazy: found expired on access
+    for i in range(10):
+        e.set("t", b"e%d" % i, b"v", ttl_ms=50)
+    clock.advance_ms(60)
+    assert e.sweep_expired() == 10  # active: removed without being accessed
+    assert e.entry_count == 1
+    assert e.expire("t", b"k", -5)  # a non-positive TTL deletes, as in Redis
+    assert e.entry_count == 0
+    assert e.tenant_view("t").counters["expired"] == 11
+
+
+def test_tenants_cannot_read_list_or_evict_each_other(make: Callable[..., Engine]) -> None:
+    e = make(memory=512 * 1024, tenant_quotas={"a": 200 * 1024, "b": 200 * 1024})
+    e.set("b", b"keep", b"b's value")
+    for i in range(5000):
+        e.set("a", b"k%d" % i, bytes(100))
+    assert e.get("b", b"keep")[0] == b"b's value"
+    assert e.tenant_view("a").counters["memory"] <= 200 * 1024
+    assert e.get("a", b"keep")[0] is None
+    assert e.flush("a") > 0
+    assert e.get("b", b"keep")[0] == b"b's value"
+    assert e.tenant_view("b").counters["evictions"] == 0
+
+
+def test_a_tenant_never_evicts_another_even_without_quotas(make: Callable[..., Engine]) -> None:
+    e = make(memory=128 * 1024)
+    i = 0
+    while e.tenant_view("a").counters["evictions"] == 0:  # "a" fills the whole budget
+        e.set("a", b"k%d" % i, bytes(200))
+        i += 1
+    before = e.tenant_view("a").counters["entries"]
+    with pytest.raises(Overloaded, match="held by other tenants"):
+        e.set("b", b"big", bytes(20_000))
+    assert e.get("b", b"big")[0] is None
+    for j in range(500):  # small writes fit in what is free, then evict only b's own entries
+        e.set("b", b"k%d" % j, bytes(200))
+    assert e.tenant_view("a").counters["entries"] == before
+
+
+def test_prefetched_entries_are_counted_used_or_unused(make: Callable[..., Engine]) -> None:
+    e = make(memory=64 * 1024)
+    assert e.insert_prefetched("t", b"used", b"v")
+    assert not e.insert_prefetched("t", b"used", b"again")  # present: not prefetched twice
+    assert e.get("t", b"used") == (b"v", True)
+    assert e.get("t", b"used") == (b"v", False)  # a real read made it ordinary
+    e.insert_prefetched("t", b"unused", b"v")
+    for i in range(2000):
+        e.set("t", b"fill%d" % i, bytes(50))
+    counters = e.tenant_view("t").counters
+    assert counters["prefetches"] == 2
+    assert counters["prefetch_hits"] == 1
+    assert counters["prefetches_unused"] == 1
+
+
+@pytest.mark.parametrize("policy", ["lru", "s3fifo"])
+def test_the_engine_decides_exactly_as_replay_does(make: Callable[..., Engine], policy: str) -> None:
+    ids = (np.random.default_rng(5).zipf(1.2, 20_000) % 2_000).astype(np.uint64)
+    e = make(memory=4 << 20, policy=policy)
+    t = e.tenant_id("t")
+    entries = 200  # 10% and 90% of it are whole entries, so byte rounding matches unit sizes
+    charge = int(e._charges(np.array([8]), np.array([1]))[0])
+    e._policy.tenant[t, pol.CAPACITY] = entries * charge
+    hits = 0
+    for obj in ids.tolist():
+        key = obj.to_bytes(8, "little")
+        if e.get("t", key)[0] is None:
+            e.set("t", key, b"v")
+        else:
+            hits += 1
+    assert hits == simulate(ids, entries, policy).hits
+    assert e.tenant_view("t").counters["hits"] == hits
+    assert Counter.HITS == 0
