@@ -66,6 +66,30 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo()
 
 
+def _bench_throughput(args: argparse.Namespace) -> int:
+    import json
+
+    from predis.services.bench.throughput import ThroughputOptions, print_table, run_throughput
+
+    options = ThroughputOptions(
+        keys=args.keys,
+        batch=args.batch,
+        value_size=args.value_size,
+        seconds=args.seconds,
+        rounds=args.rounds,
+        clients=args.clients,
+        concurrency=args.concurrency,
+        backend=args.backend,
+        vs_redis=args.vs_redis,
+    )
+    result = run_throughput(options)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print_table(result)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="predis", description="Predis: a cache that learns what comes next.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -95,6 +119,21 @@ def build_parser() -> argparse.ArgumentParser:
             f"--{service}", help=f"address (default {address_env_var(service)} or {default_address(service)})"
         )
     status.set_defaults(func=_status)
+
+    bench = commands.add_parser("bench", help="benchmarks (commands, not tests)")
+    benches = bench.add_subparsers(dest="bench", required=True)
+    throughput = benches.add_parser("throughput", help="batch GET keys/s through the service, next to Redis MGET")
+    throughput.add_argument("--vs-redis", action="store_true", help="also measure redis-server MGET in the same run")
+    throughput.add_argument("--keys", type=int, default=1_000_000)
+    throughput.add_argument("--batch", type=int, default=1000)
+    throughput.add_argument("--value-size", type=int, default=100)
+    throughput.add_argument("--seconds", type=float, default=10.0, help="length of each timed round")
+    throughput.add_argument("--rounds", type=int, default=3, help="rounds with the collector on and off, alternated")
+    throughput.add_argument("--clients", type=int, default=1, help="client processes")
+    throughput.add_argument("--concurrency", type=int, default=4, help="calls in flight per client process")
+    throughput.add_argument("--backend", choices=("numpy", "cupy"), default="numpy")
+    throughput.add_argument("--json", action="store_true", help="print one JSON object")
+    throughput.set_defaults(func=_bench_throughput)
 
     demo = commands.add_parser("demo", help="start the suite, call each service, print what it answered, stop")
     demo.set_defaults(func=_demo)

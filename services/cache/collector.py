@@ -17,6 +17,16 @@ from predis.services.cache.engine.storage import KeyBatch
 _HEAD, _KEY_HEAD = 0, 1
 
 
+@numba.njit(cache=True, inline="always")
+def _copy_wrapped(key_buf: np.ndarray, at: int, data: np.ndarray, src: int, n: int) -> None:
+    kb = len(key_buf)
+    start = at & (kb - 1)
+    first = min(n, kb - start)
+    key_buf[start : start + first] = data[src : src + first]
+    if n > first:
+        key_buf[: n - first] = data[src + first : src + n]
+
+
 @numba.njit(cache=True)
 def _append(
     counters: np.ndarray,
@@ -35,21 +45,38 @@ def _append(
     sizes: np.ndarray,
     now: int,
 ) -> None:
-    ring, kb = len(tenants), len(key_buf)
+    # Sizes are powers of two: masks instead of modulo keep this loop at a few ns per event.
+    ring_mask, kb = len(tenants) - 1, len(key_buf)
     head, key_head = counters[_HEAD], counters[_KEY_HEAD]
-    for i in range(len(lengths)):
-        slot = head % ring
+    n = len(lengths)
+    contiguous = True
+    for i in range(1, n):
+        if offsets[i] != offsets[i - 1] + lengths[i - 1]:
+            contiguous = False
+            break
+    for i in range(n):
+        slot = (head + i) & ring_mask
         tenants[slot] = tenant
         kinds_out[slot] = kinds[i]
         times[slot] = now
         sizes_out[slot] = sizes[i]
-        n = min(lengths[i], kb)
-        key_start[slot] = key_head
-        key_len[slot] = n
-        for j in range(n):
-            key_buf[(key_head + j) % kb] = data[offsets[i] + j]
-        key_head += n
-        head += 1
+        key_len[slot] = min(lengths[i], kb)
+        key_start[slot] = key_head + (offsets[i] - offsets[0] if contiguous else 0)
+        if not contiguous:
+            _copy_wrapped(key_buf, key_head, data, offsets[i], key_len[slot])
+            key_start[slot] = key_head
+            key_head += key_len[slot]
+    if contiguous and n:
+        # A batch's keys arrive back to back: one copy (two where the buffer wraps) for all.
+        total = offsets[n - 1] + lengths[n - 1] - offsets[0]
+        if total <= kb:
+            _copy_wrapped(key_buf, key_head, data, offsets[0], total)
+        else:
+            # Longer than the whole buffer: only the newest bytes survive; older events read as lost.
+            skip = total - kb
+            _copy_wrapped(key_buf, key_head + skip, data, offsets[0] + skip, kb)
+        key_head += total
+    head += n
     counters[_HEAD] = head
     counters[_KEY_HEAD] = key_head
 
@@ -67,11 +94,14 @@ class EventBatch:
 
 
 class AccessRing:
-    """Room for ``capacity`` events and, on average, ``key_bytes_per_event`` bytes of key each."""
+    """Room for ``capacity`` events and, on average, ``key_bytes_per_event`` bytes of key each
+    (both rounded up to powers of two)."""
 
     def __init__(self, capacity: int = 1 << 16, key_bytes_per_event: int = 64) -> None:
         if capacity < 1:
             raise ValueError("the access ring needs room for at least one event")
+        capacity = 1 << (capacity - 1).bit_length()
+        key_bytes_per_event = 1 << (key_bytes_per_event - 1).bit_length()
         self.capacity = capacity
         self._counters = np.zeros(2, dtype=np.int64)
         self._tenants = np.zeros(capacity, dtype=np.int32)

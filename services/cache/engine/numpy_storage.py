@@ -35,9 +35,18 @@ class Arrays(NamedTuple):
     free_slots: np.ndarray  # int32[N]: stack
 
 
-@numba.njit(cache=True)
-def _key_equals(a: Arrays, bs: int, slot: int, tenant: int, data: np.ndarray, off: int, length: int) -> bool:
-    info = a.info
+@numba.njit(cache=True, inline="always")
+def _key_equals(
+    info: np.ndarray,
+    blocks: np.ndarray,
+    links: np.ndarray,
+    bs: int,
+    slot: int,
+    tenant: int,
+    data: np.ndarray,
+    off: int,
+    length: int,
+) -> bool:
     if info[slot, TENANT] != tenant or info[slot, KEY_LEN] != length:
         return False
     block = info[slot, FIRST]
@@ -46,10 +55,10 @@ def _key_equals(a: Arrays, bs: int, slot: int, tenant: int, data: np.ndarray, of
         take = min(bs, length - done)
         base = block * bs
         for j in range(take):
-            if a.blocks[base + j] != data[off + done + j]:
+            if blocks[base + j] != data[off + done + j]:
                 return False
         done += take
-        block = a.links[block]
+        block = links[block]
     return True
 
 
@@ -65,12 +74,32 @@ def _find(
     lengths: np.ndarray,
     out: np.ndarray,
 ) -> None:
-    for i in range(len(hashes)):
+    # Three passes over the batch instead of one key at a time: within a pass the iterations are
+    # independent, so the CPU overlaps their cache misses (index cell, slot row, first block).
+    info, blocks, links, cells = a.info, a.blocks, a.links, ix.slots
+    n = len(hashes)
+    first_cell = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        first_cell[i] = index_next(ix, hashes[i], -1)
+    candidate = np.full(n, _NIL, dtype=np.int64)
+    for i in range(n):
+        if first_cell[i] >= 0:
+            slot = cells[first_cell[i]]
+            if info[slot, TENANT] == tenant and info[slot, KEY_LEN] == lengths[i]:
+                candidate[i] = slot
+    for i in range(n):
         out[i] = _NIL
-        cell = index_next(ix, hashes[i], -1)
+        slot = candidate[i]
+        if slot >= 0 and _key_equals(info, blocks, links, bs, slot, tenant, data, offsets[i], lengths[i]):
+            out[i] = slot
+            continue
+        if first_cell[i] < 0:
+            continue
+        # Rare: the first cell with this hash held another key (a collision); walk the rest.
+        cell = index_next(ix, hashes[i], first_cell[i] + 1)
         while cell >= 0:
-            slot = ix.slots[cell]
-            if _key_equals(a, bs, slot, tenant, data, offsets[i], lengths[i]):
+            slot = cells[cell]
+            if _key_equals(info, blocks, links, bs, slot, tenant, data, offsets[i], lengths[i]):
                 out[i] = slot
                 break
             cell = index_next(ix, hashes[i], cell + 1)
@@ -186,27 +215,36 @@ def _erase(a: Arrays, ix: SlotIndex, hashes: np.ndarray, slots: np.ndarray) -> N
 
 @numba.njit(cache=True)
 def _read(a: Arrays, bs: int, slots: np.ndarray, out: np.ndarray, lengths: np.ndarray) -> None:
-    pos = 0
-    for i in range(len(slots)):
+    info, blocks, links = a.info, a.blocks, a.links
+    n = len(slots)
+    # Pass 1 reads every slot row (independent misses the CPU overlaps); pass 2 copies.
+    first = np.empty(n, dtype=np.int64)
+    skip = np.empty(n, dtype=np.int64)
+    for i in range(n):
         slot = slots[i]
         if slot < 0:
             lengths[i] = 0
             continue
-        klen, vlen = a.info[slot, KEY_LEN], a.info[slot, VALUE_LEN]
-        lengths[i] = vlen
-        block = a.info[slot, FIRST]
-        skip = klen
-        while skip >= bs:
-            block = a.links[block]
-            skip -= bs
+        lengths[i] = info[slot, VALUE_LEN]
+        first[i] = info[slot, FIRST]
+        skip[i] = info[slot, KEY_LEN]
+    pos = 0
+    for i in range(n):
+        vlen = lengths[i]
+        if vlen == 0:
+            continue
+        block, offset = first[i], skip[i]
+        while offset >= bs:
+            block = links[block]
+            offset -= bs
         done = 0
         while done < vlen:
-            take = min(bs - skip, vlen - done)
-            base = block * bs + skip
-            out[pos + done : pos + done + take] = a.blocks[base : base + take]
+            take = min(bs - offset, vlen - done)
+            base = block * bs + offset
+            out[pos + done : pos + done + take] = blocks[base : base + take]
             done += take
-            skip = 0
-            block = a.links[block]
+            offset = 0
+            block = links[block]
         pos += vlen
 
 

@@ -1,0 +1,1 @@
+"""``predis bench``: measurements whose output the team reads. Commands, not timed tests."""
