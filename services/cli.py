@@ -90,6 +90,22 @@ def _bench_throughput(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_wire(args: argparse.Namespace) -> int:
+    import json
+
+    from predis.services.bench.wire import run_wire
+
+    result = run_wire(args.batch, args.value_size)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"{result['batch']} keys, {result['value_size']} B values; median microseconds per batch")
+        print(f"  {'':<28}{'server':>10}{'client':>10}")
+        print(f"  {'KeyBlock (blob + lengths)':<28}{result['server_packed_us']:>10}{result['client_packed_us']:>10}")
+        print(f"  {'repeated bytes':<28}{result['server_repeated_us']:>10}{result['client_repeated_us']:>10}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="predis", description="Predis: a cache that learns what comes next.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -134,6 +150,12 @@ def build_parser() -> argparse.ArgumentParser:
     throughput.add_argument("--backend", choices=("numpy", "cupy"), default="numpy")
     throughput.add_argument("--json", action="store_true", help="print one JSON object")
     throughput.set_defaults(func=_bench_throughput)
+
+    wire = benches.add_parser("wire", help="KeyBlock versus repeated bytes: message cost of one batch")
+    wire.add_argument("--batch", type=int, default=1000)
+    wire.add_argument("--value-size", type=int, default=100)
+    wire.add_argument("--json", action="store_true")
+    wire.set_defaults(func=_bench_wire)
 
     demo = commands.add_parser("demo", help="start the suite, call each service, print what it answered, stop")
     demo.set_defaults(func=_demo)
