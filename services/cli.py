@@ -151,6 +151,12 @@ def build_parser() -> argparse.ArgumentParser:
     throughput.add_argument("--json", action="store_true", help="print one JSON object")
     throughput.set_defaults(func=_bench_throughput)
 
+    from predis.services.bench import engine as engine_bench
+
+    engine = benches.add_parser("engine", help="the engine's batch reads and writes in process, per backend")
+    engine_bench.add_arguments(engine)
+    engine.set_defaults(func=engine_bench.run)
+
     wire = benches.add_parser("wire", help="KeyBlock versus repeated bytes: message cost of one batch")
     wire.add_argument("--batch", type=int, default=1000)
     wire.add_argument("--value-size", type=int, default=100)
