@@ -151,3 +151,15 @@ def test_bad_settings_fail_fast_with_the_variable_name() -> None:
     )
     assert result.returncode == 2
     assert "PREDIS_CACHE_MEMORY_BYTES='lots' is not an integer" in result.stderr
+
+
+def test_demo_replays_the_shipped_trace_through_the_running_suite(capsys: pytest.CaptureFixture[str]) -> None:
+    from predis.services.demo import run_demo
+
+    assert run_demo(requests=3000) == 0
+    out = capsys.readouterr().out
+    assert "Replayed 3,000 GETs through the cache service" in out
+    service = float(re.search(r"hit ratio\s+([0-9.]+)", out).group(1))  # type: ignore[union-attr]
+    replay = float(re.search(r"same requests, replay\s+([0-9.]+)", out).group(1))  # type: ignore[union-attr]
+    assert abs(service - replay) < 0.01
+    assert "Stopped the suite." in out
