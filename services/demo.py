@@ -87,10 +87,12 @@ def _replay(addresses: dict[str, str], ids: np.ndarray, budget: int) -> None:
     t, e = stats.tenant, stats.engine
     print(f"\nReplayed {len(ids):,} GETs through the cache service in {elapsed:.1f}s (read-through on misses):")
     print(
-        f"  hit ratio               {t.hit_ratio:.4f}  ({t.hits:,} hits, {t.misses:,} misses, {t.origin_fetches:,} origin reads)"
+        f"  hit ratio               {t.hit_ratio:.4f}  "
+        f"({t.hits:,} hits, {t.misses:,} misses, {t.origin_fetches:,} origin reads)"
     )
     print(
-        f"  same requests, replay   {replay.hit_ratio:.4f}  (in-process S3-FIFO, {CACHE_ENTRIES:,} entries: the same code)"
+        f"  same requests, replay   {replay.hit_ratio:.4f}  "
+        f"(in-process S3-FIFO, {CACHE_ENTRIES:,} entries: the same code)"
     )
     print(f"  GET latency             p50 {np.percentile(ms, 50):.2f} ms, p99 {np.percentile(ms, 99):.2f} ms")
     print(
