@@ -106,6 +106,29 @@ def _bench_wire(args: argparse.Namespace) -> int:
     return 0
 
 
+def _replay(args: argparse.Namespace) -> int:
+    from predis.services.replay.runner import parse_floats, print_rows, rows_json, run_replay
+    from predis.services.replay.traces import TraceFormatError
+
+    try:
+        rows = run_replay(
+            args.traces,
+            [p.strip() for p in args.policy.split(",") if p.strip()],
+            parse_floats(args.size),
+            args.train_fraction,
+            [p.strip() for p in args.vs_libcachesim.split(",") if p.strip()],
+            args.format,
+        )
+    except (ValueError, FileNotFoundError, TraceFormatError) as error:
+        print(f"predis replay: {error}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(rows_json(rows))
+    else:
+        print_rows(rows)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="predis", description="Predis: a cache that learns what comes next.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -135,6 +158,16 @@ def build_parser() -> argparse.ArgumentParser:
             f"--{service}", help=f"address (default {address_env_var(service)} or {default_address(service)})"
         )
     status.set_defaults(func=_status)
+
+    replay = commands.add_parser("replay", help="replay recorded traces through the engine's policies")
+    replay.add_argument("traces", nargs="+", type=Path)
+    replay.add_argument("--policy", default="lru,s3fifo", help="Predis policies, comma-separated (lru, s3fifo)")
+    replay.add_argument("--size", default="0.01,0.05,0.1", help="below 1: fraction of unique keys; else objects")
+    replay.add_argument("--train-fraction", type=float, default=0.0, help="score only the requests after this share")
+    replay.add_argument("--vs-libcachesim", default="", help="libCacheSim policies, comma-separated (LRU,S3FIFO,...)")
+    replay.add_argument("--format", help="trace format when the name does not tell it")
+    replay.add_argument("--json", action="store_true", help="print one JSON object")
+    replay.set_defaults(func=_replay)
 
     bench = commands.add_parser("bench", help="benchmarks (commands, not tests)")
     benches = bench.add_subparsers(dest="bench", required=True)

@@ -1,0 +1,91 @@
+"""`predis replay`: every row scored on the same requests, next to libCacheSim."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from predis.services.replay.runner import cache_sizes, run_replay
+
+FIELDS = {
+    "trace",
+    "requests",
+    "footprint",
+    "cache_size",
+    "policy",
+    "source",
+    "hit_ratio",
+    "hits",
+    "misses",
+    "prefetches",
+    "prefetch_used",
+    "origin_fetches",
+    "eval_from",
+}
+
+
+@pytest.fixture
+def trace_file(tmp_path: Path) -> Path:
+    ids = (np.random.default_rng(3).zipf(1.3, 20_000) % 1500).tolist()
+    path = tmp_path / "skewed.trace.gz"
+    path.write_bytes(gzip.compress("".join(f"{i}\n" for i in ids).encode()))
+    return path
+
+
+def test_lru_rows_equal_libcachesim_and_all_rows_share_the_window(trace_file: Path) -> None:
+    rows = run_replay([trace_file], ["lru", "s3fifo"], [0.05, 0.1], train_fraction=0.3, versus=["LRU", "S3FIFO"])
+    assert len(rows) == 8
+    for size in {r.cache_size for r in rows}:
+        group = {(r.policy, r.source): r for r in rows if r.cache_size == size}
+        assert group[("lru", "predis")].hits == group[("LRU", "libcachesim")].hits
+        assert abs(group[("s3fifo", "predis")].hit_ratio - group[("S3FIFO", "libcachesim")].hit_ratio) <= 0.005
+    assert {r.eval_from for r in rows} == {6000}
+    assert {r.hits + r.misses for r in rows} == {14_000}
+
+
+def test_sizes_are_fractions_of_unique_keys_or_counts() -> None:
+    assert cache_sizes([0.01, 0.5, 100, 2.0], 1000) == [10, 500, 100, 2]
+
+
+def test_cli_prints_the_json_the_design_names(trace_file: Path) -> None:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "predis.services.cli",
+            "replay",
+            str(trace_file),
+            "--size",
+            "0.1",
+            "--vs-libcachesim",
+            "LRU",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rows = json.loads(out)["rows"]
+    assert {r["source"] for r in rows} == {"predis", "libcachesim"}
+    assert all(set(r) == FIELDS for r in rows)
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--policy", "mru"], "policy 'mru' is not one of"),
+        (["--vs-libcachesim", "Magic"], "libCacheSim policy 'Magic'"),
+        (["--train-fraction", "1.5"], "train-fraction"),
+    ],
+)
+def test_cli_refuses_bad_options_clearly(trace_file: Path, args: list[str], needle: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "predis.services.cli", "replay", str(trace_file), *args], capture_output=True, text=True
+    )
+    assert result.returncode == 2 and needle in result.stderr
