@@ -53,7 +53,7 @@ def libcachesim_hits(ids: np.ndarray, capacity: int, policy: str, eval_from: int
         request.clock_time = i
         if nexts is not None:
             # libCacheSim's "never again" is INT64_MAX.
-            request.next_access_vtime = nexts[i] if nexts[i] >= 0 else np.iinfo(np.int64).max
+            request.next_access_vtime = nexts[i] if nexts[i] >= 0 else int(np.iinfo(np.int64).max)
         hit = cache.get(request)
         if i >= eval_from:
             hits += hit
