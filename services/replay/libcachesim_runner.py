@@ -28,7 +28,7 @@ ORACLES = ("Belady",)
 def next_access(ids: np.ndarray) -> np.ndarray:
     """For each request, the index of the next request for the same id (-1: never again)."""
     out = np.full(len(ids), -1, dtype=np.int64)
-    last: dict[np.uint64, np.int64] = dict()
+    last: dict[np.uint64, int] = dict()
     for i in range(len(ids) - 1, -1, -1):
         key = ids[i]
         if key in last:
