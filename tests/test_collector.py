@@ -17,7 +17,8 @@ from predis.v1 import common_pb2
 
 def _append(ring: AccessRing, keys: list[bytes], tenant: int = 0) -> None:
     n = len(keys)
-    ring.append(tenant, KeyBatch.of(keys), np.full(n, 1, np.int8), np.arange(n, dtype=np.uint32), 123)
+    found = np.ones(n, dtype=np.bool_)
+    ring.append(tenant, KeyBatch.of(keys), found, ~found, np.arange(n, dtype=np.uint32), 123)
 
 
 def test_ring_keeps_the_newest_events_and_counts_the_lost() -> None:

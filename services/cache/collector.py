@@ -15,6 +15,7 @@ import numpy as np
 from predis.services.cache.engine.storage import KeyBatch
 
 _HEAD, _KEY_HEAD = 0, 1
+HIT, MISS, PREFETCH_HIT = 1, 2, 3  # the values of predis.v1.AccessKind
 
 
 @numba.njit(cache=True, inline="always")
@@ -41,7 +42,8 @@ def _append(
     data: np.ndarray,
     offsets: np.ndarray,
     lengths: np.ndarray,
-    kinds: np.ndarray,
+    found: np.ndarray,
+    prefetched: np.ndarray,
     sizes: np.ndarray,
     now: int,
 ) -> None:
@@ -57,7 +59,7 @@ def _append(
     for i in range(n):
         slot = (head + i) & ring_mask
         tenants[slot] = tenant
-        kinds_out[slot] = kinds[i]
+        kinds_out[slot] = PREFETCH_HIT if prefetched[i] else (HIT if found[i] else MISS)
         times[slot] = now
         sizes_out[slot] = sizes[i]
         key_len[slot] = min(lengths[i], kb)
@@ -111,7 +113,8 @@ class AccessRing:
         self._key_start = np.zeros(capacity, dtype=np.int64)
         self._key_len = np.zeros(capacity, dtype=np.int32)
         self._key_buf = np.zeros(capacity * key_bytes_per_event, dtype=np.uint8)
-        self.append(0, KeyBatch.of([b"warm-up"]), np.zeros(1, np.int8), np.zeros(1, np.uint32), 0)  # compile now
+        one = np.zeros(1, np.bool_)
+        self.append(0, KeyBatch.of([b"warm-up"]), one, one, np.zeros(1, np.uint32), 0)  # compile now
         self._counters[:] = 0
 
     @property
@@ -119,7 +122,10 @@ class AccessRing:
         """Events appended since the ring was made (a reader's cursor starts here to see new ones)."""
         return int(self._counters[_HEAD])
 
-    def append(self, tenant: int, keys: KeyBatch, kinds: np.ndarray, sizes: np.ndarray, time_ns: int) -> None:
+    def append(
+        self, tenant: int, keys: KeyBatch, found: np.ndarray, prefetched: np.ndarray, sizes: np.ndarray, time_ns: int
+    ) -> None:
+        """Records one read of ``keys``: hit where ``found``, prefetch hit where ``prefetched``, else miss."""
         _append(
             self._counters,
             self._tenants,
@@ -133,8 +139,9 @@ class AccessRing:
             keys.data,
             keys.offsets,
             keys.lengths,
-            kinds,
-            sizes.astype(np.uint32),
+            found,
+            prefetched,
+            sizes,
             time_ns,
         )
 

@@ -44,10 +44,6 @@ class Counter:
     COUNT = 11
 
 
-class AccessKind:
-    HIT, MISS, PREFETCH_HIT = 1, 2, 3  # the values of predis.v1.AccessKind
-
-
 @dataclass(frozen=True)
 class EngineConfig:
     """
@@ -91,7 +87,8 @@ class TenantView:
     counters: dict[str, int]
 
 
-AccessListener = Callable[[int, KeyBatch, np.ndarray, np.ndarray, int], None]
+# Called with (tenant, keys, found, prefetched, value lengths, time in ns) after every read.
+AccessListener = Callable[[int, KeyBatch, np.ndarray, np.ndarray, np.ndarray, int], None]
 
 
 class Engine:
@@ -203,9 +200,7 @@ class Engine:
         row[Counter.MISSES] += len(slots) - hits
         row[Counter.PREFETCH_HITS] += int(prefetched.sum())
         if self.listener is not None:
-            kinds = np.where(found, AccessKind.HIT, AccessKind.MISS).astype(np.int8)
-            kinds[prefetched] = AccessKind.PREFETCH_HIT
-            self.listener(t, keys, kinds, lengths, time.time_ns())
+            self.listener(t, keys, found, prefetched, lengths, time.time_ns())
         return BatchRead(values, lengths, found, prefetched)
 
     def get(self, tenant: str, key: bytes) -> tuple[bytes | None, bool]:
