@@ -32,8 +32,11 @@ lint: install
 protos: install
 	$(PY) -m predis.codegen
 
+# Needs redis-server and redis-benchmark on PATH (Debian: apt-get install redis-server).
 bench: install
-	@echo "No benchmark is built yet in this version: the cache engine's benchmarks come with it." >&2; exit 2
+	$(VENV)/bin/predis bench engine
+	$(VENV)/bin/predis bench wire
+	$(VENV)/bin/predis bench throughput --vs-redis
 
 up: install
 	$(VENV)/bin/predis up
