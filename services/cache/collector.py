@@ -14,6 +14,10 @@ import numpy as np
 
 from predis.services.cache.engine.storage import KeyBatch
 
+# Columns of the event table: one row per event, so an append writes one row, not six arrays.
+TENANT, KIND, TIME, SIZE, KEY_START, KEY_LEN = range(6)
+_COLUMNS = 6
+# The state array: events appended so far, key bytes appended so far.
 _HEAD, _KEY_HEAD = 0, 1
 HIT, MISS, PREFETCH_HIT = 1, 2, 3  # the values of predis.v1.AccessKind
 
@@ -30,13 +34,8 @@ def _copy_wrapped(key_buf: np.ndarray, at: int, data: np.ndarray, src: int, n: i
 
 @numba.njit(cache=True)
 def _append(
-    counters: np.ndarray,
-    tenants: np.ndarray,
-    kinds_out: np.ndarray,
-    times: np.ndarray,
-    sizes_out: np.ndarray,
-    key_start: np.ndarray,
-    key_len: np.ndarray,
+    state: np.ndarray,
+    events: np.ndarray,
     key_buf: np.ndarray,
     tenant: int,
     data: np.ndarray,
@@ -48,8 +47,8 @@ def _append(
     now: int,
 ) -> None:
     # Sizes are powers of two: masks instead of modulo keep this loop at a few ns per event.
-    ring_mask, kb = len(tenants) - 1, len(key_buf)
-    head, key_head = counters[_HEAD], counters[_KEY_HEAD]
+    ring_mask, kb = len(events) - 1, len(key_buf)
+    head, key_head = state[_HEAD], state[_KEY_HEAD]
     n = len(lengths)
     contiguous = True
     for i in range(1, n):
@@ -57,17 +56,19 @@ def _append(
             contiguous = False
             break
     for i in range(n):
-        slot = (head + i) & ring_mask
-        tenants[slot] = tenant
-        kinds_out[slot] = PREFETCH_HIT if prefetched[i] else (HIT if found[i] else MISS)
-        times[slot] = now
-        sizes_out[slot] = sizes[i]
-        key_len[slot] = min(lengths[i], kb)
-        key_start[slot] = key_head + (offsets[i] - offsets[0] if contiguous else 0)
-        if not contiguous:
-            _copy_wrapped(key_buf, key_head, data, offsets[i], key_len[slot])
-            key_start[slot] = key_head
-            key_head += key_len[slot]
+        row = (head + i) & ring_mask
+        length = min(lengths[i], kb)
+        events[row, TENANT] = tenant
+        events[row, KIND] = PREFETCH_HIT if prefetched[i] else (HIT if found[i] else MISS)
+        events[row, TIME] = now
+        events[row, SIZE] = sizes[i]
+        events[row, KEY_LEN] = length
+        if contiguous:
+            events[row, KEY_START] = key_head + offsets[i] - offsets[0]
+        else:
+            events[row, KEY_START] = key_head
+            _copy_wrapped(key_buf, key_head, data, offsets[i], length)
+            key_head += length
     if contiguous and n:
         # A batch's keys arrive back to back: one copy (two where the buffer wraps) for all.
         total = offsets[n - 1] + lengths[n - 1] - offsets[0]
@@ -78,9 +79,8 @@ def _append(
             skip = total - kb
             _copy_wrapped(key_buf, key_head + skip, data, offsets[0] + skip, kb)
         key_head += total
-    head += n
-    counters[_HEAD] = head
-    counters[_KEY_HEAD] = key_head
+    state[_HEAD] = head + n
+    state[_KEY_HEAD] = key_head
 
 
 @dataclass(frozen=True)
@@ -105,35 +105,25 @@ class AccessRing:
         capacity = 1 << (capacity - 1).bit_length()
         key_bytes_per_event = 1 << (key_bytes_per_event - 1).bit_length()
         self.capacity = capacity
-        self._counters = np.zeros(2, dtype=np.int64)
-        self._tenants = np.zeros(capacity, dtype=np.int32)
-        self._kinds = np.zeros(capacity, dtype=np.int8)
-        self._times = np.zeros(capacity, dtype=np.int64)
-        self._sizes = np.zeros(capacity, dtype=np.uint32)
-        self._key_start = np.zeros(capacity, dtype=np.int64)
-        self._key_len = np.zeros(capacity, dtype=np.int32)
+        self._state = np.zeros(2, dtype=np.int64)
+        self._events = np.zeros((capacity, _COLUMNS), dtype=np.int64)
         self._key_buf = np.zeros(capacity * key_bytes_per_event, dtype=np.uint8)
         one = np.zeros(1, np.bool_)
         self.append(0, KeyBatch.of([b"warm-up"]), one, one, np.zeros(1, np.uint32), 0)  # compile now
-        self._counters[:] = 0
+        self._state[:] = 0
 
     @property
     def head(self) -> int:
         """Events appended since the ring was made (a reader's cursor starts here to see new ones)."""
-        return int(self._counters[_HEAD])
+        return int(self._state[_HEAD])
 
     def append(
         self, tenant: int, keys: KeyBatch, found: np.ndarray, prefetched: np.ndarray, sizes: np.ndarray, time_ns: int
     ) -> None:
         """Records one read of ``keys``: hit where ``found``, prefetch hit where ``prefetched``, else miss."""
         _append(
-            self._counters,
-            self._tenants,
-            self._kinds,
-            self._times,
-            self._sizes,
-            self._key_start,
-            self._key_len,
+            self._state,
+            self._events,
             self._key_buf,
             tenant,
             keys.data,
@@ -147,25 +137,24 @@ class AccessRing:
 
     def read(self, cursor: int, limit: int, tenant: int | None = None) -> tuple[EventBatch, int]:
         """Up to ``limit`` events after ``cursor`` (of ``tenant`` only, when given) and the new cursor."""
-        head, key_head = self.head, int(self._counters[_KEY_HEAD])
+        head, key_head = self.head, int(self._state[_KEY_HEAD])
         oldest = max(cursor, head - self.capacity)
         seqs = np.arange(oldest, min(head, oldest + limit), dtype=np.int64)
-        idx = seqs % self.capacity
+        rows = self._events[seqs & (self.capacity - 1)]
         # An event whose key bytes were overwritten by newer keys is lost as well.
-        intact = self._key_start[idx] >= key_head - len(self._key_buf)
+        intact = rows[:, KEY_START] >= key_head - len(self._key_buf)
         dropped = (oldest - cursor) + int((~intact).sum())
-        idx = idx[intact]
+        rows = rows[intact]
         if tenant is not None:
-            idx = idx[self._tenants[idx] == tenant]
+            rows = rows[rows[:, TENANT] == tenant]
         kb = len(self._key_buf)
         keys = []
-        for start, length in zip(self._key_start[idx].tolist(), self._key_len[idx].tolist(), strict=True):
+        for start, length in zip(rows[:, KEY_START].tolist(), rows[:, KEY_LEN].tolist(), strict=True):
             at = start % kb
             end = at + length
-            keys.append(
-                self._key_buf[at:end].tobytes()
-                if end <= kb
-                else (self._key_buf[at:].tobytes() + self._key_buf[: end - kb].tobytes())
-            )
-        batch = EventBatch(self._tenants[idx], self._kinds[idx], self._times[idx], self._sizes[idx], keys, dropped)
+            if end <= kb:
+                keys.append(self._key_buf[at:end].tobytes())
+            else:
+                keys.append(self._key_buf[at:].tobytes() + self._key_buf[: end - kb].tobytes())
+        batch = EventBatch(rows[:, TENANT], rows[:, KIND], rows[:, TIME], rows[:, SIZE], keys, dropped)
         return batch, int(seqs[-1]) + 1 if len(seqs) else oldest
