@@ -35,6 +35,22 @@ import numba
 import numpy as np
 
 from predis.services.cache.engine.hashing import hash_many
+from predis.services.cache.engine.slot_table import (
+    FIRST,
+    FREE_BLOCK_TOP,
+    FREE_SLOT_TOP,
+    INFO_COLUMNS,
+    KEY_LEN,
+    NBLOCKS,
+    NIL,
+    TENANT,
+    VALUE_LEN,
+    SlotTable,
+    grown_slot_table,
+    new_slot_table,
+    release_chain,
+    take_chain,
+)
 from predis.services.cache.engine.storage import DEFAULT_BLOCK_BYTES, LINK_BYTES, KeyBatch, blocks_needed
 
 try:
@@ -42,11 +58,7 @@ try:
 except ImportError:  # the module must still import so that cuda_available() can say no
     cp = None
 
-# Columns of the host slot table (the same as NumpyStorage's).
-TENANT, KEY_LEN, VALUE_LEN, FIRST, NBLOCKS = range(5)
-_INFO_COLUMNS = 5
-FREE_BLOCK_TOP, FREE_SLOT_TOP = range(2)
-_NIL = -1
+_NIL = NIL
 # Columns of the device slot table: what find_keys reads of a candidate slot.
 _DEVICE_COLUMNS = 3
 # Rows of a segment plan: byte offset in the block pool, offset in the other buffer, length.
@@ -187,49 +199,6 @@ def cuda_available() -> bool:
 # -- host bookkeeping (Numba) ----------------------------------------------------------------
 
 
-class HostTables(NamedTuple):
-    meta: np.ndarray  # int64[2]: tops of the free-block and free-slot stacks
-    links: np.ndarray  # int32[B]: mirror of the device links; next block of a chain, -1 at its end
-    free_blocks: np.ndarray  # int32[B]: stack
-    info: np.ndarray  # int64[N, 5]; TENANT -1 when the slot is free
-    free_slots: np.ndarray  # int32[N]: stack
-
-
-def _new_host(slots: int, blocks: int) -> HostTables:
-    info = np.zeros((slots, _INFO_COLUMNS), dtype=np.int64)
-    info[:, TENANT] = _NIL
-    return HostTables(
-        meta=np.array([blocks, slots], dtype=np.int64),
-        links=np.full(blocks, _NIL, dtype=np.int32),
-        free_blocks=np.arange(blocks - 1, -1, -1, dtype=np.int32),
-        info=info,
-        free_slots=np.arange(slots - 1, -1, -1, dtype=np.int32),
-    )
-
-
-@numba.njit(cache=True)
-def _take_chain(h: HostTables, n: int) -> int:
-    first = _NIL
-    for _ in range(n):
-        top = h.meta[FREE_BLOCK_TOP] - 1
-        h.meta[FREE_BLOCK_TOP] = top
-        block = h.free_blocks[top]
-        h.links[block] = first
-        first = block
-    return first
-
-
-@numba.njit(cache=True)
-def _release_chain(h: HostTables, first: int) -> None:
-    block = first
-    while block != _NIL:
-        nxt = h.links[block]
-        top = h.meta[FREE_BLOCK_TOP]
-        h.free_blocks[top] = block
-        h.meta[FREE_BLOCK_TOP] = top + 1
-        block = nxt
-
-
 @numba.njit(cache=True)
 def _chain_segments(
     links: np.ndarray, bs: int, first: int, pos: int, length: int, other: int, segs: np.ndarray, k: int
@@ -255,7 +224,7 @@ def _chain_segments(
 
 @numba.njit(cache=True)
 def _plan_insert(
-    h: HostTables,
+    h: SlotTable,
     bs: int,
     tenant: int,
     koffs: np.ndarray,
@@ -275,7 +244,7 @@ def _plan_insert(
         h.meta[FREE_SLOT_TOP] = top
         slot = h.free_slots[top]
         n = max(1, (klens[i] + vlens[i] + bs - 1) // bs)
-        first = _take_chain(h, n)
+        first = take_chain(h.meta, h.links, h.free_blocks, n)
         block = first
         for _ in range(n):
             taken[t] = block
@@ -293,7 +262,7 @@ def _plan_insert(
 
 
 @numba.njit(cache=True)
-def _plan_replace(h: HostTables, bs: int, slot: int, vlen: int, chain: np.ndarray, segs: np.ndarray) -> int:
+def _plan_replace(h: SlotTable, bs: int, slot: int, vlen: int, chain: np.ndarray, segs: np.ndarray) -> int:
     """Resizes the slot's chain for a value of ``vlen`` bytes (as NumpyStorage does), lists the
     chain's blocks in ``chain`` and the value's pieces in ``segs``; returns the number of segments."""
     klen = h.info[slot, KEY_LEN]
@@ -304,12 +273,12 @@ def _plan_replace(h: HostTables, bs: int, slot: int, vlen: int, chain: np.ndarra
         last = h.info[slot, FIRST]
         while h.links[last] != _NIL:
             last = h.links[last]
-        h.links[last] = _take_chain(h, need - have)
+        h.links[last] = take_chain(h.meta, h.links, h.free_blocks, need - have)
     elif need < have:
         last = h.info[slot, FIRST]
         for _ in range(need - 1):
             last = h.links[last]
-        _release_chain(h, h.links[last])
+        release_chain(h.meta, h.links, h.free_blocks, h.links[last])
         h.links[last] = _NIL
     h.info[slot, NBLOCKS] = need
     h.info[slot, VALUE_LEN] = vlen
@@ -321,14 +290,14 @@ def _plan_replace(h: HostTables, bs: int, slot: int, vlen: int, chain: np.ndarra
 
 
 @numba.njit(cache=True)
-def _erase_host(h: HostTables, slots: np.ndarray, erased: np.ndarray) -> int:
+def _erase_host(h: SlotTable, slots: np.ndarray, erased: np.ndarray) -> int:
     """Frees live slots and their chains (each once); lists them in ``erased``; returns how many."""
     m = 0
     for i in range(len(slots)):
         slot = slots[i]
         if slot < 0 or h.info[slot, TENANT] < 0:
             continue
-        _release_chain(h, h.info[slot, FIRST])
+        release_chain(h.meta, h.links, h.free_blocks, h.info[slot, FIRST])
         h.info[slot, TENANT] = _NIL
         top = h.meta[FREE_SLOT_TOP]
         h.free_slots[top] = slot
@@ -339,7 +308,7 @@ def _erase_host(h: HostTables, slots: np.ndarray, erased: np.ndarray) -> int:
 
 
 @numba.njit(cache=True)
-def _plan_read(h: HostTables, bs: int, slots: np.ndarray, lengths: np.ndarray, segs: np.ndarray) -> int:
+def _plan_read(h: SlotTable, bs: int, slots: np.ndarray, lengths: np.ndarray, segs: np.ndarray) -> int:
     """The pieces of the slots' values, packed back to back in slot order; returns their number."""
     pos = 0
     k = 0
@@ -373,7 +342,7 @@ class CupyStorage:
             raise RuntimeError("the cupy storage backend needs CuPy and a CUDA device (pip install 'predis[gpu]')")
         self.block_bytes = block_bytes
         self._k = _kernels()
-        self._h = _new_host(slots, blocks)
+        self._h = new_slot_table(slots, blocks)
         self._hashes = np.zeros(slots, dtype=np.uint64)  # each slot's key hash, to find its index cell
         self._blocks = cp.zeros(blocks * block_bytes, dtype=cp.uint8)
         self._links = cp.full(blocks, _NIL, dtype=cp.int32)
@@ -399,7 +368,7 @@ class CupyStorage:
         return int(self._h.meta[FREE_BLOCK_TOP])
 
     def bytes_per_slot(self) -> int:
-        host = _INFO_COLUMNS * 8 + 8 + 4  # slot table, hash, free-stack cell
+        host = INFO_COLUMNS * 8 + 8 + 4  # slot table, hash, free-stack cell
         device = _DEVICE_COLUMNS * 4 + _CELLS_PER_SLOT * (8 + 4)  # slot table copy, index cells
         return host + device
 
@@ -417,19 +386,7 @@ class CupyStorage:
         slots, blocks = max(slots, n), max(blocks, b)
         if slots == n and blocks == b:
             return
-        new = _new_host(slots, blocks)
-        new.links[:b] = old.links
-        new.info[:n] = old.info
-        # Free stacks: the old free ids, then the new ids (popped first), as in NumpyStorage.
-        fb, fs = int(old.meta[FREE_BLOCK_TOP]), int(old.meta[FREE_SLOT_TOP])
-        added_b = np.arange(b, blocks, dtype=np.int32)
-        added_s = np.arange(n, slots, dtype=np.int32)
-        new.free_blocks[:fb] = old.free_blocks[:fb]
-        new.free_blocks[fb : fb + len(added_b)] = added_b
-        new.free_slots[:fs] = old.free_slots[:fs]
-        new.free_slots[fs : fs + len(added_s)] = added_s
-        new.meta[FREE_BLOCK_TOP], new.meta[FREE_SLOT_TOP] = fb + len(added_b), fs + len(added_s)
-        self._h = new
+        self._h = grown_slot_table(old, slots, blocks)
         if blocks > b:
             pool = cp.zeros(blocks * self.block_bytes, dtype=cp.uint8)
             pool[: self._blocks.size] = self._blocks

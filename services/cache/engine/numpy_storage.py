@@ -17,13 +17,25 @@ from predis.services.cache.engine.slot_index import (
     index_remove,
     new_slot_index,
 )
+from predis.services.cache.engine.slot_table import (
+    FIRST,
+    FREE_BLOCK_TOP,
+    FREE_SLOT_TOP,
+    INFO_COLUMNS,
+    KEY_LEN,
+    NBLOCKS,
+    NIL,
+    TENANT,
+    VALUE_LEN,
+    SlotTable,
+    grown_slot_table,
+    new_slot_table,
+    release_chain,
+    take_chain,
+)
 from predis.services.cache.engine.storage import DEFAULT_BLOCK_BYTES, LINK_BYTES, KeyBatch
 
-# Columns of the slot table.
-TENANT, KEY_LEN, VALUE_LEN, FIRST, NBLOCKS = range(5)
-_INFO_COLUMNS = 5
-FREE_BLOCK_TOP, FREE_SLOT_TOP = range(2)
-_NIL = -1
+_NIL = NIL
 
 
 class Arrays(NamedTuple):
@@ -123,29 +135,6 @@ def _write_chain(a: Arrays, bs: int, first: int, pos: int, src: np.ndarray, off:
 
 
 @numba.njit(cache=True)
-def _take_chain(a: Arrays, n: int) -> int:
-    first = _NIL
-    for _ in range(n):
-        top = a.meta[FREE_BLOCK_TOP] - 1
-        a.meta[FREE_BLOCK_TOP] = top
-        block = a.free_blocks[top]
-        a.links[block] = first
-        first = block
-    return first
-
-
-@numba.njit(cache=True)
-def _release_chain(a: Arrays, first: int) -> None:
-    block = first
-    while block != _NIL:
-        nxt = a.links[block]
-        top = a.meta[FREE_BLOCK_TOP]
-        a.free_blocks[top] = block
-        a.meta[FREE_BLOCK_TOP] = top + 1
-        block = nxt
-
-
-@numba.njit(cache=True)
 def _insert(
     a: Arrays,
     ix: SlotIndex,
@@ -165,7 +154,7 @@ def _insert(
         a.meta[FREE_SLOT_TOP] = top
         slot = a.free_slots[top]
         n = max(1, (klens[i] + vlens[i] + bs - 1) // bs)
-        first = _take_chain(a, n)
+        first = take_chain(a.meta, a.links, a.free_blocks, n)
         _write_chain(a, bs, first, 0, kdata, koffs[i], klens[i])
         _write_chain(a, bs, first, klens[i], vdata, voffs[i], vlens[i])
         a.info[slot, TENANT] = tenant
@@ -187,12 +176,12 @@ def _replace_value(a: Arrays, bs: int, slot: int, value: np.ndarray) -> None:
         last = a.info[slot, FIRST]
         while a.links[last] != _NIL:
             last = a.links[last]
-        a.links[last] = _take_chain(a, need - have)
+        a.links[last] = take_chain(a.meta, a.links, a.free_blocks, need - have)
     elif need < have:
         last = a.info[slot, FIRST]
         for _ in range(need - 1):
             last = a.links[last]
-        _release_chain(a, a.links[last])
+        release_chain(a.meta, a.links, a.free_blocks, a.links[last])
         a.links[last] = _NIL
     a.info[slot, NBLOCKS] = need
     a.info[slot, VALUE_LEN] = len(value)
@@ -206,7 +195,7 @@ def _erase(a: Arrays, ix: SlotIndex, hashes: np.ndarray, slots: np.ndarray) -> N
         if slot < 0 or a.info[slot, TENANT] < 0:
             continue
         index_remove(ix, hashes[i], slot)
-        _release_chain(a, a.info[slot, FIRST])
+        release_chain(a.meta, a.links, a.free_blocks, a.info[slot, FIRST])
         a.info[slot, TENANT] = _NIL
         top = a.meta[FREE_SLOT_TOP]
         a.free_slots[top] = slot
@@ -260,17 +249,12 @@ def _read_key(a: Arrays, bs: int, slot: int, out: np.ndarray) -> None:
         block = a.links[block]
 
 
-def _new_arrays(slots: int, blocks: int, block_bytes: int) -> Arrays:
-    info = np.zeros((slots, _INFO_COLUMNS), dtype=np.int64)
-    info[:, TENANT] = _NIL
-    return Arrays(
-        meta=np.array([blocks, slots], dtype=np.int64),
-        blocks=np.zeros(blocks * block_bytes, dtype=np.uint8),
-        links=np.full(blocks, _NIL, dtype=np.int32),
-        free_blocks=np.arange(blocks - 1, -1, -1, dtype=np.int32),
-        info=info,
-        free_slots=np.arange(slots - 1, -1, -1, dtype=np.int32),
-    )
+def _arrays(table: SlotTable, blocks: np.ndarray) -> Arrays:
+    return Arrays(table.meta, blocks, table.links, table.free_blocks, table.info, table.free_slots)
+
+
+def _table(a: Arrays) -> SlotTable:
+    return SlotTable(a.meta, a.links, a.free_blocks, a.info, a.free_slots)
 
 
 class NumpyStorage:
@@ -280,7 +264,7 @@ class NumpyStorage:
 
     def __init__(self, slots: int = 1024, blocks: int = 4096, block_bytes: int = DEFAULT_BLOCK_BYTES) -> None:
         self.block_bytes = block_bytes
-        self._a = _new_arrays(slots, blocks, block_bytes)
+        self._a = _arrays(new_slot_table(slots, blocks), np.zeros(blocks * block_bytes, dtype=np.uint8))
         self._index = new_slot_index(slots)
         self._hashes = np.zeros(slots, dtype=np.uint64)  # each slot's key hash, to remove it from the index
 
@@ -303,7 +287,7 @@ class NumpyStorage:
         return int(self._a.meta[FREE_BLOCK_TOP])
 
     def bytes_per_slot(self) -> int:
-        return _INFO_COLUMNS * 8 + 4 + 8 + index_bytes_per_entry()
+        return INFO_COLUMNS * 8 + 4 + 8 + index_bytes_per_entry()
 
     def bytes_per_block(self) -> int:
         return self.block_bytes + LINK_BYTES + 4  # the block, its link, its free-stack cell
@@ -318,22 +302,9 @@ class NumpyStorage:
         slots, blocks = max(slots, n), max(blocks, b)
         if slots == n and blocks == b:
             return
-        new = _new_arrays(slots, blocks, self.block_bytes)
-        new.blocks[: len(old.blocks)] = old.blocks
-        new.links[:b] = old.links
-        new.info[:n] = old.info
-        # Free stacks: the old free ids, then the new ids (popped first).
-        fb, fs = int(old.meta[FREE_BLOCK_TOP]), int(old.meta[FREE_SLOT_TOP])
-        added_b, added_s = (
-            np.arange(blocks - 1, b - 1, -1, dtype=np.int32),
-            np.arange(slots - 1, n - 1, -1, dtype=np.int32),
-        )
-        new.free_blocks[:fb] = old.free_blocks[:fb]
-        new.free_blocks[fb : fb + len(added_b)] = added_b[::-1]
-        new.free_slots[:fs] = old.free_slots[:fs]
-        new.free_slots[fs : fs + len(added_s)] = added_s[::-1]
-        new.meta[FREE_BLOCK_TOP], new.meta[FREE_SLOT_TOP] = fb + len(added_b), fs + len(added_s)
-        self._a = new
+        pool = np.zeros(blocks * self.block_bytes, dtype=np.uint8)
+        pool[: len(old.blocks)] = old.blocks
+        self._a = _arrays(grown_slot_table(_table(old), slots, blocks), pool)
         if slots > n:
             self._index = grown_slot_index(self._index, slots)
             hashes = np.zeros(slots, dtype=np.uint64)
