@@ -23,6 +23,14 @@ def prefetched_flags(s: pol.PolicyState, slots: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(cache=True)
+def can_admit_many(s: pol.PolicyState, t: int, sizes: np.ndarray) -> np.ndarray:
+    out = np.empty(len(sizes), dtype=np.bool_)
+    for i in range(len(sizes)):
+        out[i] = pol.can_admit(s, t, sizes[i])
+    return out
+
+
+@numba.njit(cache=True)
 def take_ghosts(s: pol.PolicyState, hashes: np.ndarray) -> np.ndarray:
     """S3-FIFO's ghost check for keys about to be inserted; must run before making room, as
     libCacheSim checks the ghost before it evicts."""

@@ -460,7 +460,7 @@ class Engine:
         stored = np.zeros(len(new), dtype=np.bool_)
         ghost_hits = np.zeros(len(new), dtype=np.bool_) if prefetch else bp.take_ghosts(self._policy, hashes[new])
         charges = self._charges(keys.lengths[new], values.lengths[new])
-        admissible = np.array([pol.can_admit(self._policy, t, int(c)) for c in charges], dtype=np.bool_)
+        admissible = bp.can_admit_many(self._policy, t, charges)
         chosen = new[admissible]
         if not len(chosen):
             return stored
