@@ -107,25 +107,44 @@ def _bench_wire(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from predis.services.replay.runner import parse_floats, print_rows, rows_json, run_replay
-    from predis.services.replay.traces import TraceFormatError
+    from predis.errors import PredisError
+    from predis.services.replay.runner import Progress, parse_floats, print_rows, rows_json, run_replay
+    from predis.services.replay.traces import TraceFormatError, read_trace
 
     try:
-        rows = run_replay(
-            args.traces,
-            [p.strip() for p in args.policy.split(",") if p.strip()],
-            parse_floats(args.size),
-            args.train_fraction,
-            [p.strip() for p in args.vs_libcachesim.split(",") if p.strip()],
-            args.format,
-        )
-    except (ValueError, FileNotFoundError, TraceFormatError) as error:
+        if args.through_service:
+            from predis.services.replay.through_service import replay_through_service
+
+            progress = Progress(0)
+            rows = [
+                replay_through_service(
+                    read_trace(path, args.format), args.through_service, args.train_fraction, args.value_size, progress
+                )
+                for path in args.traces
+            ]
+        else:
+            rows = run_replay(
+                args.traces,
+                [p.strip() for p in args.policy.split(",") if p.strip()],
+                parse_floats(args.size),
+                args.train_fraction,
+                [p.strip() for p in args.vs_libcachesim.split(",") if p.strip()],
+                args.format,
+            )
+        if args.plot:
+            from predis.services.replay.plot import plot_rows
+
+            plot_rows(rows, args.plot)
+    except (ValueError, FileNotFoundError, TraceFormatError, PredisError) as error:
         print(f"predis replay: {error}", file=sys.stderr)
         return 2
     if args.json:
         print(rows_json(rows))
-    else:
-        print_rows(rows)
+        return 0
+    print_rows(rows)
+    for row in rows:
+        if row.latency_p50_ms is not None:
+            print(f"{row.trace}: GET p50 {row.latency_p50_ms} ms, p99 {row.latency_p99_ms} ms, {row.errors} errors")
     return 0
 
 
@@ -167,6 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--vs-libcachesim", default="", help="libCacheSim policies, comma-separated (LRU,S3FIFO,...)")
     replay.add_argument("--format", help="trace format when the name does not tell it")
     replay.add_argument("--json", action="store_true", help="print one JSON object")
+    replay.add_argument("--plot", type=Path, help="write hit ratio against cache size, a panel per trace, to this PNG")
+    replay.add_argument("--through-service", metavar="ADDR", help="replay through a running cache service instead")
+    replay.add_argument("--value-size", type=int, default=100, help="with --through-service: bytes per value set")
     replay.set_defaults(func=_replay)
 
     bench = commands.add_parser("bench", help="benchmarks (commands, not tests)")

@@ -37,8 +37,11 @@ def next_access(ids: np.ndarray) -> np.ndarray:
     return out
 
 
-def libcachesim_hits(ids: np.ndarray, capacity: int, policy: str, eval_from: int = 0) -> tuple[int, int]:
-    """(hits, misses) of libCacheSim's ``policy`` on ``ids`` with every object of size 1."""
+def libcachesim_hits(
+    ids: np.ndarray, capacity: int, policy: str, eval_from: int = 0
+) -> tuple[int, int, np.ndarray, np.ndarray]:
+    """(hits, misses, hits per 1% of the trace, scored requests per 1%) of libCacheSim's
+    ``policy`` on ``ids`` with every object of size 1."""
     import libcachesim as lcs
 
     if policy not in POLICY_NAMES:
@@ -48,6 +51,7 @@ def libcachesim_hits(ids: np.ndarray, capacity: int, policy: str, eval_from: int
     request.obj_size = 1
     nexts = next_access(ids).tolist() if policy in ORACLES else None
     hits = 0
+    hit_flags = np.zeros(len(ids), dtype=np.bool_)
     for i, obj in enumerate(ids.tolist()):
         request.obj_id = obj
         request.clock_time = i
@@ -55,7 +59,19 @@ def libcachesim_hits(ids: np.ndarray, capacity: int, policy: str, eval_from: int
             # libCacheSim's "never again" is INT64_MAX.
             request.next_access_vtime = nexts[i] if nexts[i] >= 0 else int(np.iinfo(np.int64).max)
         hit = cache.get(request)
+        hit_flags[i] = hit
         if i >= eval_from:
             hits += hit
     scored = len(ids) - eval_from
-    return hits, scored - hits
+    timeline_hits, timeline_requests = per_percent(hit_flags, eval_from)
+    return hits, scored - hits, timeline_hits, timeline_requests
+
+
+def per_percent(hit_flags: np.ndarray, eval_from: int, points: int = 100) -> tuple[np.ndarray, np.ndarray]:
+    """Hits and scored requests in each 1% of the trace (the same buckets as the simulator's)."""
+    n = len(hit_flags)
+    bucket = (np.arange(n, dtype=np.int64) * points) // max(n, 1)
+    scored = np.arange(n) >= eval_from
+    hits = np.bincount(bucket, weights=hit_flags & scored, minlength=points).astype(np.int64)
+    requests = np.bincount(bucket, weights=scored, minlength=points).astype(np.int64)
+    return hits, requests

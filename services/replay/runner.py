@@ -4,14 +4,20 @@ libCacheSim's policies, every row scored on the same requests."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from predis.services.cache.engine.policy import POLICIES
 from predis.services.cache.engine.simulate import simulate
 from predis.services.replay.libcachesim_runner import POLICY_NAMES, libcachesim_hits
 from predis.services.replay.traces import Trace, read_trace
+
+ORACLES = ("Belady",)
 
 
 @dataclass(frozen=True)
@@ -21,7 +27,7 @@ class Row:
     footprint: int
     cache_size: int
     policy: str
-    source: str  # "predis" or "libcachesim"
+    source: str  # "predis", "libcachesim" or "service"
     hit_ratio: float
     hits: int
     misses: int
@@ -29,6 +35,14 @@ class Row:
     prefetch_used: int
     origin_fetches: int
     eval_from: int
+    # Hit ratio in each 1% of the trace (None where no scored request fell in it).
+    timeline: list[float | None] = field(default_factory=list)
+    # Replay speed of Predis's own rows; None for others.
+    requests_per_s: float | None = None
+    # Through a running service only: GET latency and failed calls.
+    latency_p50_ms: float | None = None
+    latency_p99_ms: float | None = None
+    errors: int | None = None
 
 
 def cache_sizes(sizes: Sequence[float], footprint: int) -> list[int]:
@@ -36,24 +50,88 @@ def cache_sizes(sizes: Sequence[float], footprint: int) -> list[int]:
     return [int(s * footprint) if s < 1 else int(s) for s in sizes]
 
 
+def timeline_of(hits: np.ndarray, requests: np.ndarray) -> list[float | None]:
+    return [round(float(h) / r, 4) if r else None for h, r in zip(hits.tolist(), requests.tolist(), strict=True)]
+
+
+class Progress:
+    """One line on stderr, rewritten as steps finish; silent when stderr is not a terminal."""
+
+    def __init__(self, total: int, enabled: bool | None = None) -> None:
+        self.total = total
+        self.done = 0
+        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self.started = time.monotonic()
+
+    def step(self, label: str) -> None:
+        self.done += 1
+        self.total = max(self.total, self.done)
+        if not self.enabled or time.monotonic() - self.started < 1.0:
+            return
+        width = 30
+        filled = width * self.done // max(self.total, 1)
+        bar = "#" * filled + "." * (width - filled)
+        print(f"\r[{bar}] {self.done}/{self.total} {label[:40]:<40}", end="", file=sys.stderr, flush=True)
+        if self.done == self.total:
+            print(file=sys.stderr)
+
+
 def replay_trace(
-    trace: Trace, policies: Sequence[str], sizes: Sequence[float], train_fraction: float, versus: Sequence[str]
-) -> list[Row]:
+    trace: Trace,
+    policies: Sequence[str],
+    sizes: Sequence[float],
+    train_fraction: float,
+    versus: Sequence[str],
+    progress: Progress,
+) -> Iterator[Row]:
     footprint = trace.footprint
     eval_from = int(train_fraction * trace.requests)
-    rows = []
     for size in cache_sizes(sizes, footprint):
         for policy in policies:
+            started = time.perf_counter()
             result = simulate(trace.ids, size, policy, eval_from=eval_from)
-            rows.append(_row(trace, footprint, size, policy, "predis", result.hits, result.misses, eval_from))
+            speed = trace.requests / (time.perf_counter() - started)
+            yield _row(
+                trace,
+                footprint,
+                size,
+                policy,
+                "predis",
+                result.hits,
+                result.misses,
+                eval_from,
+                timeline_of(result.timeline_hits, result.timeline_requests),
+                speed,
+            )
+            progress.step(f"{trace.name} {size} {policy}")
         for policy in versus:
-            hits, misses = libcachesim_hits(trace.ids, size, policy, eval_from)
-            rows.append(_row(trace, footprint, size, policy, "libcachesim", hits, misses, eval_from))
-    return rows
+            hits, misses, t_hits, t_requests = libcachesim_hits(trace.ids, size, policy, eval_from)
+            yield _row(
+                trace,
+                footprint,
+                size,
+                policy,
+                "libcachesim",
+                hits,
+                misses,
+                eval_from,
+                timeline_of(t_hits, t_requests),
+                None,
+            )
+            progress.step(f"{trace.name} {size} libCacheSim {policy}")
 
 
 def _row(
-    trace: Trace, footprint: int, size: int, policy: str, source: str, hits: int, misses: int, eval_from: int
+    trace: Trace,
+    footprint: int,
+    size: int,
+    policy: str,
+    source: str,
+    hits: int,
+    misses: int,
+    eval_from: int,
+    timeline: list[float | None],
+    speed: float | None,
 ) -> Row:
     scored = hits + misses
     return Row(
@@ -70,16 +148,20 @@ def _row(
         prefetch_used=0,
         origin_fetches=misses,
         eval_from=eval_from,
+        timeline=timeline,
+        requests_per_s=round(speed) if speed else None,
     )
 
 
-def check_policies(policies: Sequence[str], versus: Sequence[str]) -> None:
+def check_options(policies: Sequence[str], versus: Sequence[str], train_fraction: float) -> None:
     for policy in policies:
         if policy not in POLICIES:
             raise ValueError(f"policy {policy!r} is not one of {', '.join(POLICIES)}")
     for policy in versus:
         if policy not in POLICY_NAMES:
             raise ValueError(f"libCacheSim policy {policy!r} is not one of {', '.join(POLICY_NAMES)}")
+    if not 0.0 <= train_fraction < 1.0:
+        raise ValueError("--train-fraction must be at least 0 and below 1")
 
 
 def run_replay(
@@ -89,13 +171,13 @@ def run_replay(
     train_fraction: float = 0.0,
     versus: Sequence[str] = (),
     fmt: str | None = None,
+    show_progress: bool | None = None,
 ) -> list[Row]:
-    check_policies(policies, versus)
-    if not 0.0 <= train_fraction < 1.0:
-        raise ValueError("--train-fraction must be at least 0 and below 1")
+    check_options(policies, versus, train_fraction)
+    progress = Progress(len(paths) * len(sizes) * (len(policies) + len(versus)), show_progress)
     rows: list[Row] = []
     for path in paths:
-        rows.extend(replay_trace(read_trace(path, fmt), policies, sizes, train_fraction, versus))
+        rows.extend(replay_trace(read_trace(path, fmt), policies, sizes, train_fraction, versus, progress))
     return rows
 
 
@@ -104,26 +186,34 @@ def rows_json(rows: Sequence[Row]) -> str:
 
 
 def print_rows(rows: Sequence[Row]) -> None:
-    """One line per row: hit ratio, and its difference to LRU and to the best libCacheSim row of
-    the same trace and size, in points and in relative percent."""
-    header = f"{'trace':<18}{'size':>8}  {'policy':<10}{'source':<12}{'hit ratio':>10}{'vs LRU':>20}{'vs best lcs':>20}"
+    """One line per row: hit ratio, and its difference to LRU and to the best non-oracle
+    libCacheSim row of the same trace and size, in points and in relative percent."""
+    header = (
+        f"{'trace':<18}{'size':>8}  {'policy':<10}{'source':<12}{'hit ratio':>10}{'misses':>10}"
+        f"{'vs LRU':>20}{'vs best lcs':>20}"
+    )
     print(header)
     print("-" * len(header))
-    groups: dict[tuple[str, int], list[Row]] = {}
-    for row in rows:
-        groups.setdefault((row.trace, row.cache_size), []).append(row)
-    for group in groups.values():
+    for group in _groups(rows).values():
         lru = next((r for r in group if r.policy.lower() == "lru"), None)
-        best = max(
-            (r for r in group if r.source == "libcachesim" and r.policy != "Belady"),
-            key=lambda r: r.hit_ratio,
-            default=None,
-        )
+        best = _best_libcachesim(group)
         for row in group:
             print(
                 f"{row.trace:<18}{row.cache_size:>8}  {row.policy:<10}{row.source:<12}{row.hit_ratio:>10.4f}"
-                f"{_delta(row, lru):>20}{_delta(row, best):>20}"
+                f"{row.misses:>10}{_delta(row, lru):>20}{_delta(row, best):>20}"
             )
+
+
+def _groups(rows: Sequence[Row]) -> dict[tuple[str, int], list[Row]]:
+    groups: dict[tuple[str, int], list[Row]] = {}
+    for row in rows:
+        groups.setdefault((row.trace, row.cache_size), []).append(row)
+    return groups
+
+
+def _best_libcachesim(group: Sequence[Row]) -> Row | None:
+    candidates = [r for r in group if r.source == "libcachesim" and r.policy not in ORACLES]
+    return max(candidates, key=lambda r: r.hit_ratio, default=None)
 
 
 def _delta(row: Row, base: Row | None) -> str:
