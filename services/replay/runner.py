@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from predis.services.cache.engine.policy import POLICIES
-from predis.services.cache.engine.simulate import simulate
+from predis.services.cache.engine.simulate import PREFETCHING, simulate
 from predis.services.replay.libcachesim_runner import POLICY_NAMES, libcachesim_hits
 from predis.services.replay.traces import Trace, read_trace
 
@@ -102,6 +102,8 @@ def replay_trace(
                 eval_from,
                 timeline_of(result.timeline_hits, result.timeline_requests),
                 speed,
+                result.prefetches,
+                result.prefetch_used,
             )
             progress.step(f"{trace.name} {size} {policy}")
         for policy in versus:
@@ -132,6 +134,8 @@ def _row(
     eval_from: int,
     timeline: list[float | None],
     speed: float | None,
+    prefetches: int = 0,
+    prefetch_used: int = 0,
 ) -> Row:
     scored = hits + misses
     return Row(
@@ -144,9 +148,9 @@ def _row(
         hit_ratio=hits / scored if scored else 0.0,
         hits=hits,
         misses=misses,
-        prefetches=0,
-        prefetch_used=0,
-        origin_fetches=misses,
+        prefetches=prefetches,
+        prefetch_used=prefetch_used,
+        origin_fetches=misses + prefetches,
         eval_from=eval_from,
         timeline=timeline,
         requests_per_s=round(speed) if speed else None,
@@ -155,8 +159,8 @@ def _row(
 
 def check_options(policies: Sequence[str], versus: Sequence[str], train_fraction: float) -> None:
     for policy in policies:
-        if policy not in POLICIES:
-            raise ValueError(f"policy {policy!r} is not one of {', '.join(POLICIES)}")
+        if policy not in POLICIES and policy not in PREFETCHING:
+            raise ValueError(f"policy {policy!r} is not one of {', '.join([*POLICIES, *PREFETCHING])}")
     for policy in versus:
         if policy not in POLICY_NAMES:
             raise ValueError(f"libCacheSim policy {policy!r} is not one of {', '.join(POLICY_NAMES)}")

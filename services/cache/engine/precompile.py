@@ -19,6 +19,7 @@ def main() -> None:
     AccessRing(16)
     for policy in ("s3fifo", "lru"):
         warm_up(policy, NumpyStorage())
+    for policy in ("s3fifo", "lru", "successor"):
         simulate(np.arange(100, dtype=np.uint64) % 17, 10, policy, eval_from=5)
     print(f"engine kernels compiled in {time.monotonic() - started:.1f}s")
 

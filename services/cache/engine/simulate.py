@@ -15,8 +15,12 @@ import numpy as np
 from predis.services.cache.engine import policy as pol
 from predis.services.cache.engine.hashing import hash_id
 from predis.services.cache.engine.slot_index import SlotIndex, index_insert, index_next, index_remove, new_slot_index
+from predis.services.cache.engine.successor import SuccessorState, new_successor_state, observe, propose
 
 TIMELINE_POINTS = 100
+HITS, MISSES, PREFETCHES, PREFETCH_USED = range(4)
+# Replay-only policies: an eviction policy plus a prefetch rule.
+PREFETCHING = {"successor": "s3fifo"}
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,12 @@ class SimulationResult:
     misses: int
     timeline_hits: np.ndarray  # hits per 1% of the whole trace
     timeline_requests: np.ndarray  # scored requests per 1% of the whole trace
+    prefetches: int = 0  # keys loaded by prefetching (each an origin fetch)
+    prefetch_used: int = 0  # hits on entries a prefetch loaded, before any other hit
+
+    @property
+    def origin_fetches(self) -> int:
+        return self.misses + self.prefetches
 
     @property
     def hit_ratio(self) -> float:
@@ -39,6 +49,37 @@ def _lookup(ix: SlotIndex, h: np.uint64) -> int:
 
 
 @numba.njit(cache=True)
+def _insert(
+    s: pol.PolicyState,
+    ix: SlotIndex,
+    free_slots: np.ndarray,
+    free_top: np.ndarray,
+    evicted: np.ndarray,
+    h: np.uint64,
+    size: int,
+    ghost_hit: bool,
+    prefetch: bool,
+) -> None:
+    """Makes room and admits a new entry (the policy may decline it)."""
+    if not pol.can_admit(s, 0, size):
+        return
+    target = pol.capacity_of(s, 0) - size
+    while pol.used(s, 0) > target:
+        k = pol.evict_down_to(s, 0, target, evicted)
+        if k == 0:
+            break
+        for j in range(k):
+            v = evicted[j]
+            index_remove(ix, s.keyhash[v], v)
+            free_slots[free_top[0]] = v
+            free_top[0] += 1
+    slot = free_slots[free_top[0] - 1]
+    if pol.admit(s, 0, slot, size, h, ghost_hit, prefetch):
+        free_top[0] -= 1
+        index_insert(ix, h, slot)
+
+
+@numba.njit(cache=True)
 def _run(
     ids: np.ndarray,
     sizes: np.ndarray,
@@ -49,45 +90,42 @@ def _run(
     counts: np.ndarray,
     timeline_hits: np.ndarray,
     timeline_reqs: np.ndarray,
+    successors: SuccessorState,
+    prefetching: bool,
 ) -> None:
     n = len(ids)
-    free_top = len(free_slots)
+    free_top = np.array([len(free_slots)], dtype=np.int64)
     evicted = np.empty(64, dtype=np.int32)
     for i in range(n):
         h = hash_id(ids[i], 0)
-        size = sizes[i]
         slot = _lookup(ix, h)
         bucket = (i * len(timeline_hits)) // n
         scored = i >= eval_from
         if scored:
             timeline_reqs[bucket] += 1
         if slot >= 0:
-            pol.touch(s, slot)
             if scored:
-                counts[0] += 1
+                counts[HITS] += 1
                 timeline_hits[bucket] += 1
-            continue
-        if scored:
-            counts[1] += 1
-        ghost_hit = s.meta[pol.KIND] == pol.S3FIFO and pol.ghost_take(s, h)
-        if not pol.can_admit(s, 0, size):
-            continue
-        target = pol.capacity_of(s, 0) - size
-        while pol.used(s, 0) > target:
-            k = pol.evict_down_to(s, 0, target, evicted)
-            if k == 0:
-                break
-            for j in range(k):
-                v = evicted[j]
-                index_remove(ix, s.keyhash[v], v)
-                free_slots[free_top] = v
-                free_top += 1
-        free_top -= 1
-        slot = free_slots[free_top]
-        if pol.admit(s, 0, slot, size, h, ghost_hit, False):
-            index_insert(ix, h, slot)
+                if s.slot[slot, pol.PREFETCHED] == 1:
+                    counts[PREFETCH_USED] += 1
+            pol.touch(s, slot)
         else:
-            free_top += 1
+            if scored:
+                counts[MISSES] += 1
+            ghost_hit = s.meta[pol.KIND] == pol.S3FIFO and pol.ghost_take(s, h)
+            _insert(s, ix, free_slots, free_top, evicted, h, sizes[i], ghost_hit, False)
+        if not prefetching:
+            continue
+        if i > 0:
+            observe(successors, ids[i - 1], ids[i])
+        found, candidate = propose(successors, ids[i])
+        if found and candidate != ids[i]:
+            ch = hash_id(candidate, 0)
+            if _lookup(ix, ch) < 0:
+                _insert(s, ix, free_slots, free_top, evicted, ch, sizes[i], False, True)
+                if scored:
+                    counts[PREFETCHES] += 1
 
 
 def simulate(
@@ -95,17 +133,26 @@ def simulate(
 ) -> SimulationResult:
     """Replays ``ids`` (uint64) through ``policy`` with ``capacity`` units (objects when every
     size is 1); counts hits and misses from request ``eval_from`` on, the cache warmed by the
-    requests before it."""
+    requests before it. ``policy`` is an eviction policy (``lru``, ``s3fifo``) or a prefetching
+    one (``successor``: S3-FIFO plus the successor rule)."""
     ids = np.ascontiguousarray(ids, dtype=np.uint64)
     sizes = np.ones(len(ids), dtype=np.int64) if sizes is None else np.ascontiguousarray(sizes, dtype=np.int64)
+    prefetching = policy in PREFETCHING
+    eviction = PREFETCHING.get(policy, policy)
+    if eviction not in pol.POLICIES:
+        known = ", ".join([*pol.POLICIES, *PREFETCHING])
+        raise ValueError(f"policy {policy!r} is not one of {known}")
     slots = int(min(capacity, len(ids))) + 1
-    state = pol.new_policy_state(pol.POLICIES[policy], slots, 1, ghost_nodes=slots)
+    state = pol.new_policy_state(pol.POLICIES[eviction], slots, 1, ghost_nodes=slots)
     state.tenant[0, pol.CAPACITY] = capacity
     ix = new_slot_index(slots)
     free_slots = np.arange(slots - 1, -1, -1, dtype=np.int32)
-    counts = np.zeros(2, dtype=np.int64)
+    counts = np.zeros(4, dtype=np.int64)
     timeline_hits = np.zeros(TIMELINE_POINTS, dtype=np.int64)
     timeline_reqs = np.zeros(TIMELINE_POINTS, dtype=np.int64)
-    _run(ids, sizes, state, ix, free_slots, eval_from, counts, timeline_hits, timeline_reqs)
-    hits, misses = int(counts[0]), int(counts[1])
-    return SimulationResult(hits + misses, hits, misses, timeline_hits, timeline_reqs)
+    successors = new_successor_state(min(2 * len(ids), 1 << 20) if prefetching else 1)
+    _run(ids, sizes, state, ix, free_slots, eval_from, counts, timeline_hits, timeline_reqs, successors, prefetching)
+    hits, misses = int(counts[HITS]), int(counts[MISSES])
+    return SimulationResult(
+        hits + misses, hits, misses, timeline_hits, timeline_reqs, int(counts[PREFETCHES]), int(counts[PREFETCH_USED])
+    )

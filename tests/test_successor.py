@@ -1,0 +1,49 @@
+"""The successor rule: the prefetch baseline replay offers next to the eviction policies."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from predis.services.cache.engine.simulate import simulate
+from predis.services.cache.engine.successor import new_successor_state, observe, propose
+
+
+def _feed(sequence: list[int]) -> object:
+    state = new_successor_state(64)
+    for previous, current in zip(sequence, sequence[1:], strict=False):
+        observe(state, np.uint64(previous), np.uint64(current))
+    return state
+
+
+def test_proposes_the_usual_successor_once_it_is_likely_enough() -> None:
+    state = _feed([10, 20, 99, 10, 20, 55, 10, 20, 77])
+    assert propose(state, np.uint64(10)) == (True, np.uint64(20))
+    assert propose(state, np.uint64(20))[0] is False  # 99, 55, 77: none reaches one half
+
+
+def test_falls_back_to_the_usual_small_key_delta() -> None:
+    state = _feed(list(range(100, 140)))  # every request is the previous key plus one
+    assert propose(state, np.uint64(5000)) == (True, np.uint64(5001))
+
+
+def test_says_nothing_for_random_traffic() -> None:
+    rng = np.random.default_rng(0)
+    state = _feed(rng.integers(0, 10**6, 5000).tolist())
+    assert propose(state, np.uint64(rng.integers(0, 10**6)))[0] is False
+
+
+def test_a_loop_larger_than_the_cache_is_served_by_prefetching() -> None:
+    ids = np.tile(np.arange(200, dtype=np.uint64) * 7, 50)  # a scan of 200 keys, 50 times; cache holds 50
+    plain = simulate(ids, 50, "s3fifo")
+    rule = simulate(ids, 50, "successor")
+    assert rule.hit_ratio > plain.hit_ratio + 0.5
+    assert 0 < rule.prefetch_used <= rule.prefetches
+    assert rule.origin_fetches == rule.misses + rule.prefetches
+    assert rule.prefetch_used / rule.prefetches > 0.9
+
+
+def test_prefetching_counts_only_the_scored_window() -> None:
+    ids = np.tile(np.arange(100, dtype=np.uint64), 20)
+    whole = simulate(ids, 30, "successor")
+    tail = simulate(ids, 30, "successor", eval_from=1000)
+    assert tail.requests == 1000 and tail.prefetches < whole.prefetches
