@@ -111,7 +111,7 @@ def test_tenants_are_isolated_through_the_service(suite: BackgroundSuite) -> Non
         (lambda c: c.predictor.predict([[0.0, 1.0]]), predis.FailedPreconditionError, "no model is loaded"),
         (lambda c: c.prefetch(b"k"), predis.FailedPreconditionError, "needs an origin"),
         (lambda c: c.hint("group", [b"a", b"b"]), predis.UnimplementedError, "not built yet"),
-        (lambda c: c.predictor.load_model("v1", "/tmp/none"), predis.UnimplementedError, "not built yet"),
+        (lambda c: c.predictor.load_model("v1", "/tmp/none"), predis.NotFoundError, "does not exist"),
     ],
 )
 def test_bad_input_gets_a_clear_status_and_changes_nothing(

@@ -1,23 +1,51 @@
-"""The predictor's model registry: which versions are loaded, their roles and traffic weights.
+"""The predictor's model registry: loaded versions, their roles and traffic weights, and live
+metrics per version. Plain Python (and ONNX Runtime through ``model_files``), no gRPC.
 
-Plain Python, no gRPC. Loading ONNX models is not built yet in this version, so the registry
-is empty and says so: Predict fails with a precondition error, lookups of a version fail with
-not-found, and LoadModel reports that loading is not built.
+Roles: one champion answers the traffic no challenger takes; challengers answer the share
+``SetTraffic`` gives them, picked by a stable hash of tenant and routing key (a key always goes to
+the same version); shadows score a copy of the traffic and answer nobody. A version is loaded and
+warmed before it joins, and the routing table is replaced in one assignment, so a swap never
+fails or delays a request.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 
-from predis.services.runtime.errors import FailedPrecondition, InvalidInput, NotBuilt, NotFound
+import numpy as np
+
+from predis.services.predictor.model_files import ModelCard, OnnxScorer, open_model_dir
+from predis.services.runtime.errors import FailedPrecondition, InvalidInput, NotFound
+
+LATENCY_WINDOW = 4096
 
 
 class Role(Enum):
     CHAMPION = "champion"
     CHALLENGER = "challenger"
     SHADOW = "shadow"
+
+
+@dataclass
+class VersionMetrics:
+    requests: int = 0
+    rows: int = 0
+    prefetches_used: int = 0
+    prefetches_unused: int = 0
+    latencies_us: deque[float] = field(default_factory=lambda: deque(maxlen=LATENCY_WINDOW))
+
+    @property
+    def precision(self) -> float:
+        total = self.prefetches_used + self.prefetches_unused
+        return self.prefetches_used / total if total else 0.0
+
+    def latency_percentile(self, q: float) -> float:
+        return float(np.percentile(np.fromiter(self.latencies_us, float), q)) if self.latencies_us else 0.0
 
 
 @dataclass
@@ -29,41 +57,85 @@ class ModelVersion:
     source_path: str
     loaded_unix_nano: int
     execution_provider: str
+    scorer: OnnxScorer = field(repr=False)
+    card: ModelCard = field(repr=False)
+    metrics: VersionMetrics = field(default_factory=VersionMetrics, repr=False)
 
 
-@dataclass
-class VersionMetrics:
-    requests: int = 0
-    rows: int = 0
-    prefetches_used: int = 0
-    prefetches_unused: int = 0
+@dataclass(frozen=True)
+class Routing:
+    """Who answers what; replaced whole on every change."""
 
-    @property
-    def precision(self) -> float:
-        total = self.prefetches_used + self.prefetches_unused
-        return self.prefetches_used / total if total else 0.0
+    champion: ModelVersion | None = None
+    challengers: tuple[tuple[ModelVersion, float], ...] = ()
+    shadows: tuple[ModelVersion, ...] = ()
 
 
-@dataclass
+@dataclass(frozen=True)
+class Prediction:
+    probabilities: np.ndarray
+    model: ModelVersion
+    shadows: tuple[ModelVersion, ...]
+
+
+def traffic_position(tenant: str, routing_key: bytes) -> float:
+    """A stable number in [0, 1) for a tenant and key: the same key always lands in the same place."""
+    digest = hashlib.blake2b(tenant.encode() + b"\0" + routing_key, digest_size=8).digest()
+    return int.from_bytes(digest, "little") / 2**64
+
+
 class ModelRegistry:
-    versions: dict[str, ModelVersion] = field(default_factory=dict)
-    metrics: dict[str, VersionMetrics] = field(default_factory=dict)
+    def __init__(self, opener: Callable[[str], tuple[ModelCard, OnnxScorer]] = open_model_dir) -> None:
+        self._open = opener
+        self.versions: dict[str, ModelVersion] = {}
+        self._routing = Routing()
 
-    def load(self, version: str, path: str, role: Role) -> ModelVersion:
+    # -- changes -----------------------------------------------------------------------------
+
+    def load(self, version: str, path: str, role: Role | None) -> ModelVersion:
+        """Loads and warms a version, then gives it ``role`` (None: champion if there is none,
+        else shadow). A champion's predecessor stays loaded as a challenger with no traffic."""
+        self.check_new_version(version)
+        return self.add(version, path, role, *self.open(path))
+
+    def open(self, path: str) -> tuple[ModelCard, OnnxScorer]:
+        """Opens and warms a model directory; touches no state (callers may run it in a thread)."""
+        return self._open(path)
+
+    def add(self, version: str, path: str, role: Role | None, card: ModelCard, scorer: OnnxScorer) -> ModelVersion:
+        """Adds an opened model under ``version`` and rebuilds the routing in one step."""
+        self.check_new_version(version)
+        if role is None:
+            role = Role.SHADOW if self._routing.champion else Role.CHAMPION
+        model = ModelVersion(
+            version=version,
+            role=role,
+            traffic_weight=0.0,  # the champion's share is derived when the routing is rebuilt
+            feature_names=list(card.features),
+            source_path=path,
+            loaded_unix_nano=time.time_ns(),
+            execution_provider=scorer.execution_provider,
+            scorer=scorer,
+            card=card,
+        )
+        if role is Role.CHAMPION:
+            self._demote_champion()
+        self.versions[version] = model
+        self._reroute()
+        return model
+
+    def check_new_version(self, version: str) -> None:
         if not version:
             raise InvalidInput("a model version name is required")
-        raise NotBuilt("loading ONNX models is not built yet in this version of the predictor")
+        if version in self.versions:
+            raise InvalidInput(f"model version {version!r} is already loaded; unload it or use another name")
 
     def unload(self, version: str) -> None:
-        self._get(version)
+        model = self._get(version)
+        if model.role is Role.CHAMPION and len(self.versions) > 1:
+            raise FailedPrecondition(f"{version!r} is the champion; make another version champion before unloading it")
         del self.versions[version]
-        self.metrics.pop(version, None)
-
-    def loaded(self) -> list[ModelVersion]:
-        return sorted(self.versions.values(), key=lambda m: m.version)
-
-    def status(self, version: str) -> tuple[ModelVersion, VersionMetrics]:
-        return self._get(version), self.metrics.setdefault(version, VersionMetrics())
+        self._reroute()
 
     def set_traffic(self, assignments: Mapping[str, tuple[Role, float]]) -> list[ModelVersion]:
         """Applies every assignment or none of them."""
@@ -71,25 +143,80 @@ class ModelRegistry:
             self._get(version)
             if not 0.0 <= weight <= 1.0:
                 raise InvalidInput(f"traffic weight of {version!r} is {weight}; weights are 0 to 1")
-        for version, (role, weight) in assignments.items():
-            model = self.versions[version]
-            model.role, model.traffic_weight = role, weight
+        roles = {v: m.role for v, m in self.versions.items()} | {v: r for v, (r, _) in assignments.items()}
+        weights = {v: m.traffic_weight for v, m in self.versions.items()} | {v: w for v, (_, w) in assignments.items()}
+        champions = [v for v, r in roles.items() if r is Role.CHAMPION]
+        if len(champions) != 1:
+            raise InvalidInput(f"exactly one version must be champion after SetTraffic, not {len(champions)}")
+        challenger_share = sum(weights[v] for v, r in roles.items() if r is Role.CHALLENGER)
+        if challenger_share > 1.0:
+            raise InvalidInput(f"challengers would take {challenger_share:.3f} of the traffic; at most 1")
+        for version, model in self.versions.items():
+            model.role = roles[version]
+            model.traffic_weight = weights[version] if model.role is Role.CHALLENGER else 0.0
+        self._reroute()
         return self.loaded()
 
-    def predict(self, routing_key: bytes, tenant: str, rows: int) -> ModelVersion:
-        if not self.versions:
-            raise FailedPrecondition("no model is loaded in the predictor; load one with LoadModel first")
-        raise NotBuilt("scoring with ONNX models is not built yet in this version of the predictor")
-
     def record_outcome(self, version: str, used: bool) -> bool:
-        if version not in self.versions:
+        model = self.versions.get(version)
+        if model is None:
             return False
-        metrics = self.metrics.setdefault(version, VersionMetrics())
         if used:
-            metrics.prefetches_used += 1
+            model.metrics.prefetches_used += 1
         else:
-            metrics.prefetches_unused += 1
+            model.metrics.prefetches_unused += 1
         return True
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def loaded(self) -> list[ModelVersion]:
+        return sorted(self.versions.values(), key=lambda m: m.version)
+
+    def status(self, version: str) -> ModelVersion:
+        return self._get(version)
+
+    def predict(self, tenant: str, routing_key: bytes, features: np.ndarray) -> Prediction:
+        routing = self._routing  # one read: a concurrent swap cannot mix two tables
+        if routing.champion is None:
+            raise FailedPrecondition("no model is loaded in the predictor; load one with LoadModel first")
+        model = routing.champion
+        position = traffic_position(tenant, routing_key)
+        for challenger, weight in routing.challengers:
+            if position < weight:
+                model = challenger
+                break
+            position -= weight
+        return Prediction(self.score(model, features), model, routing.shadows)
+
+    def score(self, model: ModelVersion, features: np.ndarray) -> np.ndarray:
+        if features.shape[1] != model.scorer.feature_count:
+            raise InvalidInput(
+                f"rows have {features.shape[1]} features but model {model.version!r} takes "
+                f"{model.scorer.feature_count} ({', '.join(model.feature_names)})"
+            )
+        started = time.perf_counter()
+        probabilities = model.scorer.score(features)
+        metrics = model.metrics
+        metrics.latencies_us.append((time.perf_counter() - started) * 1e6)
+        metrics.requests += 1
+        metrics.rows += len(features)
+        return probabilities
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _demote_champion(self) -> None:
+        for model in self.versions.values():
+            if model.role is Role.CHAMPION:
+                model.role, model.traffic_weight = Role.CHALLENGER, 0.0
+
+    def _reroute(self) -> None:
+        models = self.loaded()
+        champion = next((m for m in models if m.role is Role.CHAMPION), None)
+        challengers = tuple((m, m.traffic_weight) for m in models if m.role is Role.CHALLENGER and m.traffic_weight > 0)
+        shadows = tuple(m for m in models if m.role is Role.SHADOW)
+        if champion is not None:
+            champion.traffic_weight = 1.0 - sum(weight for _, weight in challengers)
+        self._routing = Routing(champion, challengers, shadows)
 
     def _get(self, version: str) -> ModelVersion:
         model = self.versions.get(version)

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 import grpc
+import numpy as np
 
 from predis.services.predictor.registry import ModelRegistry, ModelVersion, Role
-from predis.services.runtime.errors import InvalidInput
+from predis.services.runtime.errors import DomainError, InvalidInput
 from predis.services.runtime.status import maps_domain_errors
 from predis.services.runtime.tenancy import tenant_from_metadata
 from predis.v1 import common_pb2, predictor_pb2, predictor_pb2_grpc
+
+log = logging.getLogger(__name__)
 
 _ROLE_TO_PB = {
     Role.CHAMPION: common_pb2.MODEL_ROLE_CHAMPION,
@@ -18,9 +24,9 @@ _ROLE_TO_PB = {
 _PB_TO_ROLE = {pb: role for role, pb in _ROLE_TO_PB.items()}
 
 
-def _role(value: int, default: Role | None = None) -> Role:
-    if value == common_pb2.MODEL_ROLE_UNSPECIFIED and default is not None:
-        return default
+def _role(value: int) -> Role | None:
+    if value == common_pb2.MODEL_ROLE_UNSPECIFIED:
+        return None
     if value not in _PB_TO_ROLE:
         raise InvalidInput(f"model role {value} is not champion, challenger or shadow")
     return _PB_TO_ROLE[value]
@@ -38,27 +44,50 @@ def _info(model: ModelVersion) -> predictor_pb2.ModelInfo:
     )
 
 
+def _features(request: predictor_pb2.PredictRequest) -> np.ndarray:
+    width = request.feature_count
+    if width == 0 or not request.features or len(request.features) % width:
+        raise InvalidInput(f"{len(request.features)} feature values do not form rows of feature_count={width}")
+    return np.asarray(request.features, dtype=np.float32).reshape(-1, width)
+
+
 class PredictorServicer(predictor_pb2_grpc.PredictorServiceServicer):
     def __init__(self, registry: ModelRegistry) -> None:
         self.registry = registry
+
+    def _score_shadows(self, shadows: tuple[ModelVersion, ...], features: np.ndarray) -> None:
+        for shadow in shadows:
+            try:
+                self.registry.score(shadow, features)
+            except DomainError as error:
+                log.warning("shadow %s could not score a batch: %s", shadow.version, error)
 
     @maps_domain_errors
     async def Predict(
         self, request: predictor_pb2.PredictRequest, context: grpc.aio.ServicerContext
     ) -> predictor_pb2.PredictResponse:
-        if request.feature_count == 0 or len(request.features) % request.feature_count:
-            raise InvalidInput(
-                f"{len(request.features)} feature values do not form rows of feature_count={request.feature_count}"
-            )
+        features = _features(request)
         tenant = tenant_from_metadata(context.invocation_metadata())
-        self.registry.predict(request.routing_key, tenant, len(request.features) // request.feature_count)
-        return predictor_pb2.PredictResponse()
+        prediction = self.registry.predict(tenant, request.routing_key, features)
+        if prediction.shadows:
+            # Shadows score after this call has its answer: they never delay it.
+            asyncio.get_running_loop().call_soon(self._score_shadows, prediction.shadows, features)
+        return predictor_pb2.PredictResponse(
+            probabilities=prediction.probabilities.tolist(),
+            model_version=prediction.model.version,
+            role=_ROLE_TO_PB[prediction.model.role],
+        )
 
     @maps_domain_errors
     async def LoadModel(
         self, request: predictor_pb2.LoadModelRequest, context: grpc.aio.ServicerContext
     ) -> predictor_pb2.LoadModelResponse:
-        model = self.registry.load(request.version, request.path, _role(request.role, default=Role.SHADOW))
+        # Loading reads files and compiles a session: off the event loop, so serving goes on.
+        role = _role(request.role)
+        self.registry.check_new_version(request.version)
+        loop = asyncio.get_running_loop()
+        card_and_scorer = await loop.run_in_executor(None, self.registry.open, request.path)
+        model = self.registry.add(request.version, request.path, role, *card_and_scorer)
         return predictor_pb2.LoadModelResponse(model=_info(model))
 
     @maps_domain_errors
@@ -78,7 +107,12 @@ class PredictorServicer(predictor_pb2_grpc.PredictorServiceServicer):
     async def SetTraffic(
         self, request: predictor_pb2.SetTrafficRequest, context: grpc.aio.ServicerContext
     ) -> predictor_pb2.SetTrafficResponse:
-        assignments = {a.version: (_role(a.role), a.weight) for a in request.assignments}
+        assignments = {}
+        for a in request.assignments:
+            role = _role(a.role)
+            if role is None:
+                raise InvalidInput(f"SetTraffic needs a role for {a.version!r}")
+            assignments[a.version] = (role, a.weight)
         if not assignments:
             raise InvalidInput("SetTraffic needs at least one assignment")
         models = self.registry.set_traffic(assignments)
@@ -88,14 +122,17 @@ class PredictorServicer(predictor_pb2_grpc.PredictorServiceServicer):
     async def GetModelStatus(
         self, request: predictor_pb2.GetModelStatusRequest, context: grpc.aio.ServicerContext
     ) -> predictor_pb2.GetModelStatusResponse:
-        model, metrics = self.registry.status(request.version)
+        model = self.registry.status(request.version)
+        m = model.metrics
         return predictor_pb2.GetModelStatusResponse(
             model=_info(model),
-            requests=metrics.requests,
-            rows=metrics.rows,
-            prefetches_used=metrics.prefetches_used,
-            prefetches_unused=metrics.prefetches_unused,
-            precision=metrics.precision,
+            requests=m.requests,
+            rows=m.rows,
+            latency_p50_us=m.latency_percentile(50),
+            latency_p99_us=m.latency_percentile(99),
+            prefetches_used=m.prefetches_used,
+            prefetches_unused=m.prefetches_unused,
+            precision=m.precision,
         )
 
     @maps_domain_errors

@@ -1,0 +1,33 @@
+"""Real, tiny ONNX models for tests: scikit-learn fitted on synthetic data, exported by skl2onnx."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+
+def make_model_dir(directory: Path, features: int = 4, flip: bool = False, seed: int = 0) -> Path:
+    """Writes model.onnx + model.json; the model's probability rises with the first feature
+    (falls, with ``flip``). Returns the directory."""
+    from skl2onnx import to_onnx
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(400, features)).astype(np.float32)
+    y = ((x[:, 0] < 0) if flip else (x[:, 0] > 0)).astype(int)
+    model = LogisticRegression().fit(x, y)
+    onnx_model = to_onnx(model, x[:1], options={id(model): {"zipmap": False}})
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "model.onnx").write_bytes(onnx_model.SerializeToString())
+    card = {"features": [f"f{i}" for i in range(features)], "model": "LogisticRegression", "seed": seed}
+    (directory / "model.json").write_text(json.dumps(card))
+    return directory
+
+
+def sklearn_probabilities(directory: Path, rows: np.ndarray) -> np.ndarray:
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(directory / "model.onnx"), providers=["CPUExecutionProvider"])
+    return session.run(None, {session.get_inputs()[0].name: rows.astype(np.float32)})[1][:, 1]
