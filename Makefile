@@ -36,6 +36,7 @@ protos: install
 bench: install
 	$(VENV)/bin/predis bench engine
 	$(VENV)/bin/predis bench wire
+	$(VENV)/bin/predis bench predictor
 	$(VENV)/bin/predis bench throughput --vs-redis
 
 up: install

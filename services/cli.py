@@ -90,6 +90,24 @@ def _bench_throughput(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_predictor(args: argparse.Namespace) -> int:
+    import json
+
+    from predis.services.bench.predictor import run_bench
+
+    rows = [run_bench(args.batch, model, args.rate, args.seconds) for model in args.model.split(",")]
+    if args.json:
+        print(json.dumps(rows[0] if len(rows) == 1 else {"rows": rows}))
+        return 0
+    print(f"batches of {args.batch} rows x 12 features; service at {args.rate:g} requests/s for {args.seconds:g}s")
+    for r in rows:
+        print(
+            f"  {r['model']:<9} in process p50 {r['inprocess_p50_us']} us, p99 {r['inprocess_p99_us']} us;"
+            f"  service p50 {r['service_p50_ms']} ms, p99 {r['service_p99_ms']} ms, {r['service_errors']} errors"
+        )
+    return 0
+
+
 def _bench_wire(args: argparse.Namespace) -> int:
     import json
 
@@ -211,6 +229,14 @@ def build_parser() -> argparse.ArgumentParser:
     engine = benches.add_parser("engine", help="the engine's batch reads and writes in process, per backend")
     engine_bench.add_arguments(engine)
     engine.set_defaults(func=engine_bench.run)
+
+    predictor = benches.add_parser("predictor", help="scoring latency in process and through the predictor service")
+    predictor.add_argument("--batch", type=int, default=64)
+    predictor.add_argument("--model", default="logistic,gbdt", help="logistic, gbdt (50 trees), comma-separated")
+    predictor.add_argument("--rate", type=float, default=1000.0, help="requests per second sent to the service")
+    predictor.add_argument("--seconds", type=float, default=10.0)
+    predictor.add_argument("--json", action="store_true")
+    predictor.set_defaults(func=_bench_predictor)
 
     wire = benches.add_parser("wire", help="KeyBlock versus repeated bytes: message cost of one batch")
     wire.add_argument("--batch", type=int, default=1000)

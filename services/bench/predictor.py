@@ -1,0 +1,127 @@
+"""``predis bench predictor``: scoring latency of a batch of prefetch candidates, in process and
+through a running predictor service driven at a fixed request rate from this (separate) process.
+
+It trains a small model on synthetic features (scikit-learn, exported by skl2onnx: the dev extra),
+because no trained prefetch model ships yet; the latency depends on the model's kind and size, not
+on what it learned."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from predis.aio import AsyncClient
+from predis.config import ClientConfig
+
+FEATURES = 12
+MODELS = ("logistic", "gbdt")
+
+
+def _write_model(directory: Path, kind: str) -> None:
+    try:
+        from skl2onnx import to_onnx
+        from sklearn.ensemble import GradientBoostingClassifier
+        from sklearn.linear_model import LogisticRegression
+    except ImportError as exc:
+        raise RuntimeError(
+            "predis bench predictor needs scikit-learn and skl2onnx (pip install 'predis[dev]')"
+        ) from exc
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2000, FEATURES)).astype(np.float32)
+    y = (x[:, 0] + 0.5 * x[:, 1] > 0).astype(int)
+    model = LogisticRegression() if kind == "logistic" else GradientBoostingClassifier(n_estimators=50)
+    model.fit(x, y)
+    onnx_model = to_onnx(model, x[:1], options={id(model): {"zipmap": False}})
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "model.onnx").write_bytes(onnx_model.SerializeToString())
+    (directory / "model.json").write_text(json.dumps({"features": [f"f{i}" for i in range(FEATURES)], "model": kind}))
+
+
+def _inprocess(directory: Path, batch: int, calls: int) -> tuple[float, float]:
+    from predis.services.predictor.model_files import open_model_dir
+
+    _, scorer = open_model_dir(str(directory))
+    rows = np.random.default_rng(1).normal(size=(batch, FEATURES)).astype(np.float32)
+    for _ in range(200):
+        scorer.score(rows)
+    samples = np.empty(calls)
+    for i in range(calls):
+        started = time.perf_counter()
+        scorer.score(rows)
+        samples[i] = time.perf_counter() - started
+    us = samples * 1e6
+    return float(np.percentile(us, 50)), float(np.percentile(us, 99))
+
+
+async def _service(address: str, directory: Path, batch: int, rate: float, seconds: float) -> tuple[float, float, int]:
+    rows = np.random.default_rng(2).normal(size=(batch, FEATURES)).astype(np.float32)
+    async with AsyncClient(predictor=address, config=ClientConfig(tracing=False)) as client:
+        await client.predictor.load_model("bench", str(directory), role="champion")
+        for _ in range(50):
+            await client.predictor.predict(rows)
+        latencies: list[float] = []
+        errors = 0
+
+        async def one(key: int) -> None:
+            nonlocal errors
+            started = time.perf_counter()
+            try:
+                await client.predictor.predict(rows, routing_key=b"%d" % key)
+            except Exception:  # noqa: BLE001 - counted, not raised: the run measures what fails
+                errors += 1
+                return
+            latencies.append(time.perf_counter() - started)
+
+        # Open loop: requests leave on a fixed schedule whether or not earlier ones have answered.
+        tasks = []
+        began = time.perf_counter()
+        for i in range(int(rate * seconds)):
+            delay = began + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(i)))
+        await asyncio.gather(*tasks)
+    ms = np.array(latencies) * 1000
+    return float(np.percentile(ms, 50)), float(np.percentile(ms, 99)), errors
+
+
+def run_bench(batch: int, model: str, rate: float, seconds: float) -> dict[str, object]:
+    with tempfile.TemporaryDirectory(prefix="predis-bench-") as tmp:
+        directory = Path(tmp) / model
+        _write_model(directory, model)
+        p50_us, p99_us = _inprocess(directory, batch, 5000)
+        env = {**os.environ, "OTEL_SDK_DISABLED": "true", "PREDIS_LOG_LEVEL": "warning", "PYTHONUNBUFFERED": "1"}
+        server = subprocess.Popen(
+            [sys.executable, "-m", "predis.services.cli", "serve", "predictor", "--listen", "127.0.0.1:0"],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        try:
+            assert server.stdout is not None
+            address = server.stdout.readline().strip().rsplit(" ", 1)[-1]
+            p50_ms, p99_ms, errors = asyncio.run(_service(address, directory, batch, rate, seconds))
+        finally:
+            server.terminate()
+            server.wait(15)
+    return {
+        "batch": batch,
+        "model": model,
+        "features": FEATURES,
+        "inprocess_p50_us": round(p50_us, 1),
+        "inprocess_p99_us": round(p99_us, 1),
+        "service_p50_ms": round(p50_ms, 3),
+        "service_p99_ms": round(p99_ms, 3),
+        "service_rate_per_s": rate,
+        "service_errors": errors,
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+    }
