@@ -66,6 +66,22 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo()
 
 
+def _train(args: argparse.Namespace) -> int:
+    import json
+
+    from predis.services.replay.traces import TraceFormatError, read_trace
+    from predis.services.retrainer.training import TrainingOptions, train
+
+    try:
+        options = TrainingOptions(args.train_fraction, args.horizon, args.model, args.max_rows, args.seed)
+        card = train([read_trace(path, args.format) for path in args.traces], args.out, options)
+    except (ValueError, FileNotFoundError, TraceFormatError) as error:
+        print(f"predis train: {error}", file=sys.stderr)
+        return 2
+    print(json.dumps({"out": str(args.out), "offline_metrics": card["offline_metrics"]}))
+    return 0
+
+
 def _bench_throughput(args: argparse.Namespace) -> int:
     import json
 
@@ -208,6 +224,17 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--through-service", metavar="ADDR", help="replay through a running cache service instead")
     replay.add_argument("--value-size", type=int, default=100, help="with --through-service: bytes per value set")
     replay.set_defaults(func=_replay)
+
+    train = commands.add_parser("train", help="train a prefetch model on the first part of traces")
+    train.add_argument("traces", nargs="+", type=Path)
+    train.add_argument("--out", type=Path, required=True, help="directory for model.onnx and model.json")
+    train.add_argument("--train-fraction", type=float, default=0.3, help="share of each trace to learn from")
+    train.add_argument("--horizon", type=int, default=64, help="label: requested within this many requests")
+    train.add_argument("--model", default="gbdt", help="gbdt or logistic")
+    train.add_argument("--max-rows", type=int, default=400_000, help="candidate rows kept for fitting")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--format", help="trace format when the name does not tell it")
+    train.set_defaults(func=_train)
 
     bench = commands.add_parser("bench", help="benchmarks (commands, not tests)")
     benches = bench.add_subparsers(dest="bench", required=True)

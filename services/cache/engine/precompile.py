@@ -12,6 +12,7 @@ import numpy as np
 def main() -> None:
     started = time.monotonic()
     from predis.services.cache.collector import AccessRing
+    from predis.services.cache.engine.candidates import candidate_rows
     from predis.services.cache.engine.engine import warm_up
     from predis.services.cache.engine.numpy_storage import NumpyStorage
     from predis.services.cache.engine.simulate import simulate
@@ -21,6 +22,7 @@ def main() -> None:
         warm_up(policy, NumpyStorage())
     for policy in ("s3fifo", "lru", "successor"):
         simulate(np.arange(100, dtype=np.uint64) % 17, 10, policy, eval_from=5)
+    candidate_rows(np.arange(100, dtype=np.uint64) % 17)
     print(f"engine kernels compiled in {time.monotonic() - started:.1f}s")
 
 

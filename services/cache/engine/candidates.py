@@ -1,0 +1,154 @@
+"""Prefetch candidates and their features, computed causally from the access stream.
+
+After each request for a trigger key, the successor table proposes its candidates (the keys that
+followed the trigger most often, and the trigger plus the most frequent small key delta); each
+(trigger, candidate) pair gets a row of features that only uses requests seen so far. Because
+nothing here depends on what a cache holds, a whole trace's candidates can be scored in one ONNX
+batch and a replay can consume the scores; the cache service can compute the same rows online.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numba
+import numpy as np
+
+from predis.services.cache.engine.hashing import mix64
+from predis.services.cache.engine.successor import CANDIDATES, MAX_DELTA, SuccessorState, new_successor_state, observe
+
+FEATURES = (
+    "successor_probability",  # count / total of the trigger's row (0 for a delta candidate)
+    "successor_count",  # decayed count of this candidate after the trigger
+    "trigger_observations",  # decayed total of the trigger's row
+    "successor_rank",  # 0 for the strongest candidate of the row, 1 for the next, ...
+    "from_delta",  # 1 when proposed by the key-delta rule
+    "delta_probability",  # share of recent requests separated by the candidate's delta
+    "candidate_recency",  # log1p(requests since the candidate was last requested); 20 if never
+    "candidate_frequency",  # log1p(requests of the candidate so far)
+)
+PER_REQUEST = CANDIDATES + 1
+_NEVER = 20.0
+
+
+class KeyStats(NamedTuple):
+    """Direct-mapped last-seen position and count per key (bounded; collisions overwrite)."""
+
+    tags: np.ndarray  # uint64[R]: key + 1
+    last_seen: np.ndarray  # int64[R]
+    counts: np.ndarray  # float64[R]
+
+
+def new_key_stats(rows: int) -> KeyStats:
+    rows = 1 << max(10, (rows - 1).bit_length())
+    return KeyStats(np.zeros(rows, np.uint64), np.zeros(rows, np.int64), np.zeros(rows, np.float64))
+
+
+@numba.njit(cache=True, inline="always")
+def _key_row(ks: KeyStats, key: np.uint64) -> int:
+    return np.int64(mix64(key ^ np.uint64(0x5BD1E995)) & np.uint64(len(ks.tags) - 1))
+
+
+@numba.njit(cache=True)
+def _key_features(ks: KeyStats, key: np.uint64, now: int) -> tuple[float, float]:
+    r = _key_row(ks, key)
+    if ks.tags[r] != key + np.uint64(1):
+        return _NEVER, 0.0
+    return np.log1p(now - ks.last_seen[r]), np.log1p(ks.counts[r])
+
+
+@numba.njit(cache=True)
+def _see(ks: KeyStats, key: np.uint64, now: int) -> None:
+    r = _key_row(ks, key)
+    if ks.tags[r] != key + np.uint64(1):
+        ks.tags[r] = key + np.uint64(1)
+        ks.counts[r] = 0.0
+    ks.last_seen[r] = now
+    ks.counts[r] += 1.0
+
+
+@numba.njit(cache=True)
+def _extract(
+    ids: np.ndarray,
+    st: SuccessorState,
+    ks: KeyStats,
+    request: np.ndarray,
+    candidate: np.ndarray,
+    features: np.ndarray,
+) -> int:
+    n = 0
+    for i in range(len(ids)):
+        key = ids[i]
+        if i > 0:
+            observe(st, ids[i - 1], key)
+        _see(ks, key, i)
+        r = np.int64(mix64(key) & np.uint64(len(st.tags) - 1))
+        if st.tags[r] == key + np.uint64(1) and st.totals[r] > 0:
+            order = np.argsort(-st.counts[r])
+            for rank in range(CANDIDATES):
+                c = order[rank]
+                if st.counts[r, c] <= 0:
+                    break
+                cid = st.ids[r, c]
+                if cid == key:
+                    continue
+                request[n] = i
+                candidate[n] = cid
+                features[n, 0] = st.counts[r, c] / st.totals[r]
+                features[n, 1] = st.counts[r, c]
+                features[n, 2] = st.totals[r]
+                features[n, 3] = rank
+                features[n, 4] = 0.0
+                features[n, 5] = 0.0
+                features[n, 6], features[n, 7] = _key_features(ks, cid, i)
+                n += 1
+        if st.delta_total[0] > 0:
+            best = 0
+            for d in range(1, len(st.deltas)):
+                if st.deltas[d] > st.deltas[best]:
+                    best = d
+            if st.deltas[best] > 0 and best != MAX_DELTA:
+                cid = np.uint64(np.int64(key) + best - MAX_DELTA)
+                request[n] = i
+                candidate[n] = cid
+                features[n, 0:4] = 0.0
+                features[n, 4] = 1.0
+                features[n, 5] = st.deltas[best] / st.delta_total[0]
+                features[n, 6], features[n, 7] = _key_features(ks, cid, i)
+                n += 1
+    return n
+
+
+class CandidateRows(NamedTuple):
+    request: np.ndarray  # int64: index of the triggering request
+    candidate: np.ndarray  # uint64: the proposed key
+    features: np.ndarray  # float32[rows, len(FEATURES)]
+
+
+def candidate_rows(ids: np.ndarray, table_rows: int | None = None) -> CandidateRows:
+    """Every (trigger, candidate) pair of a trace with its features, in request order."""
+    ids = np.ascontiguousarray(ids, dtype=np.uint64)
+    rows = table_rows or min(2 * max(len(ids), 1), 1 << 20)
+    st, ks = new_successor_state(rows), new_key_stats(rows)
+    request = np.empty(len(ids) * PER_REQUEST, dtype=np.int64)
+    candidate = np.empty(len(ids) * PER_REQUEST, dtype=np.uint64)
+    features = np.empty((len(ids) * PER_REQUEST, len(FEATURES)), dtype=np.float32)
+    n = _extract(ids, st, ks, request, candidate, features)
+    return CandidateRows(request[:n], candidate[:n], features[:n])
+
+
+def labels(ids: np.ndarray, rows: CandidateRows, horizon: int) -> np.ndarray:
+    """1 where the candidate is requested within the ``horizon`` requests after its trigger."""
+    n = len(ids) + 1
+    unique, rank = np.unique(ids, return_inverse=True)
+    # One sortable number per request: the key's rank, then the position (both fit in 63 bits).
+    order = np.sort(rank.astype(np.int64) * n + np.arange(len(ids), dtype=np.int64))
+    where = np.searchsorted(unique, rows.candidate)
+    known = (where < len(unique)) & (unique[np.minimum(where, len(unique) - 1)] == rows.candidate)
+    query = where.astype(np.int64) * n + rows.request
+    nxt = np.searchsorted(order, query, side="right")
+    valid = known & (nxt < len(order))
+    following = order[np.minimum(nxt, len(order) - 1)]
+    same_key = following // n == where
+    gap = following % n - rows.request
+    return (valid & same_key & (gap <= horizon)).astype(np.int8)

@@ -1,0 +1,140 @@
+"""Training a prefetch model: candidates and features from the first part of traces, labels from
+what followed, a scikit-learn model exported to ONNX with its card. ``predis train`` runs this;
+the retrainer service is meant to call the same function on recent event segments.
+
+The model never sees requests after the training window: candidates, features and labels are all
+computed from the window alone (a candidate near the window's end whose follow-up falls outside it
+is labelled negative).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from predis.services.cache.engine.candidates import FEATURES, candidate_rows, labels
+from predis.services.replay.traces import Trace
+
+MODELS = ("gbdt", "logistic")
+
+
+@dataclass(frozen=True)
+class TrainingOptions:
+    """
+    Attributes:
+        train_fraction: share of each trace (from its start) the model may learn from.
+        horizon: a candidate is positive when requested within this many requests of its trigger.
+        model: ``gbdt`` (gradient-boosted trees, 50) or ``logistic``.
+        max_rows: candidate rows kept for fitting, sampled evenly over all traces (memory bound).
+        seed: for the sampling and the model.
+    """
+
+    train_fraction: float = 0.3
+    horizon: int = 64
+    model: str = "gbdt"
+    max_rows: int = 400_000
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.train_fraction <= 1.0:
+            raise ValueError("--train-fraction must be above 0 and at most 1")
+        if self.horizon < 1:
+            raise ValueError("--horizon must be at least 1")
+        if self.model not in MODELS:
+            raise ValueError(f"--model must be one of {', '.join(MODELS)}")
+
+
+def _window_rows(trace: Trace, options: TrainingOptions) -> tuple[np.ndarray, np.ndarray, dict[str, object]]:
+    window = trace.ids[: int(options.train_fraction * trace.requests)]
+    rows = candidate_rows(window)
+    y = labels(window, rows, options.horizon)
+    info = {
+        "trace": trace.name,
+        "requests": int(len(window)),
+        "of_requests": trace.requests,
+        "sha256": hashlib.sha256(window.tobytes()).hexdigest(),
+        "candidate_rows": int(len(y)),
+        "positive_share": round(float(y.mean()), 4) if len(y) else 0.0,
+    }
+    return rows.features, y, info
+
+
+def _fit(x: np.ndarray, y: np.ndarray, options: TrainingOptions) -> tuple[object, dict[str, object]]:
+    from sklearn.ensemble import GradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+
+    if options.model == "gbdt":
+        params: dict[str, object] = {"n_estimators": 50, "max_depth": 3, "learning_rate": 0.1}
+        model: object = GradientBoostingClassifier(random_state=options.seed, **params)  # type: ignore[arg-type]
+    else:
+        params = {"C": 1.0, "max_iter": 500}
+        model = LogisticRegression(**params)  # type: ignore[arg-type]
+    model.fit(x, y)  # type: ignore[attr-defined]
+    return model, params
+
+
+def _offline_metrics(model: object, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    from sklearn.metrics import roc_auc_score
+
+    p = model.predict_proba(x)[:, 1]  # type: ignore[attr-defined]
+    chosen = p >= 0.5
+    metrics = {"validation_rows": int(len(y)), "positive_share": round(float(y.mean()), 4)}
+    if 0 < y.sum() < len(y):
+        metrics["auc"] = round(float(roc_auc_score(y, p)), 4)
+    metrics["precision_at_0.5"] = round(float(y[chosen].mean()), 4) if chosen.any() else 0.0
+    metrics["recall_at_0.5"] = round(float(chosen[y == 1].mean()), 4) if y.any() else 0.0
+    return metrics
+
+
+def train(traces: list[Trace], out: Path, options: TrainingOptions) -> dict[str, object]:
+    """Writes ``out/model.onnx`` and ``out/model.json``; returns the card."""
+    import onnx
+    import skl2onnx
+    import sklearn
+    from skl2onnx import to_onnx
+
+    started = time.time()
+    parts = [_window_rows(trace, options) for trace in traces]
+    x = np.concatenate([p[0] for p in parts]) if parts else np.zeros((0, len(FEATURES)), np.float32)
+    y = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int8)
+    if len(y) < 100 or y.min() == y.max():
+        raise ValueError(
+            f"the training windows gave {len(y)} candidate rows with one class only or too few to learn from"
+        )
+    if len(y) > options.max_rows:
+        keep = np.sort(np.random.default_rng(options.seed).choice(len(y), options.max_rows, replace=False))
+        x, y = x[keep], y[keep]
+    # Hold out the latest fifth (rows are in time order within each trace) to measure the model.
+    cut = int(0.8 * len(y))
+    model, params = _fit(x[:cut], y[:cut], options)
+    card: dict[str, object] = {
+        "format": "predis-prefetch-model/1",
+        "features": list(FEATURES),
+        "label": f"candidate requested within the next {options.horizon} requests of its trigger",
+        "model": options.model,
+        "hyperparameters": params,
+        "training_windows": [p[2] for p in parts],
+        "train_fraction": options.train_fraction,
+        "training_rows": cut,
+        "offline_metrics": _offline_metrics(model, x[cut:], y[cut:]),
+        "libraries": {
+            "scikit-learn": sklearn.__version__,
+            "skl2onnx": skl2onnx.__version__,
+            "onnx": onnx.__version__,
+            "numpy": np.__version__,
+            "python": platform.python_version(),
+        },
+        "created_unix": int(started),
+        "training_seconds": round(time.time() - started, 1),
+    }
+    onnx_model = to_onnx(model, x[:1], options={id(model): {"zipmap": False}})
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "model.onnx").write_bytes(onnx_model.SerializeToString())
+    (out / "model.json").write_text(json.dumps(card, indent=2) + "\n")
+    return card

@@ -1,0 +1,103 @@
+"""`predis train`: candidates, features and labels from a training window, a real ONNX model out."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from predis.services.cache.engine.candidates import FEATURES, candidate_rows, labels
+from predis.services.predictor.model_files import open_model_dir
+
+
+def _trace(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(4)
+    loop = np.tile(np.arange(0, 600, 3), 30)  # a regular scan...
+    noise = rng.integers(10_000, 20_000, len(loop))  # ...interleaved with random keys
+    ids = np.where(rng.random(len(loop)) < 0.3, noise, loop)
+    path = tmp_path / "mixed.trace.gz"
+    path.write_bytes(gzip.compress("".join(f"{i}\n" for i in ids.tolist()).encode()))
+    return path
+
+
+def test_labels_look_only_forward_within_the_horizon() -> None:
+    ids = np.array([1, 2, 3, 1, 2, 9, 9, 9, 3], dtype=np.uint64)
+    rows = candidate_rows(ids)
+    y = labels(ids, rows, horizon=2)
+    by_request = {(int(r), int(c)): int(v) for r, c, v in zip(rows.request, rows.candidate, y, strict=True)}
+    assert by_request[(3, 2)] == 1  # after the second 1 comes 2 at once
+    assert by_request[(4, 3)] == 0  # 3 comes back 4 requests later: beyond the horizon
+    assert rows.features.shape[1] == len(FEATURES)
+
+
+def test_train_writes_a_model_the_predictor_loads(tmp_path: Path) -> None:
+    trace = _trace(tmp_path)
+    out = tmp_path / "model"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "predis.services.cli",
+            "train",
+            str(trace),
+            "--out",
+            str(out),
+            "--train-fraction",
+            "0.5",
+            "--model",
+            "logistic",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(result.stdout)["offline_metrics"]["auc"] > 0.7
+    card = json.loads((out / "model.json").read_text())
+    assert card["features"] == list(FEATURES)
+    window = card["training_windows"][0]
+    from predis.services.replay.traces import read_trace
+
+    ids = read_trace(trace).ids
+    assert window["requests"] == len(ids) // 2
+    assert window["sha256"] == hashlib.sha256(ids[: len(ids) // 2].tobytes()).hexdigest()
+    assert {"scikit-learn", "skl2onnx", "onnx"} <= set(card["libraries"])
+    _, scorer = open_model_dir(str(out))
+    scores = scorer.score(candidate_rows(ids[:500]).features)
+    assert scores.min() >= 0 and scores.max() <= 1
+
+
+def test_too_little_to_learn_from_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "tiny.trace.gz"
+    path.write_bytes(gzip.compress(b"1\n2\n3\n"))
+    result = subprocess.run(
+        [sys.executable, "-m", "predis.services.cli", "train", str(path), "--out", str(tmp_path / "m")],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2 and "too few to learn from" in result.stderr
+    assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize("args", [["--train-fraction", "0"], ["--model", "forest"], ["--horizon", "0"]])
+def test_bad_options_are_refused(tmp_path: Path, args: list[str]) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "predis.services.cli",
+            "train",
+            str(_trace(tmp_path)),
+            "--out",
+            str(tmp_path / "m"),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
