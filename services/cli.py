@@ -164,6 +164,8 @@ def _replay(args: argparse.Namespace) -> int:
                 args.train_fraction,
                 [p.strip() for p in args.vs_libcachesim.split(",") if p.strip()],
                 args.format,
+                model=args.model,
+                threshold=args.threshold,
             )
         if args.plot:
             from predis.services.replay.plot import plot_rows
@@ -219,6 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--train-fraction", type=float, default=0.0, help="score only the requests after this share")
     replay.add_argument("--vs-libcachesim", default="", help="libCacheSim policies, comma-separated (LRU,S3FIFO,...)")
     replay.add_argument("--format", help="trace format when the name does not tell it")
+    replay.add_argument("--model", type=Path, help="for the learned policy: a directory `predis train` wrote")
+    replay.add_argument("--threshold", type=float, help="for the learned policy: score cut (default: the card's)")
     replay.add_argument("--json", action="store_true", help="print one JSON object")
     replay.add_argument("--plot", type=Path, help="write hit ratio against cache size, a panel per trace, to this PNG")
     replay.add_argument("--through-service", metavar="ADDR", help="replay through a running cache service instead")

@@ -101,3 +101,21 @@ def test_bad_options_are_refused(tmp_path: Path, args: list[str]) -> None:
         text=True,
     )
     assert result.returncode == 2
+
+
+def test_the_learned_policy_replays_a_trained_models_proposals(tmp_path: Path) -> None:
+    from predis.services.replay.runner import run_replay
+    from predis.services.replay.traces import read_trace
+    from predis.services.retrainer.training import TrainingOptions, train
+
+    trace_path = _trace(tmp_path)
+    card = train([read_trace(trace_path)], tmp_path / "m", TrainingOptions(train_fraction=0.3, model="logistic"))
+    assert 0.3 <= card["threshold"] <= 1.0  # type: ignore[operator]
+    rows = run_replay([trace_path], ["s3fifo", "learned"], [0.05], train_fraction=0.3, model=tmp_path / "m")
+    plain, learned = rows
+    assert learned.policy == "learned" and learned.prefetches > 0
+    assert learned.prefetch_used <= learned.prefetches
+    assert learned.origin_fetches == learned.misses + learned.prefetches
+    assert learned.hit_ratio > plain.hit_ratio  # the scan is predictable; the model must see it
+    with pytest.raises(ValueError, match="needs --model"):
+        run_replay([trace_path], ["learned"], [0.05])

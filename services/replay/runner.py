@@ -83,13 +83,23 @@ def replay_trace(
     train_fraction: float,
     versus: Sequence[str],
     progress: Progress,
+    model: Path | None = None,
+    threshold: float | None = None,
 ) -> Iterator[Row]:
     footprint = trace.footprint
     eval_from = int(train_fraction * trace.requests)
+    proposals = None
+    if "learned" in policies:
+        from predis.services.replay.learned import learned_proposals, model_threshold
+
+        if model is None:
+            raise ValueError("the learned policy needs --model DIR (a directory `predis train` wrote)")
+        cut = model_threshold(model) if threshold is None else threshold
+        proposals = learned_proposals(trace.ids, model, cut)
     for size in cache_sizes(sizes, footprint):
         for policy in policies:
             started = time.perf_counter()
-            result = simulate(trace.ids, size, policy, eval_from=eval_from)
+            result = simulate(trace.ids, size, policy, eval_from=eval_from, proposals=proposals)
             speed = trace.requests / (time.perf_counter() - started)
             yield _row(
                 trace,
@@ -176,12 +186,15 @@ def run_replay(
     versus: Sequence[str] = (),
     fmt: str | None = None,
     show_progress: bool | None = None,
+    model: Path | None = None,
+    threshold: float | None = None,
 ) -> list[Row]:
     check_options(policies, versus, train_fraction)
     progress = Progress(len(paths) * len(sizes) * (len(policies) + len(versus)), show_progress)
     rows: list[Row] = []
     for path in paths:
-        rows.extend(replay_trace(read_trace(path, fmt), policies, sizes, train_fraction, versus, progress))
+        trace = read_trace(path, fmt)
+        rows.extend(replay_trace(trace, policies, sizes, train_fraction, versus, progress, model, threshold))
     return rows
 
 

@@ -79,6 +79,20 @@ def _fit(x: np.ndarray, y: np.ndarray, options: TrainingOptions) -> tuple[object
     return model, params
 
 
+TARGET_PRECISION = 0.6  # above the 50% a prefetch must reach live, for the drift between windows
+
+
+def _threshold(model: object, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """The lowest score cut whose held-out precision reaches TARGET_PRECISION (1.0, never
+    prefetch, when none does), and that precision."""
+    p = model.predict_proba(x)[:, 1]  # type: ignore[attr-defined]
+    for cut in np.arange(0.3, 0.96, 0.05):
+        chosen = p >= cut
+        if chosen.sum() >= max(10, 0.001 * len(y)) and y[chosen].mean() >= TARGET_PRECISION:
+            return round(float(cut), 2), round(float(y[chosen].mean()), 4)
+    return 1.0, 0.0
+
+
 def _offline_metrics(model: object, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
     from sklearn.metrics import roc_auc_score
 
@@ -113,6 +127,7 @@ def train(traces: list[Trace], out: Path, options: TrainingOptions) -> dict[str,
     # Hold out the latest fifth (rows are in time order within each trace) to measure the model.
     cut = int(0.8 * len(y))
     model, params = _fit(x[:cut], y[:cut], options)
+    threshold, threshold_precision = _threshold(model, x[cut:], y[cut:])
     card: dict[str, object] = {
         "format": "predis-prefetch-model/1",
         "features": list(FEATURES),
@@ -123,6 +138,8 @@ def train(traces: list[Trace], out: Path, options: TrainingOptions) -> dict[str,
         "train_fraction": options.train_fraction,
         "training_rows": cut,
         "offline_metrics": _offline_metrics(model, x[cut:], y[cut:]),
+        "threshold": threshold,
+        "threshold_precision": threshold_precision,
         "libraries": {
             "scikit-learn": sklearn.__version__,
             "skl2onnx": skl2onnx.__version__,

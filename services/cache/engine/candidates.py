@@ -70,17 +70,23 @@ def _see(ks: KeyStats, key: np.uint64, now: int) -> None:
 @numba.njit(cache=True)
 def _extract(
     ids: np.ndarray,
+    offset: int,
+    previous: np.ndarray,
     st: SuccessorState,
     ks: KeyStats,
     request: np.ndarray,
     candidate: np.ndarray,
     features: np.ndarray,
 ) -> int:
+    """Rows for ``ids``, the requests at positions ``offset``...; ``previous`` holds the request
+    before them ([key, 1]) or nothing yet ([0, 0]), and is updated."""
     n = 0
-    for i in range(len(ids)):
-        key = ids[i]
-        if i > 0:
-            observe(st, ids[i - 1], key)
+    for j in range(len(ids)):
+        i = offset + j
+        key = ids[j]
+        if previous[1] == 1:
+            observe(st, previous[0], key)
+        previous[0], previous[1] = key, 1
         _see(ks, key, i)
         r = np.int64(mix64(key) & np.uint64(len(st.tags) - 1))
         if st.tags[r] == key + np.uint64(1) and st.totals[r] > 0:
@@ -125,16 +131,28 @@ class CandidateRows(NamedTuple):
     features: np.ndarray  # float32[rows, len(FEATURES)]
 
 
-def candidate_rows(ids: np.ndarray, table_rows: int | None = None) -> CandidateRows:
+class CandidateStream:
+    """Candidate rows for a trace read in consecutive chunks, with state carried between them."""
+
+    def __init__(self, expected_requests: int) -> None:
+        rows = min(2 * max(expected_requests, 1), 1 << 20)
+        self._successors, self._keys = new_successor_state(rows), new_key_stats(rows)
+        self._previous = np.zeros(2, dtype=np.uint64)
+        self.position = 0
+
+    def rows(self, ids: np.ndarray) -> CandidateRows:
+        ids = np.ascontiguousarray(ids, dtype=np.uint64)
+        request = np.empty(len(ids) * PER_REQUEST, dtype=np.int64)
+        candidate = np.empty(len(ids) * PER_REQUEST, dtype=np.uint64)
+        features = np.empty((len(ids) * PER_REQUEST, len(FEATURES)), dtype=np.float32)
+        n = _extract(ids, self.position, self._previous, self._successors, self._keys, request, candidate, features)
+        self.position += len(ids)
+        return CandidateRows(request[:n], candidate[:n], features[:n])
+
+
+def candidate_rows(ids: np.ndarray) -> CandidateRows:
     """Every (trigger, candidate) pair of a trace with its features, in request order."""
-    ids = np.ascontiguousarray(ids, dtype=np.uint64)
-    rows = table_rows or min(2 * max(len(ids), 1), 1 << 20)
-    st, ks = new_successor_state(rows), new_key_stats(rows)
-    request = np.empty(len(ids) * PER_REQUEST, dtype=np.int64)
-    candidate = np.empty(len(ids) * PER_REQUEST, dtype=np.uint64)
-    features = np.empty((len(ids) * PER_REQUEST, len(FEATURES)), dtype=np.float32)
-    n = _extract(ids, st, ks, request, candidate, features)
-    return CandidateRows(request[:n], candidate[:n], features[:n])
+    return CandidateStream(len(ids)).rows(ids)
 
 
 def labels(ids: np.ndarray, rows: CandidateRows, horizon: int) -> np.ndarray:

@@ -19,8 +19,9 @@ from predis.services.cache.engine.successor import SuccessorState, new_successor
 
 TIMELINE_POINTS = 100
 HITS, MISSES, PREFETCHES, PREFETCH_USED = range(4)
-# Replay-only policies: an eviction policy plus a prefetch rule.
-PREFETCHING = {"successor": "s3fifo"}
+# Replay-only policies: S3-FIFO plus a prefetch rule, or plus proposals a model made beforehand.
+PREFETCHING = {"successor": "s3fifo", "learned": "s3fifo"}
+NO_PREFETCH, RULE, PROPOSALS = range(3)
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,9 @@ def _run(
     timeline_hits: np.ndarray,
     timeline_reqs: np.ndarray,
     successors: SuccessorState,
-    prefetching: bool,
+    mode: int,
+    proposals: np.ndarray,
+    proposal_counts: np.ndarray,
 ) -> None:
     n = len(ids)
     free_top = np.array([len(free_slots)], dtype=np.int64)
@@ -115,13 +118,20 @@ def _run(
                 counts[MISSES] += 1
             ghost_hit = s.meta[pol.KIND] == pol.S3FIFO and pol.ghost_take(s, h)
             _insert(s, ix, free_slots, free_top, evicted, h, sizes[i], ghost_hit, False)
-        if not prefetching:
+        if mode == NO_PREFETCH:
             continue
-        if i > 0:
-            observe(successors, ids[i - 1], ids[i])
-        found, candidate = propose(successors, ids[i])
-        if found and candidate != ids[i]:
-            ch = hash_id(candidate, 0)
+        if mode == RULE:
+            if i > 0:
+                observe(successors, ids[i - 1], ids[i])
+            found, candidate = propose(successors, ids[i])
+            proposals[0, 0] = candidate
+            wanted = 1 if found and candidate != ids[i] else 0
+            row = 0
+        else:
+            wanted = proposal_counts[i]
+            row = i
+        for p in range(wanted):
+            ch = hash_id(proposals[row, p], 0)
             if _lookup(ix, ch) < 0:
                 _insert(s, ix, free_slots, free_top, evicted, ch, sizes[i], False, True)
                 if scored:
@@ -129,19 +139,31 @@ def _run(
 
 
 def simulate(
-    ids: np.ndarray, capacity: int, policy: str, sizes: np.ndarray | None = None, eval_from: int = 0
+    ids: np.ndarray,
+    capacity: int,
+    policy: str,
+    sizes: np.ndarray | None = None,
+    eval_from: int = 0,
+    proposals: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> SimulationResult:
     """Replays ``ids`` (uint64) through ``policy`` with ``capacity`` units (objects when every
     size is 1); counts hits and misses from request ``eval_from`` on, the cache warmed by the
     requests before it. ``policy`` is an eviction policy (``lru``, ``s3fifo``) or a prefetching
-    one (``successor``: S3-FIFO plus the successor rule)."""
+    one: ``successor`` (S3-FIFO plus the successor rule) or ``learned`` (S3-FIFO plus
+    ``proposals``: keys to prefetch after each request, ``(keys[n, k], counts[n])``)."""
     ids = np.ascontiguousarray(ids, dtype=np.uint64)
     sizes = np.ones(len(ids), dtype=np.int64) if sizes is None else np.ascontiguousarray(sizes, dtype=np.int64)
-    prefetching = policy in PREFETCHING
     eviction = PREFETCHING.get(policy, policy)
     if eviction not in pol.POLICIES:
         known = ", ".join([*pol.POLICIES, *PREFETCHING])
         raise ValueError(f"policy {policy!r} is not one of {known}")
+    mode = {"successor": RULE, "learned": PROPOSALS}.get(policy, NO_PREFETCH)
+    if mode == PROPOSALS:
+        if proposals is None or len(proposals[1]) != len(ids):
+            raise ValueError("the learned policy needs proposals for every request (a model's scores)")
+        keys, wanted = proposals
+    else:
+        keys, wanted = np.zeros((1, 1), dtype=np.uint64), np.zeros(1, dtype=np.int8)
     slots = int(min(capacity, len(ids))) + 1
     state = pol.new_policy_state(pol.POLICIES[eviction], slots, 1, ghost_nodes=slots)
     state.tenant[0, pol.CAPACITY] = capacity
@@ -150,8 +172,22 @@ def simulate(
     counts = np.zeros(4, dtype=np.int64)
     timeline_hits = np.zeros(TIMELINE_POINTS, dtype=np.int64)
     timeline_reqs = np.zeros(TIMELINE_POINTS, dtype=np.int64)
-    successors = new_successor_state(min(2 * len(ids), 1 << 20) if prefetching else 1)
-    _run(ids, sizes, state, ix, free_slots, eval_from, counts, timeline_hits, timeline_reqs, successors, prefetching)
+    successors = new_successor_state(min(2 * len(ids), 1 << 20) if mode == RULE else 1)
+    _run(
+        ids,
+        sizes,
+        state,
+        ix,
+        free_slots,
+        eval_from,
+        counts,
+        timeline_hits,
+        timeline_reqs,
+        successors,
+        mode,
+        keys,
+        wanted,
+    )
     hits, misses = int(counts[HITS]), int(counts[MISSES])
     return SimulationResult(
         hits + misses, hits, misses, timeline_hits, timeline_reqs, int(counts[PREFETCHES]), int(counts[PREFETCH_USED])
