@@ -1,15 +1,18 @@
 """The ``learned`` replay policy's proposals: every request's candidates scored by a trained
-model (ONNX Runtime, in large batches), keeping the best ones above the model's threshold."""
+model (ONNX Runtime, in large batches), the best ones kept, and a threshold per cache size tuned
+on the training window to a precision target, as the cache would tune it live."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numba
 import numpy as np
 
 from predis.services.cache.engine.candidates import CandidateStream
+from predis.services.cache.engine.simulate import simulate
 from predis.services.predictor.model_files import open_model_dir
 
 PER_REQUEST = 2
@@ -54,16 +57,28 @@ def _keep_best(
             best[i, weakest] = scores[r]
 
 
-def model_threshold(model_dir: Path) -> float:
-    card = json.loads((model_dir / "model.json").read_text())
-    return float(card.get("threshold", 0.5))
+THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+TARGET_PRECISION = 0.6  # on the training window; the live target is 0.5
 
 
-def learned_proposals(ids: np.ndarray, model_dir: Path, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+@dataclass(frozen=True)
+class ScoredProposals:
+    """Each request's best PER_REQUEST candidates, best first, with their scores."""
+
+    keys: np.ndarray  # uint64[n, PER_REQUEST]
+    scores: np.ndarray  # float32[n, PER_REQUEST]; -1 where there is no candidate
+
+    def at(self, threshold: float, upto: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Proposals above ``threshold`` (for the first ``upto`` requests only, when given)."""
+        keys, scores = (self.keys, self.scores) if upto is None else (self.keys[:upto], self.scores[:upto])
+        return keys, (scores >= threshold).sum(axis=1).astype(np.int8)
+
+
+def score_proposals(ids: np.ndarray, model_dir: Path) -> ScoredProposals:
     _, scorer = open_model_dir(str(model_dir))
     keys = np.zeros((len(ids), PER_REQUEST), dtype=np.uint64)
     counts = np.zeros(len(ids), dtype=np.int8)
-    best = np.zeros((len(ids), PER_REQUEST), dtype=np.float32)
+    best = np.full((len(ids), PER_REQUEST), -1.0, dtype=np.float32)
     stream = CandidateStream(len(ids))
     for start in range(0, len(ids), CHUNK):
         rows = stream.rows(ids[start : start + CHUNK])
@@ -71,5 +86,24 @@ def learned_proposals(ids: np.ndarray, model_dir: Path, threshold: float) -> tup
             [scorer.score(rows.features[b : b + SCORE_BATCH]) for b in range(0, len(rows.request), SCORE_BATCH)]
             or [np.zeros(0, np.float32)]
         )
-        _keep_best(rows.request, rows.candidate, scores, threshold, keys, counts, best)
-    return keys, counts
+        _keep_best(rows.request, rows.candidate, scores, 0.0, keys, counts, best)
+    # Best first, so that a threshold keeps a prefix of each row.
+    order = np.argsort(-best, axis=1)
+    return ScoredProposals(np.take_along_axis(keys, order, 1), np.take_along_axis(best, order, 1))
+
+
+def tuned_threshold(
+    ids: np.ndarray, proposals: ScoredProposals, capacity: int, train_end: int, model_dir: Path
+) -> float:
+    """The lowest threshold whose prefetches, replayed over the training window at this cache
+    size, reach TARGET_PRECISION (the cache never sees the scored requests while tuning);
+    above 1 (never prefetch) when none does."""
+    if train_end == 0:  # nothing before the scored window to tune on: the model card's cut
+        card = json.loads((model_dir / "model.json").read_text())
+        return float(card.get("threshold", 0.5))
+    window = ids[:train_end]
+    for threshold in THRESHOLDS:
+        result = simulate(window, capacity, "learned", proposals=proposals.at(threshold, train_end))
+        if result.prefetches and result.prefetch_used / result.prefetches >= TARGET_PRECISION:
+            return threshold
+    return 1.01

@@ -88,17 +88,20 @@ def replay_trace(
 ) -> Iterator[Row]:
     footprint = trace.footprint
     eval_from = int(train_fraction * trace.requests)
-    proposals = None
+    scored = None
     if "learned" in policies:
-        from predis.services.replay.learned import learned_proposals, model_threshold
+        from predis.services.replay.learned import score_proposals, tuned_threshold
 
         if model is None:
             raise ValueError("the learned policy needs --model DIR (a directory `predis train` wrote)")
-        cut = model_threshold(model) if threshold is None else threshold
-        proposals = learned_proposals(trace.ids, model, cut)
+        scored = score_proposals(trace.ids, model)
     for size in cache_sizes(sizes, footprint):
         for policy in policies:
             started = time.perf_counter()
+            proposals = None
+            if policy == "learned" and scored is not None:
+                cut = threshold if threshold is not None else tuned_threshold(trace.ids, scored, size, eval_from, model)
+                proposals = scored.at(cut)
             result = simulate(trace.ids, size, policy, eval_from=eval_from, proposals=proposals)
             speed = trace.requests / (time.perf_counter() - started)
             yield _row(
