@@ -119,3 +119,17 @@ async def test_prefetch_loads_in_the_background_at_low_priority() -> None:
     assert counters(cache)["prefetches"] == 2
     assert counters(cache)["prefetch_hits"] == 1
     cache.close()
+
+
+async def test_reading_a_hinted_key_prefetches_its_followers_in_batches_too() -> None:
+    cache = make(CountingOrigin())
+    cache.hints.add("t", "sequence", [b"a", b"b"])
+    cache.hints.add("t", "group", [b"x", b"y"])
+    await cache.get_many("t", KeyBatch.of([b"a", b"x"]), skip_origin=True)
+    for _ in range(100):
+        if counters(cache)["prefetches"] == 2:
+            break
+        await asyncio.sleep(0.01)
+    assert (await cache.get("t", b"b", skip_origin=True)).source is ValueOrigin.PREFETCH
+    assert (await cache.get("t", b"y", skip_origin=True)).source is ValueOrigin.PREFETCH
+    cache.close()

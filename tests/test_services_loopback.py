@@ -110,7 +110,7 @@ def test_tenants_are_isolated_through_the_service(suite: BackgroundSuite) -> Non
         (lambda c: c.predictor.model_status("v9"), predis.NotFoundError, "not loaded"),
         (lambda c: c.predictor.predict([[0.0, 1.0]]), predis.FailedPreconditionError, "no model is loaded"),
         (lambda c: c.prefetch(b"k"), predis.FailedPreconditionError, "needs an origin"),
-        (lambda c: c.hint("group", [b"a", b"b"]), predis.UnimplementedError, "not built yet"),
+        (lambda c: c.hint("group", [b"only-one"]), predis.InvalidArgumentError, "2 to 1000 keys"),
         (lambda c: c.predictor.load_model("v1", "/tmp/none"), predis.NotFoundError, "does not exist"),
     ],
 )
@@ -158,5 +158,12 @@ def test_prefetch_through_the_service_loads_without_blocking() -> None:
             assert (stats.prefetches, stats.prefetches_used, stats.origin_fetches) == (2, 1, 2)
             assert client.lookup(b"p1").source == cache_pb2.VALUE_SOURCE_CACHE
             assert client.batch_get([b"fresh"]) == [client.get(b"fresh")]  # read-through in a batch
+            # A hinted sequence: reading its first key prefetches the next.
+            assert client.hint("sequence", [b"page:1", b"page:2", b"page:3"]) == 2
+            client.get(b"page:1")
+            deadline = time.monotonic() + 5
+            while client.stats().tenant.prefetches < 3 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert client.lookup(b"page:2").source == cache_pb2.VALUE_SOURCE_PREFETCH
     finally:
         suite.stop()

@@ -19,6 +19,7 @@ import numpy as np
 from predis.plugins.origin import Origin
 from predis.services.cache.engine.engine import BatchRead, Counter, Engine
 from predis.services.cache.engine.storage import KeyBatch
+from predis.services.cache.hints import HintTable
 from predis.services.runtime.errors import DomainError, TimedOut, Unavailable
 
 log = logging.getLogger(__name__)
@@ -55,8 +56,16 @@ class ReadThroughCache:
         self._pool = ThreadPoolExecutor(max_workers=origin_workers, thread_name_prefix="origin")
         self._inflight: dict[tuple[str, bytes], asyncio.Future[bytes | None]] = {}
         self._prefetching = 0
+        self.hints = HintTable()
+
+    def _prefetch_hinted(self, tenant: str, keys: Sequence[bytes]) -> None:
+        if self.origin is not None:
+            followers = self.hints.followers(tenant, keys)
+            if followers:
+                self.prefetch(tenant, followers)
 
     async def get(self, tenant: str, key: bytes, skip_origin: bool = False) -> ReadResult:
+        self._prefetch_hinted(tenant, [key])
         value, prefetched = self.engine.get(tenant, key)
         if value is not None:
             return ReadResult(value, ValueOrigin.PREFETCH if prefetched else ValueOrigin.CACHE)
@@ -69,6 +78,8 @@ class ReadThroughCache:
         self, tenant: str, keys: KeyBatch, skip_origin: bool = False
     ) -> tuple[bytes, np.ndarray, np.ndarray]:
         """Values packed in key order, their lengths and a found mask; misses read through."""
+        if self.origin is not None and self.hints.has(tenant):
+            self._prefetch_hinted(tenant, [keys.item(i) for i in range(len(keys))])
         read = self.engine.get_many(tenant, keys)
         missing = np.flatnonzero(~read.found)
         if skip_origin or self.origin is None or not len(missing):

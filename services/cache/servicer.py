@@ -31,6 +31,7 @@ _CONDITIONS = {
     cache_pb2.SET_CONDITION_IF_ABSENT: Condition.IF_ABSENT,
     cache_pb2.SET_CONDITION_IF_PRESENT: Condition.IF_PRESENT,
 }
+_HINT_KINDS = {cache_pb2.HINT_KIND_GROUP: "group", cache_pb2.HINT_KIND_SEQUENCE: "sequence"}
 STREAM_BATCH = 1000
 STREAM_IDLE_S = 0.05
 
@@ -127,7 +128,11 @@ class CacheServicer(cache_pb2_grpc.CacheServiceServicer):
 
     @maps_domain_errors
     async def Hint(self, request: cache_pb2.HintRequest, context: grpc.aio.ServicerContext) -> cache_pb2.HintResponse:
-        raise NotBuilt("Hint is not built yet in this version of the cache: there is no prefetcher to use it")
+        kind = _HINT_KINDS.get(request.kind)
+        if kind is None:
+            raise InvalidInput("a hint's kind must be GROUP or SEQUENCE")
+        added = self.cache.hints.add(_tenant(context), kind, list(request.keys))
+        return cache_pb2.HintResponse(links_added=added)
 
     @maps_domain_errors
     async def Stats(
