@@ -93,7 +93,6 @@ class ReadThroughCache:
         if self.origin is None:
             return 0
         batch = KeyBatch.of(list(keys))
-        self.engine.validate(batch)
         present = self.engine.exists_mask(tenant, batch)
         queued = 0
         for i, key in enumerate(keys):

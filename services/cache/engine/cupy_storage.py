@@ -34,10 +34,8 @@ from typing import Any, NamedTuple
 import numba
 import numpy as np
 
-from predis.services.cache.engine.hashing import hash_many
 from predis.services.cache.engine.slot_table import (
     FIRST,
-    FREE_BLOCK_TOP,
     FREE_SLOT_TOP,
     INFO_COLUMNS,
     KEY_LEN,
@@ -46,6 +44,7 @@ from predis.services.cache.engine.slot_table import (
     TENANT,
     VALUE_LEN,
     SlotTable,
+    SlotTableStorage,
     grown_slot_table,
     new_slot_table,
     release_chain,
@@ -327,7 +326,7 @@ def _plan_read(h: SlotTable, bs: int, slots: np.ndarray, lengths: np.ndarray, se
 # -- the backend -----------------------------------------------------------------------------
 
 
-class CupyStorage:
+class CupyStorage(SlotTableStorage):
     """Storage in GPU memory, indexed on the GPU; bookkeeping mirrored on the host.
 
     Not thread-safe: the engine serialises calls. All device work runs on CuPy's current stream,
@@ -352,20 +351,8 @@ class CupyStorage:
     # -- capacity ----------------------------------------------------------------------------
 
     @property
-    def slot_capacity(self) -> int:
-        return len(self._h.info)
-
-    @property
-    def block_capacity(self) -> int:
-        return len(self._h.links)
-
-    @property
-    def free_slot_count(self) -> int:
-        return int(self._h.meta[FREE_SLOT_TOP])
-
-    @property
-    def free_block_count(self) -> int:
-        return int(self._h.meta[FREE_BLOCK_TOP])
+    def _table(self) -> SlotTable:
+        return self._h
 
     def bytes_per_slot(self) -> int:
         host = INFO_COLUMNS * 8 + 8 + 4  # slot table, hash, free-stack cell
@@ -375,10 +362,6 @@ class CupyStorage:
     def bytes_per_block(self) -> int:
         # The block and its link on the device; the link's mirror and a free-stack cell on the host.
         return self.block_bytes + LINK_BYTES + LINK_BYTES + 4
-
-    @property
-    def allocated_bytes(self) -> int:
-        return self.slot_capacity * self.bytes_per_slot() + self.block_capacity * self.bytes_per_block()
 
     def grow(self, slots: int, blocks: int) -> None:
         old = self._h
@@ -403,9 +386,6 @@ class CupyStorage:
             self._rebuild_index()
 
     # -- keys and values ---------------------------------------------------------------------
-
-    def hashes(self, tenant: int, keys: KeyBatch) -> np.ndarray:
-        return hash_many(keys.data, keys.offsets, keys.lengths, tenant)
 
     def find(self, tenant: int, keys: KeyBatch, hashes: np.ndarray) -> np.ndarray:
         n = len(keys)
@@ -492,18 +472,6 @@ class CupyStorage:
         segs = np.empty((3, length // self.block_bytes + 2), dtype=np.int64)
         k = _chain_segments(self._h.links, self.block_bytes, int(self._h.info[slot, FIRST]), 0, length, 0, segs, 0)
         return self._gather(length, segs[:, :k])
-
-    def value_length(self, slots: np.ndarray) -> np.ndarray:
-        return self._h.info[np.asarray(slots), VALUE_LEN]
-
-    def blocks_of(self, slots: np.ndarray) -> np.ndarray:
-        return self._h.info[np.asarray(slots), NBLOCKS]
-
-    def slots_of_tenant(self, tenant: int) -> np.ndarray:
-        return np.flatnonzero(self._h.info[:, TENANT] == tenant).astype(np.int32)
-
-    def hash_of(self, slots: np.ndarray) -> np.ndarray:
-        return self._hashes[np.asarray(slots)]
 
     # -- device helpers ----------------------------------------------------------------------
 

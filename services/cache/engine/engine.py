@@ -252,7 +252,7 @@ class Engine:
         stored = np.zeros(len(keys), dtype=np.bool_)
         expires = self.clock_ns() + ttl_ms * 1_000_000 if ttl_ms else 0
         for i in np.flatnonzero(wanted & present):
-            stored[i] = self._overwrite(t, int(slots[i]), keys, values, int(i), expires)
+            stored[i] = self._overwrite(t, int(slots[i]), keys, values, hashes, int(i), expires)
         new = np.flatnonzero(wanted & ~present)
         if len(new):
             stored[new] = self._insert_new(t, keys, values, hashes, new, expires, prefetch)
@@ -315,7 +315,7 @@ class Engine:
     # -- internals ---------------------------------------------------------------------------
 
     def _charges(self, key_lengths: np.ndarray, value_lengths: np.ndarray) -> np.ndarray:
-        per_block = self.storage.bytes_per_block()  # type: ignore[attr-defined]
+        per_block = self.storage.bytes_per_block()
         fixed = self.storage.bytes_per_slot() + 8 + pol.bytes_per_slot()
         return blocks_needed(self.storage.block_bytes, key_lengths, value_lengths) * per_block + fixed
 
@@ -407,16 +407,16 @@ class Engine:
         if not short_slots and not short_blocks:
             return True
         per_slot = st.bytes_per_slot() + 8 + pol.bytes_per_slot()
-        per_block = st.bytes_per_block()  # type: ignore[attr-defined]
+        per_block = st.bytes_per_block()
         new_slots = st.slot_capacity + (max(short_slots, int(st.slot_capacity * (_GROWTH - 1))) if short_slots else 0)
-        new_blocks = st.block_capacity + (  # type: ignore[attr-defined]
-            max(short_blocks, int(st.block_capacity * (_GROWTH - 1))) if short_blocks else 0  # type: ignore[attr-defined]
+        new_blocks = st.block_capacity + (
+            max(short_blocks, int(st.block_capacity * (_GROWTH - 1))) if short_blocks else 0
         )
         budget = self.config.memory_bytes
         if new_slots * per_slot + new_blocks * per_block > budget:
             # Grow only by what is missing if a full step does not fit.
             new_slots = st.slot_capacity + short_slots
-            new_blocks = st.block_capacity + short_blocks  # type: ignore[attr-defined]
+            new_blocks = st.block_capacity + short_blocks
             if new_slots * per_slot + new_blocks * per_block > budget:
                 return False
         st.grow(new_slots, new_blocks)
@@ -427,18 +427,15 @@ class Engine:
             self._expires = expires
         return True
 
-    def _overwrite(self, t: int, slot: int, keys: KeyBatch, values: KeyBatch, i: int, expires: int) -> bool:
+    def _overwrite(
+        self, t: int, slot: int, keys: KeyBatch, values: KeyBatch, hashes: np.ndarray, i: int, expires: int
+    ) -> bool:
         new_charge = int(self._charges(keys.lengths[i : i + 1], values.lengths[i : i + 1])[0])
         old_charge = int(self._policy.slot[slot, pol.SIZE])
         if new_charge > old_charge:
             # A larger value needs room: store it as a new entry, which evicts like any insert.
             self._remove(t, np.array([slot], dtype=np.int32), evicted=False)
-            hashes = self.storage.hashes(t, KeyBatch(keys.data, keys.offsets[i : i + 1], keys.lengths[i : i + 1]))
-            return bool(
-                self._insert_new(
-                    t, keys, values, np.zeros(len(keys), np.uint64) + hashes[0], np.array([i]), expires, False
-                )[0]
-            )
+            return bool(self._insert_new(t, keys, values, hashes, np.array([i]), expires, False)[0])
         self.storage.replace_value(slot, values.item(i))
         pol.resize(self._policy, slot, new_charge)
         pol.touch(self._policy, slot)

@@ -7,7 +7,6 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
-from predis.services.cache.engine.hashing import hash_many
 from predis.services.cache.engine.slot_index import (
     SlotIndex,
     grown_slot_index,
@@ -19,7 +18,6 @@ from predis.services.cache.engine.slot_index import (
 )
 from predis.services.cache.engine.slot_table import (
     FIRST,
-    FREE_BLOCK_TOP,
     FREE_SLOT_TOP,
     INFO_COLUMNS,
     KEY_LEN,
@@ -28,6 +26,7 @@ from predis.services.cache.engine.slot_table import (
     TENANT,
     VALUE_LEN,
     SlotTable,
+    SlotTableStorage,
     grown_slot_table,
     new_slot_table,
     release_chain,
@@ -253,11 +252,11 @@ def _arrays(table: SlotTable, blocks: np.ndarray) -> Arrays:
     return Arrays(table.meta, blocks, table.links, table.free_blocks, table.info, table.free_slots)
 
 
-def _table(a: Arrays) -> SlotTable:
+def _slot_table_of(a: Arrays) -> SlotTable:
     return SlotTable(a.meta, a.links, a.free_blocks, a.info, a.free_slots)
 
 
-class NumpyStorage:
+class NumpyStorage(SlotTableStorage):
     """Storage in host memory. Not thread-safe: the engine serialises calls."""
 
     name = "numpy"
@@ -271,30 +270,14 @@ class NumpyStorage:
     # -- capacity ----------------------------------------------------------------------------
 
     @property
-    def slot_capacity(self) -> int:
-        return len(self._a.info)
-
-    @property
-    def block_capacity(self) -> int:
-        return len(self._a.links)
-
-    @property
-    def free_slot_count(self) -> int:
-        return int(self._a.meta[FREE_SLOT_TOP])
-
-    @property
-    def free_block_count(self) -> int:
-        return int(self._a.meta[FREE_BLOCK_TOP])
+    def _table(self) -> SlotTable:
+        return self._a  # type: ignore[return-value]
 
     def bytes_per_slot(self) -> int:
         return INFO_COLUMNS * 8 + 4 + 8 + index_bytes_per_entry()
 
     def bytes_per_block(self) -> int:
         return self.block_bytes + LINK_BYTES + 4  # the block, its link, its free-stack cell
-
-    @property
-    def allocated_bytes(self) -> int:
-        return self.slot_capacity * self.bytes_per_slot() + self.block_capacity * self.bytes_per_block()
 
     def grow(self, slots: int, blocks: int) -> None:
         old = self._a
@@ -304,7 +287,7 @@ class NumpyStorage:
             return
         pool = np.zeros(blocks * self.block_bytes, dtype=np.uint8)
         pool[: len(old.blocks)] = old.blocks
-        self._a = _arrays(grown_slot_table(_table(old), slots, blocks), pool)
+        self._a = _arrays(grown_slot_table(_slot_table_of(old), slots, blocks), pool)
         if slots > n:
             self._index = grown_slot_index(self._index, slots)
             hashes = np.zeros(slots, dtype=np.uint64)
@@ -312,9 +295,6 @@ class NumpyStorage:
             self._hashes = hashes
 
     # -- keys and values ---------------------------------------------------------------------
-
-    def hashes(self, tenant: int, keys: KeyBatch) -> np.ndarray:
-        return hash_many(keys.data, keys.offsets, keys.lengths, tenant)
 
     def find(self, tenant: int, keys: KeyBatch, hashes: np.ndarray) -> np.ndarray:
         out = np.empty(len(keys), dtype=np.int32)
@@ -360,15 +340,3 @@ class NumpyStorage:
         out = np.empty(int(self._a.info[slot, KEY_LEN]), dtype=np.uint8)
         _read_key(self._a, self.block_bytes, slot, out)
         return out.tobytes()
-
-    def value_length(self, slots: np.ndarray) -> np.ndarray:
-        return self._a.info[np.asarray(slots), VALUE_LEN]
-
-    def blocks_of(self, slots: np.ndarray) -> np.ndarray:
-        return self._a.info[np.asarray(slots), NBLOCKS]
-
-    def slots_of_tenant(self, tenant: int) -> np.ndarray:
-        return np.flatnonzero(self._a.info[:, TENANT] == tenant).astype(np.int32)
-
-    def hash_of(self, slots: np.ndarray) -> np.ndarray:
-        return self._hashes[np.asarray(slots)]

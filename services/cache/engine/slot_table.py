@@ -10,6 +10,9 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
+from predis.services.cache.engine.hashing import hash_many
+from predis.services.cache.engine.storage import KeyBatch
+
 # Columns of the slot table.
 TENANT, KEY_LEN, VALUE_LEN, FIRST, NBLOCKS = range(5)
 INFO_COLUMNS = 5
@@ -77,3 +80,58 @@ def release_chain(meta: np.ndarray, links: np.ndarray, free_blocks: np.ndarray, 
         free_blocks[top] = block
         meta[FREE_BLOCK_TOP] = top + 1
         block = nxt
+
+
+class SlotTableStorage:
+    """What both storage backends answer from their host slot table alone: capacities, lengths,
+    owners and key hashes. A backend exposes its table as ``_table`` (anything with the fields
+    ``meta``, ``links`` and ``info``) and each slot's key hash in ``_hashes``."""
+
+    block_bytes: int
+    _hashes: np.ndarray
+
+    @property
+    def _table(self) -> SlotTable:
+        raise NotImplementedError
+
+    def bytes_per_slot(self) -> int:
+        raise NotImplementedError
+
+    def bytes_per_block(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def slot_capacity(self) -> int:
+        return len(self._table.info)
+
+    @property
+    def block_capacity(self) -> int:
+        return len(self._table.links)
+
+    @property
+    def free_slot_count(self) -> int:
+        return int(self._table.meta[FREE_SLOT_TOP])
+
+    @property
+    def free_block_count(self) -> int:
+        return int(self._table.meta[FREE_BLOCK_TOP])
+
+    @property
+    def allocated_bytes(self) -> int:
+        return self.slot_capacity * self.bytes_per_slot() + self.block_capacity * self.bytes_per_block()
+
+    def hashes(self, tenant: int, keys: KeyBatch) -> np.ndarray:
+        # On the host for every backend, so a key hashes alike wherever it is stored.
+        return hash_many(keys.data, keys.offsets, keys.lengths, tenant)
+
+    def value_length(self, slots: np.ndarray) -> np.ndarray:
+        return self._table.info[np.asarray(slots), VALUE_LEN]
+
+    def blocks_of(self, slots: np.ndarray) -> np.ndarray:
+        return self._table.info[np.asarray(slots), NBLOCKS]
+
+    def slots_of_tenant(self, tenant: int) -> np.ndarray:
+        return np.flatnonzero(self._table.info[:, TENANT] == tenant).astype(np.int32)
+
+    def hash_of(self, slots: np.ndarray) -> np.ndarray:
+        return self._hashes[np.asarray(slots)]

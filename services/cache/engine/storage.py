@@ -59,6 +59,9 @@ class Storage(Protocol):
     def slot_capacity(self) -> int: ...
 
     @property
+    def block_capacity(self) -> int: ...
+
+    @property
     def free_slot_count(self) -> int: ...
 
     @property
@@ -71,6 +74,10 @@ class Storage(Protocol):
 
     def bytes_per_slot(self) -> int:
         """Memory one more slot costs in the backend (metadata and index)."""
+        ...
+
+    def bytes_per_block(self) -> int:
+        """Memory one more block costs in the backend (the block, its link, its free-stack cell)."""
         ...
 
     def grow(self, slots: int, blocks: int) -> None:
@@ -105,7 +112,11 @@ class Storage(Protocol):
 
     def value_length(self, slots: np.ndarray) -> np.ndarray: ...
 
+    def blocks_of(self, slots: np.ndarray) -> np.ndarray: ...
+
     def slots_of_tenant(self, tenant: int) -> np.ndarray: ...
+
+    def hash_of(self, slots: np.ndarray) -> np.ndarray: ...
 
 
 def blocks_needed(block_bytes: int, key_len: np.ndarray | int, value_len: np.ndarray | int) -> np.ndarray | int:
