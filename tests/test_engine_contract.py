@@ -224,15 +224,23 @@ def test_prefetched_entries_are_counted_used_or_unused(make: Callable[..., Engin
     e = make(memory=64 * 1024)
     assert e.insert_prefetched("t", b"used", b"v")
     assert not e.insert_prefetched("t", b"used", b"again")  # present: not prefetched twice
-    assert e.get("t", b"used") == (b"v", True)
+    held = e.tenant_view("t").counters["prefetch_bytes"]
+    assert held == e.tenant_view("t").counters["memory"] > 0
+    assert e.get_many("t", KeyBatch.of([b"used", b"used"])).prefetched.tolist() == [True, True]
+    assert e.tenant_view("t").counters["prefetch_bytes"] == 0  # read: no longer an unused prefetch
     assert e.get("t", b"used") == (b"v", False)  # a real read made it ordinary
     e.insert_prefetched("t", b"unused", b"v")
+    e.insert_prefetched("t", b"overwritten", b"v")
+    assert e.tenant_view("t").counters["prefetch_bytes"] == 2 * held
+    e.set("t", b"overwritten", b"w")
+    assert e.tenant_view("t").counters["prefetch_bytes"] == held
     for i in range(2000):
         e.set("t", b"fill%d" % i, bytes(50))
     counters = e.tenant_view("t").counters
-    assert counters["prefetches"] == 2
-    assert counters["prefetch_hits"] == 1
+    assert counters["prefetches"] == 3
+    assert counters["prefetch_hits"] == 2
     assert counters["prefetches_unused"] == 1
+    assert counters["prefetch_bytes"] == 0
 
 
 @pytest.mark.parametrize("policy", ["lru", "s3fifo"])

@@ -41,7 +41,8 @@ class Counter:
 
     HITS, MISSES, PREFETCH_HITS, EVICTIONS, PREFETCHES, PREFETCHES_UNUSED = range(6)
     ORIGIN_FETCHES, ORIGIN_ERRORS, ENTRIES, MEMORY, EXPIRED = range(6, 11)
-    COUNT = 11
+    PREFETCH_BYTES = 11  # bytes held now by prefetched entries nobody has read yet
+    COUNT = 12
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,10 @@ class Engine:
         names = [n for n in dir(Counter) if n.isupper() and n != "COUNT"]
         return TenantView(name, self.quota_of(name), {n.lower(): int(row[getattr(Counter, n)]) for n in names})
 
+    def counter(self, name: str, counter: int) -> int:
+        """One of ``name``'s counters (a column of :class:`Counter`)."""
+        return int(self._counters[self.tenant_id(name), counter])
+
     def count(self, name: str, counter: int, amount: int = 1) -> None:
         self._counters[self.tenant_id(name), counter] += amount
 
@@ -190,11 +195,13 @@ class Engine:
         found = slots >= 0
         live = slots[found]
         prefetched = np.zeros(len(slots), dtype=np.bool_)
+        row = self._counters[t]
         if len(live):
             prefetched[found] = bp.prefetched_flags(self._policy, live)
+            if prefetched.any():  # first reads: these bytes no longer count as unused prefetches
+                row[Counter.PREFETCH_BYTES] -= int(bp.charges_of(self._policy, np.unique(slots[prefetched])).sum())
             bp.touch_many(self._policy, live)
         values, lengths = self.storage.read(slots)
-        row = self._counters[t]
         hits = int(found.sum())
         row[Counter.HITS] += hits
         row[Counter.MISSES] += len(slots) - hits
@@ -356,6 +363,7 @@ class Engine:
         row[Counter.ENTRIES] -= len(slots)
         row[Counter.MEMORY] -= int(charges.sum())
         row[Counter.PREFETCHES_UNUSED] += int(unused.sum())
+        row[Counter.PREFETCH_BYTES] -= int(charges[unused].sum())
         if evicted:
             row[Counter.EVICTIONS] += len(slots)
         self.memory_bytes -= int(charges.sum())
@@ -437,6 +445,8 @@ class Engine:
             self._remove(t, np.array([slot], dtype=np.int32), evicted=False)
             return bool(self._insert_new(t, keys, values, hashes, np.array([i]), expires, False)[0])
         self.storage.replace_value(slot, values.item(i))
+        if self._policy.slot[slot, pol.PREFETCHED] == 1:  # touch() below makes it an ordinary entry
+            self._counters[t, Counter.PREFETCH_BYTES] -= old_charge
         pol.resize(self._policy, slot, new_charge)
         pol.touch(self._policy, slot)
         self._counters[t, Counter.MEMORY] += new_charge - old_charge
@@ -475,6 +485,8 @@ class Engine:
         row = self._counters[t]
         row[Counter.ENTRIES] += len(kept)
         row[Counter.MEMORY] += int(charges[admitted].sum())
+        if prefetch:
+            row[Counter.PREFETCH_BYTES] += int(charges[admitted].sum())
         self.memory_bytes += int(charges[admitted].sum())
         if expires:
             self._ttl_entries += len(kept)
