@@ -28,13 +28,17 @@ def _serve(args: argparse.Namespace) -> int:
 
             asyncio.run(cache_main(CacheSettings.from_env(os.environ, args.listen)))
             return 0
+        if args.service == "predictor":
+            from predis.services.predictor.server import main as predictor_main
+            from predis.services.predictor.settings import PredictorSettings
+
+            asyncio.run(predictor_main(PredictorSettings.from_env(os.environ, args.listen)))
+            return 0
         settings = ServerSettings.from_env(args.service, os.environ, args.listen)
     except (SettingsError, PluginError) as error:
         print(f"predis serve {args.service}: {error}", file=sys.stderr)
         return 2
-    if args.service == "predictor":
-        from predis.services.predictor.server import main
-    elif args.service == "drift":
+    if args.service == "drift":
         from predis.services.drift.server import main
     else:
         from predis.services.retrainer.server import main

@@ -145,3 +145,20 @@ async def test_a_swap_under_load_fails_and_delays_no_request(suite: BackgroundSu
         assert seen[0] == "old" and seen[-1] == "new" and len(seen) > 20
         old = next(m for m in await client.predictor.list_models() if m.version == "old")
         assert old.role == common_pb2.MODEL_ROLE_CHALLENGER and old.traffic_weight == 0.0
+
+
+async def test_concurrent_calls_share_one_session_run(suite: BackgroundSuite, models: dict[str, Path]) -> None:
+    async with predis.AsyncClient(**suite.client_kwargs()) as client:
+        await client.predictor.load_model("v1", str(models["up"]))
+        rng = np.random.default_rng(3)
+        batches = [rng.normal(size=(int(rng.integers(1, 9)), 4)).astype(np.float32) for _ in range(64)]
+        answers = await asyncio.gather(
+            *(client.predictor.predict(rows, routing_key=b"%d" % i) for i, rows in enumerate(batches))
+        )
+        for rows, answer in zip(batches, answers, strict=True):  # each caller gets its own rows back
+            np.testing.assert_allclose(answer.probabilities, sklearn_probabilities(models["up"], rows), rtol=1e-5)
+        assert suite.registry.versions["v1"].metrics.runs < len(batches)  # some calls were scored together
+        status = await client.predictor.model_status("v1")
+        assert status.requests == len(batches) and status.rows == sum(len(b) for b in batches)
+        with pytest.raises(predis.InvalidArgumentError, match="features"):  # a bad call fails alone
+            await asyncio.gather(client.predictor.predict(np.zeros((2, 3), np.float32)), client.predictor.predict(ROWS))

@@ -35,6 +35,7 @@ class Role(Enum):
 class VersionMetrics:
     requests: int = 0
     rows: int = 0
+    runs: int = 0  # session runs: fewer than requests when micro-batching joined calls
     prefetches_used: int = 0
     prefetches_unused: int = 0
     latencies_us: deque[float] = field(default_factory=lambda: deque(maxlen=LATENCY_WINDOW))
@@ -175,7 +176,8 @@ class ModelRegistry:
     def status(self, version: str) -> ModelVersion:
         return self._get(version)
 
-    def predict(self, tenant: str, routing_key: bytes, features: np.ndarray) -> Prediction:
+    def route(self, tenant: str, routing_key: bytes) -> tuple[ModelVersion, tuple[ModelVersion, ...]]:
+        """The version that answers this tenant and key, and the shadows that score a copy."""
         routing = self._routing  # one read: a concurrent swap cannot mix two tables
         if routing.champion is None:
             raise FailedPrecondition("no model is loaded in the predictor; load one with LoadModel first")
@@ -186,19 +188,29 @@ class ModelRegistry:
                 model = challenger
                 break
             position -= weight
-        return Prediction(self.score(model, features), model, routing.shadows)
+        return model, routing.shadows
 
-    def score(self, model: ModelVersion, features: np.ndarray) -> np.ndarray:
+    def predict(self, tenant: str, routing_key: bytes, features: np.ndarray) -> Prediction:
+        model, shadows = self.route(tenant, routing_key)
+        return Prediction(self.score(model, features), model, shadows)
+
+    @staticmethod
+    def check_width(model: ModelVersion, features: np.ndarray) -> None:
         if features.shape[1] != model.scorer.feature_count:
             raise InvalidInput(
                 f"rows have {features.shape[1]} features but model {model.version!r} takes "
                 f"{model.scorer.feature_count} ({', '.join(model.feature_names)})"
             )
+
+    def score(self, model: ModelVersion, features: np.ndarray, calls: int = 1) -> np.ndarray:
+        """Scores rows with one version; ``calls`` is how many Predict calls the rows came from."""
+        self.check_width(model, features)
         started = time.perf_counter()
         probabilities = model.scorer.score(features)
         metrics = model.metrics
         metrics.latencies_us.append((time.perf_counter() - started) * 1e6)
-        metrics.requests += 1
+        metrics.requests += calls
+        metrics.runs += 1
         metrics.rows += len(features)
         return probabilities
 

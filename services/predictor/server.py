@@ -6,8 +6,10 @@ from collections.abc import Awaitable, Callable
 
 from opentelemetry import trace
 
+from predis.services.predictor.batching import MicroBatcher
 from predis.services.predictor.registry import ModelRegistry
 from predis.services.predictor.servicer import PredictorServicer
+from predis.services.predictor.settings import PredictorSettings
 from predis.services.runtime.lifecycle import nothing_to_clean_up, run_service
 from predis.services.runtime.server import RunningServer, ServiceBinding, start_server
 from predis.services.runtime.settings import ServerSettings
@@ -17,17 +19,22 @@ SERVICE_NAME = "predis.v1.PredictorService"
 
 
 async def create_server(
-    settings: ServerSettings, registry: ModelRegistry, tracer_provider: trace.TracerProvider
+    settings: ServerSettings,
+    registry: ModelRegistry,
+    tracer_provider: trace.TracerProvider,
+    batcher: MicroBatcher | None = None,
 ) -> RunningServer:
-    servicer = PredictorServicer(registry)
+    servicer = PredictorServicer(registry, batcher or MicroBatcher(registry))
     binding = ServiceBinding(
         SERVICE_NAME, lambda s: predictor_pb2_grpc.add_PredictorServiceServicer_to_server(servicer, s)
     )
     return await start_server(settings, [binding], tracer_provider)
 
 
-async def main(settings: ServerSettings) -> None:
+async def main(settings: PredictorSettings) -> None:
     async def start(provider: trace.TracerProvider) -> tuple[RunningServer, Callable[[], Awaitable[None]]]:
-        return await create_server(settings, ModelRegistry(), provider), nothing_to_clean_up
+        registry = ModelRegistry()
+        batcher = MicroBatcher(registry, settings.batch_wait_s, settings.batch_max_rows)
+        return await create_server(settings.server, registry, provider, batcher), nothing_to_clean_up
 
-    await run_service("predictor", settings, start)
+    await run_service("predictor", settings.server, start)

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 
 import grpc
 import numpy as np
 
+from predis.services.predictor.batching import MicroBatcher
 from predis.services.predictor.registry import ModelRegistry, ModelVersion, Role
-from predis.services.runtime.errors import DomainError, InvalidInput
+from predis.services.runtime.errors import InvalidInput
 from predis.services.runtime.status import maps_domain_errors
 from predis.services.runtime.tenancy import tenant_from_metadata
 from predis.v1 import common_pb2, predictor_pb2, predictor_pb2_grpc
-
-log = logging.getLogger(__name__)
 
 _ROLE_TO_PB = {
     Role.CHAMPION: common_pb2.MODEL_ROLE_CHAMPION,
@@ -52,15 +50,9 @@ def _features(request: predictor_pb2.PredictRequest) -> np.ndarray:
 
 
 class PredictorServicer(predictor_pb2_grpc.PredictorServiceServicer):
-    def __init__(self, registry: ModelRegistry) -> None:
+    def __init__(self, registry: ModelRegistry, batcher: MicroBatcher) -> None:
         self.registry = registry
-
-    def _score_shadows(self, shadows: tuple[ModelVersion, ...], features: np.ndarray) -> None:
-        for shadow in shadows:
-            try:
-                self.registry.score(shadow, features)
-            except DomainError as error:
-                log.warning("shadow %s could not score a batch: %s", shadow.version, error)
+        self.batcher = batcher
 
     @maps_domain_errors
     async def Predict(
@@ -68,10 +60,7 @@ class PredictorServicer(predictor_pb2_grpc.PredictorServiceServicer):
     ) -> predictor_pb2.PredictResponse:
         features = _features(request)
         tenant = tenant_from_metadata(context.invocation_metadata())
-        prediction = self.registry.predict(tenant, request.routing_key, features)
-        if prediction.shadows:
-            # Shadows score after this call has its answer: they never delay it.
-            asyncio.get_running_loop().call_soon(self._score_shadows, prediction.shadows, features)
+        prediction = await self.batcher.predict(tenant, request.routing_key, features)
         return predictor_pb2.PredictResponse(
             probabilities=prediction.probabilities.tolist(),
             model_version=prediction.model.version,

@@ -1,0 +1,97 @@
+"""Micro-batching: the Predict calls that are waiting at the same moment are scored as one ONNX
+run per model version, then each call gets its own rows back.
+
+grpc.aio hands over new calls one loop turn at a time, so a flush on the very next turn finds only
+one. So when calls are arriving close together (the previous one came less than
+``BUSY_GAP * max_wait_s`` ago: the cache's prefetch loop sends many at a time), the first call of a batch waits at most
+``max_wait_s`` for others, and they share one session run; a call that arrives alone is scored on
+the next loop turn, without waiting. One run of 64 rows costs about what one run of 4 rows costs,
+so this keeps the predictor's cost per call flat as its request rate grows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from predis.services.predictor.registry import ModelRegistry, ModelVersion, Prediction
+from predis.services.runtime.errors import DomainError
+
+log = logging.getLogger(__name__)
+BUSY_GAP = 5  # decoding one call takes a few hundred microseconds: arrivals are spread out
+
+
+@dataclass
+class _Waiting:
+    model: ModelVersion
+    shadows: tuple[ModelVersion, ...]
+    features: list[np.ndarray] = field(default_factory=list)
+    answers: list[asyncio.Future[np.ndarray]] = field(default_factory=list)
+
+
+class MicroBatcher:
+    """Scores concurrent requests together; a run holds at most ``max_rows`` rows."""
+
+    def __init__(self, registry: ModelRegistry, max_wait_s: float = 0.0005, max_rows: int = 8192) -> None:
+        self.registry = registry
+        self.max_wait_s = max_wait_s
+        self.max_rows = max_rows
+        self._timer: asyncio.TimerHandle | asyncio.Handle | None = None
+        self._last_arrival = 0.0
+        self._waiting: dict[str, _Waiting] = {}
+        self._rows = 0
+
+    async def predict(self, tenant: str, routing_key: bytes, features: np.ndarray) -> Prediction:
+        model, shadows = self.registry.route(tenant, routing_key)
+        self.registry.check_width(model, features)  # a bad call fails alone, before it joins a batch
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[np.ndarray] = loop.create_future()
+        waiting = self._waiting.get(model.version)
+        if waiting is None or waiting.model is not model:
+            waiting = self._waiting[model.version] = _Waiting(model, shadows)
+        waiting.features.append(features)
+        waiting.answers.append(answer)
+        self._rows += len(features)
+        now = loop.time()
+        busy, self._last_arrival = now - self._last_arrival < BUSY_GAP * self.max_wait_s, now
+        if self._rows >= self.max_rows:
+            self._flush()
+        elif self._timer is None and busy:
+            self._timer = loop.call_later(self.max_wait_s, self._flush)
+        elif self._timer is None:
+            self._timer = loop.call_soon(self._flush)
+        return Prediction(await answer, model, shadows)
+
+    def _flush(self) -> None:
+        waiting, self._waiting = self._waiting, {}
+        self._rows = 0
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        for batch in waiting.values():
+            features = batch.features[0] if len(batch.features) == 1 else np.concatenate(batch.features)
+            try:
+                probabilities = self.registry.score(batch.model, features, calls=len(batch.answers))
+            except Exception as error:  # noqa: BLE001 - every waiting caller gets the same failure
+                for answer in batch.answers:
+                    if not answer.done():
+                        answer.set_exception(error)
+                continue
+            start = 0
+            for rows, answer in zip(batch.features, batch.answers, strict=True):
+                if not answer.done():  # the caller may have given up (deadline, cancel)
+                    answer.set_result(probabilities[start : start + len(rows)])
+                start += len(rows)
+            if batch.shadows:
+                # Shadows score after the callers have their answers: they never delay them.
+                asyncio.get_running_loop().call_soon(self._score_shadows, batch.shadows, features, len(batch.answers))
+
+    def _score_shadows(self, shadows: tuple[ModelVersion, ...], features: np.ndarray, calls: int) -> None:
+        for shadow in shadows:
+            try:
+                self.registry.score(shadow, features, calls)
+            except DomainError as error:
+                log.warning("shadow %s could not score a batch: %s", shadow.version, error)
