@@ -82,6 +82,8 @@ class ClientConfig:
         tls: TLS settings; None for a plaintext channel (loopback, service mesh).
         max_message_bytes: largest message sent or received (batch calls can be large).
         tracing: wrap channels in OpenTelemetry client interceptors.
+        max_reconnect_backoff_s: longest wait between reconnection attempts after a server went
+            away (0 keeps gRPC's default of 120 s); lower it to notice a restarted server sooner.
     """
 
     tenant: str | None = None
@@ -92,6 +94,7 @@ class ClientConfig:
     tls: TlsConfig | None = None
     max_message_bytes: int = 256 * 1024 * 1024
     tracing: bool = True
+    max_reconnect_backoff_s: float = 0.0
 
     def __post_init__(self) -> None:
         if self.timeout_s <= 0:
@@ -139,6 +142,12 @@ class ClientConfig:
                 ("grpc.keepalive_time_ms", int(self.keepalive_s * 1000)),
                 ("grpc.keepalive_timeout_ms", 10_000),
                 ("grpc.http2.max_pings_without_data", 0),
+            ]
+        if self.max_reconnect_backoff_s > 0:
+            backoff_ms = int(self.max_reconnect_backoff_s * 1000)
+            options += [
+                ("grpc.initial_reconnect_backoff_ms", min(1000, backoff_ms)),
+                ("grpc.max_reconnect_backoff_ms", backoff_ms),
             ]
         if self.tls and self.tls.server_name_override:
             options.append(("grpc.ssl_target_name_override", self.tls.server_name_override))

@@ -19,6 +19,7 @@ from predis.services.cache.engine.engine import Engine, EngineConfig, warm_up
 from predis.services.cache.engine.numpy_storage import NumpyStorage
 from predis.services.cache.exporter import DriftExporter
 from predis.services.cache.predictor_link import PredictorLink
+from predis.services.cache.prefetcher import PrefetchSettings
 from predis.services.cache.read_through import ReadThroughCache
 from predis.services.drift import server as drift_server
 from predis.services.drift.observer import StreamObserver
@@ -43,8 +44,10 @@ class BackgroundSuite:
         memory_bytes: int = 64 * 1024 * 1024,
         origin_timeout_s: float = 2.0,
         export_to_drift: bool = False,
+        prefetch: PrefetchSettings | None = None,
     ) -> None:
         self.export_to_drift = export_to_drift
+        self.prefetch = prefetch
         self.tracer_provider = tracer_provider or TracerProvider()
         self.origin = origin
         self.memory_bytes = memory_bytes
@@ -87,10 +90,25 @@ class BackgroundSuite:
         exporter = None
         if self.export_to_drift:
             exporter = DriftExporter(self.ring, engine.tenant_name, self.addresses["drift"], tp, idle_s=0.02)
-        deps = cache_server.CacheDeps(self.cache, self.ring, PredictorLink(self.addresses["predictor"], tp), exporter)
+        link = PredictorLink(self.addresses["predictor"], tp)
+        prefetcher = None
+        if self.prefetch is not None:
+            prefetcher = cache_server.attach_prefetcher(self.cache, self.ring, link, self.prefetch, tp)
+        deps = cache_server.CacheDeps(self.cache, self.ring, link, exporter, prefetcher)
         self.deps = deps
         self.servers["cache"] = await cache_server.create_server(LOOPBACK, deps, tp)
         self.addresses["cache"] = f"127.0.0.1:{self.servers['cache'].port}"
+
+    def stop_predictor(self) -> None:
+        """Stops the predictor server (its models stay in ``registry``) to simulate an outage."""
+        self.run(self.servers.pop("predictor").stop(0))
+
+    def restart_predictor(self) -> None:
+        """Starts the predictor again on its old address, with the same registry."""
+        settings = ServerSettings(listen=self.addresses["predictor"])
+        self.servers["predictor"] = self.run(
+            predictor_server.create_server(settings, self.registry, self.tracer_provider)
+        )
 
     def stop(self) -> None:
         async def stop_all() -> None:

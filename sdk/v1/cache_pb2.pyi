@@ -255,15 +255,49 @@ class PredictorLink(_message.Message):
     error: str
     def __init__(self, address: _Optional[str] = ..., reachable: _Optional[bool] = ..., model_versions: _Optional[_Iterable[str]] = ..., error: _Optional[str] = ...) -> None: ...
 
+class PrefetcherStats(_message.Message):
+    __slots__ = ("enabled", "state", "threshold", "precision_target", "recent_precision", "candidates_scored", "prefetches_started", "prefetches_used", "prefetches_unused", "held_back_memory", "held_back_rate", "events_skipped", "unread_prefetch_bytes", "prefetches_late")
+    ENABLED_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    PRECISION_TARGET_FIELD_NUMBER: _ClassVar[int]
+    RECENT_PRECISION_FIELD_NUMBER: _ClassVar[int]
+    CANDIDATES_SCORED_FIELD_NUMBER: _ClassVar[int]
+    PREFETCHES_STARTED_FIELD_NUMBER: _ClassVar[int]
+    PREFETCHES_USED_FIELD_NUMBER: _ClassVar[int]
+    PREFETCHES_UNUSED_FIELD_NUMBER: _ClassVar[int]
+    HELD_BACK_MEMORY_FIELD_NUMBER: _ClassVar[int]
+    HELD_BACK_RATE_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_SKIPPED_FIELD_NUMBER: _ClassVar[int]
+    UNREAD_PREFETCH_BYTES_FIELD_NUMBER: _ClassVar[int]
+    PREFETCHES_LATE_FIELD_NUMBER: _ClassVar[int]
+    enabled: bool
+    state: str
+    threshold: float
+    precision_target: float
+    recent_precision: float
+    candidates_scored: int
+    prefetches_started: int
+    prefetches_used: int
+    prefetches_unused: int
+    held_back_memory: int
+    held_back_rate: int
+    events_skipped: int
+    unread_prefetch_bytes: int
+    prefetches_late: int
+    def __init__(self, enabled: _Optional[bool] = ..., state: _Optional[str] = ..., threshold: _Optional[float] = ..., precision_target: _Optional[float] = ..., recent_precision: _Optional[float] = ..., candidates_scored: _Optional[int] = ..., prefetches_started: _Optional[int] = ..., prefetches_used: _Optional[int] = ..., prefetches_unused: _Optional[int] = ..., held_back_memory: _Optional[int] = ..., held_back_rate: _Optional[int] = ..., events_skipped: _Optional[int] = ..., unread_prefetch_bytes: _Optional[int] = ..., prefetches_late: _Optional[int] = ...) -> None: ...
+
 class StatsResponse(_message.Message):
-    __slots__ = ("tenant", "engine", "predictor")
+    __slots__ = ("tenant", "engine", "predictor", "prefetcher")
     TENANT_FIELD_NUMBER: _ClassVar[int]
     ENGINE_FIELD_NUMBER: _ClassVar[int]
     PREDICTOR_FIELD_NUMBER: _ClassVar[int]
+    PREFETCHER_FIELD_NUMBER: _ClassVar[int]
     tenant: TenantStats
     engine: EngineStats
     predictor: PredictorLink
-    def __init__(self, tenant: _Optional[_Union[TenantStats, _Mapping]] = ..., engine: _Optional[_Union[EngineStats, _Mapping]] = ..., predictor: _Optional[_Union[PredictorLink, _Mapping]] = ...) -> None: ...
+    prefetcher: PrefetcherStats
+    def __init__(self, tenant: _Optional[_Union[TenantStats, _Mapping]] = ..., engine: _Optional[_Union[EngineStats, _Mapping]] = ..., predictor: _Optional[_Union[PredictorLink, _Mapping]] = ..., prefetcher: _Optional[_Union[PrefetcherStats, _Mapping]] = ...) -> None: ...
 
 class FlushRequest(_message.Message):
     __slots__ = ()

@@ -1,4 +1,5 @@
-"""The cache's view of the predictor, fetched over gRPC with a short deadline.
+"""The cache's link to the predictor over gRPC: its view for Stats, and the scorer the prefetch
+loop uses (Predict, ReportOutcomes), all with short deadlines and no retries.
 
 The predictor is an optimisation: when it is slow or down this answers "unreachable" quickly and
 nothing else in the cache waits for it.
@@ -6,14 +7,23 @@ nothing else in the cache waits for it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
+import grpc
+import numpy as np
 from opentelemetry import trace
 
 from predis.aio import AsyncClient
-from predis.config import ClientConfig, RetryPolicy
-from predis.errors import PredisError
-from predis.v1 import common_pb2
+from predis.channels import open_aio_channel
+from predis.config import TENANT_METADATA_KEY, ClientConfig, RetryPolicy
+from predis.errors import FailedPreconditionError, PredisError, from_rpc_error
+from predis.services.cache.prefetcher import NoModel, Outcome, ScorerUnavailable
+from predis.v1 import common_pb2, predictor_pb2, predictor_pb2_grpc
+
+# A restarted predictor is noticed within about this long (gRPC's own default is up to 120 s).
+RECONNECT_BACKOFF_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -25,11 +35,66 @@ class PredictorView:
 
 
 class PredictorLink:
-    def __init__(self, address: str, tracer_provider: trace.TracerProvider | None, timeout_s: float = 0.5) -> None:
+    def __init__(
+        self,
+        address: str,
+        tracer_provider: trace.TracerProvider | None,
+        timeout_s: float = 0.5,
+        score_timeout_s: float = 0.25,
+    ) -> None:
         self.address = address
-        # No retries: a caller waiting on Stats should learn fast that the predictor is away.
-        config = ClientConfig(timeout_s=timeout_s, retry=RetryPolicy(max_attempts=1))
-        self._client = AsyncClient(predictor=address, config=config, tracer_provider=tracer_provider)
+        self.score_timeout_s = score_timeout_s
+        # No retries: a caller waiting on Stats, or the prefetch loop, should learn fast that the
+        # predictor is away.
+        self._config = ClientConfig(
+            timeout_s=timeout_s, retry=RetryPolicy(max_attempts=1), max_reconnect_backoff_s=RECONNECT_BACKOFF_S
+        )
+        self._tracer_provider = tracer_provider
+        self._client = AsyncClient(predictor=address, config=self._config, tracer_provider=tracer_provider)
+        self._channel: grpc.aio.Channel | None = None
+        self._stub: Any = None
+
+    def _predictor(self) -> Any:
+        # Its own channel: Predict carries each trigger's tenant, which the SDK client fixes per client.
+        if self._stub is None:
+            self._channel = open_aio_channel(self.address, self._config, self._tracer_provider)
+            self._stub = predictor_pb2_grpc.PredictorServiceStub(self._channel)
+        return self._stub
+
+    async def score(self, tenant: str, trigger: bytes, features: np.ndarray) -> tuple[np.ndarray, str]:
+        request = predictor_pb2.PredictRequest(
+            routing_key=trigger, feature_count=features.shape[1], features=features.ravel().tolist()
+        )
+        try:
+            answer = await self._predictor().Predict(
+                request, timeout=self.score_timeout_s, metadata=((TENANT_METADATA_KEY, tenant),)
+            )
+        except grpc.RpcError as rpc_error:
+            error = from_rpc_error(rpc_error, "Predict")
+            if isinstance(error, FailedPreconditionError):
+                raise NoModel(error.details) from None
+            raise ScorerUnavailable(f"{error.code.name}: {error.details}") from None
+        return np.asarray(answer.probabilities, dtype=np.float32), answer.model_version
+
+    async def report(self, outcomes: Sequence[Outcome]) -> None:
+        used, unused = common_pb2.PREFETCH_OUTCOME_KIND_USED, common_pb2.PREFETCH_OUTCOME_KIND_EVICTED_UNUSED
+        messages = [
+            common_pb2.PrefetchOutcome(
+                tenant=o.tenant,
+                key=o.key,
+                outcome=used if o.used else unused,
+                model_version=o.model_version,
+                time_unix_nano=o.time_unix_nano,
+            )
+            for o in outcomes
+        ]
+        try:
+            await self._predictor().ReportOutcomes(
+                predictor_pb2.ReportOutcomesRequest(outcomes=messages), timeout=self._config.timeout_s
+            )
+        except grpc.RpcError as rpc_error:
+            error = from_rpc_error(rpc_error, "ReportOutcomes")
+            raise ScorerUnavailable(f"{error.code.name}: {error.details}") from None
 
     async def describe(self) -> PredictorView:
         try:
@@ -41,3 +106,5 @@ class PredictorLink:
 
     async def close(self) -> None:
         await self._client.close()
+        if self._channel is not None:
+            await self._channel.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from predis.services.cache.hints import HintTable
 from predis.services.runtime.errors import DomainError, TimedOut, Unavailable
 
 log = logging.getLogger(__name__)
+MAX_LATE_REMEMBERED = 1 << 16
 
 
 class ValueOrigin(Enum):
@@ -55,6 +57,9 @@ class ReadThroughCache:
         self.prefetch_queue = prefetch_queue
         self._pool = ThreadPoolExecutor(max_workers=origin_workers, thread_name_prefix="origin")
         self._inflight: dict[tuple[str, bytes], asyncio.Future[bytes | None]] = {}
+        self._prefetch_flights: set[tuple[str, bytes]] = set()  # in flight and asked for by nobody yet
+        # Reads that joined a prefetch still in flight (it came too late to be a hit); bounded.
+        self.late_prefetches: OrderedDict[tuple[str, bytes], None] = OrderedDict()
         self._prefetching = 0
         self.hints = HintTable()
 
@@ -90,18 +95,25 @@ class ReadThroughCache:
     def prefetch(self, tenant: str, keys: Sequence[bytes]) -> int:
         """Queues background loads of the keys not cached and not already being loaded; returns
         how many were queued. Callers never wait for them."""
-        if self.origin is None:
-            return 0
-        batch = KeyBatch.of(list(keys))
-        present = self.engine.exists_mask(tenant, batch)
-        queued = 0
+        return len(self.prefetch_keys(tenant, keys))
+
+    def prefetch_keys(self, tenant: str, keys: Sequence[bytes]) -> list[bytes]:
+        """As :meth:`prefetch`, answering which keys were queued."""
+        if self.origin is None or not keys:
+            return []
+        present = self.engine.exists_mask(tenant, KeyBatch.of(list(keys)))
+        queued = []
         for i, key in enumerate(keys):
             if present[i] or (tenant, key) in self._inflight or self._prefetching >= self.prefetch_queue:
                 continue
             self._prefetching += 1
-            queued += 1
+            queued.append(key)
             self._start_fetch(tenant, key, prefetch=True).add_done_callback(self._prefetch_done)
         return queued
+
+    def is_loading(self, tenant: str, key: bytes) -> bool:
+        """Whether an origin fetch of ``key`` (read-through or prefetch) is in flight."""
+        return (tenant, key) in self._inflight
 
     def _prefetch_done(self, flight: asyncio.Future[bytes | None]) -> None:
         self._prefetching -= 1
@@ -111,12 +123,22 @@ class ReadThroughCache:
     def _start_fetch(self, tenant: str, key: bytes, prefetch: bool) -> asyncio.Future[bytes | None]:
         flight = asyncio.get_running_loop().create_future()
         self._inflight[(tenant, key)] = flight
+        if prefetch:
+            self._prefetch_flights.add((tenant, key))
         asyncio.get_running_loop().create_task(self._run_fetch(tenant, key, flight, prefetch))
         return flight
 
     async def _fetch_once(self, tenant: str, key: bytes) -> bytes | None:
         """Joins the in-flight origin call for this key or starts one; caches what it returns."""
-        flight = self._inflight.get((tenant, key)) or self._start_fetch(tenant, key, prefetch=False)
+        flight = self._inflight.get((tenant, key))
+        if flight is None:
+            flight = self._start_fetch(tenant, key, prefetch=False)
+        elif (tenant, key) in self._prefetch_flights:
+            # A reader wants it now: it will be stored as an ordinary read, not as a prefetch.
+            self._prefetch_flights.discard((tenant, key))
+            self.late_prefetches[(tenant, key)] = None
+            while len(self.late_prefetches) > MAX_LATE_REMEMBERED:
+                self.late_prefetches.popitem(last=False)
         # shield: one caller giving up (deadline, cancel) must not cancel the fetch for the others.
         return await asyncio.shield(flight)
 
@@ -132,7 +154,7 @@ class ReadThroughCache:
                 raise TypeError(f"origin returned {type(value).__name__}, not bytes")
             if value is not None:
                 value = bytes(value)
-                self._store(tenant, key, value, prefetch)
+                self._store(tenant, key, value, prefetch and (tenant, key) in self._prefetch_flights)
             flight.set_result(value)
         except TimeoutError:
             self.engine.count(tenant, Counter.ORIGIN_ERRORS)
@@ -145,6 +167,7 @@ class ReadThroughCache:
             flight.set_exception(Unavailable(f"the origin failed ({type(exc).__name__}: {exc}); nothing was cached"))
         finally:
             del self._inflight[(tenant, key)]
+            self._prefetch_flights.discard((tenant, key))
         # Every waiter may have given up already; reading the exception keeps asyncio quiet.
         flight.exception()
 

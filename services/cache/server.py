@@ -1,5 +1,5 @@
 """Bootstrap of the cache service: build its dependencies, host its servicer, run its
-background tasks (active expiry, event export)."""
+background tasks (active expiry, event export, learned prefetching)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from opentelemetry import trace
 
@@ -17,6 +18,7 @@ from predis.services.cache.engine.backends import make_storage
 from predis.services.cache.engine.engine import Engine, EngineConfig, warm_up
 from predis.services.cache.exporter import DriftExporter
 from predis.services.cache.predictor_link import PredictorLink
+from predis.services.cache.prefetcher import Prefetcher, PrefetchSettings
 from predis.services.cache.read_through import ReadThroughCache
 from predis.services.cache.servicer import CacheServicer
 from predis.services.cache.settings import CacheSettings
@@ -36,13 +38,18 @@ class CacheDeps:
     ring: AccessRing | None = None
     predictor: PredictorLink | None = None
     exporter: DriftExporter | None = None
+    prefetcher: Prefetcher | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def start_background(self) -> None:
-        """Active expiry and, when configured, the event exporter; call inside the event loop."""
-        self._tasks.append(asyncio.get_running_loop().create_task(self._sweep()))
+        """Active expiry and, when configured, the event exporter and the prefetch loop; call
+        inside the event loop."""
+        loop = asyncio.get_running_loop()
+        self._tasks.append(loop.create_task(self._sweep()))
         if self.exporter is not None:
-            self._tasks.append(asyncio.get_running_loop().create_task(self.exporter.run()))
+            self._tasks.append(loop.create_task(self.exporter.run()))
+        if self.prefetcher is not None:
+            self._tasks.append(loop.create_task(self.prefetcher.run()))
 
     async def _sweep(self) -> None:
         while True:
@@ -83,17 +90,43 @@ def build_deps(
     cache = ReadThroughCache(
         engine, origin, settings.origin_timeout_s, settings.origin_workers, settings.prefetch_queue
     )
-    predictor = PredictorLink(settings.predictor_address, tracer_provider) if settings.predictor_address else None
+    predictor = None
+    if settings.predictor_address:
+        predictor = PredictorLink(
+            settings.predictor_address, tracer_provider, score_timeout_s=settings.prefetching.score_timeout_s
+        )
     exporter = None
     if ring is not None and settings.drift_address:
         exporter = DriftExporter(ring, engine.tenant_name, settings.drift_address, tracer_provider)
-    return CacheDeps(cache=cache, ring=ring, predictor=predictor, exporter=exporter)
+    prefetcher = None
+    if settings.prefetch and predictor is not None and ring is not None and origin is not None:
+        prefetcher = attach_prefetcher(cache, ring, predictor, settings.prefetching, tracer_provider)
+    return CacheDeps(cache=cache, ring=ring, predictor=predictor, exporter=exporter, prefetcher=prefetcher)
+
+
+def attach_prefetcher(
+    cache: ReadThroughCache,
+    ring: AccessRing,
+    predictor: PredictorLink,
+    settings: PrefetchSettings,
+    tracer_provider: trace.TracerProvider | None,
+) -> Prefetcher:
+    """A prefetch loop over ``ring``, woken by every read the engine records."""
+    prefetcher = Prefetcher(cache, ring, predictor, settings, tracer_provider)
+    record = ring.append
+
+    def record_and_wake(*event: Any) -> None:
+        record(*event)
+        prefetcher.notify()
+
+    cache.engine.listener = record_and_wake
+    return prefetcher
 
 
 async def create_server(
     settings: ServerSettings, deps: CacheDeps, tracer_provider: trace.TracerProvider
 ) -> RunningServer:
-    servicer = CacheServicer(deps.cache, deps.ring, deps.predictor, deps.exporter)
+    servicer = CacheServicer(deps.cache, deps.ring, deps.predictor, deps.exporter, deps.prefetcher)
     binding = ServiceBinding(SERVICE_NAME, lambda s: cache_pb2_grpc.add_CacheServiceServicer_to_server(servicer, s))
     running = await start_server(settings, [binding], tracer_provider)
     deps.start_background()

@@ -14,6 +14,7 @@ from predis.services.cache.engine.engine import Condition
 from predis.services.cache.engine.storage import KeyBatch
 from predis.services.cache.exporter import DriftExporter, to_access_events
 from predis.services.cache.predictor_link import PredictorLink
+from predis.services.cache.prefetcher import Prefetcher
 from predis.services.cache.read_through import ReadThroughCache, ValueOrigin
 from predis.services.runtime.errors import FailedPrecondition, InvalidInput, NotBuilt
 from predis.services.runtime.status import maps_domain_errors, maps_domain_errors_stream
@@ -54,8 +55,10 @@ class CacheServicer(cache_pb2_grpc.CacheServiceServicer):
         ring: AccessRing | None = None,
         predictor: PredictorLink | None = None,
         exporter: DriftExporter | None = None,
+        prefetcher: Prefetcher | None = None,
     ) -> None:
         self.cache = cache
+        self.prefetcher = prefetcher
         self.engine = cache.engine
         self.ring = ring
         self.predictor = predictor
@@ -166,6 +169,7 @@ class CacheServicer(cache_pb2_grpc.CacheServiceServicer):
                 backend=self.engine.storage.name,
                 events_dropped=self.exporter.dropped if self.exporter else 0,
             ),
+            prefetcher=self._prefetcher_stats(tenant, c["prefetch_bytes"]),
         )
         if self.predictor is not None:
             view_p = await self.predictor.describe()
@@ -178,6 +182,38 @@ class CacheServicer(cache_pb2_grpc.CacheServiceServicer):
                 )
             )
         return response
+
+    def _prefetcher_stats(self, tenant: str, unread_bytes: int) -> cache_pb2.PrefetcherStats:
+        p = self.prefetcher
+        if p is None:
+            missing = [
+                name
+                for name, present in (
+                    ("PREDIS_PREDICTOR_ADDRESS", self.predictor is not None),
+                    ("PREDIS_ORIGIN", self.cache.origin is not None),
+                    ("PREDIS_CACHE_COLLECTOR_EVENTS", self.ring is not None),
+                )
+                if not present
+            ]
+            why = f"off: needs {', '.join(missing)}" if missing else "off: PREDIS_PREFETCH=off"
+            return cache_pb2.PrefetcherStats(enabled=False, state=why, unread_prefetch_bytes=unread_bytes)
+        t = p.tenant(tenant)
+        return cache_pb2.PrefetcherStats(
+            enabled=True,
+            state=p.state,
+            threshold=t.tuner.threshold,
+            precision_target=p.settings.precision_target,
+            recent_precision=t.tuner.recent_precision,
+            candidates_scored=t.candidates_scored,
+            prefetches_started=t.prefetches_started,
+            prefetches_used=t.prefetches_used,
+            prefetches_unused=t.prefetches_unused,
+            prefetches_late=t.prefetches_late,
+            held_back_memory=t.held_back_memory,
+            held_back_rate=t.held_back_rate,
+            events_skipped=p.events_skipped,
+            unread_prefetch_bytes=unread_bytes,
+        )
 
     @maps_domain_errors
     async def Flush(

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from predis.services.cache.engine.backends import BACKENDS
 from predis.services.cache.engine.policy import POLICIES
+from predis.services.cache.prefetcher import PrefetchSettings
 from predis.services.runtime.settings import Env, ServerSettings, SettingsError
 
 
@@ -40,6 +41,14 @@ class CacheSettings:
         prefetch_queue: most prefetches in flight (``PREDIS_PREFETCH_QUEUE``, default 10000).
         predictor_address: the predictor (``PREDIS_PREDICTOR_ADDRESS``); empty for none.
         drift_address: where access events are exported (``PREDIS_DRIFT_ADDRESS``); empty for none.
+        prefetch: whether the learned prefetch loop runs when a predictor, an origin and the
+            collector are configured (``PREDIS_PREFETCH``, ``on`` or ``off``, default on).
+        prefetching: its decisions (``PREDIS_PREFETCH_PRECISION_TARGET`` 0.6,
+            ``PREDIS_PREFETCH_THRESHOLD`` 0.5, ``PREDIS_PREFETCH_MIN_THRESHOLD`` 0.05,
+            ``PREDIS_PREFETCH_PER_READ`` 2, ``PREDIS_PREFETCH_MEMORY_SHARE`` 0.2,
+            ``PREDIS_PREFETCH_ORIGIN_RPS`` 1000, ``PREDIS_PREFETCH_MAX_LAG_EVENTS`` 4096,
+            ``PREDIS_PREFETCH_CONCURRENCY`` 32, ``PREDIS_PREFETCH_SCORE_TIMEOUT_S`` 0.25,
+            ``PREDIS_PREFETCH_TABLE_ROWS`` 65536).
     """
 
     server: ServerSettings
@@ -57,6 +66,8 @@ class CacheSettings:
     prefetch_queue: int = 10_000
     predictor_address: str = ""
     drift_address: str = ""
+    prefetch: bool = True
+    prefetching: PrefetchSettings = field(default_factory=PrefetchSettings)
 
     def __post_init__(self) -> None:
         if self.max_value_bytes > self.memory_bytes // 4:
@@ -92,4 +103,30 @@ class CacheSettings:
             prefetch_queue=env.integer("PREDIS_PREFETCH_QUEUE", 10_000),
             predictor_address=env.text("PREDIS_PREDICTOR_ADDRESS", ""),
             drift_address=env.text("PREDIS_DRIFT_ADDRESS", ""),
+            prefetch=_switch(env.text("PREDIS_PREFETCH", "on")),
+            prefetching=_prefetch_settings(env),
         )
+
+
+def _switch(raw: str) -> bool:
+    if raw.lower() not in ("on", "off"):
+        raise SettingsError(f"PREDIS_PREFETCH={raw!r} is not 'on' or 'off'")
+    return raw.lower() == "on"
+
+
+def _prefetch_settings(env: Env) -> PrefetchSettings:
+    try:
+        return PrefetchSettings(
+            precision_target=env.number("PREDIS_PREFETCH_PRECISION_TARGET", 0.6),
+            initial_threshold=env.number("PREDIS_PREFETCH_THRESHOLD", 0.5),
+            min_threshold=env.number("PREDIS_PREFETCH_MIN_THRESHOLD", 0.05),
+            per_trigger=env.integer("PREDIS_PREFETCH_PER_READ", 2, minimum=1),
+            memory_share=env.number("PREDIS_PREFETCH_MEMORY_SHARE", 0.2),
+            origin_per_second=env.number("PREDIS_PREFETCH_ORIGIN_RPS", 1000.0),
+            max_lag_events=env.integer("PREDIS_PREFETCH_MAX_LAG_EVENTS", 4096, minimum=1),
+            concurrency=env.integer("PREDIS_PREFETCH_CONCURRENCY", 32, minimum=1),
+            score_timeout_s=env.number("PREDIS_PREFETCH_SCORE_TIMEOUT_S", 0.25),
+            table_rows=env.integer("PREDIS_PREFETCH_TABLE_ROWS", 1 << 16, minimum=1024),
+        )
+    except ValueError as error:
+        raise SettingsError(f"PREDIS_PREFETCH_* settings: {error}") from None

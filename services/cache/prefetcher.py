@@ -1,0 +1,387 @@
+"""The learned prefetcher: a background loop that reads the access collector, proposes candidates
+for every read, asks the predictor to score them, and prefetches the likely ones through the origin.
+
+It is off the read path: GETs append to the collector ring and return; this loop catches up on its
+own. When it falls too far behind it skips the oldest events (a prefetch for a read long past is
+worth nothing). When the predictor is slow, down or has no model, reads go on exactly as without
+a predictor (plain S3-FIFO), and the loop tries again after a back-off.
+
+Decisions, per tenant:
+- a candidate needs a probability of at least the tenant's threshold, which is tuned live so that
+  the precision of settled prefetches (read before leaving the cache, or not) stays at the target;
+- at most ``per_trigger`` candidates per read, never one already cached or being loaded;
+- budgets: once the tenant's memory is full, prefetched entries nobody has read yet may hold at
+  most ``memory_share`` of it (before that they only fill free memory), and prefetches may start
+  at most ``origin_per_second`` origin fetches a second.
+Prefetched entries enter S3-FIFO's small (probationary) queue, so an unused one leaves early.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import OrderedDict, deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+from opentelemetry import trace
+
+from predis.services.cache.collector import MISS, PREFETCH_HIT, AccessRing
+from predis.services.cache.engine.candidates import CandidateRows, CandidateStream
+from predis.services.cache.engine.engine import Counter
+from predis.services.cache.engine.storage import KeyBatch
+from predis.services.cache.key_ids import KeyIds
+from predis.services.cache.read_through import ReadThroughCache
+
+log = logging.getLogger(__name__)
+
+
+class NoModel(Exception):
+    """The predictor answers but has no model to score with."""
+
+
+class ScorerUnavailable(Exception):
+    """The predictor could not be reached or did not answer in time."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    tenant: str
+    key: bytes
+    used: bool
+    model_version: str
+    time_unix_nano: int
+
+
+class Scorer(Protocol):
+    """What the loop needs from the predictor (``predictor_link.PredictorLink`` over gRPC)."""
+
+    async def score(self, tenant: str, trigger: bytes, features: np.ndarray) -> tuple[np.ndarray, str]:
+        """Probabilities per row and the model version that gave them; raises NoModel or ScorerUnavailable."""
+        ...
+
+    async def report(self, outcomes: Sequence[Outcome]) -> None: ...
+
+
+@dataclass(frozen=True)
+class PrefetchSettings:
+    """
+    Attributes:
+        precision_target: share of learned prefetches that should be read before they leave.
+        initial_threshold: the probability cut a tenant starts with.
+        min_threshold: lowest cut the tuner may reach.
+        per_trigger: most prefetches one read may start.
+        memory_share: most of a tenant's memory that unread prefetched entries may hold.
+        origin_per_second: most origin fetches prefetching may start per second.
+        max_lag_events: events the loop may fall behind before it skips the oldest.
+        concurrency: Predict calls in flight at once.
+        score_timeout_s: deadline of one Predict call.
+        table_rows: rows of each tenant's successor and key tables (bounded memory).
+    """
+
+    precision_target: float = 0.6
+    initial_threshold: float = 0.5
+    min_threshold: float = 0.05
+    per_trigger: int = 2
+    memory_share: float = 0.2
+    origin_per_second: float = 1000.0
+    max_lag_events: int = 4096
+    concurrency: int = 32
+    score_timeout_s: float = 0.25
+    table_rows: int = 1 << 16
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.precision_target < 1.0:
+            raise ValueError("the precision target must be between 0 and 1")
+        if not 0.0 < self.min_threshold <= self.initial_threshold < 1.0:
+            raise ValueError("thresholds must satisfy 0 < min <= initial < 1")
+        if not 0.0 <= self.memory_share <= 1.0:
+            raise ValueError("the memory share must be between 0 and 1")
+        if self.per_trigger < 1 or self.max_lag_events < 1 or self.concurrency < 1 or self.table_rows < 1:
+            raise ValueError("per_trigger, max_lag_events, concurrency and table_rows must be positive")
+        if self.origin_per_second <= 0 or self.score_timeout_s <= 0:
+            raise ValueError("the origin rate and the score timeout must be positive")
+
+
+class ThresholdTuner:
+    """Moves a probability cut so that the precision of settled prefetches tracks a target.
+
+    After every ``window`` settled outcomes: below target, the cut rises by ``step``; well above
+    it (target + ``slack``), it falls by half a step, so prefetching grows back only slowly.
+    The outcomes are then forgotten, so each move is judged on prefetches made at the new cut.
+    """
+
+    def __init__(
+        self, target: float, initial: float, lowest: float, highest: float = 0.95, window: int = 64, step: float = 0.05
+    ) -> None:
+        self.target, self.threshold, self.lowest, self.highest = target, initial, lowest, highest
+        self.window, self.step, self.slack = window, step, 0.1
+        self._used = self._settled = 0
+        self.recent = deque[bool](maxlen=256)
+
+    def record(self, used: bool) -> None:
+        self.recent.append(used)
+        self._settled += 1
+        self._used += used
+        if self._settled < self.window:
+            return
+        precision = self._used / self._settled
+        if precision < self.target:
+            self.threshold = min(self.highest, self.threshold + self.step)
+        elif precision > self.target + self.slack:
+            self.threshold = max(self.lowest, self.threshold - self.step / 2)
+        self._used = self._settled = 0
+
+    @property
+    def recent_precision(self) -> float:
+        return sum(self.recent) / len(self.recent) if self.recent else 0.0
+
+
+class RateBudget:
+    """A token bucket: ``rate`` tokens a second, at most one second's worth saved up."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self._tokens = rate
+        self._at = time.monotonic()
+
+    def take(self, wanted: int) -> int:
+        now = time.monotonic()
+        self._tokens = min(self.rate, self._tokens + (now - self._at) * self.rate)
+        self._at = now
+        granted = min(wanted, int(self._tokens))
+        self._tokens -= granted
+        return granted
+
+
+@dataclass
+class TenantPrefetch:
+    """One tenant's candidate state, threshold and counters."""
+
+    ids: KeyIds
+    stream: CandidateStream
+    tuner: ThresholdTuner
+    pending: OrderedDict[bytes, str] = field(default_factory=OrderedDict)  # prefetched key -> version
+    candidates_scored: int = 0
+    prefetches_started: int = 0
+    prefetches_used: int = 0
+    prefetches_unused: int = 0
+    prefetches_late: int = 0  # unused because the read came before the prefetch had landed
+    held_back_memory: int = 0
+    held_back_rate: int = 0
+
+
+MAX_PENDING = 1 << 16
+SETTLE_CHECKS = 256  # pending prefetches checked for eviction per cycle
+REPORT_EVERY_S = 0.5
+IDLE_WAKE_S = 0.5
+FULL = 0.95  # a tenant this close to its memory limit is full: prefetches now displace entries
+
+
+class Prefetcher:
+    def __init__(
+        self,
+        cache: ReadThroughCache,
+        ring: AccessRing,
+        scorer: Scorer,
+        settings: PrefetchSettings,
+        tracer_provider: trace.TracerProvider | None = None,
+    ) -> None:
+        self.cache, self.ring, self.scorer, self.settings = cache, ring, scorer, settings
+        # One span per scoring cycle holds that cycle's Predict calls (not one trace per call).
+        self._tracer = (tracer_provider or trace.NoOpTracerProvider()).get_tracer(__name__)
+        self.tenants: dict[str, TenantPrefetch] = {}
+        self.state = "waiting for reads"
+        self.events_skipped = 0
+        self._cursor = ring.head
+        self._wake = asyncio.Event()
+        self._paused_until = 0.0
+        self._backoff_s = 0.0
+        self._rate = RateBudget(settings.origin_per_second)
+        self._outcomes: list[Outcome] = []
+        self._reported_at = time.monotonic()
+
+    def notify(self) -> None:
+        """Called after every read (the engine's listener): there are new events to look at."""
+        if not self._wake.is_set():
+            self._wake.set()
+
+    def tenant(self, name: str) -> TenantPrefetch:
+        state = self.tenants.get(name)
+        if state is None:
+            s = self.settings
+            state = self.tenants[name] = TenantPrefetch(
+                KeyIds(4 * s.table_rows),
+                CandidateStream(s.table_rows // 2),
+                ThresholdTuner(s.precision_target, s.initial_threshold, s.min_threshold),
+            )
+        return state
+
+    async def run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):  # wake anyway now and then: settle, report, retry
+                await asyncio.wait_for(self._wake.wait(), IDLE_WAKE_S)
+            self._wake.clear()
+            try:
+                await self.cycle()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - the loop must outlive any one bad cycle
+                log.exception("a prefetch cycle failed; the loop goes on")
+
+    async def cycle(self) -> None:
+        """Handles the events read since the last cycle: outcomes, candidates, scores, prefetches."""
+        head = self.ring.head
+        if head - self._cursor > self.settings.max_lag_events:
+            self.events_skipped += head - self._cursor - self.settings.max_lag_events
+            self._cursor = head - self.settings.max_lag_events
+        batch, self._cursor = self.ring.read(self._cursor, self.settings.max_lag_events)
+        self.events_skipped += batch.dropped
+        by_tenant: dict[int, list[int]] = {}
+        for i, t in enumerate(batch.tenants.tolist()):
+            by_tenant.setdefault(t, []).append(i)
+        work = []
+        for t, rows in by_tenant.items():
+            name = self.cache.engine.tenant_name(t)
+            keys = [batch.keys[i] for i in rows]
+            work.append((name, keys, batch.kinds[rows]))
+        for name, keys, kinds in work:
+            state = self.tenant(name)
+            self._settle_reads(name, state, keys, kinds)
+            self._settle_evicted(name, state)
+            ids = np.fromiter((state.ids.id_of(k) for k in keys), dtype=np.uint64, count=len(keys))
+            start = state.stream.position
+            candidates = state.stream.rows(ids)  # always: keeps the statistics current
+            if time.monotonic() >= self._paused_until and len(candidates.request):
+                with self._tracer.start_as_current_span("prefetch cycle", attributes={"predis.tenant": name}):
+                    await self._score_and_prefetch(name, state, keys, start, candidates)
+        await self._report()
+
+    # -- outcomes ----------------------------------------------------------------------------
+
+    def _settle(self, name: str, state: TenantPrefetch, key: bytes, used: bool) -> None:
+        version = state.pending.pop(key)
+        state.tuner.record(used)
+        if used:
+            state.prefetches_used += 1
+        else:
+            state.prefetches_unused += 1
+        self._outcomes.append(Outcome(name, key, used, version, time.time_ns()))
+
+    def _settle_reads(self, name: str, state: TenantPrefetch, keys: list[bytes], kinds: np.ndarray) -> None:
+        if not state.pending:
+            return
+        for key, kind in zip(keys, kinds.tolist(), strict=True):
+            if key in state.pending and kind in (PREFETCH_HIT, MISS):
+                # A miss means the prefetch came too late or its entry has already left: not used.
+                if kind == MISS and (name, key) in self.cache.late_prefetches:
+                    del self.cache.late_prefetches[(name, key)]
+                    state.prefetches_late += 1
+                self._settle(name, state, key, kind == PREFETCH_HIT)
+
+    def _settle_evicted(self, name: str, state: TenantPrefetch) -> None:
+        """The oldest pending prefetches that are no longer cached (and not loading) went unused."""
+        if not state.pending:
+            return
+        oldest = [k for _, k in zip(range(SETTLE_CHECKS), state.pending, strict=False)]
+        present = self.cache.engine.exists_mask(name, KeyBatch.of(oldest))
+        for key, here in zip(oldest, present.tolist(), strict=True):
+            if not here and not self.cache.is_loading(name, key):
+                self._settle(name, state, key, False)
+
+    async def _report(self) -> None:
+        if not self._outcomes or time.monotonic() - self._reported_at < REPORT_EVERY_S:
+            return
+        outcomes, self._outcomes = self._outcomes, []
+        self._reported_at = time.monotonic()
+        try:
+            await self.scorer.report(outcomes)
+        except ScorerUnavailable as error:  # per-version precision is best effort
+            log.info("could not report %d prefetch outcomes: %s", len(outcomes), error)
+
+    # -- decisions ---------------------------------------------------------------------------
+
+    async def _score_and_prefetch(
+        self, name: str, state: TenantPrefetch, keys: list[bytes], start: int, candidates: CandidateRows
+    ) -> None:
+        proposed = [state.ids.key_of(int(c)) for c in candidates.candidate.tolist()]
+        known = np.array([p is not None for p in proposed], dtype=np.bool_)
+        if not known.any():
+            return
+        picked = np.flatnonzero(known)
+        present = self.cache.engine.exists_mask(name, KeyBatch.of([proposed[i] for i in picked]))  # type: ignore[misc]
+        picked = picked[~present]
+        if not len(picked):
+            return
+        if self._memory_full(name):
+            state.held_back_memory += len(picked)
+            return
+        triggers = candidates.request[picked] - start
+        groups = np.split(picked, np.flatnonzero(np.diff(triggers)) + 1)
+        limit = asyncio.Semaphore(self.settings.concurrency)
+
+        async def score(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
+            async with limit:
+                trigger = keys[int(candidates.request[rows[0]] - start)]
+                probabilities, version = await self.scorer.score(name, trigger, candidates.features[rows])
+                return rows, probabilities, version
+
+        results = await asyncio.gather(*(score(g) for g in groups), return_exceptions=True)
+        scored = [r for r in results if not isinstance(r, BaseException)]
+        unreachable = [r for r in results if isinstance(r, ScorerUnavailable)]
+        if unreachable:
+            self._backoff_s = min(10.0, max(0.5, 2 * self._backoff_s))
+            self._pause(f"predictor unreachable: {unreachable[0]}", self._backoff_s)
+        elif any(isinstance(r, NoModel) for r in results):
+            self._pause("no model loaded", 1.0)
+        else:
+            for r in results:
+                if isinstance(r, BaseException):
+                    raise r
+            self.state, self._backoff_s = "active", 0.0
+        for rows, probabilities, version in scored:
+            state.candidates_scored += len(rows)
+            wanted = self._choose(state, rows, probabilities, proposed)
+            if wanted:
+                self._start(name, state, wanted, version)
+
+    def _choose(
+        self, state: TenantPrefetch, rows: np.ndarray, probabilities: np.ndarray, proposed: list[bytes | None]
+    ) -> list[bytes]:
+        order = np.argsort(-probabilities, kind="stable")
+        chosen: list[bytes] = []
+        for j in order.tolist():
+            if probabilities[j] < state.tuner.threshold or len(chosen) == self.settings.per_trigger:
+                break
+            key = proposed[int(rows[j])]
+            if key is not None and key not in chosen and key not in state.pending:
+                chosen.append(key)
+        return chosen
+
+    def _start(self, name: str, state: TenantPrefetch, wanted: list[bytes], version: str) -> None:
+        granted = self._rate.take(len(wanted))
+        state.held_back_rate += len(wanted) - granted
+        for key in self.cache.prefetch_keys(name, wanted[:granted]):
+            state.pending[key] = version
+            state.prefetches_started += 1
+        while len(state.pending) > MAX_PENDING:  # bounded: the oldest are forgotten, not settled
+            state.pending.popitem(last=False)
+
+    def _memory_full(self, name: str) -> bool:
+        """Whether unread prefetches hold their share of a full tenant. While the tenant (and the
+        engine) still have free memory, prefetches only fill what is free: they are not capped."""
+        engine = self.cache.engine
+        capacity = engine.quota_of(name) or engine.config.memory_bytes
+        used = engine.counter(name, Counter.MEMORY)
+        full = used >= FULL * capacity or engine.memory_bytes >= FULL * engine.config.memory_bytes
+        return full and engine.counter(name, Counter.PREFETCH_BYTES) >= self.settings.memory_share * capacity
+
+    def _pause(self, state: str, seconds: float) -> None:
+        if state != self.state:
+            log.info("prefetching paused for %.1fs: %s", seconds, state)
+        self.state = state
+        self._paused_until = time.monotonic() + seconds

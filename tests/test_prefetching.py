@@ -1,0 +1,184 @@
+"""Learned prefetching end to end: a model trained by ``predis train``'s code, served by the real
+predictor, called by the cache's background loop over gRPC, prefetching through an origin."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import predis
+from conftest import BackgroundSuite
+from predis.services.cache.engine.engine import Engine, EngineConfig
+from predis.services.cache.engine.numpy_storage import NumpyStorage
+from predis.services.cache.key_ids import KeyIds
+from predis.services.cache.prefetcher import PrefetchSettings, RateBudget, ThresholdTuner
+from predis.services.replay.traces import Trace
+from predis.services.retrainer.training import TrainingOptions, train
+
+VALUE_BYTES = 100
+MEMORY = 96 * 1024  # about 280 entries of the 1,200 keys below
+THINK_S = 0.004  # a pause between a client's reads, as a user's session has
+
+
+def sessions(requests: int, seed: int) -> np.ndarray:
+    """Reads in sessions: one of 300 sessions picked at random, then its 4 pages in order."""
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, 300, requests // 4 + 1)
+    return (picks[:, None] * 10 + np.arange(4)).ravel()[:requests].astype(np.uint64)
+
+
+def key_of(obj: int) -> bytes:
+    return b"page:%d" % obj
+
+
+class PageOrigin:
+    """An origin that knows every page: its value is derived from the key."""
+
+    def __init__(self) -> None:
+        self.fetches = 0
+
+    def fetch(self, tenant: str, key: bytes) -> bytes | None:
+        self.fetches += 1
+        return (key * VALUE_BYTES)[:VALUE_BYTES]
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("prefetch-model") / "sessions"
+    train([Trace("sessions", sessions(20_000, seed=1))], out, TrainingOptions(train_fraction=1.0))
+    return out
+
+
+@pytest.fixture
+def suite() -> Iterator[BackgroundSuite]:
+    settings = PrefetchSettings(memory_share=0.25)
+    running = BackgroundSuite(origin=PageOrigin(), memory_bytes=MEMORY, prefetch=settings).start()
+    yield running
+    running.stop()
+
+
+def replay(suite: BackgroundSuite, tenant: str, ids: np.ndarray, think_s: float = THINK_S) -> None:
+    config = predis.ClientConfig(tenant=tenant)
+    with predis.Client(suite.addresses["cache"], config=config) as client:
+        for obj in ids.tolist():
+            assert client.get(key_of(obj)) == (key_of(obj) * VALUE_BYTES)[:VALUE_BYTES]
+            time.sleep(think_s)
+
+
+def stats(suite: BackgroundSuite, tenant: str) -> predis.v1.cache_pb2.StatsResponse:
+    with predis.Client(suite.addresses["cache"], config=predis.ClientConfig(tenant=tenant)) as client:
+        return client.stats()
+
+
+def wait_for(condition: object, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_learned_prefetching_raises_the_hit_ratio(suite: BackgroundSuite, model_dir: Path) -> None:
+    ids = sessions(1200, seed=2)
+    replay(suite, "plain", ids)  # no model loaded yet: plain S3-FIFO
+    plain = stats(suite, "plain")
+    assert plain.prefetcher.enabled and plain.prefetcher.state == "no model loaded"
+    assert plain.tenant.prefetches == 0
+    with predis.Client(suite.addresses["cache"], config=predis.ClientConfig(tenant="plain")) as client:
+        client.flush()  # a tenant only evicts its own entries: give the memory back
+    with predis.Client(**suite.client_kwargs()) as client:
+        client.predictor.load_model("v1", str(model_dir))
+    replay(suite, "learned", ids)
+    learned = stats(suite, "learned")
+    p = learned.prefetcher
+    assert p.state == "active"
+    assert p.prefetches_started > 100 and p.prefetches_used > 0
+    assert learned.tenant.hit_ratio >= plain.tenant.hit_ratio + 0.15, (plain.tenant, learned.tenant)
+    # The loop reports what happened to each prefetch; the predictor keeps precision per version.
+    with predis.Client(**suite.client_kwargs()) as client:
+        wait_for(lambda: client.predictor.model_status("v1").prefetches_used > 0)
+        status = client.predictor.model_status("v1")
+    assert status.requests > 0 and status.prefetches_used + status.prefetches_unused > 0
+
+
+def test_without_a_model_the_cache_is_exactly_s3fifo(suite: BackgroundSuite) -> None:
+    ids = sessions(1500, seed=3)
+    replay(suite, "t", ids, think_s=0)
+    served = stats(suite, "t").tenant
+    twin = Engine(EngineConfig(memory_bytes=MEMORY), NumpyStorage())
+    for obj in ids.tolist():  # what a cache with no prefetcher does: read, and on a miss store
+        if twin.get("t", key_of(obj))[0] is None:
+            twin.set("t", key_of(obj), (key_of(obj) * VALUE_BYTES)[:VALUE_BYTES])
+    expected = twin.tenant_view("t").counters
+    assert (served.hits, served.misses, served.prefetches) == (expected["hits"], expected["misses"], 0)
+
+
+def test_reads_go_on_through_a_predictor_outage_and_prefetching_resumes(
+    suite: BackgroundSuite, model_dir: Path
+) -> None:
+    with predis.Client(**suite.client_kwargs()) as client:
+        client.predictor.load_model("v1", str(model_dir))
+    ids = sessions(2400, seed=5)
+    replay(suite, "t", ids[:400])
+    before = stats(suite, "t").prefetcher.prefetches_started
+    assert before > 0
+    suite.stop_predictor()
+    started = time.perf_counter()
+    replay(suite, "t", ids[400:1200])  # every read answers (replay checks each value)
+    down = stats(suite, "t")
+    assert down.prefetcher.state.startswith("predictor unreachable")
+    assert not down.predictor.reachable
+    assert time.perf_counter() - started < 800 * (THINK_S + 0.05)  # no read waited on the predictor
+    during = down.prefetcher.prefetches_started
+    suite.restart_predictor()
+    replay(suite, "t", ids[1200:])
+    wait_for(lambda: stats(suite, "t").prefetcher.state == "active")
+    after = stats(suite, "t").prefetcher.prefetches_started
+    assert after > during + 50  # prefetching came back with the predictor
+
+
+def test_key_ids_keep_numbers_and_map_back() -> None:
+    ids = KeyIds(max_keys=2)
+    assert ids.id_of(b"1234") == 1234 and ids.key_of(1235) == b"1235"
+    page = ids.id_of(b"page:41")
+    assert ids.key_of(page + 1) == b"page:42"  # the next index under the same prefix
+    assert ids.id_of(b"page:41") == page
+    opaque = ids.id_of(b"\x00\xffbinary")
+    assert opaque >= 1 << 63 and ids.key_of(opaque) == b"\x00\xffbinary"
+    assert ids.key_of(opaque + 1) is None  # an opaque key has no neighbours
+    assert ids.id_of(b"item007") != 7  # leading zeros would not print back the same
+    ids.id_of(b"x")
+    ids.id_of(b"y")  # bounded: the oldest opaque key is forgotten
+    assert ids.key_of(opaque) is None
+
+
+def test_the_threshold_follows_the_precision_target() -> None:
+    tuner = ThresholdTuner(target=0.6, initial=0.5, lowest=0.1, window=10)
+    for _ in range(10):
+        tuner.record(False)
+    assert tuner.threshold == pytest.approx(0.55)  # too many misses: ask for more confidence
+    for _ in range(20):
+        tuner.record(True)
+    assert tuner.threshold == pytest.approx(0.5)  # well above target: loosen by half steps
+    assert tuner.recent_precision == pytest.approx(20 / 30)
+
+
+def test_the_origin_budget_grants_at_most_its_rate() -> None:
+    budget = RateBudget(rate=100)
+    assert budget.take(150) == 100
+    assert budget.take(10) <= 1
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("precision_target", 1.0), ("initial_threshold", 0.0), ("memory_share", 1.5), ("per_trigger", 0)],
+)
+def test_bad_prefetch_settings_are_refused(field: str, value: float) -> None:
+    with pytest.raises(ValueError):
+        PrefetchSettings(**{field: value})
