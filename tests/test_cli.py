@@ -153,13 +153,18 @@ def test_bad_settings_fail_fast_with_the_variable_name() -> None:
     assert "PREDIS_CACHE_MEMORY_BYTES='lots' is not an integer" in result.stderr
 
 
-def test_demo_replays_the_shipped_trace_through_the_running_suite(capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_replays_the_shipped_trace_with_and_without_learned_prefetching(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     from predis.services.demo import run_demo
 
-    assert run_demo(requests=3000) == 0
+    assert run_demo(requests=2000, rate=400) == 0
     out = capsys.readouterr().out
-    assert "Replayed 3,000 GETs through the cache service" in out
-    service = float(re.search(r"hit ratio\s+([0-9.]+)", out).group(1))  # type: ignore[union-attr]
+    assert "Replayed 2,000 GETs through the cache service" in out
+    plain, learned = (float(x) for x in re.search(r"hit ratio\s+([0-9.]+)\s+([0-9.]+)", out).groups())  # type: ignore[union-attr]
     replay = float(re.search(r"same requests, replay\s+([0-9.]+)", out).group(1))  # type: ignore[union-attr]
-    assert abs(service - replay) < 0.01
+    assert abs(plain - replay) < 0.01  # no model: the service is the replayed S3-FIFO
+    assert learned > plain  # the trained model's prefetches were read
+    used = int(re.search(r"(\d[\d,]*) started, (\d[\d,]*) used", out).group(2).replace(",", ""))  # type: ignore[union-attr]
+    assert used > 0
     assert "Stopped the suite." in out
