@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -60,8 +61,15 @@ def up(tmp_path) -> Iterator[Up]:  # type: ignore[no-untyped-def]
     running = _start_up(tmp_path)
     yield running
     if running.process.poll() is None:
-        running.process.kill()
-        running.process.wait()
+        running.process.send_signal(signal.SIGINT)  # a killed supervisor would orphan its services
+        try:
+            running.process.wait(30)
+        except subprocess.TimeoutExpired:
+            running.process.kill()
+            running.process.wait()
+    for pid in running.pids.values():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def test_up_starts_four_services_that_serve_and_reflect(up: Up) -> None:
