@@ -9,15 +9,19 @@ included (a built-in's name is its module's last part, such as ``sqlite_origin``
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from importlib.metadata import entry_points
+from typing import cast
 
 import pluggy
 
 from predis.plugins import hookspecs
 from predis.plugins.origin import Origin, OriginFactory, OriginSpec
+
+log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "predis"
 ALLOW_ENV = "PREDIS_PLUGINS"
@@ -80,6 +84,26 @@ class Plugins:
 
         self._pm.hook.predis_register_origins(register=register)
         return factories
+
+    def has_prefetch_candidates(self) -> bool:
+        """Whether any plugin implements ``predis_prefetch_candidates``."""
+        return bool(self._pm.hook.predis_prefetch_candidates.get_hookimpls())
+
+    def prefetch_candidates(self, tenant: str, key: bytes) -> list[bytes]:
+        """Every plugin's application candidates after a read of ``key``; a plugin that fails
+        or answers something other than keys is logged and skipped."""
+        out: list[bytes] = []
+        for impl in self._pm.hook.predis_prefetch_candidates.get_hookimpls():
+            try:
+                answer = impl.function(**{a: {"tenant": tenant, "key": key}[a] for a in impl.argnames})
+                keys = list(cast("Iterable[bytes]", answer or ()))
+                if not all(isinstance(k, bytes) and k for k in keys):
+                    raise TypeError("predis_prefetch_candidates must return non-empty bytes keys")
+            except Exception as exc:  # noqa: BLE001 - one plugin's bug must not stop prefetching
+                log.warning("plugin %s: predis_prefetch_candidates failed: %s", impl.plugin_name, exc)
+                continue
+            out.extend(keys)
+        return out
 
     def make_origin(self, url: str) -> Origin:
         """The origin the URL names, built by the plugin that registered that name."""

@@ -74,9 +74,16 @@ class AsyncPredictorApi:
         self._ep = endpoint
 
     async def predict(
-        self, features: np.ndarray, routing_key: Key = b"", *, timeout: float | None = None
+        self,
+        features: np.ndarray,
+        routing_key: Key = b"",
+        *,
+        groups: Sequence[tuple[Key, int]] = (),
+        timeout: float | None = None,
     ) -> predictor_pb2.PredictResponse:
-        return await self._ep.unary("Predict", rq.predict_request(features, routing_key), timeout)
+        """Scores feature rows; ``groups`` ((routing key, rows), ...) scores many triggers' rows in
+        one call, each group routed by its own key (see ``group_model_versions``)."""
+        return await self._ep.unary("Predict", rq.predict_request(features, routing_key, groups), timeout)
 
     async def load_model(
         self, version: str, path: str, role: str | None = None, *, timeout: float | None = None

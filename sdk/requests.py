@@ -63,12 +63,18 @@ def hint_request(kind: str, keys: Sequence[Key]) -> cache_pb2.HintRequest:
     return cache_pb2.HintRequest(kind=HINT_KINDS[kind], keys=keys_bytes(keys))
 
 
-def predict_request(features: np.ndarray, routing_key: Key) -> predictor_pb2.PredictRequest:
+def predict_request(
+    features: np.ndarray, routing_key: Key, groups: Sequence[tuple[Key, int]] = ()
+) -> predictor_pb2.PredictRequest:
     matrix = np.asarray(features, dtype=np.float32)
     if matrix.ndim != 2:
         raise ValueError("features must be a 2-D array: one row per candidate")
     return predictor_pb2.PredictRequest(
-        routing_key=key_bytes(routing_key), feature_count=matrix.shape[1], features=matrix.ravel().tolist()
+        routing_key=key_bytes(routing_key),
+        feature_count=matrix.shape[1],
+        features=matrix.ravel().tolist(),
+        group_sizes=[size for _, size in groups],
+        group_routing_keys=[key_bytes(key) for key, _ in groups],
     )
 
 

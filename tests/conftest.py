@@ -24,6 +24,7 @@ from predis.services.cache.read_through import ReadThroughCache
 from predis.services.drift import server as drift_server
 from predis.services.drift.observer import StreamObserver
 from predis.services.predictor import server as predictor_server
+from predis.services.predictor.batching import MicroBatcher
 from predis.services.predictor.registry import ModelRegistry
 from predis.services.retrainer import server as retrainer_server
 from predis.services.retrainer.jobs import JobBook
@@ -45,7 +46,11 @@ class BackgroundSuite:
         origin_timeout_s: float = 2.0,
         export_to_drift: bool = False,
         prefetch: PrefetchSettings | None = None,
+        batch_wait_s: float = 0.0,
+        app_candidates: Callable[[str, bytes], list[bytes]] | None = None,
     ) -> None:
+        self.app_candidates = app_candidates
+        self.batch_wait_s = batch_wait_s
         self.export_to_drift = export_to_drift
         self.prefetch = prefetch
         self.tracer_provider = tracer_provider or TracerProvider()
@@ -78,7 +83,8 @@ class BackgroundSuite:
 
     async def _start(self) -> None:
         tp = self.tracer_provider
-        self.servers["predictor"] = await predictor_server.create_server(LOOPBACK, self.registry, tp)
+        self.batcher = MicroBatcher(self.registry, self.batch_wait_s)
+        self.servers["predictor"] = await predictor_server.create_server(LOOPBACK, self.registry, tp, self.batcher)
         self.servers["drift"] = await drift_server.create_server(LOOPBACK, self.observer, tp)
         self.servers["retrainer"] = await retrainer_server.create_server(LOOPBACK, self.book, tp)
         self.addresses = {name: f"127.0.0.1:{s.port}" for name, s in self.servers.items()}
@@ -93,7 +99,9 @@ class BackgroundSuite:
         link = PredictorLink(self.addresses["predictor"], tp)
         prefetcher = None
         if self.prefetch is not None:
-            prefetcher = cache_server.attach_prefetcher(self.cache, self.ring, link, self.prefetch, tp)
+            prefetcher = cache_server.attach_prefetcher(
+                self.cache, self.ring, link, self.prefetch, tp, self.app_candidates
+            )
         deps = cache_server.CacheDeps(self.cache, self.ring, link, exporter, prefetcher)
         self.deps = deps
         self.servers["cache"] = await cache_server.create_server(LOOPBACK, deps, tp)
@@ -107,7 +115,7 @@ class BackgroundSuite:
         """Starts the predictor again on its old address, with the same registry."""
         settings = ServerSettings(listen=self.addresses["predictor"])
         self.servers["predictor"] = self.run(
-            predictor_server.create_server(settings, self.registry, self.tracer_provider)
+            predictor_server.create_server(settings, self.registry, self.tracer_provider, self.batcher)
         )
 
     def stop(self) -> None:

@@ -94,6 +94,27 @@ def test_traffic_splits_by_a_stable_hash(client: predis.Client, models: dict[str
     assert {m.version: m.traffic_weight for m in client.predictor.list_models()} == pytest.approx(weights)
 
 
+def test_a_grouped_call_routes_each_group_by_its_own_key(
+    client: predis.Client, suite: BackgroundSuite, models: dict[str, Path]
+) -> None:
+    client.predictor.load_model("champ", str(models["up"]))
+    client.predictor.load_model("chal", str(models["down"]), role="challenger")
+    client.predictor.set_traffic({"chal": ("challenger", 0.3)})
+    keys = [b"key%d" % k for k in range(40)]
+    alone = {key: client.predictor.predict(ROWS, routing_key=key).model_version for key in keys}
+    runs = {v: suite.registry.versions[v].metrics.runs for v in ("champ", "chal")}
+    rows = np.concatenate([ROWS] * len(keys))
+    answer = client.predictor.predict(rows, groups=[(key, len(ROWS)) for key in keys])
+    assert list(answer.group_model_versions) == [alone[key] for key in keys]  # as if called one by one
+    expected = np.concatenate(
+        [sklearn_probabilities(models["up" if alone[key] == "champ" else "down"], ROWS) for key in keys]
+    )
+    np.testing.assert_allclose(answer.probabilities, expected, rtol=1e-5)
+    assert {v: suite.registry.versions[v].metrics.runs - runs[v] for v in runs} == {"champ": 1, "chal": 1}
+    with pytest.raises(predis.InvalidArgumentError, match="do not describe"):
+        client.predictor.predict(ROWS, groups=[(b"a", 2), (b"b", 2)])
+
+
 def test_shadows_score_a_copy_and_answer_nobody(client: predis.Client, models: dict[str, Path]) -> None:
     client.predictor.load_model("champ", str(models["up"]))
     client.predictor.load_model("shadow", str(models["down"]), role="shadow")
@@ -147,7 +168,15 @@ async def test_a_swap_under_load_fails_and_delays_no_request(suite: BackgroundSu
         assert old.role == common_pb2.MODEL_ROLE_CHALLENGER and old.traffic_weight == 0.0
 
 
-async def test_concurrent_calls_share_one_session_run(suite: BackgroundSuite, models: dict[str, Path]) -> None:
+async def test_concurrent_calls_share_one_session_run(models: dict[str, Path]) -> None:
+    suite = BackgroundSuite(batch_wait_s=0.002).start()
+    try:
+        await _calls_share_runs(suite, models)
+    finally:
+        suite.stop()
+
+
+async def _calls_share_runs(suite: BackgroundSuite, models: dict[str, Path]) -> None:
     async with predis.AsyncClient(**suite.client_kwargs()) as client:
         await client.predictor.load_model("v1", str(models["up"]))
         rng = np.random.default_rng(3)

@@ -12,6 +12,7 @@ import pytest
 
 import predis
 from conftest import BackgroundSuite
+from predis.plugins import Plugins, build_plugin_manager, hookimpl
 from predis.services.cache.engine.engine import Engine, EngineConfig
 from predis.services.cache.engine.numpy_storage import NumpyStorage
 from predis.services.cache.key_ids import KeyIds
@@ -141,6 +142,44 @@ def test_reads_go_on_through_a_predictor_outage_and_prefetching_resumes(
     wait_for(lambda: stats(suite, "t").prefetcher.state == "active")
     after = stats(suite, "t").prefetcher.prefetches_started
     assert after > during + 50  # prefetching came back with the predictor
+
+
+class DetailPagesPlugin:
+    """An application that knows a page's details are read right after it."""
+
+    @hookimpl
+    def predis_prefetch_candidates(self, key: bytes) -> list[bytes]:
+        return [] if key.endswith(b"/details") else [key + b"/details"]
+
+
+class BrokenPlugin:
+    @hookimpl
+    def predis_prefetch_candidates(self, tenant: str, key: bytes) -> object:
+        return "not a list of keys"
+
+
+def test_plugins_add_application_candidates_without_a_model() -> None:
+    pm = build_plugin_manager({})
+    pm.register(DetailPagesPlugin())
+    pm.register(BrokenPlugin())  # its answers are refused and logged; the good plugin still counts
+    facade = Plugins(pm)
+    assert facade.has_prefetch_candidates()
+    running = BackgroundSuite(
+        origin=PageOrigin(), memory_bytes=MEMORY, prefetch=PrefetchSettings(), app_candidates=facade.prefetch_candidates
+    ).start()
+    try:
+        config = predis.ClientConfig(tenant="app")
+        with predis.Client(running.addresses["cache"], config=config) as client:
+            for page in range(50):
+                client.get(b"page:%d" % page)
+                time.sleep(THINK_S)
+                assert client.get(b"page:%d/details" % page) is not None
+            wait_for(lambda: client.stats().prefetcher.prefetches_used >= 40)
+            answer = client.stats()
+        assert answer.prefetcher.prefetches_started >= 40  # with no model loaded: plugins' keys are not scored
+        assert answer.tenant.hits >= 40  # the details were already there when asked for
+    finally:
+        running.stop()
 
 
 def test_key_ids_keep_numbers_and_map_back() -> None:

@@ -8,24 +8,30 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class PredictRequest(_message.Message):
-    __slots__ = ("routing_key", "feature_count", "features")
+    __slots__ = ("routing_key", "feature_count", "features", "group_sizes", "group_routing_keys")
     ROUTING_KEY_FIELD_NUMBER: _ClassVar[int]
     FEATURE_COUNT_FIELD_NUMBER: _ClassVar[int]
     FEATURES_FIELD_NUMBER: _ClassVar[int]
+    GROUP_SIZES_FIELD_NUMBER: _ClassVar[int]
+    GROUP_ROUTING_KEYS_FIELD_NUMBER: _ClassVar[int]
     routing_key: bytes
     feature_count: int
     features: _containers.RepeatedScalarFieldContainer[float]
-    def __init__(self, routing_key: _Optional[bytes] = ..., feature_count: _Optional[int] = ..., features: _Optional[_Iterable[float]] = ...) -> None: ...
+    group_sizes: _containers.RepeatedScalarFieldContainer[int]
+    group_routing_keys: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, routing_key: _Optional[bytes] = ..., feature_count: _Optional[int] = ..., features: _Optional[_Iterable[float]] = ..., group_sizes: _Optional[_Iterable[int]] = ..., group_routing_keys: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class PredictResponse(_message.Message):
-    __slots__ = ("probabilities", "model_version", "role")
+    __slots__ = ("probabilities", "model_version", "role", "group_model_versions")
     PROBABILITIES_FIELD_NUMBER: _ClassVar[int]
     MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
     ROLE_FIELD_NUMBER: _ClassVar[int]
+    GROUP_MODEL_VERSIONS_FIELD_NUMBER: _ClassVar[int]
     probabilities: _containers.RepeatedScalarFieldContainer[float]
     model_version: str
     role: _common_pb2.ModelRole
-    def __init__(self, probabilities: _Optional[_Iterable[float]] = ..., model_version: _Optional[str] = ..., role: _Optional[_Union[_common_pb2.ModelRole, str]] = ...) -> None: ...
+    group_model_versions: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, probabilities: _Optional[_Iterable[float]] = ..., model_version: _Optional[str] = ..., role: _Optional[_Union[_common_pb2.ModelRole, str]] = ..., group_model_versions: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ModelInfo(_message.Message):
     __slots__ = ("version", "role", "traffic_weight", "feature_names", "source_path", "loaded_unix_nano", "execution_provider")

@@ -1,14 +1,13 @@
 """``predis bench predictor``: scoring latency of a batch of prefetch candidates, in process and
 through a running predictor service driven at a fixed request rate from this (separate) process.
 
-It trains a small model on synthetic features (scikit-learn, exported by skl2onnx: the dev extra),
-because no trained prefetch model ships yet; the latency depends on the model's kind and size, not
-on what it learned."""
+The model is the real thing: ``predis train``'s code fitted on the first 30% of the shipped
+cache2k-web07 trace (scikit-learn and skl2onnx: the dev extra), and the rows scored are that
+trace's candidate feature rows."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import platform
 import subprocess
@@ -21,36 +20,35 @@ import numpy as np
 
 from predis.aio import AsyncClient
 from predis.config import ClientConfig
+from predis.services.cache.engine.candidates import FEATURES as CANDIDATE_FEATURES
+from predis.services.cache.engine.candidates import candidate_rows
+from predis.services.replay.traces import Trace, read_trace
 
-FEATURES = 12
+FEATURES = len(CANDIDATE_FEATURES)
 MODELS = ("logistic", "gbdt")
+SHIPPED_TRACE = Path(__file__).resolve().parents[1] / "replay" / "data" / "cache2k-web07.trace.xz"
 
 
 def _write_model(directory: Path, kind: str) -> None:
-    try:
-        from skl2onnx import to_onnx
-        from sklearn.ensemble import GradientBoostingClassifier
-        from sklearn.linear_model import LogisticRegression
-    except ImportError as exc:
-        raise RuntimeError(
-            "predis bench predictor needs scikit-learn and skl2onnx (pip install 'predis[dev]')"
-        ) from exc
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(2000, FEATURES)).astype(np.float32)
-    y = (x[:, 0] + 0.5 * x[:, 1] > 0).astype(int)
-    model = LogisticRegression() if kind == "logistic" else GradientBoostingClassifier(n_estimators=50)
-    model.fit(x, y)
-    onnx_model = to_onnx(model, x[:1], options={id(model): {"zipmap": False}})
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "model.onnx").write_bytes(onnx_model.SerializeToString())
-    (directory / "model.json").write_text(json.dumps({"features": [f"f{i}" for i in range(FEATURES)], "model": kind}))
+    from predis.services.retrainer.training import TrainingOptions, train
+
+    trace = read_trace(SHIPPED_TRACE)
+    window = Trace(trace.name, trace.ids[: int(0.3 * trace.requests)])
+    train([window], directory, TrainingOptions(train_fraction=1.0, model=kind))
+
+
+def _rows(batch: int, seed: int) -> np.ndarray:
+    """``batch`` consecutive candidate rows of the shipped trace, from a random place in it."""
+    rows = candidate_rows(read_trace(SHIPPED_TRACE).ids).features
+    start = int(np.random.default_rng(seed).integers(0, len(rows) - batch))
+    return np.ascontiguousarray(rows[start : start + batch])
 
 
 def _inprocess(directory: Path, batch: int, calls: int) -> tuple[float, float]:
     from predis.services.predictor.model_files import open_model_dir
 
     _, scorer = open_model_dir(str(directory))
-    rows = np.random.default_rng(1).normal(size=(batch, FEATURES)).astype(np.float32)
+    rows = _rows(batch, 1)
     for _ in range(200):
         scorer.score(rows)
     samples = np.empty(calls)
@@ -63,7 +61,7 @@ def _inprocess(directory: Path, batch: int, calls: int) -> tuple[float, float]:
 
 
 async def _service(address: str, directory: Path, batch: int, rate: float, seconds: float) -> tuple[float, float, int]:
-    rows = np.random.default_rng(2).normal(size=(batch, FEATURES)).astype(np.float32)
+    rows = _rows(batch, 2)
     async with AsyncClient(predictor=address, config=ClientConfig(tracing=False)) as client:
         await client.predictor.load_model("bench", str(directory), role="champion")
         for _ in range(50):

@@ -61,9 +61,14 @@ class PredictorLink:
             self._stub = predictor_pb2_grpc.PredictorServiceStub(self._channel)
         return self._stub
 
-    async def score(self, tenant: str, trigger: bytes, features: np.ndarray) -> tuple[np.ndarray, str]:
+    async def score(
+        self, tenant: str, triggers: Sequence[bytes], sizes: Sequence[int], features: np.ndarray
+    ) -> tuple[np.ndarray, list[str]]:
         request = predictor_pb2.PredictRequest(
-            routing_key=trigger, feature_count=features.shape[1], features=features.ravel().tolist()
+            feature_count=features.shape[1],
+            features=features.ravel().tolist(),
+            group_sizes=sizes,
+            group_routing_keys=triggers,
         )
         try:
             answer = await self._predictor().Predict(
@@ -74,7 +79,7 @@ class PredictorLink:
             if isinstance(error, FailedPreconditionError):
                 raise NoModel(error.details) from None
             raise ScorerUnavailable(f"{error.code.name}: {error.details}") from None
-        return np.asarray(answer.probabilities, dtype=np.float32), answer.model_version
+        return np.asarray(answer.probabilities, dtype=np.float32), list(answer.group_model_versions)
 
     async def report(self, outcomes: Sequence[Outcome]) -> None:
         used, unused = common_pb2.PREFETCH_OUTCOME_KIND_USED, common_pb2.PREFETCH_OUTCOME_KIND_EVICTED_UNUSED

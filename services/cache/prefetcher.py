@@ -23,7 +23,7 @@ import contextlib
 import logging
 import time
 from collections import OrderedDict, deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -60,8 +60,12 @@ class Outcome:
 class Scorer(Protocol):
     """What the loop needs from the predictor (``predictor_link.PredictorLink`` over gRPC)."""
 
-    async def score(self, tenant: str, trigger: bytes, features: np.ndarray) -> tuple[np.ndarray, str]:
-        """Probabilities per row and the model version that gave them; raises NoModel or ScorerUnavailable."""
+    async def score(
+        self, tenant: str, triggers: Sequence[bytes], sizes: Sequence[int], features: np.ndarray
+    ) -> tuple[np.ndarray, list[str]]:
+        """Probabilities per row for rows grouped by trigger (``sizes[i]`` rows after
+        ``triggers[i]``) and the model version that scored each group, in one call; raises
+        NoModel or ScorerUnavailable."""
         ...
 
     async def report(self, outcomes: Sequence[Outcome]) -> None: ...
@@ -78,7 +82,7 @@ class PrefetchSettings:
         memory_share: most of a tenant's memory that unread prefetched entries may hold.
         origin_per_second: most origin fetches prefetching may start per second.
         max_lag_events: events the loop may fall behind before it skips the oldest.
-        concurrency: Predict calls in flight at once.
+        concurrency: Predict calls in flight at once (each scores up to 256 reads' candidates).
         score_timeout_s: deadline of one Predict call.
         table_rows: rows of each tenant's successor and key tables (bounded memory).
     """
@@ -112,7 +116,9 @@ class ThresholdTuner:
 
     After every ``window`` settled outcomes: below target, the cut rises by ``step``; well above
     it (target + ``slack``), it falls by half a step, so prefetching grows back only slowly.
-    The outcomes are then forgotten, so each move is judged on prefetches made at the new cut.
+    Each move starts a new epoch, and only prefetches made in the current epoch count: an unused
+    prefetch settles only when it is evicted, long after a used one, so outcomes of older
+    prefetches would keep pushing the cut for what it was, not for what it is.
     """
 
     def __init__(
@@ -120,24 +126,32 @@ class ThresholdTuner:
     ) -> None:
         self.target, self.threshold, self.lowest, self.highest = target, initial, lowest, highest
         self.window, self.step, self.slack = window, step, 0.1
+        self.epoch = 0
         self._used = self._settled = 0
         self.recent = deque[bool](maxlen=256)
 
-    def record(self, used: bool) -> None:
+    def record(self, used: bool, epoch: int | None = None) -> None:
+        """One settled prefetch, made in ``epoch`` (None: the current one)."""
         self.recent.append(used)
+        if epoch is not None and epoch != self.epoch:
+            return
         self._settled += 1
         self._used += used
         if self._settled < self.window:
             return
         precision = self._used / self._settled
+        before = self.threshold
         if precision < self.target:
             self.threshold = min(self.highest, self.threshold + self.step)
         elif precision > self.target + self.slack:
             self.threshold = max(self.lowest, self.threshold - self.step / 2)
+        if self.threshold != before:
+            self.epoch += 1
         self._used = self._settled = 0
 
     @property
     def recent_precision(self) -> float:
+        """Precision of the last 256 settled prefetches, whatever cut made them."""
         return sum(self.recent) / len(self.recent) if self.recent else 0.0
 
 
@@ -165,7 +179,8 @@ class TenantPrefetch:
     ids: KeyIds
     stream: CandidateStream
     tuner: ThresholdTuner
-    pending: OrderedDict[bytes, str] = field(default_factory=OrderedDict)  # prefetched key -> version
+    # prefetched key -> (model version, tuner epoch when it was made)
+    pending: OrderedDict[bytes, tuple[str, int]] = field(default_factory=OrderedDict)
     candidates_scored: int = 0
     prefetches_started: int = 0
     prefetches_used: int = 0
@@ -173,12 +188,14 @@ class TenantPrefetch:
     prefetches_late: int = 0  # unused because the read came before the prefetch had landed
     held_back_memory: int = 0
     held_back_rate: int = 0
+    app_prefetches: int = 0  # of prefetches_started, those a plugin asked for
 
 
 MAX_PENDING = 1 << 16
 SETTLE_CHECKS = 256  # pending prefetches checked for eviction per cycle
 REPORT_EVERY_S = 0.5
 IDLE_WAKE_S = 0.5
+GROUPS_PER_CALL = 256  # triggers scored per Predict call
 FULL = 0.95  # a tenant this close to its memory limit is full: prefetches now displace entries
 
 
@@ -190,8 +207,11 @@ class Prefetcher:
         scorer: Scorer,
         settings: PrefetchSettings,
         tracer_provider: trace.TracerProvider | None = None,
+        app_candidates: Callable[[str, bytes], list[bytes]] | None = None,
     ) -> None:
         self.cache, self.ring, self.scorer, self.settings = cache, ring, scorer, settings
+        # Plugins' application candidates (predis_prefetch_candidates): prefetched as given.
+        self.app_candidates = app_candidates
         # One span per scoring cycle holds that cycle's Predict calls (not one trace per call).
         self._tracer = (tracer_provider or trace.NoOpTracerProvider()).get_tracer(__name__)
         self.tenants: dict[str, TenantPrefetch] = {}
@@ -253,6 +273,8 @@ class Prefetcher:
             state = self.tenant(name)
             self._settle_reads(name, state, keys, kinds)
             self._settle_evicted(name, state)
+            if self.app_candidates is not None:
+                self._prefetch_app_candidates(name, state, keys)
             ids = np.fromiter((state.ids.id_of(k) for k in keys), dtype=np.uint64, count=len(keys))
             start = state.stream.position
             candidates = state.stream.rows(ids)  # always: keeps the statistics current
@@ -264,8 +286,8 @@ class Prefetcher:
     # -- outcomes ----------------------------------------------------------------------------
 
     def _settle(self, name: str, state: TenantPrefetch, key: bytes, used: bool) -> None:
-        version = state.pending.pop(key)
-        state.tuner.record(used)
+        version, epoch = state.pending.pop(key)
+        state.tuner.record(used, epoch)
         if used:
             state.prefetches_used += 1
         else:
@@ -324,14 +346,23 @@ class Prefetcher:
         groups = np.split(picked, np.flatnonzero(np.diff(triggers)) + 1)
         limit = asyncio.Semaphore(self.settings.concurrency)
 
-        async def score(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
+        async def score(chunk: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray, str]]:
+            # One Predict call for many triggers: the predictor routes each group by its trigger.
             async with limit:
-                trigger = keys[int(candidates.request[rows[0]] - start)]
-                probabilities, version = await self.scorer.score(name, trigger, candidates.features[rows])
-                return rows, probabilities, version
+                rows = np.concatenate(chunk)
+                trigger_keys = [keys[int(candidates.request[g[0]] - start)] for g in chunk]
+                probabilities, versions = await self.scorer.score(
+                    name, trigger_keys, [len(g) for g in chunk], candidates.features[rows]
+                )
+            out, at = [], 0
+            for g, version in zip(chunk, versions, strict=True):
+                out.append((g, probabilities[at : at + len(g)], version))
+                at += len(g)
+            return out
 
-        results = await asyncio.gather(*(score(g) for g in groups), return_exceptions=True)
-        scored = [r for r in results if not isinstance(r, BaseException)]
+        chunks = [groups[i : i + GROUPS_PER_CALL] for i in range(0, len(groups), GROUPS_PER_CALL)]
+        results = await asyncio.gather(*(score(c) for c in chunks), return_exceptions=True)
+        scored = [group for r in results if not isinstance(r, BaseException) for group in r]
         unreachable = [r for r in results if isinstance(r, ScorerUnavailable)]
         if unreachable:
             self._backoff_s = min(10.0, max(0.5, 2 * self._backoff_s))
@@ -362,14 +393,33 @@ class Prefetcher:
                 chosen.append(key)
         return chosen
 
-    def _start(self, name: str, state: TenantPrefetch, wanted: list[bytes], version: str) -> None:
+    def _prefetch_app_candidates(self, name: str, state: TenantPrefetch, keys: list[bytes]) -> None:
+        assert self.app_candidates is not None
+        wanted: dict[bytes, None] = {}
+        for key in keys:
+            for candidate in self.app_candidates(name, key):
+                if candidate not in state.pending:
+                    wanted[candidate] = None
+        if not wanted:
+            return
+        if self._memory_full(name):
+            state.held_back_memory += len(wanted)
+            return
+        # Not the model's: reported with no version, and never moving the model's threshold.
+        state.app_prefetches += self._start(name, state, list(wanted), "", epoch=-1)
+
+    def _start(
+        self, name: str, state: TenantPrefetch, wanted: list[bytes], version: str, epoch: int | None = None
+    ) -> int:
         granted = self._rate.take(len(wanted))
         state.held_back_rate += len(wanted) - granted
-        for key in self.cache.prefetch_keys(name, wanted[:granted]):
-            state.pending[key] = version
+        started = self.cache.prefetch_keys(name, wanted[:granted])
+        for key in started:
+            state.pending[key] = (version, state.tuner.epoch if epoch is None else epoch)
             state.prefetches_started += 1
         while len(state.pending) > MAX_PENDING:  # bounded: the oldest are forgotten, not settled
             state.pending.popitem(last=False)
+        return len(started)
 
     def _memory_full(self, name: str) -> bool:
         """Whether unread prefetches hold their share of a full tenant. While the tenant (and the

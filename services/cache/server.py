@@ -73,7 +73,8 @@ class CacheDeps:
 def build_deps(
     settings: CacheSettings, tracer_provider: trace.TracerProvider | None, plugin_facade: Plugins | None = None
 ) -> CacheDeps:
-    origin = (plugin_facade or plugins()).make_origin(settings.origin) if settings.origin else None
+    facade = plugin_facade or plugins()
+    origin = facade.make_origin(settings.origin) if settings.origin else None
     config = EngineConfig(
         memory_bytes=settings.memory_bytes,
         max_value_bytes=settings.max_value_bytes,
@@ -100,7 +101,8 @@ def build_deps(
         exporter = DriftExporter(ring, engine.tenant_name, settings.drift_address, tracer_provider)
     prefetcher = None
     if settings.prefetch and predictor is not None and ring is not None and origin is not None:
-        prefetcher = attach_prefetcher(cache, ring, predictor, settings.prefetching, tracer_provider)
+        app_candidates = facade.prefetch_candidates if facade.has_prefetch_candidates() else None
+        prefetcher = attach_prefetcher(cache, ring, predictor, settings.prefetching, tracer_provider, app_candidates)
     return CacheDeps(cache=cache, ring=ring, predictor=predictor, exporter=exporter, prefetcher=prefetcher)
 
 
@@ -110,9 +112,10 @@ def attach_prefetcher(
     predictor: PredictorLink,
     settings: PrefetchSettings,
     tracer_provider: trace.TracerProvider | None,
+    app_candidates: Callable[[str, bytes], list[bytes]] | None = None,
 ) -> Prefetcher:
     """A prefetch loop over ``ring``, woken by every read the engine records."""
-    prefetcher = Prefetcher(cache, ring, predictor, settings, tracer_provider)
+    prefetcher = Prefetcher(cache, ring, predictor, settings, tracer_provider, app_candidates)
     record = ring.append
 
     def record_and_wake(*event: Any) -> None:

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from predis.services.predictor.registry import ModelRegistry, ModelVersion, Prediction
-from predis.services.runtime.errors import DomainError
+from predis.services.runtime.errors import DomainError, InvalidInput
 
 log = logging.getLogger(__name__)
 BUSY_GAP = 5  # decoding one call takes a few hundred microseconds: arrivals are spread out
@@ -35,7 +36,7 @@ class _Waiting:
 class MicroBatcher:
     """Scores concurrent requests together; a run holds at most ``max_rows`` rows."""
 
-    def __init__(self, registry: ModelRegistry, max_wait_s: float = 0.0005, max_rows: int = 8192) -> None:
+    def __init__(self, registry: ModelRegistry, max_wait_s: float = 0.0, max_rows: int = 8192) -> None:
         self.registry = registry
         self.max_wait_s = max_wait_s
         self.max_rows = max_rows
@@ -45,16 +46,51 @@ class MicroBatcher:
         self._rows = 0
 
     async def predict(self, tenant: str, routing_key: bytes, features: np.ndarray) -> Prediction:
-        model, shadows = self.registry.route(tenant, routing_key)
-        self.registry.check_width(model, features)  # a bad call fails alone, before it joins a batch
+        probabilities, routes = await self.predict_groups(tenant, [routing_key], [len(features)], features)
+        return Prediction(probabilities, *routes[0])
+
+    async def predict_groups(
+        self, tenant: str, routing_keys: Sequence[bytes], sizes: Sequence[int], features: np.ndarray
+    ) -> tuple[np.ndarray, list[tuple[ModelVersion, tuple[ModelVersion, ...]]]]:
+        """Rows in consecutive groups (``sizes[i]`` rows routed by ``routing_keys[i]``): each group's
+        version scores it, every version once for all the groups it got. Checks everything first,
+        so a bad call fails alone and changes nothing."""
+        if len(routing_keys) != len(sizes) or sum(sizes) != len(features):
+            raise InvalidInput(
+                f"{len(routing_keys)} routing keys and group sizes adding up to {sum(sizes)} do not "
+                f"describe {len(features)} rows"
+            )
+        routes = [self.registry.route(tenant, key) for key in routing_keys]
+        for model, _ in routes:
+            self.registry.check_width(model, features)
         loop = asyncio.get_running_loop()
+        answers = []
+        start = 0
+        for (model, shadows), size in zip(routes, sizes, strict=True):
+            answers.append(self._enqueue(loop, model, shadows, features[start : start + size]))
+            start += size
+        self._schedule(loop)
+        parts = await asyncio.gather(*answers)
+        probabilities = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        return probabilities, routes
+
+    def _enqueue(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        model: ModelVersion,
+        shadows: tuple[ModelVersion, ...],
+        rows: np.ndarray,
+    ) -> asyncio.Future[np.ndarray]:
         answer: asyncio.Future[np.ndarray] = loop.create_future()
         waiting = self._waiting.get(model.version)
         if waiting is None or waiting.model is not model:
             waiting = self._waiting[model.version] = _Waiting(model, shadows)
-        waiting.features.append(features)
+        waiting.features.append(rows)
         waiting.answers.append(answer)
-        self._rows += len(features)
+        self._rows += len(rows)
+        return answer
+
+    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
         now = loop.time()
         busy, self._last_arrival = now - self._last_arrival < BUSY_GAP * self.max_wait_s, now
         if self._rows >= self.max_rows:
@@ -63,7 +99,6 @@ class MicroBatcher:
             self._timer = loop.call_later(self.max_wait_s, self._flush)
         elif self._timer is None:
             self._timer = loop.call_soon(self._flush)
-        return Prediction(await answer, model, shadows)
 
     def _flush(self) -> None:
         waiting, self._waiting = self._waiting, {}

@@ -60,11 +60,21 @@ class PredictorServicer(predictor_pb2_grpc.PredictorServiceServicer):
     ) -> predictor_pb2.PredictResponse:
         features = _features(request)
         tenant = tenant_from_metadata(context.invocation_metadata())
-        prediction = await self.batcher.predict(tenant, request.routing_key, features)
+        if not request.group_sizes and not request.group_routing_keys:
+            prediction = await self.batcher.predict(tenant, request.routing_key, features)
+            return predictor_pb2.PredictResponse(
+                probabilities=prediction.probabilities.tolist(),
+                model_version=prediction.model.version,
+                role=_ROLE_TO_PB[prediction.model.role],
+            )
+        probabilities, routes = await self.batcher.predict_groups(
+            tenant, list(request.group_routing_keys), list(request.group_sizes), features
+        )
         return predictor_pb2.PredictResponse(
-            probabilities=prediction.probabilities.tolist(),
-            model_version=prediction.model.version,
-            role=_ROLE_TO_PB[prediction.model.role],
+            probabilities=probabilities.tolist(),
+            model_version=routes[0][0].version,
+            role=_ROLE_TO_PB[routes[0][0].role],
+            group_model_versions=[model.version for model, _ in routes],
         )
 
     @maps_domain_errors

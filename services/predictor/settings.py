@@ -14,12 +14,12 @@ class PredictorSettings:
     Attributes:
         server: listen address, grace period, logging (``PREDIS_LISTEN`` and friends).
         batch_wait_s: longest a Predict call waits for others to share its session run
-            (``PREDIS_PREDICTOR_BATCH_WAIT_US``, default 500 microseconds; 0 scores on the next loop turn).
+            (``PREDIS_PREDICTOR_BATCH_WAIT_US``, default 0: score what is waiting on the next loop turn).
         batch_max_rows: most rows in one session run (``PREDIS_PREDICTOR_BATCH_MAX_ROWS``, default 8192).
     """
 
     server: ServerSettings
-    batch_wait_s: float = 0.0005
+    batch_wait_s: float = 0.0
     batch_max_rows: int = 8192
 
     @classmethod
@@ -27,6 +27,6 @@ class PredictorSettings:
         env = Env(environ)
         return cls(
             server=ServerSettings.from_env("predictor", environ, listen),
-            batch_wait_s=env.integer("PREDIS_PREDICTOR_BATCH_WAIT_US", 500) / 1e6,
+            batch_wait_s=env.integer("PREDIS_PREDICTOR_BATCH_WAIT_US", 0) / 1e6,
             batch_max_rows=env.integer("PREDIS_PREDICTOR_BATCH_MAX_ROWS", 8192, minimum=1),
         )
