@@ -67,7 +67,7 @@ def _status(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from predis.services.demo import run_demo
 
-    return run_demo()
+    return run_demo(args.requests, args.rate)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -119,7 +119,10 @@ def _bench_predictor(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows[0] if len(rows) == 1 else {"rows": rows}))
         return 0
-    print(f"batches of {args.batch} rows x 12 features; service at {args.rate:g} requests/s for {args.seconds:g}s")
+    print(
+        f"batches of {args.batch} candidate rows x {rows[0]['features']} features (cache2k-web07, model from "
+        f"predis train); service at {args.rate:g} requests/s for {args.seconds:g}s"
+    )
     for r in rows:
         print(
             f"  {r['model']:<9} in process p50 {r['inprocess_p50_us']} us, p99 {r['inprocess_p99_us']} us;"
@@ -170,6 +173,7 @@ def _replay(args: argparse.Namespace) -> int:
                 args.format,
                 model=args.model,
                 threshold=args.threshold,
+                live=not args.fixed_threshold,
             )
         if args.plot:
             from predis.services.replay.plot import plot_rows
@@ -226,7 +230,14 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--vs-libcachesim", default="", help="libCacheSim policies, comma-separated (LRU,S3FIFO,...)")
     replay.add_argument("--format", help="trace format when the name does not tell it")
     replay.add_argument("--model", type=Path, help="for the learned policy: a directory `predis train` wrote")
-    replay.add_argument("--threshold", type=float, help="for the learned policy: score cut (default: the card's)")
+    replay.add_argument(
+        "--threshold", type=float, help="for the learned policy: a fixed score cut (default: tuned, then live)"
+    )
+    replay.add_argument(
+        "--fixed-threshold",
+        action="store_true",
+        help="for the learned policy: keep the cut tuned on the training window (no live tuning)",
+    )
     replay.add_argument("--json", action="store_true", help="print one JSON object")
     replay.add_argument("--plot", type=Path, help="write hit ratio against cache size, a panel per trace, to this PNG")
     replay.add_argument("--through-service", metavar="ADDR", help="replay through a running cache service instead")
@@ -279,7 +290,11 @@ def build_parser() -> argparse.ArgumentParser:
     wire.add_argument("--json", action="store_true")
     wire.set_defaults(func=_bench_wire)
 
-    demo = commands.add_parser("demo", help="start the suite, call each service, print what it answered, stop")
+    demo = commands.add_parser(
+        "demo", help="start the suite, replay a real trace with and without learned prefetching, print both, stop"
+    )
+    demo.add_argument("--requests", type=int, default=5000, help="requests replayed per run")
+    demo.add_argument("--rate", type=float, default=250.0, help="GETs per second (a late one goes at once)")
     demo.set_defaults(func=_demo)
     return parser
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from predis.services.cache.engine.simulate import simulate
+from predis.services.cache.engine.simulate import LiveThreshold, simulate
 from predis.services.cache.engine.successor import new_successor_state, observe, propose
 
 
@@ -47,3 +47,19 @@ def test_prefetching_counts_only_the_scored_window() -> None:
     whole = simulate(ids, 30, "successor")
     tail = simulate(ids, 30, "successor", eval_from=1000)
     assert tail.requests == 1000 and tail.prefetches < whole.prefetches
+
+
+def test_the_learned_replay_tunes_its_threshold_live_as_the_cache_does() -> None:
+    ids = np.tile(np.arange(1000, dtype=np.uint64), 20)  # a loop ten times the cache's size
+    rng = np.random.default_rng(0)
+    scores = np.full((len(ids), 1), 0.5, dtype=np.float32)
+    right = ((ids + 1) % 1000).reshape(-1, 1)  # the key that comes next
+    wrong = rng.integers(5000, 10_000, (len(ids), 1)).astype(np.uint64)  # keys never asked for
+    no_counts = np.zeros(len(ids), dtype=np.int8)
+    good = simulate(ids, 100, "learned", proposals=(right, no_counts), live=LiveThreshold(scores, initial=0.5))
+    bad = simulate(ids, 100, "learned", proposals=(wrong, no_counts), live=LiveThreshold(scores, initial=0.5))
+    assert good.final_threshold is not None and good.final_threshold <= 0.1  # precise: the cut falls
+    assert good.hit_ratio > 0.9
+    assert bad.final_threshold == 0.55  # 64 unused prefetches: the cut rises above every score, so...
+    assert bad.prefetches < 300  # ...prefetching stops early
+    assert bad.prefetch_used == 0

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from predis.services.cache.engine.policy import POLICIES
-from predis.services.cache.engine.simulate import PREFETCHING, simulate
+from predis.services.cache.engine.simulate import PREFETCHING, LiveThreshold, simulate
 from predis.services.replay.libcachesim_runner import POLICY_NAMES, libcachesim_hits
 from predis.services.replay.traces import Trace, read_trace
 
@@ -85,7 +85,10 @@ def replay_trace(
     progress: Progress,
     model: Path | None = None,
     threshold: float | None = None,
+    live: bool = True,
 ) -> Iterator[Row]:
+    """``live``: the learned policy starts at the cut tuned on the training window and tunes it as
+    it goes (as the cache does); without it, the tuned cut stays fixed. ``threshold`` fixes a cut."""
     footprint = trace.footprint
     eval_from = int(train_fraction * trace.requests)
     scored = None
@@ -98,11 +101,18 @@ def replay_trace(
     for size in cache_sizes(sizes, footprint):
         for policy in policies:
             started = time.perf_counter()
-            proposals = None
+            proposals, tuner = None, None
             if policy == "learned" and scored is not None:
-                cut = threshold if threshold is not None else tuned_threshold(trace.ids, scored, size, eval_from, model)
-                proposals = scored.at(cut)
-            result = simulate(trace.ids, size, policy, eval_from=eval_from, proposals=proposals)
+                if threshold is not None:
+                    proposals = scored.at(threshold)
+                elif not live:
+                    proposals = scored.at(tuned_threshold(trace.ids, scored, size, eval_from, model))
+                else:
+                    # Start where the training window says, then tune live as the cache does.
+                    start = tuned_threshold(trace.ids, scored, size, eval_from, model)
+                    proposals = scored.at(1.0)
+                    tuner = LiveThreshold(scored.scores, initial=min(start, LiveThreshold.highest))
+            result = simulate(trace.ids, size, policy, eval_from=eval_from, proposals=proposals, live=tuner)
             speed = trace.requests / (time.perf_counter() - started)
             yield _row(
                 trace,
@@ -191,13 +201,14 @@ def run_replay(
     show_progress: bool | None = None,
     model: Path | None = None,
     threshold: float | None = None,
+    live: bool = True,
 ) -> list[Row]:
     check_options(policies, versus, train_fraction)
     progress = Progress(len(paths) * len(sizes) * (len(policies) + len(versus)), show_progress)
     rows: list[Row] = []
     for path in paths:
         trace = read_trace(path, fmt)
-        rows.extend(replay_trace(trace, policies, sizes, train_fraction, versus, progress, model, threshold))
+        rows.extend(replay_trace(trace, policies, sizes, train_fraction, versus, progress, model, threshold, live))
     return rows
 
 

@@ -18,7 +18,10 @@ from predis.services.cache.engine.slot_index import SlotIndex, index_insert, ind
 from predis.services.cache.engine.successor import SuccessorState, new_successor_state, observe, propose
 
 TIMELINE_POINTS = 100
-HITS, MISSES, PREFETCHES, PREFETCH_USED = range(4)
+HITS, MISSES, PREFETCHES, PREFETCH_USED, SETTLED_USED, SETTLED_UNUSED = range(6)
+# The live threshold's state (a float64 array, so the compiled loop can update it): the same rule
+# as the cache's ThresholdTuner (services/cache/prefetcher.py).
+THRESHOLD, TARGET, LOWEST, HIGHEST, WINDOW, STEP, LIVE, EPOCH = range(8)
 # Replay-only policies: S3-FIFO plus a prefetch rule, or plus proposals a model made beforehand.
 PREFETCHING = {"successor": "s3fifo", "learned": "s3fifo"}
 NO_PREFETCH, RULE, PROPOSALS = range(3)
@@ -33,6 +36,7 @@ class SimulationResult:
     timeline_requests: np.ndarray  # scored requests per 1% of the whole trace
     prefetches: int = 0  # keys loaded by prefetching (each an origin fetch)
     prefetch_used: int = 0  # hits on entries a prefetch loaded, before any other hit
+    final_threshold: float | None = None  # where a live threshold ended
 
     @property
     def origin_fetches(self) -> int:
@@ -41,6 +45,19 @@ class SimulationResult:
     @property
     def hit_ratio(self) -> float:
         return self.hits / self.requests if self.requests else 0.0
+
+
+@dataclass(frozen=True)
+class LiveThreshold:
+    """Scores of each request's proposals and the tuner's settings (the cache's defaults)."""
+
+    scores: np.ndarray  # float32[n, k], best first; below any threshold where there is no proposal
+    initial: float
+    target: float = 0.6
+    lowest: float = 0.05
+    highest: float = 0.95
+    window: int = 64
+    step: float = 0.05
 
 
 @numba.njit(cache=True)
@@ -60,8 +77,12 @@ def _insert(
     size: int,
     ghost_hit: bool,
     prefetch: bool,
+    counts: np.ndarray,
+    epochs: np.ndarray,
+    epoch: int,
 ) -> None:
-    """Makes room and admits a new entry (the policy may decline it)."""
+    """Makes room and admits a new entry (the policy may decline it); counts evicted prefetches
+    nobody read that were made in ``epoch`` (``epochs`` holds each slot's)."""
     if not pol.can_admit(s, 0, size):
         return
     target = pol.capacity_of(s, 0) - size
@@ -71,6 +92,8 @@ def _insert(
             break
         for j in range(k):
             v = evicted[j]
+            if s.slot[v, pol.PREFETCHED] == 1 and epochs[v] == epoch:
+                counts[SETTLED_UNUSED] += 1
             index_remove(ix, s.keyhash[v], v)
             free_slots[free_top[0]] = v
             free_top[0] += 1
@@ -78,6 +101,26 @@ def _insert(
     if pol.admit(s, 0, slot, size, h, ghost_hit, prefetch):
         free_top[0] -= 1
         index_insert(ix, h, slot)
+        epochs[slot] = epoch
+
+
+@numba.njit(cache=True)
+def _tune(tuner: np.ndarray, counts: np.ndarray) -> None:
+    """After every WINDOW settled prefetches of the current epoch: below target, raise the cut a
+    step; well above it (target + 0.1), lower it half a step; a move starts a new epoch."""
+    settled = counts[SETTLED_USED] + counts[SETTLED_UNUSED]
+    if settled < tuner[WINDOW]:
+        return
+    precision = counts[SETTLED_USED] / settled
+    before = tuner[THRESHOLD]
+    if precision < tuner[TARGET]:
+        tuner[THRESHOLD] = min(tuner[HIGHEST], tuner[THRESHOLD] + tuner[STEP])
+    elif precision > tuner[TARGET] + 0.1:
+        tuner[THRESHOLD] = max(tuner[LOWEST], tuner[THRESHOLD] - tuner[STEP] / 2)
+    if tuner[THRESHOLD] != before:
+        tuner[EPOCH] += 1
+    counts[SETTLED_USED] = 0
+    counts[SETTLED_UNUSED] = 0
 
 
 @numba.njit(cache=True)
@@ -95,11 +138,15 @@ def _run(
     mode: int,
     proposals: np.ndarray,
     proposal_counts: np.ndarray,
+    proposal_scores: np.ndarray,
+    tuner: np.ndarray,
 ) -> None:
     n = len(ids)
     free_top = np.array([len(free_slots)], dtype=np.int64)
+    epochs = np.zeros(len(s.slot), dtype=np.int64)  # the tuner's epoch when each slot was filled
     evicted = np.empty(64, dtype=np.int32)
     for i in range(n):
+        epoch = int(tuner[EPOCH])
         h = hash_id(ids[i], 0)
         slot = _lookup(ix, h)
         bucket = (i * len(timeline_hits)) // n
@@ -112,12 +159,14 @@ def _run(
                 timeline_hits[bucket] += 1
                 if s.slot[slot, pol.PREFETCHED] == 1:
                     counts[PREFETCH_USED] += 1
+            if s.slot[slot, pol.PREFETCHED] == 1 and epochs[slot] == epoch:
+                counts[SETTLED_USED] += 1
             pol.touch(s, slot)
         else:
             if scored:
                 counts[MISSES] += 1
             ghost_hit = s.meta[pol.KIND] == pol.S3FIFO and pol.ghost_take(s, h)
-            _insert(s, ix, free_slots, free_top, evicted, h, sizes[i], ghost_hit, False)
+            _insert(s, ix, free_slots, free_top, evicted, h, sizes[i], ghost_hit, False, counts, epochs, epoch)
         if mode == NO_PREFETCH:
             continue
         if mode == RULE:
@@ -127,13 +176,20 @@ def _run(
             proposals[0, 0] = candidate
             wanted = 1 if found and candidate != ids[i] else 0
             row = 0
+        elif tuner[LIVE] == 1.0:
+            _tune(tuner, counts)
+            epoch = int(tuner[EPOCH])
+            wanted = 0
+            while wanted < proposals.shape[1] and proposal_scores[i, wanted] >= tuner[THRESHOLD]:
+                wanted += 1
+            row = i
         else:
             wanted = proposal_counts[i]
             row = i
         for p in range(wanted):
             ch = hash_id(proposals[row, p], 0)
             if _lookup(ix, ch) < 0:
-                _insert(s, ix, free_slots, free_top, evicted, ch, sizes[i], False, True)
+                _insert(s, ix, free_slots, free_top, evicted, ch, sizes[i], False, True, counts, epochs, epoch)
                 if scored:
                     counts[PREFETCHES] += 1
 
@@ -145,12 +201,16 @@ def simulate(
     sizes: np.ndarray | None = None,
     eval_from: int = 0,
     proposals: tuple[np.ndarray, np.ndarray] | None = None,
+    live: LiveThreshold | None = None,
 ) -> SimulationResult:
     """Replays ``ids`` (uint64) through ``policy`` with ``capacity`` units (objects when every
     size is 1); counts hits and misses from request ``eval_from`` on, the cache warmed by the
     requests before it. ``policy`` is an eviction policy (``lru``, ``s3fifo``) or a prefetching
     one: ``successor`` (S3-FIFO plus the successor rule) or ``learned`` (S3-FIFO plus
-    ``proposals``: keys to prefetch after each request, ``(keys[n, k], counts[n])``)."""
+    ``proposals``: keys to prefetch after each request, ``(keys[n, k], counts[n])``). With
+    ``live``, the learned policy instead takes each request's proposals whose score
+    (``live.scores[n, k]``, best first) reaches a threshold tuned as the replay goes, as the
+    cache's prefetcher tunes it: ``counts`` is then ignored."""
     ids = np.ascontiguousarray(ids, dtype=np.uint64)
     sizes = np.ones(len(ids), dtype=np.int64) if sizes is None else np.ascontiguousarray(sizes, dtype=np.int64)
     eviction = PREFETCHING.get(policy, policy)
@@ -169,7 +229,12 @@ def simulate(
     state.tenant[0, pol.CAPACITY] = capacity
     ix = new_slot_index(slots)
     free_slots = np.arange(slots - 1, -1, -1, dtype=np.int32)
-    counts = np.zeros(4, dtype=np.int64)
+    counts = np.zeros(6, dtype=np.int64)
+    tuner = np.zeros(8, dtype=np.float64)
+    scores = np.zeros((1, 1), dtype=np.float32)
+    if live is not None and mode == PROPOSALS:
+        scores = np.ascontiguousarray(live.scores, dtype=np.float32)
+        tuner[:] = (live.initial, live.target, live.lowest, live.highest, live.window, live.step, 1.0, 0.0)
     timeline_hits = np.zeros(TIMELINE_POINTS, dtype=np.int64)
     timeline_reqs = np.zeros(TIMELINE_POINTS, dtype=np.int64)
     successors = new_successor_state(min(2 * len(ids), 1 << 20) if mode == RULE else 1)
@@ -187,8 +252,17 @@ def simulate(
         mode,
         keys,
         wanted,
+        scores,
+        tuner,
     )
     hits, misses = int(counts[HITS]), int(counts[MISSES])
     return SimulationResult(
-        hits + misses, hits, misses, timeline_hits, timeline_reqs, int(counts[PREFETCHES]), int(counts[PREFETCH_USED])
+        hits + misses,
+        hits,
+        misses,
+        timeline_hits,
+        timeline_reqs,
+        int(counts[PREFETCHES]),
+        int(counts[PREFETCH_USED]),
+        float(tuner[THRESHOLD]) if tuner[LIVE] else None,
     )
