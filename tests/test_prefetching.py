@@ -197,15 +197,22 @@ def test_key_ids_keep_numbers_and_map_back() -> None:
     assert ids.key_of(opaque) is None
 
 
-def test_the_threshold_follows_the_precision_target() -> None:
+def test_the_threshold_follows_the_precision_of_whole_cohorts() -> None:
     tuner = ThresholdTuner(target=0.6, initial=0.5, lowest=0.1, window=10)
-    for _ in range(10):
-        tuner.record(False)
-    assert tuner.threshold == pytest.approx(0.55)  # too many misses: ask for more confidence
-    for _ in range(20):
-        tuner.record(True)
+    cohort = [tuner.enroll() for _ in range(12)]
+    assert cohort == [0] * 10 + [-1, -1]  # the first 10 prefetches at this cut are judged
+    for member in cohort[:9]:
+        tuner.record(False, member)
+    tuner.record(True, -1)  # not in the cohort: shown in recent precision, not judged
+    assert tuner.threshold == 0.5  # one member is still out
+    tuner.record(False, cohort[9])
+    assert tuner.threshold == pytest.approx(0.55)  # too many unused: ask for more confidence
+    tuner.record(False, 0)  # a late outcome of the old cohort moves nothing
+    for _ in range(2):
+        for member in [tuner.enroll() for _ in range(10)]:
+            tuner.record(True, member)
     assert tuner.threshold == pytest.approx(0.5)  # well above target: loosen by half steps
-    assert tuner.recent_precision == pytest.approx(20 / 30)
+    assert tuner.recent_precision == pytest.approx(21 / 32)
 
 
 def test_the_origin_budget_grants_at_most_its_rate() -> None:

@@ -112,13 +112,15 @@ class PrefetchSettings:
 
 
 class ThresholdTuner:
-    """Moves a probability cut so that the precision of settled prefetches tracks a target.
+    """Moves a probability cut so that the precision of the prefetches it lets through tracks a
+    target.
 
-    After every ``window`` settled outcomes: below target, the cut rises by ``step``; well above
-    it (target + ``slack``), it falls by half a step, so prefetching grows back only slowly.
-    Each move starts a new epoch, and only prefetches made in the current epoch count: an unused
-    prefetch settles only when it is evicted, long after a used one, so outcomes of older
-    prefetches would keep pushing the cut for what it was, not for what it is.
+    The cut is judged on cohorts: the first ``window`` prefetches made at a cut are enrolled, and
+    once all of them have settled (read, or gone unread) their precision decides: below target, the
+    cut rises by ``step``; well above it (target + ``slack``), it falls by half a step, so
+    prefetching grows back only slowly. Then a new cohort starts. Waiting for the whole cohort
+    matters: a used prefetch settles at its first read, an unused one only when it is evicted, so
+    counting outcomes as they arrive sees the used ones first and overrates precision.
     """
 
     def __init__(
@@ -127,27 +129,33 @@ class ThresholdTuner:
         self.target, self.threshold, self.lowest, self.highest = target, initial, lowest, highest
         self.window, self.step, self.slack = window, step, 0.1
         self.epoch = 0
-        self._used = self._settled = 0
+        self._enrolled = self._used = self._settled = 0
         self.recent = deque[bool](maxlen=256)
 
-    def record(self, used: bool, epoch: int | None = None) -> None:
-        """One settled prefetch, made in ``epoch`` (None: the current one)."""
+    def enroll(self) -> int:
+        """Called for each prefetch made: the cohort it belongs to, or -1 when the current cohort
+        is full (its outcome is then shown but not judged)."""
+        if self._enrolled >= self.window:
+            return -1
+        self._enrolled += 1
+        return self.epoch
+
+    def record(self, used: bool, cohort: int) -> None:
+        """One settled prefetch of ``cohort`` (as :meth:`enroll` answered)."""
         self.recent.append(used)
-        if epoch is not None and epoch != self.epoch:
+        if cohort != self.epoch:
             return
         self._settled += 1
         self._used += used
         if self._settled < self.window:
             return
         precision = self._used / self._settled
-        before = self.threshold
         if precision < self.target:
             self.threshold = min(self.highest, self.threshold + self.step)
         elif precision > self.target + self.slack:
             self.threshold = max(self.lowest, self.threshold - self.step / 2)
-        if self.threshold != before:
-            self.epoch += 1
-        self._used = self._settled = 0
+        self.epoch += 1
+        self._enrolled = self._used = self._settled = 0
 
     @property
     def recent_precision(self) -> float:
@@ -179,7 +187,7 @@ class TenantPrefetch:
     ids: KeyIds
     stream: CandidateStream
     tuner: ThresholdTuner
-    # prefetched key -> (model version, tuner epoch when it was made)
+    # prefetched key -> (model version, the tuner cohort it was enrolled in, or -1)
     pending: OrderedDict[bytes, tuple[str, int]] = field(default_factory=OrderedDict)
     candidates_scored: int = 0
     prefetches_started: int = 0
@@ -286,8 +294,8 @@ class Prefetcher:
     # -- outcomes ----------------------------------------------------------------------------
 
     def _settle(self, name: str, state: TenantPrefetch, key: bytes, used: bool) -> None:
-        version, epoch = state.pending.pop(key)
-        state.tuner.record(used, epoch)
+        version, cohort = state.pending.pop(key)
+        state.tuner.record(used, cohort)
         if used:
             state.prefetches_used += 1
         else:
@@ -406,19 +414,20 @@ class Prefetcher:
             state.held_back_memory += len(wanted)
             return
         # Not the model's: reported with no version, and never moving the model's threshold.
-        state.app_prefetches += self._start(name, state, list(wanted), "", epoch=-1)
+        state.app_prefetches += self._start(name, state, list(wanted), "", cohort=-1)
 
     def _start(
-        self, name: str, state: TenantPrefetch, wanted: list[bytes], version: str, epoch: int | None = None
+        self, name: str, state: TenantPrefetch, wanted: list[bytes], version: str, cohort: int | None = None
     ) -> int:
         granted = self._rate.take(len(wanted))
         state.held_back_rate += len(wanted) - granted
         started = self.cache.prefetch_keys(name, wanted[:granted])
         for key in started:
-            state.pending[key] = (version, state.tuner.epoch if epoch is None else epoch)
+            state.pending[key] = (version, state.tuner.enroll() if cohort is None else cohort)
             state.prefetches_started += 1
-        while len(state.pending) > MAX_PENDING:  # bounded: the oldest are forgotten, not settled
-            state.pending.popitem(last=False)
+        while len(state.pending) > MAX_PENDING:  # bounded: the oldest, unread this long, count as unused
+            _, (_, oldest_cohort) = state.pending.popitem(last=False)
+            state.tuner.record(False, oldest_cohort)
         return len(started)
 
     def _memory_full(self, name: str) -> bool:

@@ -21,7 +21,7 @@ TIMELINE_POINTS = 100
 HITS, MISSES, PREFETCHES, PREFETCH_USED, SETTLED_USED, SETTLED_UNUSED = range(6)
 # The live threshold's state (a float64 array, so the compiled loop can update it): the same rule
 # as the cache's ThresholdTuner (services/cache/prefetcher.py).
-THRESHOLD, TARGET, LOWEST, HIGHEST, WINDOW, STEP, LIVE, EPOCH = range(8)
+THRESHOLD, TARGET, LOWEST, HIGHEST, WINDOW, STEP, LIVE, EPOCH, ENROLLED = range(9)
 # Replay-only policies: S3-FIFO plus a prefetch rule, or plus proposals a model made beforehand.
 PREFETCHING = {"successor": "s3fifo", "learned": "s3fifo"}
 NO_PREFETCH, RULE, PROPOSALS = range(3)
@@ -81,8 +81,8 @@ def _insert(
     epochs: np.ndarray,
     epoch: int,
 ) -> None:
-    """Makes room and admits a new entry (the policy may decline it); counts evicted prefetches
-    nobody read that were made in ``epoch`` (``epochs`` holds each slot's)."""
+    """Makes room and admits a new entry (the policy may decline it); counts the evicted unread
+    prefetches of the cohort ``epoch`` (``epochs`` holds each slot's cohort, -1 for none)."""
     if not pol.can_admit(s, 0, size):
         return
     target = pol.capacity_of(s, 0) - size
@@ -101,24 +101,23 @@ def _insert(
     if pol.admit(s, 0, slot, size, h, ghost_hit, prefetch):
         free_top[0] -= 1
         index_insert(ix, h, slot)
-        epochs[slot] = epoch
+        epochs[slot] = -1  # _run enrolls prefetches in the tuner's cohort
 
 
 @numba.njit(cache=True)
 def _tune(tuner: np.ndarray, counts: np.ndarray) -> None:
-    """After every WINDOW settled prefetches of the current epoch: below target, raise the cut a
-    step; well above it (target + 0.1), lower it half a step; a move starts a new epoch."""
+    """Once all WINDOW prefetches of the current cohort have settled: below target, raise the cut
+    a step; well above it (target + 0.1), lower it half a step; then start a new cohort."""
     settled = counts[SETTLED_USED] + counts[SETTLED_UNUSED]
     if settled < tuner[WINDOW]:
         return
     precision = counts[SETTLED_USED] / settled
-    before = tuner[THRESHOLD]
     if precision < tuner[TARGET]:
         tuner[THRESHOLD] = min(tuner[HIGHEST], tuner[THRESHOLD] + tuner[STEP])
     elif precision > tuner[TARGET] + 0.1:
         tuner[THRESHOLD] = max(tuner[LOWEST], tuner[THRESHOLD] - tuner[STEP] / 2)
-    if tuner[THRESHOLD] != before:
-        tuner[EPOCH] += 1
+    tuner[EPOCH] += 1
+    tuner[ENROLLED] = 0
     counts[SETTLED_USED] = 0
     counts[SETTLED_UNUSED] = 0
 
@@ -143,7 +142,7 @@ def _run(
 ) -> None:
     n = len(ids)
     free_top = np.array([len(free_slots)], dtype=np.int64)
-    epochs = np.zeros(len(s.slot), dtype=np.int64)  # the tuner's epoch when each slot was filled
+    epochs = np.full(len(s.slot), -1, dtype=np.int64)  # the tuner cohort each prefetched slot is in
     evicted = np.empty(64, dtype=np.int32)
     for i in range(n):
         epoch = int(tuner[EPOCH])
@@ -190,6 +189,11 @@ def _run(
             ch = hash_id(proposals[row, p], 0)
             if _lookup(ix, ch) < 0:
                 _insert(s, ix, free_slots, free_top, evicted, ch, sizes[i], False, True, counts, epochs, epoch)
+                if tuner[LIVE] == 1.0 and tuner[ENROLLED] < tuner[WINDOW]:
+                    enrolled = _lookup(ix, ch)
+                    if enrolled >= 0:
+                        epochs[enrolled] = epoch
+                        tuner[ENROLLED] += 1
                 if scored:
                     counts[PREFETCHES] += 1
 
@@ -230,11 +234,11 @@ def simulate(
     ix = new_slot_index(slots)
     free_slots = np.arange(slots - 1, -1, -1, dtype=np.int32)
     counts = np.zeros(6, dtype=np.int64)
-    tuner = np.zeros(8, dtype=np.float64)
+    tuner = np.zeros(9, dtype=np.float64)
     scores = np.zeros((1, 1), dtype=np.float32)
     if live is not None and mode == PROPOSALS:
         scores = np.ascontiguousarray(live.scores, dtype=np.float32)
-        tuner[:] = (live.initial, live.target, live.lowest, live.highest, live.window, live.step, 1.0, 0.0)
+        tuner[:] = (live.initial, live.target, live.lowest, live.highest, live.window, live.step, 1.0, 0.0, 0.0)
     timeline_hits = np.zeros(TIMELINE_POINTS, dtype=np.int64)
     timeline_reqs = np.zeros(TIMELINE_POINTS, dtype=np.int64)
     successors = new_successor_state(min(2 * len(ids), 1 << 20) if mode == RULE else 1)
