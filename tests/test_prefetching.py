@@ -213,6 +213,9 @@ def test_the_threshold_follows_the_precision_of_whole_cohorts() -> None:
             tuner.record(True, member)
     assert tuner.threshold == pytest.approx(0.5)  # well above target: loosen by half steps
     assert tuner.recent_precision == pytest.approx(21 / 32)
+    tuner.enroll()
+    tuner.reads(tuner.idle_reads)  # a cut that lets (almost) nothing through is lowered
+    assert tuner.threshold == pytest.approx(0.475) and tuner.enroll() == tuner.epoch
 
 
 def test_the_origin_budget_grants_at_most_its_rate() -> None:

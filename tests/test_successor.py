@@ -60,6 +60,6 @@ def test_the_learned_replay_tunes_its_threshold_live_as_the_cache_does() -> None
     bad = simulate(ids, 100, "learned", proposals=(wrong, no_counts), live=LiveThreshold(scores, initial=0.5))
     assert good.final_threshold is not None and good.final_threshold <= 0.1  # precise: the cut falls
     assert good.hit_ratio > 0.9
-    assert bad.final_threshold == 0.55  # 64 unused prefetches: the cut rises above every score, so...
-    assert bad.prefetches < 300  # ...prefetching stops early
+    assert bad.final_threshold == 0.55  # a cohort of 64 unused: the cut rises above every score, so...
+    assert bad.prefetches < 500  # ...prefetching stops but for a cohort tried now and then
     assert bad.prefetch_used == 0

@@ -121,6 +121,10 @@ class ThresholdTuner:
     prefetching grows back only slowly. Then a new cohort starts. Waiting for the whole cohort
     matters: a used prefetch settles at its first read, an unused one only when it is evicted, so
     counting outcomes as they arrive sees the used ones first and overrates precision.
+
+    A cut so high that hardly anything passes would never gather a cohort to be judged by; so
+    when ``idle_reads`` reads go by before the cohort is full, the cut falls by half a step and a
+    new cohort starts (it is raised again if that lets bad ones in).
     """
 
     def __init__(
@@ -128,9 +132,17 @@ class ThresholdTuner:
     ) -> None:
         self.target, self.threshold, self.lowest, self.highest = target, initial, lowest, highest
         self.window, self.step, self.slack = window, step, 0.1
+        self.idle_reads = 50 * window
         self.epoch = 0
-        self._enrolled = self._used = self._settled = 0
+        self._enrolled = self._used = self._settled = self._reads = 0
         self.recent = deque[bool](maxlen=256)
+
+    def reads(self, count: int) -> None:
+        """``count`` more reads were considered for prefetching."""
+        self._reads += count
+        if self._reads >= self.idle_reads and self._enrolled < self.window:
+            self.threshold = max(self.lowest, self.threshold - self.step / 2)
+            self._next_cohort()
 
     def enroll(self) -> int:
         """Called for each prefetch made: the cohort it belongs to, or -1 when the current cohort
@@ -154,8 +166,11 @@ class ThresholdTuner:
             self.threshold = min(self.highest, self.threshold + self.step)
         elif precision > self.target + self.slack:
             self.threshold = max(self.lowest, self.threshold - self.step / 2)
+        self._next_cohort()
+
+    def _next_cohort(self) -> None:
         self.epoch += 1
-        self._enrolled = self._used = self._settled = 0
+        self._enrolled = self._used = self._settled = self._reads = 0
 
     @property
     def recent_precision(self) -> float:
@@ -286,6 +301,8 @@ class Prefetcher:
             ids = np.fromiter((state.ids.id_of(k) for k in keys), dtype=np.uint64, count=len(keys))
             start = state.stream.position
             candidates = state.stream.rows(ids)  # always: keeps the statistics current
+            if time.monotonic() >= self._paused_until:
+                state.tuner.reads(len(keys))
             if time.monotonic() >= self._paused_until and len(candidates.request):
                 with self._tracer.start_as_current_span("prefetch cycle", attributes={"predis.tenant": name}):
                     await self._score_and_prefetch(name, state, keys, start, candidates)
