@@ -213,9 +213,17 @@ def test_the_threshold_follows_the_precision_of_whole_cohorts() -> None:
             tuner.record(True, member)
     assert tuner.threshold == pytest.approx(0.5)  # well above target: loosen by half steps
     assert tuner.recent_precision == pytest.approx(21 / 32)
+    tuner.record(False, -1)
+    for _ in range(2):
+        for member in [tuner.enroll() for _ in range(10)]:
+            tuner.record(False, member)
+    assert tuner.threshold == pytest.approx(0.6)
     tuner.enroll()
-    tuner.reads(tuner.idle_reads)  # a cut that lets (almost) nothing through is lowered
-    assert tuner.threshold == pytest.approx(0.475) and tuner.enroll() == tuner.epoch
+    tuner.reads(tuner.idle_reads)  # a cut that lets (almost) nothing through is lowered...
+    assert tuner.threshold == pytest.approx(0.575) and tuner.enroll() == tuner.epoch
+    for _ in range(10):
+        tuner.reads(tuner.idle_reads)
+    assert tuner.threshold == pytest.approx(0.5)  # ...but not below where it started
 
 
 def test_the_origin_budget_grants_at_most_its_rate() -> None:

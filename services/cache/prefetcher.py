@@ -123,14 +123,16 @@ class ThresholdTuner:
     counting outcomes as they arrive sees the used ones first and overrates precision.
 
     A cut so high that hardly anything passes would never gather a cohort to be judged by; so
-    when ``idle_reads`` reads go by before the cohort is full, the cut falls by half a step and a
-    new cohort starts (it is raised again if that lets bad ones in).
+    when ``idle_reads`` reads go by before the cohort is full, the cut falls by half a step, but
+    not below where it started, and a new cohort starts (it is raised again if that lets bad ones
+    in). Below the start only precise cohorts take it.
     """
 
     def __init__(
         self, target: float, initial: float, lowest: float, highest: float = 0.95, window: int = 64, step: float = 0.05
     ) -> None:
         self.target, self.threshold, self.lowest, self.highest = target, initial, lowest, highest
+        self.initial = initial
         self.window, self.step, self.slack = window, step, 0.1
         self.idle_reads = 50 * window
         self.epoch = 0
@@ -141,7 +143,7 @@ class ThresholdTuner:
         """``count`` more reads were considered for prefetching."""
         self._reads += count
         if self._reads >= self.idle_reads and self._enrolled < self.window:
-            self.threshold = max(self.lowest, self.threshold - self.step / 2)
+            self.threshold = max(min(self.initial, self.threshold), self.threshold - self.step / 2)
             self._next_cohort()
 
     def enroll(self) -> int:

@@ -21,7 +21,7 @@ TIMELINE_POINTS = 100
 HITS, MISSES, PREFETCHES, PREFETCH_USED, SETTLED_USED, SETTLED_UNUSED = range(6)
 # The live threshold's state (a float64 array, so the compiled loop can update it): the same rule
 # as the cache's ThresholdTuner (services/cache/prefetcher.py).
-THRESHOLD, TARGET, LOWEST, HIGHEST, WINDOW, STEP, LIVE, EPOCH, ENROLLED, READS = range(10)
+THRESHOLD, TARGET, LOWEST, HIGHEST, WINDOW, STEP, LIVE, EPOCH, ENROLLED, READS, INITIAL = range(11)
 # Replay-only policies: S3-FIFO plus a prefetch rule, or plus proposals a model made beforehand.
 PREFETCHING = {"successor": "s3fifo", "learned": "s3fifo"}
 NO_PREFETCH, RULE, PROPOSALS = range(3)
@@ -108,10 +108,12 @@ def _insert(
 def _tune(tuner: np.ndarray, counts: np.ndarray) -> None:
     """Once all WINDOW prefetches of the current cohort have settled: below target, raise the cut
     a step; well above it (target + 0.1), lower it half a step; then start a new cohort. After
-    50 x WINDOW reads with the cohort not yet full, lower it half a step and start anew."""
+    50 x WINDOW reads with the cohort not yet full, lower it half a step (not below the starting
+    cut) and start anew."""
     tuner[READS] += 1
     if tuner[READS] >= 50 * tuner[WINDOW] and tuner[ENROLLED] < tuner[WINDOW]:
-        tuner[THRESHOLD] = max(tuner[LOWEST], tuner[THRESHOLD] - tuner[STEP] / 2)
+        floor = min(tuner[INITIAL], tuner[THRESHOLD])
+        tuner[THRESHOLD] = max(floor, tuner[THRESHOLD] - tuner[STEP] / 2)
         tuner[EPOCH] += 1
         tuner[ENROLLED] = 0
         tuner[READS] = 0
@@ -245,11 +247,20 @@ def simulate(
     ix = new_slot_index(slots)
     free_slots = np.arange(slots - 1, -1, -1, dtype=np.int32)
     counts = np.zeros(6, dtype=np.int64)
-    tuner = np.zeros(10, dtype=np.float64)
+    tuner = np.zeros(11, dtype=np.float64)
     scores = np.zeros((1, 1), dtype=np.float32)
     if live is not None and mode == PROPOSALS:
         scores = np.ascontiguousarray(live.scores, dtype=np.float32)
-        tuner[:] = (live.initial, live.target, live.lowest, live.highest, live.window, live.step, 1.0, 0.0, 0.0, 0.0)
+        tuner[[THRESHOLD, TARGET, LOWEST, HIGHEST, WINDOW, STEP, LIVE, INITIAL]] = (
+            live.initial,
+            live.target,
+            live.lowest,
+            live.highest,
+            live.window,
+            live.step,
+            1.0,
+            live.initial,
+        )
     timeline_hits = np.zeros(TIMELINE_POINTS, dtype=np.int64)
     timeline_reqs = np.zeros(TIMELINE_POINTS, dtype=np.int64)
     successors = new_successor_state(min(2 * len(ids), 1 << 20) if mode == RULE else 1)
