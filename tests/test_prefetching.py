@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from model_factory import make_model_dir
 
 import predis
 from conftest import BackgroundSuite
@@ -180,6 +181,19 @@ def test_plugins_add_application_candidates_without_a_model() -> None:
         assert answer.tenant.hits >= 40  # the details were already there when asked for
     finally:
         running.stop()
+
+
+def test_a_model_that_takes_other_features_is_reported_and_changes_nothing(
+    suite: BackgroundSuite, tmp_path: Path
+) -> None:
+    narrow = make_model_dir(tmp_path / "narrow", features=2)
+    with predis.Client(**suite.client_kwargs()) as client:
+        client.predictor.load_model("narrow", str(narrow))
+    ids = sessions(400, seed=7)
+    replay(suite, "t", ids, think_s=0.001)  # every read still answers
+    state = stats(suite, "t").prefetcher.state
+    assert state.startswith("predictor refused the call: INVALID_ARGUMENT"), state
+    assert "takes 2" in state and stats(suite, "t").tenant.prefetches == 0
 
 
 def test_key_ids_keep_numbers_and_map_back() -> None:

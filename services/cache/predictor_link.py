@@ -78,7 +78,8 @@ class PredictorLink:
             error = from_rpc_error(rpc_error, "Predict")
             if isinstance(error, FailedPreconditionError):
                 raise NoModel(error.details) from None
-            raise ScorerUnavailable(f"{error.code.name}: {error.details}") from None
+            refused = error.code not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+            raise ScorerUnavailable(f"{error.code.name}: {error.details}", refused) from None
         return np.asarray(answer.probabilities, dtype=np.float32), list(answer.group_model_versions)
 
     async def report(self, outcomes: Sequence[Outcome]) -> None:

@@ -45,7 +45,12 @@ class NoModel(Exception):
 
 
 class ScorerUnavailable(Exception):
-    """The predictor could not be reached or did not answer in time."""
+    """The predictor could not be reached, did not answer in time (``refused`` False), or
+    answered with an error (``refused`` True: for example a model that takes other features)."""
+
+    def __init__(self, message: str, refused: bool = False) -> None:
+        super().__init__(message)
+        self.refused = refused
 
 
 @dataclass(frozen=True)
@@ -393,7 +398,8 @@ class Prefetcher:
         unreachable = [r for r in results if isinstance(r, ScorerUnavailable)]
         if unreachable:
             self._backoff_s = min(10.0, max(0.5, 2 * self._backoff_s))
-            self._pause(f"predictor unreachable: {unreachable[0]}", self._backoff_s)
+            what = "predictor refused the call" if unreachable[0].refused else "predictor unreachable"
+            self._pause(f"{what}: {unreachable[0]}", self._backoff_s)
         elif any(isinstance(r, NoModel) for r in results):
             self._pause("no model loaded", 1.0)
         else:
