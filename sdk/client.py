@@ -36,10 +36,10 @@ class _Endpoint:
             self._stub = self._stub_class(self._channel)
         return self._stub
 
-    def unary(self, method: str, request: Any, timeout: float | None) -> Any:
+    def unary(self, method: str, request: Any, timeout: float | None, tenant: str | None = None) -> Any:
         try:
             return getattr(self._get_stub(), method)(
-                request, timeout=timeout or self._config.timeout_s, metadata=self._config.metadata
+                request, timeout=timeout or self._config.timeout_s, metadata=self._config.metadata_for(tenant)
             )
         except grpc.RpcError as error:
             raise from_rpc_error(error, method) from None
@@ -74,11 +74,14 @@ class PredictorApi:
         routing_key: Key = b"",
         *,
         groups: Sequence[tuple[Key, int]] = (),
+        tenant: str | None = None,
         timeout: float | None = None,
     ) -> predictor_pb2.PredictResponse:
         """Scores feature rows; ``groups`` ((routing key, rows), ...) scores many triggers' rows in
-        one call, each group routed by its own key (see ``group_model_versions``)."""
-        return self._ep.unary("Predict", rq.predict_request(features, routing_key, groups), timeout)
+        one call, each group routed by its own key (see ``group_model_versions``). ``tenant``
+        scores for another tenant than the client's (the traffic split hashes tenant and key)."""
+        request = rq.predict_request(features, routing_key, groups)
+        return self._ep.unary("Predict", request, timeout, tenant)
 
     def load_model(
         self, version: str, path: str, role: str | None = None, *, timeout: float | None = None

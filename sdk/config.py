@@ -106,7 +106,12 @@ class ClientConfig:
 
     @property
     def metadata(self) -> tuple[tuple[str, str], ...]:
-        return ((TENANT_METADATA_KEY, self.tenant),) if self.tenant else ()
+        return self.metadata_for(None)
+
+    def metadata_for(self, tenant: str | None) -> tuple[tuple[str, str], ...]:
+        """Call metadata naming ``tenant``, or this config's tenant when None."""
+        tenant = tenant or self.tenant
+        return ((TENANT_METADATA_KEY, tenant),) if tenant else ()
 
     @property
     def grpc_compression(self) -> grpc.Compression | None:

@@ -21,7 +21,7 @@ from predis.services.cache.engine.simulate import simulate
 from predis.services.replay.traces import Trace, read_trace
 from predis.services.retrainer.training import TrainingOptions, train
 from predis.services.supervisor import start_suite
-from predis.v1 import cache_pb2
+from predis.v1 import cache_pb2, predictor_pb2
 
 DEMO_TRACE = Path(__file__).resolve().parent / "replay" / "data" / "cache2k-web07.trace.xz"
 VALUE_SIZE = 100
@@ -125,7 +125,9 @@ def _replay(cache: str, tenant: str, ids: np.ndarray, rate: float) -> RunResult:
         return RunResult(tenant, elapsed, latencies * 1000, client.stats())
 
 
-def _report(ids: np.ndarray, plain: RunResult, learned: RunResult, status: object) -> None:
+def _report(
+    ids: np.ndarray, plain: RunResult, learned: RunResult, status: predictor_pb2.GetModelStatusResponse
+) -> None:
     replay = simulate(ids, CACHE_ENTRIES, "s3fifo")
     rows = [
         ("hit ratio", lambda r: f"{r.stats.tenant.hit_ratio:.4f}"),
@@ -167,7 +169,7 @@ def _report(ids: np.ndarray, plain: RunResult, learned: RunResult, status: objec
         f"origin rate {p.held_back_rate:,}; events skipped {p.events_skipped:,}"
     )
     print(
-        f"  predictor (web07-v1)    {status.requests:,} Predict calls, {status.rows:,} rows, "  # type: ignore[attr-defined]
-        f"scoring p50 {status.latency_p50_us:.0f} us, p99 {status.latency_p99_us:.0f} us, "  # type: ignore[attr-defined]
-        f"precision from outcomes {status.precision:.2f}"  # type: ignore[attr-defined]
+        f"  predictor (web07-v1)    {status.requests:,} Predict calls, {status.rows:,} rows, "
+        f"scoring p50 {status.latency_p50_us:.0f} us, p99 {status.latency_p99_us:.0f} us, "
+        f"precision from outcomes {status.precision:.2f}"
     )

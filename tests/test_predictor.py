@@ -87,6 +87,10 @@ def test_traffic_splits_by_a_stable_hash(client: predis.Client, models: dict[str
     assert 0.24 < share < 0.36
     again = {k: client.predictor.predict(ROWS[:1], routing_key=b"key%d" % k).model_version for k in range(50)}
     assert all(again[k] == answers[k] for k in again)  # a key always lands on the same version
+    other = {
+        k: client.predictor.predict(ROWS[:1], routing_key=b"key%d" % k, tenant="other").model_version for k in range(50)
+    }
+    assert any(other[k] != answers[k] for k in other)  # the split hashes the tenant too (named per call here)
     weights = {m.version: m.traffic_weight for m in client.predictor.list_models()}
     assert weights == pytest.approx({"champ": 0.7, "chal": 0.3})
     with pytest.raises(predis.InvalidArgumentError, match="exactly one version must be champion"):

@@ -139,8 +139,14 @@ def test_reads_go_on_through_a_predictor_outage_and_prefetching_resumes(
     assert time.perf_counter() - started < 800 * (THINK_S + 0.05)  # no read waited on the predictor
     during = down.prefetcher.prefetches_started
     suite.restart_predictor()
+    # The loop retries after its back-off (up to 10 s after a long outage) and only on new reads:
+    # keep reading until it is back.
+    deadline = time.monotonic() + 30
+    more = iter(np.array_split(sessions(8000, seed=6), 40))
+    while stats(suite, "t").prefetcher.state != "active":
+        assert time.monotonic() < deadline, stats(suite, "t").prefetcher.state
+        replay(suite, "t", next(more))
     replay(suite, "t", ids[1200:])
-    wait_for(lambda: stats(suite, "t").prefetcher.state == "active")
     after = stats(suite, "t").prefetcher.prefetches_started
     assert after > during + 50  # prefetching came back with the predictor
 

@@ -8,6 +8,7 @@ trace's candidate feature rows."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import platform
 import subprocess
@@ -29,17 +30,27 @@ MODELS = ("logistic", "gbdt")
 SHIPPED_TRACE = Path(__file__).resolve().parents[1] / "replay" / "data" / "cache2k-web07.trace.xz"
 
 
+@functools.cache
+def _shipped_trace() -> Trace:
+    return read_trace(SHIPPED_TRACE)
+
+
+@functools.cache
+def _shipped_rows() -> np.ndarray:
+    return candidate_rows(_shipped_trace().ids).features
+
+
 def _write_model(directory: Path, kind: str) -> None:
     from predis.services.retrainer.training import TrainingOptions, train
 
-    trace = read_trace(SHIPPED_TRACE)
+    trace = _shipped_trace()
     window = Trace(trace.name, trace.ids[: int(0.3 * trace.requests)])
     train([window], directory, TrainingOptions(train_fraction=1.0, model=kind))
 
 
 def _rows(batch: int, seed: int) -> np.ndarray:
     """``batch`` consecutive candidate rows of the shipped trace, from a random place in it."""
-    rows = candidate_rows(read_trace(SHIPPED_TRACE).ids).features
+    rows = _shipped_rows()
     start = int(np.random.default_rng(seed).integers(0, len(rows) - batch))
     return np.ascontiguousarray(rows[start : start + batch])
 

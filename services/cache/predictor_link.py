@@ -9,18 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import grpc
 import numpy as np
 from opentelemetry import trace
 
 from predis.aio import AsyncClient
-from predis.channels import open_aio_channel
-from predis.config import TENANT_METADATA_KEY, ClientConfig, RetryPolicy
-from predis.errors import FailedPreconditionError, PredisError, from_rpc_error
+from predis.config import ClientConfig, RetryPolicy
+from predis.errors import FailedPreconditionError, PredisError
 from predis.services.cache.prefetcher import NoModel, Outcome, ScorerUnavailable
-from predis.v1 import common_pb2, predictor_pb2, predictor_pb2_grpc
+from predis.v1 import common_pb2
 
 # A restarted predictor is noticed within about this long (gRPC's own default is up to 120 s).
 RECONNECT_BACKOFF_S = 2.0
@@ -46,38 +44,21 @@ class PredictorLink:
         self.score_timeout_s = score_timeout_s
         # No retries: a caller waiting on Stats, or the prefetch loop, should learn fast that the
         # predictor is away.
-        self._config = ClientConfig(
+        config = ClientConfig(
             timeout_s=timeout_s, retry=RetryPolicy(max_attempts=1), max_reconnect_backoff_s=RECONNECT_BACKOFF_S
         )
-        self._tracer_provider = tracer_provider
-        self._client = AsyncClient(predictor=address, config=self._config, tracer_provider=tracer_provider)
-        self._channel: grpc.aio.Channel | None = None
-        self._stub: Any = None
-
-    def _predictor(self) -> Any:
-        # Its own channel: Predict carries each trigger's tenant, which the SDK client fixes per client.
-        if self._stub is None:
-            self._channel = open_aio_channel(self.address, self._config, self._tracer_provider)
-            self._stub = predictor_pb2_grpc.PredictorServiceStub(self._channel)
-        return self._stub
+        self._client = AsyncClient(predictor=address, config=config, tracer_provider=tracer_provider)
 
     async def score(
         self, tenant: str, triggers: Sequence[bytes], sizes: Sequence[int], features: np.ndarray
     ) -> tuple[np.ndarray, list[str]]:
-        request = predictor_pb2.PredictRequest(
-            feature_count=features.shape[1],
-            features=features.ravel().tolist(),
-            group_sizes=sizes,
-            group_routing_keys=triggers,
-        )
         try:
-            answer = await self._predictor().Predict(
-                request, timeout=self.score_timeout_s, metadata=((TENANT_METADATA_KEY, tenant),)
+            answer = await self._client.predictor.predict(
+                features, groups=list(zip(triggers, sizes, strict=True)), tenant=tenant, timeout=self.score_timeout_s
             )
-        except grpc.RpcError as rpc_error:
-            error = from_rpc_error(rpc_error, "Predict")
-            if isinstance(error, FailedPreconditionError):
-                raise NoModel(error.details) from None
+        except FailedPreconditionError as error:
+            raise NoModel(error.details) from None
+        except PredisError as error:
             refused = error.code not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
             raise ScorerUnavailable(f"{error.code.name}: {error.details}", refused) from None
         return np.asarray(answer.probabilities, dtype=np.float32), list(answer.group_model_versions)
@@ -95,11 +76,8 @@ class PredictorLink:
             for o in outcomes
         ]
         try:
-            await self._predictor().ReportOutcomes(
-                predictor_pb2.ReportOutcomesRequest(outcomes=messages), timeout=self._config.timeout_s
-            )
-        except grpc.RpcError as rpc_error:
-            error = from_rpc_error(rpc_error, "ReportOutcomes")
+            await self._client.predictor.report_outcomes(messages)
+        except PredisError as error:
             raise ScorerUnavailable(f"{error.code.name}: {error.details}") from None
 
     async def describe(self) -> PredictorView:
@@ -112,5 +90,3 @@ class PredictorLink:
 
     async def close(self) -> None:
         await self._client.close()
-        if self._channel is not None:
-            await self._channel.close()

@@ -218,7 +218,6 @@ class TenantPrefetch:
     prefetches_late: int = 0  # unused because the read came before the prefetch had landed
     held_back_memory: int = 0
     held_back_rate: int = 0
-    app_prefetches: int = 0  # of prefetches_started, those a plugin asked for
 
 
 MAX_PENDING = 1 << 16
@@ -294,14 +293,11 @@ class Prefetcher:
         by_tenant: dict[int, list[int]] = {}
         for i, t in enumerate(batch.tenants.tolist()):
             by_tenant.setdefault(t, []).append(i)
-        work = []
         for t, rows in by_tenant.items():
             name = self.cache.engine.tenant_name(t)
             keys = [batch.keys[i] for i in rows]
-            work.append((name, keys, batch.kinds[rows]))
-        for name, keys, kinds in work:
             state = self.tenant(name)
-            self._settle_reads(name, state, keys, kinds)
+            self._settle_reads(name, state, keys, batch.kinds[rows])
             self._settle_evicted(name, state)
             if self.app_candidates is not None:
                 self._prefetch_app_candidates(name, state, keys)
@@ -319,7 +315,8 @@ class Prefetcher:
 
     def _settle(self, name: str, state: TenantPrefetch, key: bytes, used: bool) -> None:
         version, cohort = state.pending.pop(key)
-        state.tuner.record(used, cohort)
+        if version:  # the model's (a plugin's prefetches have no version): the tuner judges these
+            state.tuner.record(used, cohort)
         if used:
             state.prefetches_used += 1
         else:
@@ -332,8 +329,7 @@ class Prefetcher:
         for key, kind in zip(keys, kinds.tolist(), strict=True):
             if key in state.pending and kind in (PREFETCH_HIT, MISS):
                 # A miss means the prefetch came too late or its entry has already left: not used.
-                if kind == MISS and (name, key) in self.cache.late_prefetches:
-                    del self.cache.late_prefetches[(name, key)]
+                if kind == MISS and self.cache.take_late_prefetch(name, key):
                     state.prefetches_late += 1
                 self._settle(name, state, key, kind == PREFETCH_HIT)
 
@@ -439,11 +435,12 @@ class Prefetcher:
             state.held_back_memory += len(wanted)
             return
         # Not the model's: reported with no version, and never moving the model's threshold.
-        state.app_prefetches += self._start(name, state, list(wanted), "", cohort=-1)
+        self._start(name, state, list(wanted), "", cohort=-1)
 
     def _start(
         self, name: str, state: TenantPrefetch, wanted: list[bytes], version: str, cohort: int | None = None
-    ) -> int:
+    ) -> None:
+        """Starts prefetches within the origin budget; ``cohort`` None enrolls them in the tuner's."""
         granted = self._rate.take(len(wanted))
         state.held_back_rate += len(wanted) - granted
         started = self.cache.prefetch_keys(name, wanted[:granted])
@@ -451,9 +448,9 @@ class Prefetcher:
             state.pending[key] = (version, state.tuner.enroll() if cohort is None else cohort)
             state.prefetches_started += 1
         while len(state.pending) > MAX_PENDING:  # bounded: the oldest, unread this long, count as unused
-            _, (_, oldest_cohort) = state.pending.popitem(last=False)
-            state.tuner.record(False, oldest_cohort)
-        return len(started)
+            _, (oldest_version, oldest_cohort) = state.pending.popitem(last=False)
+            if oldest_version:
+                state.tuner.record(False, oldest_cohort)
 
     def _memory_full(self, name: str) -> bool:
         """Whether unread prefetches hold their share of a full tenant. While the tenant (and the

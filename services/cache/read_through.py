@@ -59,7 +59,7 @@ class ReadThroughCache:
         self._inflight: dict[tuple[str, bytes], asyncio.Future[bytes | None]] = {}
         self._prefetch_flights: set[tuple[str, bytes]] = set()  # in flight and asked for by nobody yet
         # Reads that joined a prefetch still in flight (it came too late to be a hit); bounded.
-        self.late_prefetches: OrderedDict[tuple[str, bytes], None] = OrderedDict()
+        self._late_prefetches: OrderedDict[tuple[str, bytes], None] = OrderedDict()
         self._prefetching = 0
         self.hints = HintTable()
 
@@ -111,6 +111,13 @@ class ReadThroughCache:
             self._start_fetch(tenant, key, prefetch=True).add_done_callback(self._prefetch_done)
         return queued
 
+    def take_late_prefetch(self, tenant: str, key: bytes) -> bool:
+        """Whether a read joined ``key``'s prefetch while it was still loading (answered once)."""
+        if (tenant, key) not in self._late_prefetches:
+            return False
+        del self._late_prefetches[(tenant, key)]
+        return True
+
     def is_loading(self, tenant: str, key: bytes) -> bool:
         """Whether an origin fetch of ``key`` (read-through or prefetch) is in flight."""
         return (tenant, key) in self._inflight
@@ -136,9 +143,9 @@ class ReadThroughCache:
         elif (tenant, key) in self._prefetch_flights:
             # A reader wants it now: it will be stored as an ordinary read, not as a prefetch.
             self._prefetch_flights.discard((tenant, key))
-            self.late_prefetches[(tenant, key)] = None
-            while len(self.late_prefetches) > MAX_LATE_REMEMBERED:
-                self.late_prefetches.popitem(last=False)
+            self._late_prefetches[(tenant, key)] = None
+            while len(self._late_prefetches) > MAX_LATE_REMEMBERED:
+                self._late_prefetches.popitem(last=False)
         # shield: one caller giving up (deadline, cancel) must not cancel the fetch for the others.
         return await asyncio.shield(flight)
 

@@ -42,7 +42,9 @@ class MicroBatcher:
         self.max_rows = max_rows
         self._timer: asyncio.TimerHandle | asyncio.Handle | None = None
         self._last_arrival = 0.0
-        self._waiting: dict[str, _Waiting] = {}
+        # By the loaded object, not the version name: a version unloaded and loaded again under
+        # the same name is another model, and the calls already waiting keep the one they got.
+        self._waiting: dict[int, _Waiting] = {}
         self._rows = 0
 
     async def predict(self, tenant: str, routing_key: bytes, features: np.ndarray) -> Prediction:
@@ -82,9 +84,9 @@ class MicroBatcher:
         rows: np.ndarray,
     ) -> asyncio.Future[np.ndarray]:
         answer: asyncio.Future[np.ndarray] = loop.create_future()
-        waiting = self._waiting.get(model.version)
-        if waiting is None or waiting.model is not model:
-            waiting = self._waiting[model.version] = _Waiting(model, shadows)
+        waiting = self._waiting.get(id(model))
+        if waiting is None:
+            waiting = self._waiting[id(model)] = _Waiting(model, shadows)
         waiting.features.append(rows)
         waiting.answers.append(answer)
         self._rows += len(rows)
