@@ -63,3 +63,17 @@ def test_the_learned_replay_tunes_its_threshold_live_as_the_cache_does() -> None
     assert bad.final_threshold == 0.55  # a cohort of 64 unused: the cut rises above every score, so...
     assert bad.prefetches < 500  # ...prefetching stops but for a cohort tried now and then
     assert bad.prefetch_used == 0
+
+
+def test_the_learned_replay_skips_cached_proposals_without_using_up_the_reads_share() -> None:
+    # Each request proposes the key just requested (cached) first, then the next key of the loop:
+    # like the cache, the replay drops the cached one before choosing, so the next key is prefetched.
+    ids = np.tile(np.arange(1000, dtype=np.uint64), 5)
+    keys = np.stack([ids, (ids + 1) % 1000], axis=1)
+    scores = np.tile(np.array([[0.9, 0.8]], dtype=np.float32), (len(ids), 1))
+    no_counts = np.zeros(len(ids), dtype=np.int8)
+    one_each = simulate(
+        ids, 100, "learned", proposals=(keys, no_counts), live=LiveThreshold(scores, initial=0.5), per_request=1
+    )
+    assert one_each.prefetches > 0.9 * len(ids)
+    assert one_each.hit_ratio > 0.9

@@ -119,3 +119,35 @@ def test_the_learned_policy_replays_a_trained_models_proposals(tmp_path: Path) -
     assert learned.hit_ratio > plain.hit_ratio  # the scan is predictable; the model must see it
     with pytest.raises(ValueError, match="needs --model"):
         run_replay([trace_path], ["learned"], [0.05])
+
+
+def test_keys_read_a_few_requests_later_are_proposed_as_co_accessed() -> None:
+    rng = np.random.default_rng(0)
+    # "a" (1) is always followed, two requests later, by "b" (2), with a random key between.
+    ids = np.concatenate([[1, rng.integers(100, 10_000), 2] for _ in range(50)]).astype(np.uint64)
+    rows = candidate_rows(ids)
+    column = FEATURES.index("from_coaccess")
+    last_a = int(np.flatnonzero(ids == 1)[-1])
+    proposed = rows.candidate[(rows.request == last_a) & (rows.features[:, column] == 1.0)]
+    assert 2 in proposed.tolist()  # not a successor (noise comes next), but co-accessed
+    y = labels(ids, rows, horizon=4)
+    assert y[(rows.request == last_a) & (rows.candidate == 2)].all()
+
+
+def test_time_features_keep_their_scale_however_long_the_trace() -> None:
+    # The pair 1 -> 2 recurs after ever longer runs of fresh keys: what the model reads about it must
+    # not depend on how far into the trace it is (a model learns on a trace's start, then serves).
+    parts, fresh = [], 1000
+    for gap in (10, 10_000, 50_000):
+        parts += [[1, 2], np.arange(fresh, fresh + gap)]
+        fresh += gap
+    parts.append([1])
+    ids = np.concatenate(parts).astype(np.uint64)
+    rows = candidate_rows(ids)
+    last = rows.request == len(ids) - 1
+    row = rows.features[last & (rows.candidate == 2)][0]
+    column = {name: row[i] for i, name in enumerate(FEATURES)}
+    assert column["trigger_recency"] == pytest.approx(np.log1p(4096))  # capped: "long ago"
+    assert column["candidate_recency"] == pytest.approx(np.log1p(4096))
+    assert column["after_trigger_last_time"] == pytest.approx(np.log1p(1))  # 2 came right after 1 last time
+    assert column["candidate_frequency"] < 0.01  # decayed: three requests, the last 50,000 ago

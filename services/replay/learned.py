@@ -11,11 +11,14 @@ from pathlib import Path
 import numba
 import numpy as np
 
+from predis.services.cache.engine.candidates import PER_REQUEST as CANDIDATES_PER_REQUEST
 from predis.services.cache.engine.candidates import CandidateStream
 from predis.services.cache.engine.simulate import simulate
 from predis.services.predictor.model_files import open_model_dir
 
-PER_REQUEST = 2
+# Every candidate of a request is kept: the simulation skips those already cached, as the cache
+# does before scoring, and starts at most two prefetches per request.
+PER_REQUEST = CANDIDATES_PER_REQUEST
 CHUNK = 200_000
 SCORE_BATCH = 1 << 16
 

@@ -1,10 +1,15 @@
 """Prefetch candidates and their features, computed causally from the access stream.
 
 After each request for a trigger key, the successor table proposes its candidates (the keys that
-followed the trigger most often, and the trigger plus the most frequent small key delta); each
-(trigger, candidate) pair gets a row of features that only uses requests seen so far. Because
-nothing here depends on what a cache holds, a whole trace's candidates can be scored in one ONNX
-batch and a replay can consume the scores; the cache service can compute the same rows online.
+followed the trigger most often, and the trigger plus the most frequent small key delta) and the
+co-access table proposes the keys most often requested 2 to ``COACCESS_WINDOW`` requests after it
+(that the successor table did not already propose); each (trigger, candidate) pair gets a row of
+features that only uses requests seen so far. Because nothing here depends on what a cache holds,
+a whole trace's candidates can be scored in one ONNX batch and a replay can consume the scores;
+the cache service computes the same rows online.
+
+Features that measure time do not grow with a trace's length (gaps are capped at ``LONG_AGO``
+requests, counts decay), so a model trained on the start of a trace sees the same scale later.
 """
 
 from __future__ import annotations
@@ -15,7 +20,14 @@ import numba
 import numpy as np
 
 from predis.services.cache.engine.hashing import mix64
-from predis.services.cache.engine.successor import CANDIDATES, MAX_DELTA, SuccessorState, new_successor_state, observe
+from predis.services.cache.engine.successor import (
+    CANDIDATES,
+    MAX_DELTA,
+    SuccessorState,
+    count_pair,
+    new_successor_state,
+    observe,
+)
 
 FEATURES = (
     "successor_probability",  # count / total of the trigger's row (0 for a delta candidate)
@@ -25,10 +37,19 @@ FEATURES = (
     "from_delta",  # 1 when proposed by the key-delta rule
     "delta_probability",  # share of recent requests separated by the candidate's delta
     "candidate_recency",  # log1p(requests since the candidate was last requested); 20 if never
-    "candidate_frequency",  # log1p(requests of the candidate so far)
+    "candidate_frequency",  # log1p(the candidate's requests, decayed with a FREQUENCY_HALF_LIFE)
+    "trigger_recency",  # log1p(requests since the trigger's previous request); 20 if never
+    # log1p(requests from the trigger's previous request to the candidate's last one): small when the
+    # candidate followed the trigger last time, however long ago that was; 20 if it did not.
+    "after_trigger_last_time",
+    "from_coaccess",  # 1 when proposed by the co-access table (the first four columns are then its row's)
 )
-PER_REQUEST = CANDIDATES + 1
+COACCESS_WINDOW = 8  # requests after a trigger that count as co-accessed with it (beyond the next)
+COACCESS_CANDIDATES = 2  # most co-access candidates per request
+PER_REQUEST = CANDIDATES + 1 + COACCESS_CANDIDATES  # most candidate rows per request
 _NEVER = 20.0
+LONG_AGO = 4096  # requests: longer gaps all read as this long
+FREQUENCY_HALF_LIFE = 4096.0  # requests
 
 
 class KeyStats(NamedTuple):
@@ -54,7 +75,25 @@ def _key_features(ks: KeyStats, key: np.uint64, now: int) -> tuple[float, float]
     r = _key_row(ks, key)
     if ks.tags[r] != key + np.uint64(1):
         return _NEVER, 0.0
-    return np.log1p(now - ks.last_seen[r]), np.log1p(ks.counts[r])
+    age = now - ks.last_seen[r]
+    return np.log1p(min(age, LONG_AGO)), np.log1p(ks.counts[r] * np.exp2(-age / FREQUENCY_HALF_LIFE))
+
+
+@numba.njit(cache=True)
+def _last_seen(ks: KeyStats, key: np.uint64) -> int:
+    r = _key_row(ks, key)
+    return ks.last_seen[r] if ks.tags[r] == key + np.uint64(1) else -1
+
+
+@numba.njit(cache=True)
+def _trigger_features(ks: KeyStats, candidate: np.uint64, trigger_before: int, now: int) -> tuple[float, float]:
+    """How long since the trigger was last requested, and whether (how soon) the candidate
+    followed it then: both stay meaningful however far into a trace the request is."""
+    if trigger_before < 0:
+        return _NEVER, _NEVER
+    seen = _last_seen(ks, candidate)
+    after = np.log1p(min(seen - trigger_before, LONG_AGO)) if seen > trigger_before else _NEVER
+    return np.log1p(min(now - trigger_before, LONG_AGO)), after
 
 
 @numba.njit(cache=True)
@@ -63,8 +102,8 @@ def _see(ks: KeyStats, key: np.uint64, now: int) -> None:
     if ks.tags[r] != key + np.uint64(1):
         ks.tags[r] = key + np.uint64(1)
         ks.counts[r] = 0.0
+    ks.counts[r] = ks.counts[r] * np.exp2(-(now - ks.last_seen[r]) / FREQUENCY_HALF_LIFE) + 1.0
     ks.last_seen[r] = now
-    ks.counts[r] += 1.0
 
 
 @numba.njit(cache=True)
@@ -73,6 +112,8 @@ def _extract(
     offset: int,
     previous: np.ndarray,
     st: SuccessorState,
+    co: SuccessorState,
+    recent: np.ndarray,
     ks: KeyStats,
     request: np.ndarray,
     candidate: np.ndarray,
@@ -81,13 +122,20 @@ def _extract(
     """Rows for ``ids``, the requests at positions ``offset``...; ``previous`` holds the request
     before them ([key, 1]) or nothing yet ([0, 0]), and is updated."""
     n = 0
+    w = len(recent)
     for j in range(len(ids)):
         i = offset + j
         key = ids[j]
         if previous[1] == 1:
             observe(st, previous[0], key)
+        for d in range(2, w + 1):
+            if i - d >= 0 and recent[(i - d) % w] != key:
+                count_pair(co, recent[(i - d) % w], key)
+        recent[i % w] = key
         previous[0], previous[1] = key, 1
+        before = _last_seen(ks, key)
         _see(ks, key, i)
+        first = n
         r = np.int64(mix64(key) & np.uint64(len(st.tags) - 1))
         if st.tags[r] == key + np.uint64(1) and st.totals[r] > 0:
             order = np.argsort(-st.counts[r])
@@ -107,6 +155,8 @@ def _extract(
                 features[n, 4] = 0.0
                 features[n, 5] = 0.0
                 features[n, 6], features[n, 7] = _key_features(ks, cid, i)
+                features[n, 8], features[n, 9] = _trigger_features(ks, cid, before, i)
+                features[n, 10] = 0.0
                 n += 1
         if st.delta_total[0] > 0:
             best = 0
@@ -121,7 +171,36 @@ def _extract(
                 features[n, 4] = 1.0
                 features[n, 5] = st.deltas[best] / st.delta_total[0]
                 features[n, 6], features[n, 7] = _key_features(ks, cid, i)
+                features[n, 8], features[n, 9] = _trigger_features(ks, cid, before, i)
+                features[n, 10] = 0.0
                 n += 1
+        r = np.int64(mix64(key) & np.uint64(len(co.tags) - 1))
+        if co.tags[r] == key + np.uint64(1) and co.totals[r] > 0:
+            order = np.argsort(-co.counts[r])
+            added = 0
+            for rank in range(CANDIDATES):
+                c = order[rank]
+                if added == COACCESS_CANDIDATES or co.counts[r, c] <= 0:
+                    break
+                cid = co.ids[r, c]
+                seen = cid == key
+                for m in range(first, n):
+                    seen = seen or candidate[m] == cid
+                if seen:
+                    continue
+                request[n] = i
+                candidate[n] = cid
+                features[n, 0] = co.counts[r, c] / co.totals[r]
+                features[n, 1] = co.counts[r, c]
+                features[n, 2] = co.totals[r]
+                features[n, 3] = rank
+                features[n, 4] = 0.0
+                features[n, 5] = 0.0
+                features[n, 6], features[n, 7] = _key_features(ks, cid, i)
+                features[n, 8], features[n, 9] = _trigger_features(ks, cid, before, i)
+                features[n, 10] = 1.0
+                n += 1
+                added += 1
     return n
 
 
@@ -137,6 +216,8 @@ class CandidateStream:
     def __init__(self, expected_requests: int) -> None:
         rows = min(2 * max(expected_requests, 1), 1 << 20)
         self._successors, self._keys = new_successor_state(rows), new_key_stats(rows)
+        self._coaccess = new_successor_state(rows)
+        self._recent = np.zeros(COACCESS_WINDOW, dtype=np.uint64)
         self._previous = np.zeros(2, dtype=np.uint64)
         self.position = 0
 
@@ -145,7 +226,18 @@ class CandidateStream:
         request = np.empty(len(ids) * PER_REQUEST, dtype=np.int64)
         candidate = np.empty(len(ids) * PER_REQUEST, dtype=np.uint64)
         features = np.empty((len(ids) * PER_REQUEST, len(FEATURES)), dtype=np.float32)
-        n = _extract(ids, self.position, self._previous, self._successors, self._keys, request, candidate, features)
+        n = _extract(
+            ids,
+            self.position,
+            self._previous,
+            self._successors,
+            self._coaccess,
+            self._recent,
+            self._keys,
+            request,
+            candidate,
+            features,
+        )
         self.position += len(ids)
         return CandidateRows(request[:n], candidate[:n], features[:n])
 

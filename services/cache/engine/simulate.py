@@ -152,6 +152,7 @@ def _run(
     proposal_counts: np.ndarray,
     proposal_scores: np.ndarray,
     tuner: np.ndarray,
+    per_request: int,
 ) -> None:
     n = len(ids)
     free_top = np.array([len(free_slots)], dtype=np.int64)
@@ -198,9 +199,14 @@ def _run(
         else:
             wanted = proposal_counts[i]
             row = i
+        started = 0
         for p in range(wanted):
+            if started == per_request:
+                break
             ch = hash_id(proposals[row, p], 0)
+            # Like the cache: a proposal already cached is skipped and does not use up the read's share.
             if _lookup(ix, ch) < 0:
+                started += 1
                 _insert(s, ix, free_slots, free_top, evicted, ch, sizes[i], False, True, counts, epochs, epoch)
                 if tuner[LIVE] == 1.0 and tuner[ENROLLED] < tuner[WINDOW]:
                     enrolled = _lookup(ix, ch)
@@ -219,6 +225,7 @@ def simulate(
     eval_from: int = 0,
     proposals: tuple[np.ndarray, np.ndarray] | None = None,
     live: LiveThreshold | None = None,
+    per_request: int = 2,
 ) -> SimulationResult:
     """Replays ``ids`` (uint64) through ``policy`` with ``capacity`` units (objects when every
     size is 1); counts hits and misses from request ``eval_from`` on, the cache warmed by the
@@ -227,7 +234,9 @@ def simulate(
     ``proposals``: keys to prefetch after each request, ``(keys[n, k], counts[n])``). With
     ``live``, the learned policy instead takes each request's proposals whose score
     (``live.scores[n, k]``, best first) reaches a threshold tuned as the replay goes, as the
-    cache's prefetcher tunes it: ``counts`` is then ignored."""
+    cache's prefetcher tunes it: ``counts`` is then ignored. Either way, proposals already cached
+    are skipped and at most ``per_request`` prefetches start per request (the cache's
+    ``PREDIS_PREFETCH_PER_READ``)."""
     ids = np.ascontiguousarray(ids, dtype=np.uint64)
     sizes = np.ones(len(ids), dtype=np.int64) if sizes is None else np.ascontiguousarray(sizes, dtype=np.int64)
     eviction = PREFETCHING.get(policy, policy)
@@ -280,6 +289,7 @@ def simulate(
         wanted,
         scores,
         tuner,
+        per_request,
     )
     hits, misses = int(counts[HITS]), int(counts[MISSES])
     return SimulationResult(

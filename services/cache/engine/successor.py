@@ -54,6 +54,19 @@ def _row(st: SuccessorState, key: np.uint64) -> int:
 @numba.njit(cache=True)
 def observe(st: SuccessorState, previous: np.uint64, current: np.uint64) -> None:
     """Records that ``current`` was requested right after ``previous``."""
+    count_pair(st, previous, current)
+    delta = np.int64(current) - np.int64(previous)
+    if -MAX_DELTA <= delta <= MAX_DELTA and delta != 0:
+        st.deltas[delta + MAX_DELTA] += 1.0
+    st.delta_total[0] += 1.0
+    if st.delta_total[0] >= _HALVE_DELTAS_AT:
+        st.deltas[:] *= 0.5
+        st.delta_total[0] *= 0.5
+
+
+@numba.njit(cache=True)
+def count_pair(st: SuccessorState, previous: np.uint64, current: np.uint64) -> None:
+    """Counts ``current`` in ``previous``'s row (bounded: Space-Saving over CANDIDATES ids)."""
     r = _row(st, previous)
     if st.tags[r] != previous + np.uint64(1):
         st.tags[r] = previous + np.uint64(1)
@@ -74,13 +87,6 @@ def observe(st: SuccessorState, previous: np.uint64, current: np.uint64) -> None
     if st.totals[r] >= _HALVE_ROW_AT:
         st.counts[r, :] *= 0.5
         st.totals[r] *= 0.5
-    delta = np.int64(current) - np.int64(previous)
-    if -MAX_DELTA <= delta <= MAX_DELTA and delta != 0:
-        st.deltas[delta + MAX_DELTA] += 1.0
-    st.delta_total[0] += 1.0
-    if st.delta_total[0] >= _HALVE_DELTAS_AT:
-        st.deltas[:] *= 0.5
-        st.delta_total[0] *= 0.5
 
 
 @numba.njit(cache=True)
