@@ -134,6 +134,12 @@ def test_outcomes_give_each_version_its_precision(client: predis.Client, models:
     outcomes.append(common_pb2.PrefetchOutcome(model_version="gone", outcome=used))
     assert client.predictor.report_outcomes(outcomes) == 4
     assert client.predictor.model_status("v1").precision == pytest.approx(0.75)
+    # A late prefetch (read while still loading) was a right guess: it counts for the model.
+    late = common_pb2.PrefetchOutcome(model_version="v1", outcome=common_pb2.PREFETCH_OUTCOME_KIND_LATE)
+    assert client.predictor.report_outcomes([late] * 4) == 4
+    status = client.predictor.model_status("v1")
+    assert (status.prefetches_used, status.prefetches_late, status.prefetches_unused) == (3, 4, 1)
+    assert status.precision == pytest.approx(7 / 8)
 
 
 def test_the_champion_cannot_be_unloaded_while_others_serve(client: predis.Client, models: dict[str, Path]) -> None:

@@ -151,6 +151,40 @@ def test_reads_go_on_through_a_predictor_outage_and_prefetching_resumes(
     assert after > during + 50  # prefetching came back with the predictor
 
 
+class SlowSecondPages(PageOrigin):
+    """Once ``slow`` is set, the second page of every session takes half a second to load."""
+
+    slow = False
+
+    def fetch(self, tenant: str, key: bytes) -> bytes | None:
+        if self.slow and key.endswith(b"1"):
+            time.sleep(0.5)
+        return super().fetch(tenant, key)
+
+
+def test_a_prefetch_read_while_loading_is_late_and_counts_as_a_right_guess(model_dir: Path) -> None:
+    origin = SlowSecondPages()
+    running = BackgroundSuite(origin=origin, memory_bytes=MEMORY, prefetch=PrefetchSettings(memory_share=0.25)).start()
+    try:
+        with predis.Client(**running.client_kwargs()) as client:
+            client.predictor.load_model("v1", str(model_dir))
+        replay(running, "t", sessions(1200, seed=2))  # the loop learns the sessions' order
+        origin.slow = True
+        with predis.Client(running.addresses["cache"], config=predis.ClientConfig(tenant="t")) as client:
+            for session in range(0, 3000, 200):
+                client.get(key_of(session))  # the trigger: the loop prefetches the second page...
+                time.sleep(0.05)
+                client.get(key_of(session + 1))  # ...which is still loading: this read joins it
+            wait_for(lambda: client.stats().prefetcher.prefetches_late >= 3)
+            p = client.stats().prefetcher
+        with predis.Client(**running.client_kwargs()) as client:  # reported to the predictor as late
+            wait_for(lambda: client.predictor.model_status("v1").prefetches_late >= 3)
+        assert p.prefetches_late <= p.prefetches_unused  # shown among the unused (not a hit)...
+        assert p.recent_precision > p.prefetches_used / (p.prefetches_used + p.prefetches_unused)  # ...but right
+    finally:
+        running.stop()
+
+
 class DetailPagesPlugin:
     """An application that knows a page's details are read right after it."""
 

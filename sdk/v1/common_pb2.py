@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16predis/v1/common.proto\x12\tpredis.v1\"{\n\x0b\x41\x63\x63\x65ssEvent\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\x0c\x12#\n\x04kind\x18\x03 \x01(\x0e\x32\x15.predis.v1.AccessKind\x12\x16\n\x0etime_unix_nano\x18\x04 \x01(\x03\x12\x12\n\nvalue_size\x18\x05 \x01(\r\"\x8e\x01\n\x0fPrefetchOutcome\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\x0c\x12/\n\x07outcome\x18\x03 \x01(\x0e\x32\x1e.predis.v1.PrefetchOutcomeKind\x12\x15\n\rmodel_version\x18\x04 \x01(\t\x12\x16\n\x0etime_unix_nano\x18\x05 \x01(\x03*r\n\nAccessKind\x12\x1b\n\x17\x41\x43\x43\x45SS_KIND_UNSPECIFIED\x10\x00\x12\x13\n\x0f\x41\x43\x43\x45SS_KIND_HIT\x10\x01\x12\x14\n\x10\x41\x43\x43\x45SS_KIND_MISS\x10\x02\x12\x1c\n\x18\x41\x43\x43\x45SS_KIND_PREFETCH_HIT\x10\x03*\xb0\x01\n\x13PrefetchOutcomeKind\x12%\n!PREFETCH_OUTCOME_KIND_UNSPECIFIED\x10\x00\x12\x1e\n\x1aPREFETCH_OUTCOME_KIND_USED\x10\x01\x12(\n$PREFETCH_OUTCOME_KIND_EVICTED_UNUSED\x10\x02\x12(\n$PREFETCH_OUTCOME_KIND_EXPIRED_UNUSED\x10\x03*r\n\tModelRole\x12\x1a\n\x16MODEL_ROLE_UNSPECIFIED\x10\x00\x12\x17\n\x13MODEL_ROLE_CHAMPION\x10\x01\x12\x19\n\x15MODEL_ROLE_CHALLENGER\x10\x02\x12\x15\n\x11MODEL_ROLE_SHADOW\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16predis/v1/common.proto\x12\tpredis.v1\"{\n\x0b\x41\x63\x63\x65ssEvent\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\x0c\x12#\n\x04kind\x18\x03 \x01(\x0e\x32\x15.predis.v1.AccessKind\x12\x16\n\x0etime_unix_nano\x18\x04 \x01(\x03\x12\x12\n\nvalue_size\x18\x05 \x01(\r\"\x8e\x01\n\x0fPrefetchOutcome\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\x0c\x12/\n\x07outcome\x18\x03 \x01(\x0e\x32\x1e.predis.v1.PrefetchOutcomeKind\x12\x15\n\rmodel_version\x18\x04 \x01(\t\x12\x16\n\x0etime_unix_nano\x18\x05 \x01(\x03*r\n\nAccessKind\x12\x1b\n\x17\x41\x43\x43\x45SS_KIND_UNSPECIFIED\x10\x00\x12\x13\n\x0f\x41\x43\x43\x45SS_KIND_HIT\x10\x01\x12\x14\n\x10\x41\x43\x43\x45SS_KIND_MISS\x10\x02\x12\x1c\n\x18\x41\x43\x43\x45SS_KIND_PREFETCH_HIT\x10\x03*\xd0\x01\n\x13PrefetchOutcomeKind\x12%\n!PREFETCH_OUTCOME_KIND_UNSPECIFIED\x10\x00\x12\x1e\n\x1aPREFETCH_OUTCOME_KIND_USED\x10\x01\x12(\n$PREFETCH_OUTCOME_KIND_EVICTED_UNUSED\x10\x02\x12(\n$PREFETCH_OUTCOME_KIND_EXPIRED_UNUSED\x10\x03\x12\x1e\n\x1aPREFETCH_OUTCOME_KIND_LATE\x10\x04*r\n\tModelRole\x12\x1a\n\x16MODEL_ROLE_UNSPECIFIED\x10\x00\x12\x17\n\x13MODEL_ROLE_CHAMPION\x10\x01\x12\x19\n\x15MODEL_ROLE_CHALLENGER\x10\x02\x12\x15\n\x11MODEL_ROLE_SHADOW\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,9 +34,9 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ACCESSKIND']._serialized_start=307
   _globals['_ACCESSKIND']._serialized_end=421
   _globals['_PREFETCHOUTCOMEKIND']._serialized_start=424
-  _globals['_PREFETCHOUTCOMEKIND']._serialized_end=600
-  _globals['_MODELROLE']._serialized_start=602
-  _globals['_MODELROLE']._serialized_end=716
+  _globals['_PREFETCHOUTCOMEKIND']._serialized_end=632
+  _globals['_MODELROLE']._serialized_start=634
+  _globals['_MODELROLE']._serialized_end=748
   _globals['_ACCESSEVENT']._serialized_start=37
   _globals['_ACCESSEVENT']._serialized_end=160
   _globals['_PREFETCHOUTCOME']._serialized_start=163

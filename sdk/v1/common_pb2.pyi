@@ -18,6 +18,7 @@ class PrefetchOutcomeKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PREFETCH_OUTCOME_KIND_USED: _ClassVar[PrefetchOutcomeKind]
     PREFETCH_OUTCOME_KIND_EVICTED_UNUSED: _ClassVar[PrefetchOutcomeKind]
     PREFETCH_OUTCOME_KIND_EXPIRED_UNUSED: _ClassVar[PrefetchOutcomeKind]
+    PREFETCH_OUTCOME_KIND_LATE: _ClassVar[PrefetchOutcomeKind]
 
 class ModelRole(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -33,6 +34,7 @@ PREFETCH_OUTCOME_KIND_UNSPECIFIED: PrefetchOutcomeKind
 PREFETCH_OUTCOME_KIND_USED: PrefetchOutcomeKind
 PREFETCH_OUTCOME_KIND_EVICTED_UNUSED: PrefetchOutcomeKind
 PREFETCH_OUTCOME_KIND_EXPIRED_UNUSED: PrefetchOutcomeKind
+PREFETCH_OUTCOME_KIND_LATE: PrefetchOutcomeKind
 MODEL_ROLE_UNSPECIFIED: ModelRole
 MODEL_ROLE_CHAMPION: ModelRole
 MODEL_ROLE_CHALLENGER: ModelRole

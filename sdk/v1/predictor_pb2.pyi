@@ -116,7 +116,7 @@ class GetModelStatusRequest(_message.Message):
     def __init__(self, version: _Optional[str] = ...) -> None: ...
 
 class GetModelStatusResponse(_message.Message):
-    __slots__ = ("model", "requests", "rows", "latency_p50_us", "latency_p99_us", "prefetches_used", "prefetches_unused", "precision")
+    __slots__ = ("model", "requests", "rows", "latency_p50_us", "latency_p99_us", "prefetches_used", "prefetches_unused", "precision", "prefetches_late")
     MODEL_FIELD_NUMBER: _ClassVar[int]
     REQUESTS_FIELD_NUMBER: _ClassVar[int]
     ROWS_FIELD_NUMBER: _ClassVar[int]
@@ -125,6 +125,7 @@ class GetModelStatusResponse(_message.Message):
     PREFETCHES_USED_FIELD_NUMBER: _ClassVar[int]
     PREFETCHES_UNUSED_FIELD_NUMBER: _ClassVar[int]
     PRECISION_FIELD_NUMBER: _ClassVar[int]
+    PREFETCHES_LATE_FIELD_NUMBER: _ClassVar[int]
     model: ModelInfo
     requests: int
     rows: int
@@ -133,7 +134,8 @@ class GetModelStatusResponse(_message.Message):
     prefetches_used: int
     prefetches_unused: int
     precision: float
-    def __init__(self, model: _Optional[_Union[ModelInfo, _Mapping]] = ..., requests: _Optional[int] = ..., rows: _Optional[int] = ..., latency_p50_us: _Optional[float] = ..., latency_p99_us: _Optional[float] = ..., prefetches_used: _Optional[int] = ..., prefetches_unused: _Optional[int] = ..., precision: _Optional[float] = ...) -> None: ...
+    prefetches_late: int
+    def __init__(self, model: _Optional[_Union[ModelInfo, _Mapping]] = ..., requests: _Optional[int] = ..., rows: _Optional[int] = ..., latency_p50_us: _Optional[float] = ..., latency_p99_us: _Optional[float] = ..., prefetches_used: _Optional[int] = ..., prefetches_unused: _Optional[int] = ..., precision: _Optional[float] = ..., prefetches_late: _Optional[int] = ...) -> None: ...
 
 class ReportOutcomesRequest(_message.Message):
     __slots__ = ("outcomes",)

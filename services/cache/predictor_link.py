@@ -64,12 +64,11 @@ class PredictorLink:
         return np.asarray(answer.probabilities, dtype=np.float32), list(answer.group_model_versions)
 
     async def report(self, outcomes: Sequence[Outcome]) -> None:
-        used, unused = common_pb2.PREFETCH_OUTCOME_KIND_USED, common_pb2.PREFETCH_OUTCOME_KIND_EVICTED_UNUSED
         messages = [
             common_pb2.PrefetchOutcome(
                 tenant=o.tenant,
                 key=o.key,
-                outcome=used if o.used else unused,
+                outcome=_outcome_kind(o),
                 model_version=o.model_version,
                 time_unix_nano=o.time_unix_nano,
             )
@@ -90,3 +89,11 @@ class PredictorLink:
 
     async def close(self) -> None:
         await self._client.close()
+
+
+def _outcome_kind(outcome: Outcome) -> int:
+    if outcome.used:
+        return common_pb2.PREFETCH_OUTCOME_KIND_USED
+    if outcome.late:
+        return common_pb2.PREFETCH_OUTCOME_KIND_LATE
+    return common_pb2.PREFETCH_OUTCOME_KIND_EVICTED_UNUSED

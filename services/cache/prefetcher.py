@@ -60,6 +60,7 @@ class Outcome:
     used: bool
     model_version: str
     time_unix_nano: int
+    late: bool = False  # read while still loading: a right guess, too late to be a hit
 
 
 class Scorer(Protocol):
@@ -159,13 +160,14 @@ class ThresholdTuner:
         self._enrolled += 1
         return self.epoch
 
-    def record(self, used: bool, cohort: int) -> None:
-        """One settled prefetch of ``cohort`` (as :meth:`enroll` answered)."""
-        self.recent.append(used)
+    def record(self, right: bool, cohort: int) -> None:
+        """One settled prefetch of ``cohort`` (as :meth:`enroll` answered); ``right`` when its key
+        was read (in time or while it was still loading)."""
+        self.recent.append(right)
         if cohort != self.epoch:
             return
         self._settled += 1
-        self._used += used
+        self._used += right
         if self._settled < self.window:
             return
         precision = self._used / self._settled
@@ -181,7 +183,7 @@ class ThresholdTuner:
 
     @property
     def recent_precision(self) -> float:
-        """Precision of the last 256 settled prefetches, whatever cut made them."""
+        """Share of right guesses among the last 256 settled prefetches, whatever cut made them."""
         return sum(self.recent) / len(self.recent) if self.recent else 0.0
 
 
@@ -313,15 +315,16 @@ class Prefetcher:
 
     # -- outcomes ----------------------------------------------------------------------------
 
-    def _settle(self, name: str, state: TenantPrefetch, key: bytes, used: bool) -> None:
+    def _settle(self, name: str, state: TenantPrefetch, key: bytes, used: bool, late: bool = False) -> None:
         version, cohort = state.pending.pop(key)
         if version:  # the model's (a plugin's prefetches have no version): the tuner judges these
-            state.tuner.record(used, cohort)
+            # A late prefetch was a right guess: the cut cannot make loads faster, so it counts as right.
+            state.tuner.record(used or late, cohort)
         if used:
             state.prefetches_used += 1
         else:
             state.prefetches_unused += 1
-        self._outcomes.append(Outcome(name, key, used, version, time.time_ns()))
+        self._outcomes.append(Outcome(name, key, used, version, time.time_ns(), late))
 
     def _settle_reads(self, name: str, state: TenantPrefetch, keys: list[bytes], kinds: np.ndarray) -> None:
         if not state.pending:
@@ -329,9 +332,10 @@ class Prefetcher:
         for key, kind in zip(keys, kinds.tolist(), strict=True):
             if key in state.pending and kind in (PREFETCH_HIT, MISS):
                 # A miss means the prefetch came too late or its entry has already left: not used.
-                if kind == MISS and self.cache.take_late_prefetch(name, key):
+                late = kind == MISS and self.cache.take_late_prefetch(name, key)
+                if late:
                     state.prefetches_late += 1
-                self._settle(name, state, key, kind == PREFETCH_HIT)
+                self._settle(name, state, key, kind == PREFETCH_HIT, late)
 
     def _settle_evicted(self, name: str, state: TenantPrefetch) -> None:
         """The oldest pending prefetches that are no longer cached (and not loading) went unused."""

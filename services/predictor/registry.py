@@ -38,12 +38,14 @@ class VersionMetrics:
     runs: int = 0  # session runs: fewer than requests when micro-batching joined calls
     prefetches_used: int = 0
     prefetches_unused: int = 0
+    prefetches_late: int = 0  # right guesses that loaded after their key was read
     latencies_us: deque[float] = field(default_factory=lambda: deque(maxlen=LATENCY_WINDOW))
 
     @property
     def precision(self) -> float:
-        total = self.prefetches_used + self.prefetches_unused
-        return self.prefetches_used / total if total else 0.0
+        right = self.prefetches_used + self.prefetches_late
+        total = right + self.prefetches_unused
+        return right / total if total else 0.0
 
     def latency_percentile(self, q: float) -> float:
         return float(np.percentile(np.fromiter(self.latencies_us, float), q)) if self.latencies_us else 0.0
@@ -158,12 +160,14 @@ class ModelRegistry:
         self._reroute()
         return self.loaded()
 
-    def record_outcome(self, version: str, used: bool) -> bool:
+    def record_outcome(self, version: str, used: bool, late: bool = False) -> bool:
         model = self.versions.get(version)
         if model is None:
             return False
         if used:
             model.metrics.prefetches_used += 1
+        elif late:
+            model.metrics.prefetches_late += 1
         else:
             model.metrics.prefetches_unused += 1
         return True

@@ -131,6 +131,7 @@ class PredictorServicer(predictor_pb2_grpc.PredictorServiceServicer):
             latency_p99_us=m.latency_percentile(99),
             prefetches_used=m.prefetches_used,
             prefetches_unused=m.prefetches_unused,
+            prefetches_late=m.prefetches_late,
             precision=m.precision,
         )
 
@@ -139,7 +140,11 @@ class PredictorServicer(predictor_pb2_grpc.PredictorServiceServicer):
         self, request: predictor_pb2.ReportOutcomesRequest, context: grpc.aio.ServicerContext
     ) -> predictor_pb2.ReportOutcomesResponse:
         accepted = sum(
-            self.registry.record_outcome(o.model_version, o.outcome == common_pb2.PREFETCH_OUTCOME_KIND_USED)
+            self.registry.record_outcome(
+                o.model_version,
+                o.outcome == common_pb2.PREFETCH_OUTCOME_KIND_USED,
+                o.outcome == common_pb2.PREFETCH_OUTCOME_KIND_LATE,
+            )
             for o in request.outcomes
         )
         return predictor_pb2.ReportOutcomesResponse(accepted=accepted)
