@@ -107,6 +107,60 @@ def _see(ks: KeyStats, key: np.uint64, now: int) -> None:
 
 
 @numba.njit(cache=True)
+def _history_features(features: np.ndarray, n: int, ks: KeyStats, cid: np.uint64, before: int, now: int) -> None:
+    """Columns 6 to 9: what the access history says of the candidate and of its trigger."""
+    features[n, 6], features[n, 7] = _key_features(ks, cid, now)
+    features[n, 8], features[n, 9] = _trigger_features(ks, cid, before, now)
+
+
+@numba.njit(cache=True)
+def _table_rows(
+    table: SuccessorState,
+    key: np.uint64,
+    limit: int,
+    from_coaccess: float,
+    now: int,
+    before: int,
+    ks: KeyStats,
+    first: int,
+    n: int,
+    request: np.ndarray,
+    candidate: np.ndarray,
+    features: np.ndarray,
+) -> int:
+    """Rows for up to ``limit`` of the keys ``table`` counts after ``key``, strongest first, that
+    are not ``key`` itself nor already proposed for this request (rows ``first``..``n``)."""
+    r = np.int64(mix64(key) & np.uint64(len(table.tags) - 1))
+    if table.tags[r] != key + np.uint64(1) or table.totals[r] <= 0:
+        return n
+    order = np.argsort(-table.counts[r])
+    added = 0
+    for rank in range(CANDIDATES):
+        c = order[rank]
+        if added == limit or table.counts[r, c] <= 0:
+            break
+        cid = table.ids[r, c]
+        seen = cid == key
+        for m in range(first, n):
+            seen = seen or candidate[m] == cid
+        if seen:
+            continue
+        request[n] = now
+        candidate[n] = cid
+        features[n, 0] = table.counts[r, c] / table.totals[r]
+        features[n, 1] = table.counts[r, c]
+        features[n, 2] = table.totals[r]
+        features[n, 3] = rank
+        features[n, 4] = 0.0
+        features[n, 5] = 0.0
+        _history_features(features, n, ks, cid, before, now)
+        features[n, 10] = from_coaccess
+        n += 1
+        added += 1
+    return n
+
+
+@numba.njit(cache=True)
 def _extract(
     ids: np.ndarray,
     offset: int,
@@ -120,7 +174,8 @@ def _extract(
     features: np.ndarray,
 ) -> int:
     """Rows for ``ids``, the requests at positions ``offset``...; ``previous`` holds the request
-    before them ([key, 1]) or nothing yet ([0, 0]), and is updated."""
+    before them ([key, 1]) or nothing yet ([0, 0]), and is updated; ``recent`` holds the last
+    COACCESS_WINDOW requests by position."""
     n = 0
     w = len(recent)
     for j in range(len(ids)):
@@ -136,28 +191,7 @@ def _extract(
         before = _last_seen(ks, key)
         _see(ks, key, i)
         first = n
-        r = np.int64(mix64(key) & np.uint64(len(st.tags) - 1))
-        if st.tags[r] == key + np.uint64(1) and st.totals[r] > 0:
-            order = np.argsort(-st.counts[r])
-            for rank in range(CANDIDATES):
-                c = order[rank]
-                if st.counts[r, c] <= 0:
-                    break
-                cid = st.ids[r, c]
-                if cid == key:
-                    continue
-                request[n] = i
-                candidate[n] = cid
-                features[n, 0] = st.counts[r, c] / st.totals[r]
-                features[n, 1] = st.counts[r, c]
-                features[n, 2] = st.totals[r]
-                features[n, 3] = rank
-                features[n, 4] = 0.0
-                features[n, 5] = 0.0
-                features[n, 6], features[n, 7] = _key_features(ks, cid, i)
-                features[n, 8], features[n, 9] = _trigger_features(ks, cid, before, i)
-                features[n, 10] = 0.0
-                n += 1
+        n = _table_rows(st, key, CANDIDATES, 0.0, i, before, ks, first, n, request, candidate, features)
         if st.delta_total[0] > 0:
             best = 0
             for d in range(1, len(st.deltas)):
@@ -170,37 +204,10 @@ def _extract(
                 features[n, 0:4] = 0.0
                 features[n, 4] = 1.0
                 features[n, 5] = st.deltas[best] / st.delta_total[0]
-                features[n, 6], features[n, 7] = _key_features(ks, cid, i)
-                features[n, 8], features[n, 9] = _trigger_features(ks, cid, before, i)
+                _history_features(features, n, ks, cid, before, i)
                 features[n, 10] = 0.0
                 n += 1
-        r = np.int64(mix64(key) & np.uint64(len(co.tags) - 1))
-        if co.tags[r] == key + np.uint64(1) and co.totals[r] > 0:
-            order = np.argsort(-co.counts[r])
-            added = 0
-            for rank in range(CANDIDATES):
-                c = order[rank]
-                if added == COACCESS_CANDIDATES or co.counts[r, c] <= 0:
-                    break
-                cid = co.ids[r, c]
-                seen = cid == key
-                for m in range(first, n):
-                    seen = seen or candidate[m] == cid
-                if seen:
-                    continue
-                request[n] = i
-                candidate[n] = cid
-                features[n, 0] = co.counts[r, c] / co.totals[r]
-                features[n, 1] = co.counts[r, c]
-                features[n, 2] = co.totals[r]
-                features[n, 3] = rank
-                features[n, 4] = 0.0
-                features[n, 5] = 0.0
-                features[n, 6], features[n, 7] = _key_features(ks, cid, i)
-                features[n, 8], features[n, 9] = _trigger_features(ks, cid, before, i)
-                features[n, 10] = 1.0
-                n += 1
-                added += 1
+        n = _table_rows(co, key, COACCESS_CANDIDATES, 1.0, i, before, ks, first, n, request, candidate, features)
     return n
 
 
