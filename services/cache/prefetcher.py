@@ -142,7 +142,7 @@ class ThresholdTuner:
         self.window, self.step, self.slack = window, step, 0.1
         self.idle_reads = 50 * window
         self.epoch = 0
-        self._enrolled = self._used = self._settled = self._reads = 0
+        self._enrolled = self._right = self._settled = self._reads = 0
         self.recent = deque[bool](maxlen=256)
 
     def reads(self, count: int) -> None:
@@ -167,10 +167,10 @@ class ThresholdTuner:
         if cohort != self.epoch:
             return
         self._settled += 1
-        self._used += right
+        self._right += right
         if self._settled < self.window:
             return
-        precision = self._used / self._settled
+        precision = self._right / self._settled
         if precision < self.target:
             self.threshold = min(self.highest, self.threshold + self.step)
         elif precision > self.target + self.slack:
@@ -179,7 +179,7 @@ class ThresholdTuner:
 
     def _next_cohort(self) -> None:
         self.epoch += 1
-        self._enrolled = self._used = self._settled = self._reads = 0
+        self._enrolled = self._right = self._settled = self._reads = 0
 
     @property
     def recent_precision(self) -> float:
