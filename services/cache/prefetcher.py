@@ -452,9 +452,7 @@ class Prefetcher:
             state.pending[key] = (version, state.tuner.enroll() if cohort is None else cohort)
             state.prefetches_started += 1
         while len(state.pending) > MAX_PENDING:  # bounded: the oldest, unread this long, count as unused
-            _, (oldest_version, oldest_cohort) = state.pending.popitem(last=False)
-            if oldest_version:
-                state.tuner.record(False, oldest_cohort)
+            self._settle(name, state, next(iter(state.pending)), False)
 
     def _memory_full(self, name: str) -> bool:
         """Whether unread prefetches hold their share of a full tenant. While the tenant (and the

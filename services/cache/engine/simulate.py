@@ -114,11 +114,7 @@ def _tune(tuner: np.ndarray, counts: np.ndarray) -> None:
     if tuner[READS] >= 50 * tuner[WINDOW] and tuner[ENROLLED] < tuner[WINDOW]:
         floor = min(tuner[INITIAL], tuner[THRESHOLD])
         tuner[THRESHOLD] = max(floor, tuner[THRESHOLD] - tuner[STEP] / 2)
-        tuner[EPOCH] += 1
-        tuner[ENROLLED] = 0
-        tuner[READS] = 0
-        counts[SETTLED_USED] = 0
-        counts[SETTLED_UNUSED] = 0
+        _next_cohort(tuner, counts)
         return
     settled = counts[SETTLED_USED] + counts[SETTLED_UNUSED]
     if settled < tuner[WINDOW]:
@@ -128,6 +124,11 @@ def _tune(tuner: np.ndarray, counts: np.ndarray) -> None:
         tuner[THRESHOLD] = min(tuner[HIGHEST], tuner[THRESHOLD] + tuner[STEP])
     elif precision > tuner[TARGET] + 0.1:
         tuner[THRESHOLD] = max(tuner[LOWEST], tuner[THRESHOLD] - tuner[STEP] / 2)
+    _next_cohort(tuner, counts)
+
+
+@numba.njit(cache=True, inline="always")
+def _next_cohort(tuner: np.ndarray, counts: np.ndarray) -> None:
     tuner[EPOCH] += 1
     tuner[ENROLLED] = 0
     tuner[READS] = 0
