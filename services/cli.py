@@ -73,12 +73,14 @@ def _demo(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     import json
 
-    from predis.services.replay.traces import TraceFormatError, read_trace
+    from predis.services.replay.keys import load_trace
+    from predis.services.replay.traces import TraceFormatError
     from predis.services.retrainer.training import TrainingOptions, train
 
     try:
         options = TrainingOptions(args.train_fraction, args.horizon, args.model, args.max_rows, args.seed)
-        card = train([read_trace(path, args.format) for path in args.traces], args.out, options)
+        traces = [load_trace(path, args.format, args.keys, args.key_seed, _say) for path in args.traces]
+        card = train(traces, args.out, options)
     except (ValueError, FileNotFoundError, TraceFormatError) as error:
         print(f"predis train: {error}", file=sys.stderr)
         return 2
@@ -147,19 +149,32 @@ def _bench_wire(args: argparse.Namespace) -> int:
     return 0
 
 
+def _say(line: str) -> None:
+    """What a command assumed of its input (a trace's format, its keys), on stderr."""
+    print(f"predis: {line}", file=sys.stderr)
+
+
 def _replay(args: argparse.Namespace) -> int:
     from predis.errors import PredisError
+    from predis.services.cache.engine.threshold import TunerSettings
+    from predis.services.replay.keys import load_trace
     from predis.services.replay.runner import Progress, parse_floats, print_rows, rows_json, run_replay
-    from predis.services.replay.traces import TraceFormatError, read_trace
+    from predis.services.replay.traces import TraceFormatError
 
     try:
+        if args.per_read < 1:
+            raise ValueError("--per-read must be at least 1")
         if args.through_service:
             from predis.services.replay.through_service import replay_through_service
 
             progress = Progress(0)
             rows = [
                 replay_through_service(
-                    read_trace(path, args.format), args.through_service, args.train_fraction, args.value_size, progress
+                    load_trace(path, args.format, args.keys, args.key_seed, _say),
+                    args.through_service,
+                    args.train_fraction,
+                    args.value_size,
+                    progress,
                 )
                 for path in args.traces
             ]
@@ -174,6 +189,11 @@ def _replay(args: argparse.Namespace) -> int:
                 model=args.model,
                 threshold=args.threshold,
                 live=not args.fixed_threshold,
+                keys=args.keys,
+                key_seed=args.key_seed,
+                say=_say,
+                tuning=TunerSettings(target=args.precision_target),
+                per_read=args.per_read,
             )
         if args.plot:
             from predis.services.replay.plot import plot_rows
@@ -190,6 +210,20 @@ def _replay(args: argparse.Namespace) -> int:
         if row.latency_p50_ms is not None:
             print(f"{row.trace}: GET p50 {row.latency_p50_ms} ms, p99 {row.latency_p99_ms} ms, {row.errors} errors")
     return 0
+
+
+def _key_arguments(parser: argparse.ArgumentParser) -> None:
+    from predis.services.replay.keys import KEY_MODES
+
+    parser.add_argument(
+        "--keys",
+        choices=KEY_MODES,
+        default="auto",
+        help="auto: scramble keys numbered by first appearance (default); scrambled: always (only the id "
+        "field of cache2k keys whose whole key is not numbered); scrambled-whole: every key as a whole; "
+        "recorded: never",
+    )
+    parser.add_argument("--key-seed", type=int, default=0, help="seed of the key scrambling (train and replay alike)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -229,6 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--train-fraction", type=float, default=0.0, help="score only the requests after this share")
     replay.add_argument("--vs-libcachesim", default="", help="libCacheSim policies, comma-separated (LRU,S3FIFO,...)")
     replay.add_argument("--format", help="trace format when the name does not tell it")
+    _key_arguments(replay)
     replay.add_argument("--model", type=Path, help="for the learned policy: a directory `predis train` wrote")
     replay.add_argument(
         "--threshold", type=float, help="for the learned policy: a fixed score cut (default: tuned, then live)"
@@ -237,6 +272,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--fixed-threshold",
         action="store_true",
         help="for the learned policy: keep the cut tuned on the training window (no live tuning)",
+    )
+    replay.add_argument(
+        "--precision-target",
+        type=float,
+        default=0.6,
+        help="for the learned policy: the live tuner's target, as PREDIS_PREFETCH_PRECISION_TARGET (0.6)",
+    )
+    replay.add_argument(
+        "--per-read",
+        type=int,
+        default=2,
+        help="most prefetches one request starts, as PREDIS_PREFETCH_PER_READ (2)",
     )
     replay.add_argument("--json", action="store_true", help="print one JSON object")
     replay.add_argument("--plot", type=Path, help="write hit ratio against cache size, a panel per trace, to this PNG")
@@ -253,6 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--max-rows", type=int, default=400_000, help="candidate rows kept for fitting")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--format", help="trace format when the name does not tell it")
+    _key_arguments(train)
     train.set_defaults(func=_train)
 
     bench = commands.add_parser("bench", help="benchmarks (commands, not tests)")
@@ -283,6 +331,12 @@ def build_parser() -> argparse.ArgumentParser:
     predictor.add_argument("--seconds", type=float, default=10.0)
     predictor.add_argument("--json", action="store_true")
     predictor.set_defaults(func=_bench_predictor)
+
+    from predis.services.bench import prefetch_targets
+
+    targets = benches.add_parser("targets", help="learned-policy replay rows against the bars they must clear")
+    prefetch_targets.add_arguments(targets)
+    targets.set_defaults(func=prefetch_targets.run)
 
     wire = benches.add_parser("wire", help="KeyBlock versus repeated bytes: message cost of one batch")
     wire.add_argument("--batch", type=int, default=1000)

@@ -16,8 +16,9 @@ from conftest import BackgroundSuite
 from predis.plugins import Plugins, build_plugin_manager, hookimpl
 from predis.services.cache.engine.engine import Engine, EngineConfig
 from predis.services.cache.engine.numpy_storage import NumpyStorage
+from predis.services.cache.engine.threshold import ThresholdTuner, TunerSettings
 from predis.services.cache.key_ids import KeyIds
-from predis.services.cache.prefetcher import PrefetchSettings, RateBudget, ThresholdTuner
+from predis.services.cache.prefetcher import PrefetchSettings, RateBudget
 from predis.services.replay.traces import Trace
 from predis.services.retrainer.training import TrainingOptions, train
 
@@ -252,7 +253,7 @@ def test_key_ids_keep_numbers_and_map_back() -> None:
 
 
 def test_the_threshold_follows_the_precision_of_whole_cohorts() -> None:
-    tuner = ThresholdTuner(target=0.6, initial=0.5, lowest=0.1, window=10)
+    tuner = ThresholdTuner(TunerSettings(target=0.6, lowest=0.1, window=10), initial=0.5)
     cohort = [tuner.enroll() for _ in range(12)]
     assert cohort == [0] * 10 + [-1, -1]  # the first 10 prefetches at this cut are judged
     for member in cohort[:9]:

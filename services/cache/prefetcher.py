@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -34,6 +34,7 @@ from predis.services.cache.collector import MISS, PREFETCH_HIT, AccessRing
 from predis.services.cache.engine.candidates import CandidateRows, CandidateStream
 from predis.services.cache.engine.engine import Counter
 from predis.services.cache.engine.storage import KeyBatch
+from predis.services.cache.engine.threshold import ThresholdTuner, TunerSettings
 from predis.services.cache.key_ids import KeyIds
 from predis.services.cache.read_through import ReadThroughCache
 
@@ -93,7 +94,7 @@ class PrefetchSettings:
         table_rows: rows of each tenant's successor and key tables (bounded memory).
     """
 
-    precision_target: float = 0.6
+    precision_target: float = TunerSettings.target
     initial_threshold: float = 0.5
     min_threshold: float = 0.05
     per_trigger: int = 2
@@ -115,76 +116,6 @@ class PrefetchSettings:
             raise ValueError("per_trigger, max_lag_events, concurrency and table_rows must be positive")
         if self.origin_per_second <= 0 or self.score_timeout_s <= 0:
             raise ValueError("the origin rate and the score timeout must be positive")
-
-
-class ThresholdTuner:
-    """Moves a probability cut so that the precision of the prefetches it lets through tracks a
-    target.
-
-    The cut is judged on cohorts: the first ``window`` prefetches made at a cut are enrolled, and
-    once all of them have settled (read, or gone unread) their precision decides: below target, the
-    cut rises by ``step``; well above it (target + ``slack``), it falls by half a step, so
-    prefetching grows back only slowly. Then a new cohort starts. Waiting for the whole cohort
-    matters: a used prefetch settles at its first read, an unused one only when it is evicted, so
-    counting outcomes as they arrive sees the used ones first and overrates precision.
-
-    A cut so high that hardly anything passes would never gather a cohort to be judged by; so
-    when ``idle_reads`` reads go by before the cohort is full, the cut falls by half a step, but
-    not below where it started, and a new cohort starts (it is raised again if that lets bad ones
-    in). Below the start only precise cohorts take it.
-    """
-
-    def __init__(
-        self, target: float, initial: float, lowest: float, highest: float = 0.95, window: int = 64, step: float = 0.05
-    ) -> None:
-        self.target, self.threshold, self.lowest, self.highest = target, initial, lowest, highest
-        self.initial = initial
-        self.window, self.step, self.slack = window, step, 0.1
-        self.idle_reads = 50 * window
-        self.epoch = 0
-        self._enrolled = self._right = self._settled = self._reads = 0
-        self.recent = deque[bool](maxlen=256)
-
-    def reads(self, count: int) -> None:
-        """``count`` more reads were considered for prefetching."""
-        self._reads += count
-        if self._reads >= self.idle_reads and self._enrolled < self.window:
-            self.threshold = max(min(self.initial, self.threshold), self.threshold - self.step / 2)
-            self._next_cohort()
-
-    def enroll(self) -> int:
-        """Called for each prefetch made: the cohort it belongs to, or -1 when the current cohort
-        is full (its outcome is then shown but not judged)."""
-        if self._enrolled >= self.window:
-            return -1
-        self._enrolled += 1
-        return self.epoch
-
-    def record(self, right: bool, cohort: int) -> None:
-        """One settled prefetch of ``cohort`` (as :meth:`enroll` answered); ``right`` when its key
-        was read (in time or while it was still loading)."""
-        self.recent.append(right)
-        if cohort != self.epoch:
-            return
-        self._settled += 1
-        self._right += right
-        if self._settled < self.window:
-            return
-        precision = self._right / self._settled
-        if precision < self.target:
-            self.threshold = min(self.highest, self.threshold + self.step)
-        elif precision > self.target + self.slack:
-            self.threshold = max(self.lowest, self.threshold - self.step / 2)
-        self._next_cohort()
-
-    def _next_cohort(self) -> None:
-        self.epoch += 1
-        self._enrolled = self._right = self._settled = self._reads = 0
-
-    @property
-    def recent_precision(self) -> float:
-        """Share of right guesses among the last 256 settled prefetches, whatever cut made them."""
-        return sum(self.recent) / len(self.recent) if self.recent else 0.0
 
 
 class RateBudget:
@@ -268,7 +199,7 @@ class Prefetcher:
             state = self.tenants[name] = TenantPrefetch(
                 KeyIds(4 * s.table_rows),
                 CandidateStream(s.table_rows // 2),
-                ThresholdTuner(s.precision_target, s.initial_threshold, s.min_threshold),
+                ThresholdTuner(TunerSettings(target=s.precision_target, lowest=s.min_threshold), s.initial_threshold),
             )
         return state
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from predis.services.cache.engine.backends import BACKENDS
 from predis.services.cache.engine.policy import POLICIES
+from predis.services.cache.engine.threshold import TunerSettings
 from predis.services.cache.prefetcher import PrefetchSettings
 from predis.services.runtime.settings import Env, ServerSettings, SettingsError
 
@@ -117,7 +118,7 @@ def _switch(raw: str) -> bool:
 def _prefetch_settings(env: Env) -> PrefetchSettings:
     try:
         return PrefetchSettings(
-            precision_target=env.number("PREDIS_PREFETCH_PRECISION_TARGET", 0.6),
+            precision_target=env.number("PREDIS_PREFETCH_PRECISION_TARGET", TunerSettings.target),
             initial_threshold=env.number("PREDIS_PREFETCH_THRESHOLD", 0.5),
             min_threshold=env.number("PREDIS_PREFETCH_MIN_THRESHOLD", 0.05),
             per_trigger=env.integer("PREDIS_PREFETCH_PER_READ", 2, minimum=1),

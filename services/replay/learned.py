@@ -15,6 +15,7 @@ from predis.services.cache.engine.candidates import PER_REQUEST as CANDIDATES_PE
 from predis.services.cache.engine.candidates import CandidateStream
 from predis.services.cache.engine.simulate import simulate
 from predis.services.predictor.model_files import open_model_dir
+from predis.services.replay.traces import Trace
 
 # Every candidate of a request is kept: the simulation skips those already cached, as the cache
 # does before scoring, and starts at most two prefetches per request.
@@ -95,18 +96,22 @@ def score_proposals(ids: np.ndarray, model_dir: Path) -> ScoredProposals:
     return ScoredProposals(np.take_along_axis(keys, order, 1), np.take_along_axis(best, order, 1))
 
 
-def tuned_threshold(
-    ids: np.ndarray, proposals: ScoredProposals, capacity: int, train_end: int, model_dir: Path
-) -> float:
+def read_card(model_dir: Path) -> dict[str, object]:
+    """The model card ``predis train`` wrote beside the model."""
+    card: dict[str, object] = json.loads((Path(model_dir) / "model.json").read_text())
+    return card
+
+
+def tuned_threshold(trace: Trace, proposals: ScoredProposals, capacity: int, train_end: int, model_dir: Path) -> float:
     """The lowest threshold whose prefetches, replayed over the training window at this cache
     size, reach TARGET_PRECISION (the cache never sees the scored requests while tuning);
     above 1 (never prefetch) when none does."""
     if train_end == 0:  # nothing before the scored window to tune on: the model card's cut
-        card = json.loads((model_dir / "model.json").read_text())
-        return float(card.get("threshold", 0.5))
-    window = ids[:train_end]
+        return float(read_card(model_dir).get("threshold", 0.5))  # type: ignore[arg-type]
+    window = trace.ids[:train_end]
+    lines = None if trace.lines is None else trace.lines[:train_end]
     for threshold in THRESHOLDS:
-        result = simulate(window, capacity, "learned", proposals=proposals.at(threshold, train_end))
+        result = simulate(window, capacity, "learned", proposals=proposals.at(threshold, train_end), lines=lines)
         if result.prefetches and result.prefetch_used / result.prefetches >= TARGET_PRECISION:
             return threshold
     return 1.01

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -14,10 +14,13 @@ import numpy as np
 
 from predis.services.cache.engine.policy import POLICIES
 from predis.services.cache.engine.simulate import PREFETCHING, LiveThreshold, simulate
+from predis.services.cache.engine.threshold import TunerSettings
+from predis.services.replay.keys import load_trace
 from predis.services.replay.libcachesim_runner import POLICY_NAMES, libcachesim_hits
-from predis.services.replay.traces import Trace, read_trace
+from predis.services.replay.traces import Trace
 
 ORACLES = ("Belady",)
+DEFAULT_TUNING = TunerSettings()  # the cache's defaults
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,11 @@ class Row:
     latency_p50_ms: float | None = None
     latency_p99_ms: float | None = None
     errors: int | None = None
+    # Which keys the row was scored on ("recorded" or "scrambled", see replay/keys.py) and how
+    # the file was read.
+    keys: str = "recorded"
+    scrambled_field: str = ""
+    format: str = ""
 
 
 def cache_sizes(sizes: Sequence[float], footprint: int) -> list[int]:
@@ -86,6 +94,8 @@ def replay_trace(
     model: Path | None = None,
     threshold: float | None = None,
     live: bool = True,
+    tuning: TunerSettings = DEFAULT_TUNING,
+    per_read: int = 2,
 ) -> Iterator[Row]:
     """``live``: the learned policy starts at the cut tuned on the training window and tunes it as
     it goes (as the cache does); without it, the tuned cut stays fixed. ``threshold`` fixes a cut."""
@@ -93,10 +103,12 @@ def replay_trace(
     eval_from = int(train_fraction * trace.requests)
     scored = None
     if "learned" in policies:
-        from predis.services.replay.learned import score_proposals, tuned_threshold
+        from predis.services.replay.keys import check_model_keys
+        from predis.services.replay.learned import read_card, score_proposals, tuned_threshold
 
         if model is None:
             raise ValueError("the learned policy needs --model DIR (a directory `predis train` wrote)")
+        check_model_keys(read_card(model), trace)
         scored = score_proposals(trace.ids, model)
     for size in cache_sizes(sizes, footprint):
         for policy in policies:
@@ -106,13 +118,22 @@ def replay_trace(
                 if threshold is not None:
                     proposals = scored.at(threshold)
                 elif not live:
-                    proposals = scored.at(tuned_threshold(trace.ids, scored, size, eval_from, model))
+                    proposals = scored.at(tuned_threshold(trace, scored, size, eval_from, model))
                 else:
                     # Start where the training window says, then tune live as the cache does.
-                    start = tuned_threshold(trace.ids, scored, size, eval_from, model)
+                    start = tuned_threshold(trace, scored, size, eval_from, model)
                     proposals = scored.at(1.0)
-                    tuner = LiveThreshold(scored.scores, initial=min(start, LiveThreshold.highest))
-            result = simulate(trace.ids, size, policy, eval_from=eval_from, proposals=proposals, live=tuner)
+                    tuner = LiveThreshold(scored.scores, start, tuning)  # start clipped to the tuner's bounds
+            result = simulate(
+                trace.ids,
+                size,
+                policy,
+                eval_from=eval_from,
+                proposals=proposals,
+                live=tuner,
+                lines=trace.lines,
+                per_request=per_read,
+            )
             speed = trace.requests / (time.perf_counter() - started)
             yield _row(
                 trace,
@@ -177,6 +198,9 @@ def _row(
         eval_from=eval_from,
         timeline=timeline,
         requests_per_s=round(speed) if speed else None,
+        keys=trace.keys,
+        scrambled_field=trace.scrambled_field,
+        format=trace.format,
     )
 
 
@@ -202,13 +226,24 @@ def run_replay(
     model: Path | None = None,
     threshold: float | None = None,
     live: bool = True,
+    keys: str = "auto",
+    key_seed: int = 0,
+    say: Callable[[str], None] | None = None,
+    tuning: TunerSettings = DEFAULT_TUNING,
+    per_read: int = 2,
 ) -> list[Row]:
+    """Every policy and size on every trace, its keys chosen by ``keys`` (``replay/keys.py``);
+    ``say`` gets what was assumed of each file (format, keys)."""
     check_options(policies, versus, train_fraction)
     progress = Progress(len(paths) * len(sizes) * (len(policies) + len(versus)), show_progress)
     rows: list[Row] = []
     for path in paths:
-        trace = read_trace(path, fmt)
-        rows.extend(replay_trace(trace, policies, sizes, train_fraction, versus, progress, model, threshold, live))
+        trace = load_trace(path, fmt, keys, key_seed, say)
+        rows.extend(
+            replay_trace(
+                trace, policies, sizes, train_fraction, versus, progress, model, threshold, live, tuning, per_read
+            )
+        )
     return rows
 
 
@@ -220,8 +255,8 @@ def print_rows(rows: Sequence[Row]) -> None:
     """One line per row: hit ratio, and its difference to LRU and to the best non-oracle
     libCacheSim row of the same trace and size, in points and in relative percent."""
     header = (
-        f"{'trace':<18}{'size':>8}  {'policy':<10}{'source':<12}{'hit ratio':>10}{'misses':>10}"
-        f"{'vs LRU':>20}{'vs best lcs':>20}"
+        f"{'trace':<18}{'keys':<10}{'format':<15}{'size':>7}  {'policy':<10}{'source':<12}{'hit ratio':>10}"
+        f"{'misses':>9}{'prefetch':>9}{'prec':>6}{'origin':>9}{'vs LRU':>19}{'vs best lcs':>19}"
     )
     print(header)
     print("-" * len(header))
@@ -229,10 +264,15 @@ def print_rows(rows: Sequence[Row]) -> None:
         lru = next((r for r in group if r.policy.lower() == "lru"), None)
         best = _best_libcachesim(group)
         for row in group:
+            precision = f"{row.prefetch_used / row.prefetches:.2f}" if row.prefetches else "-"
             print(
-                f"{row.trace:<18}{row.cache_size:>8}  {row.policy:<10}{row.source:<12}{row.hit_ratio:>10.4f}"
-                f"{row.misses:>10}{_delta(row, lru):>20}{_delta(row, best):>20}"
+                f"{row.trace:<18}{row.keys:<10}{row.format:<15}{row.cache_size:>7}  {row.policy:<10}{row.source:<12}"
+                f"{row.hit_ratio:>10.4f}{row.misses:>9}{row.prefetches:>9}{precision:>6}{row.origin_fetches:>9}"
+                f"{_delta(row, lru):>19}{_delta(row, best):>19}"
             )
+    scrambled = sorted({f"{r.trace}: {r.scrambled_field}" for r in rows if r.keys == "scrambled"})
+    if scrambled:
+        print("scrambled (a seeded bijection; see --keys): " + "; ".join(scrambled))
 
 
 def _groups(rows: Sequence[Row]) -> dict[tuple[str, int], list[Row]]:

@@ -42,6 +42,13 @@ class Trace:
     name: str
     ids: np.ndarray  # uint64, one per request
     sizes: np.ndarray | None = None  # object sizes when the format records them
+    format: str = ""  # the reader used (one of FORMATS), "" for ids made in code
+    # Requests that one client request asked for together share a line number (non-decreasing);
+    # None when every request is its own line.
+    lines: np.ndarray | None = None
+    keys: str = "recorded"  # "recorded" or "scrambled" (see replay/keys.py)
+    scrambled_field: str = ""
+    key_seed: int = 0
 
     @property
     def requests(self) -> int:
@@ -83,25 +90,66 @@ def _inner_name(path: Path) -> str:
 
 
 def detect_format(path: Path) -> str:
+    return detect_format_why(path)[0]
+
+
+def detect_format_why(path: Path) -> tuple[str, str]:
+    """The format the file's name (and, for ``.trace`` and ``.csv``, its first bytes) suggests, and
+    why, in words for the user."""
     name = _inner_name(path)
     if name.endswith((".oracleGeneral", ".oracleGeneral.bin")):
-        return "oracle-general"
+        return "oracle-general", "its name ends in .oracleGeneral"
     if name.endswith(".lis"):
-        return "arc"
+        return "arc", "its name ends in .lis"
     if name.endswith((".i64", ".int64")):
-        return "int64"
+        return "int64", "its name ends in .i64/.int64"
     if name.endswith(".csv"):
         with open_decompressed(path) as f:
             lines = [line for line in f.read(64 * 1024).splitlines()[:3] if line.strip()]
         fields = max((len(line.split(b",")) for line in lines), default=0)
-        return "twitter" if fields == 7 else "csv"
+        if fields == 7:
+            return "twitter", "its name ends in .csv and its rows have seven fields"
+        return "csv", "its name ends in .csv"
     if name.endswith(".trace"):
         with open_decompressed(path) as f:
             head = f.read(4096)
         if head and all(c in b"0123456789*\r\n \t-" for c in head):
-            return "lirs"
-        return "cache2k"
+            return "lirs", "its name ends in .trace and it starts with decimal text"
+        return "cache2k", "its name ends in .trace and it is binary"
     raise TraceFormatError(f"cannot tell the format of {path.name}; name one with --format: {', '.join(FORMATS)}")
+
+
+DESCRIPTIONS = {
+    "arc": "ARC text lines 'start n ignored id'",
+    "cache2k": "cache2k big-endian signed 32-bit keys",
+    "lirs": "LIRS decimal block numbers",
+    "oracle-general": "libCacheSim oracleGeneral records",
+    "int64": "big-endian signed 64-bit keys",
+    "csv": "libCacheSim CSV",
+    "twitter": "Twitter cache-trace CSV",
+}
+
+
+def _halves_contradiction(ids: np.ndarray) -> str | None:
+    """Why 32-bit keys look like the halves of 64-bit keys, or None. Two signs: one parity holds
+    (almost) only 0 or -1, the high half of small signed 64-bit keys; or consecutive pairs repeat
+    far more often at even offsets than at odd ones, as the two halves of one hashed key do."""
+    sample = ids[: min(len(ids), 1 << 20)] & np.uint64(0xFFFFFFFF)
+    if len(sample) < 64:
+        return None
+    signs = (sample == 0) | (sample == np.uint64(0xFFFFFFFF))
+    even, odd = signs[0::2].mean(), signs[1::2].mean()
+    if max(even, odd) > 0.9 and min(even, odd) < 0.5:
+        return "every other key is 0 or -1, as the high halves of 64-bit keys are"
+    m = (len(sample) - 1) // 2
+    aligned = len(np.unique((sample[0 : 2 * m : 2] << np.uint64(32)) | sample[1 : 2 * m : 2]))
+    shifted = len(np.unique((sample[1 : 2 * m + 1 : 2] << np.uint64(32)) | sample[2 : 2 * m + 1 : 2]))
+    if aligned < 0.6 * shifted:
+        return (
+            f"pairs of keys at even offsets repeat far more than at odd ones ({aligned:,} distinct against "
+            f"{shifted:,}), as the two halves of 64-bit keys do"
+        )
+    return None
 
 
 def _chunks(stream: BinaryIO, record: int = 1) -> Iterator[bytes]:
@@ -166,7 +214,7 @@ def _read_lirs(stream: BinaryIO) -> Iterator[np.ndarray]:
         yield _ints(tokens, "lirs trace").view(np.uint64)
 
 
-def _read_arc(stream: BinaryIO) -> Iterator[np.ndarray]:
+def _read_arc(stream: BinaryIO) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     for chunk in _line_chunks(stream):
         rows = [line.split() for line in chunk.splitlines() if line.strip()]
         if any(len(row) < 2 for row in rows):
@@ -177,7 +225,7 @@ def _read_arc(stream: BinaryIO) -> Iterator[np.ndarray]:
             raise TraceFormatError("arc trace: a negative block count")
         # Expand each (start, n) into start, start+1, ..., start+n-1 without a Python loop.
         offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-        yield (np.repeat(starts, counts) + offsets).view(np.uint64)
+        yield (np.repeat(starts, counts) + offsets).view(np.uint64), counts
 
 
 def _string_ids(keys: list[bytes]) -> np.ndarray:
@@ -216,7 +264,6 @@ def _read_twitter(stream: BinaryIO) -> Iterator[tuple[np.ndarray, np.ndarray]]:
 
 
 _READERS: dict[str, Callable[[BinaryIO], Iterator[np.ndarray]]] = {
-    "arc": _read_arc,
     "cache2k": _read_cache2k,
     "lirs": _read_lirs,
     "int64": _read_int64,
@@ -228,20 +275,50 @@ _SIZED_READERS: dict[str, Callable[[BinaryIO], Iterator[tuple[np.ndarray, np.nda
 }
 
 
-def read_trace(path: Path | str, fmt: str | None = None) -> Trace:
-    """The requests of the trace at ``path`` (format detected unless ``fmt`` names it)."""
+def read_trace(path: Path | str, fmt: str | None = None, say: Callable[[str], None] | None = None) -> Trace:
+    """The requests of the trace at ``path``, format detected unless ``fmt`` names it; ``say``
+    gets a line saying which reader was used and why. A detected format that the content
+    contradicts is refused (a named one is read as told, with a warning)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"trace {str(path)!r} does not exist")
-    fmt = fmt or detect_format(path)
+    detected = fmt is None
+    fmt, why = detect_format_why(path) if fmt is None else (fmt, "--format names it")
     if fmt not in FORMATS:
         raise TraceFormatError(f"unknown trace format {fmt!r}; known: {', '.join(FORMATS)}")
+    if say is not None:
+        say(f"{path.name}: read as {fmt} ({DESCRIPTIONS[fmt]}): {why}")
+    trace = _read(path, fmt)
+    if fmt == "cache2k":
+        doubt = _halves_contradiction(trace.ids)
+        if doubt and detected:
+            raise TraceFormatError(
+                f"{path.name} was taken for cache2k 32-bit keys from its name, but {doubt}; "
+                "pass --format int64 if it holds 64-bit keys (or --format cache2k to read it as 32-bit anyway)"
+            )
+        if doubt and say is not None:
+            say(f"{path.name}: warning: {doubt}")
+    return trace
+
+
+def _read(path: Path, fmt: str) -> Trace:
+    name = trace_name(path)
     with open_decompressed(path) as stream:
+        if fmt == "arc":
+            return _arc_trace(name, list(_read_arc(stream)))
         if fmt in _READERS:
             parts = list(_READERS[fmt](stream))
             ids = np.concatenate(parts) if parts else np.zeros(0, np.uint64)
-            return Trace(trace_name(path), ids)
+            return Trace(name, ids, format=fmt)
         pairs = list(_SIZED_READERS[fmt](stream))
     ids = np.concatenate([p[0] for p in pairs]) if pairs else np.zeros(0, np.uint64)
     sizes = np.concatenate([p[1] for p in pairs]) if pairs else np.zeros(0, np.int64)
-    return Trace(trace_name(path), ids, sizes)
+    return Trace(name, ids, sizes, format=fmt)
+
+
+def _arc_trace(name: str, parts: list[tuple[np.ndarray, np.ndarray]]) -> Trace:
+    """A line's pages share its line number (kept only when some line asks for several pages)."""
+    ids = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.uint64)
+    counts = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int64)
+    lines = np.repeat(np.arange(len(counts), dtype=np.int64), counts) if (counts > 1).any() else None
+    return Trace(name, ids, format="arc", lines=lines)

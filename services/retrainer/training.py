@@ -51,13 +51,18 @@ class TrainingOptions:
 
 
 def _window_rows(trace: Trace, options: TrainingOptions) -> tuple[np.ndarray, np.ndarray, dict[str, object]]:
-    window = trace.ids[: int(options.train_fraction * trace.requests)]
+    end = int(options.train_fraction * trace.requests)
+    window = trace.ids[:end]
     rows = candidate_rows(window)
-    y = labels(window, rows, options.horizon)
+    y = labels(window, rows, options.horizon, None if trace.lines is None else trace.lines[:end])
     info = {
         "trace": trace.name,
         "requests": int(len(window)),
         "of_requests": trace.requests,
+        # Which keys the model learned from: replay refuses to score it on other ones.
+        "keys": trace.keys,
+        "scrambled_field": trace.scrambled_field,
+        "key_seed": trace.key_seed,
         "sha256": hashlib.sha256(window.tobytes()).hexdigest(),
         "candidate_rows": int(len(y)),
         "positive_share": round(float(y.mean()), 4) if len(y) else 0.0,
@@ -65,9 +70,28 @@ def _window_rows(trace: Trace, options: TrainingOptions) -> tuple[np.ndarray, np
     return rows.features, y, info
 
 
+def _constant_model(y: np.ndarray) -> tuple[object, dict[str, object]]:
+    """A window whose candidates were all right (a pure loop) or all wrong has one class: the
+    model then answers that class's rate, smoothed (Laplace), for every row. It is a real logistic
+    regression with zero weights, so it exports and serves like any other, and the live tuner and
+    the next retraining take it from there."""
+    from sklearn.linear_model import LogisticRegression
+
+    rate = (float(y.sum()) + 1.0) / (len(y) + 2.0)
+    model = LogisticRegression()
+    model.classes_ = np.array([0, 1])
+    model.coef_ = np.zeros((1, len(FEATURES)))
+    model.intercept_ = np.array([np.log(rate / (1.0 - rate))])
+    model.n_features_in_ = len(FEATURES)
+    return model, {"constant_rate": round(rate, 6), "why": f"the training window has one class only ({int(y[0])})"}
+
+
 def _fit(x: np.ndarray, y: np.ndarray, options: TrainingOptions) -> tuple[object, dict[str, object]]:
     from sklearn.ensemble import GradientBoostingClassifier
     from sklearn.linear_model import LogisticRegression
+
+    if y.min() == y.max():
+        return _constant_model(y)
 
     if options.model == "gbdt":
         params: dict[str, object] = {"n_estimators": 50, "max_depth": 3, "learning_rate": 0.1}
@@ -117,10 +141,8 @@ def train(traces: list[Trace], out: Path, options: TrainingOptions) -> dict[str,
     parts = [_window_rows(trace, options) for trace in traces]
     x = np.concatenate([p[0] for p in parts]) if parts else np.zeros((0, len(FEATURES)), np.float32)
     y = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int8)
-    if len(y) < 100 or y.min() == y.max():
-        raise ValueError(
-            f"the training windows gave {len(y)} candidate rows with one class only or too few to learn from"
-        )
+    if len(y) < 100:
+        raise ValueError(f"the training windows gave {len(y)} candidate rows, too few to learn from (100 or more)")
     if len(y) > options.max_rows:
         keep = np.sort(np.random.default_rng(options.seed).choice(len(y), options.max_rows, replace=False))
         x, y = x[keep], y[keep]
@@ -132,7 +154,7 @@ def train(traces: list[Trace], out: Path, options: TrainingOptions) -> dict[str,
         "format": "predis-prefetch-model/1",
         "features": list(FEATURES),
         "label": f"candidate requested within the next {options.horizon} requests of its trigger",
-        "model": options.model,
+        "model": "constant" if "constant_rate" in params else options.model,
         "hyperparameters": params,
         "training_windows": [p[2] for p in parts],
         "train_fraction": options.train_fraction,

@@ -254,18 +254,24 @@ def candidate_rows(ids: np.ndarray) -> CandidateRows:
     return CandidateStream(len(ids)).rows(ids)
 
 
-def labels(ids: np.ndarray, rows: CandidateRows, horizon: int) -> np.ndarray:
-    """1 where the candidate is requested within the ``horizon`` requests after its trigger."""
+def labels(ids: np.ndarray, rows: CandidateRows, horizon: int, lines: np.ndarray | None = None) -> np.ndarray:
+    """1 where the candidate is requested within the ``horizon`` requests after its trigger. With
+    ``lines`` (a line number per request: requests one client request asked for together), "after"
+    means after the trigger's whole line, so the rest of its own request never counts."""
     n = len(ids) + 1
+    position = rows.request
+    if lines is not None:
+        last = np.searchsorted(lines, lines, side="right") - 1  # the last request of each one's line
+        position = last[rows.request]
     unique, rank = np.unique(ids, return_inverse=True)
     # One sortable number per request: the key's rank, then the position (both fit in 63 bits).
     order = np.sort(rank.astype(np.int64) * n + np.arange(len(ids), dtype=np.int64))
     where = np.searchsorted(unique, rows.candidate)
     known = (where < len(unique)) & (unique[np.minimum(where, len(unique) - 1)] == rows.candidate)
-    query = where.astype(np.int64) * n + rows.request
+    query = where.astype(np.int64) * n + position
     nxt = np.searchsorted(order, query, side="right")
     valid = known & (nxt < len(order))
     following = order[np.minimum(nxt, len(order) - 1)]
     same_key = following // n == where
-    gap = following % n - rows.request
+    gap = following % n - position
     return (valid & same_key & (gap <= horizon)).astype(np.int8)

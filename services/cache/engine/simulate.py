@@ -7,7 +7,7 @@ keyed by the ids' hashes, which are distinct for distinct ids, so no key bytes a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numba
 import numpy as np
@@ -16,12 +16,17 @@ from predis.services.cache.engine import policy as pol
 from predis.services.cache.engine.hashing import hash_id
 from predis.services.cache.engine.slot_index import SlotIndex, index_insert, index_next, index_remove, new_slot_index
 from predis.services.cache.engine.successor import SuccessorState, new_successor_state, observe, propose
+from predis.services.cache.engine.threshold import (
+    THRESHOLD,
+    TunerSettings,
+    new_tuner_state,
+    tuner_enroll,
+    tuner_reads,
+    tuner_record,
+)
 
 TIMELINE_POINTS = 100
-HITS, MISSES, PREFETCHES, PREFETCH_USED, SETTLED_USED, SETTLED_UNUSED = range(6)
-# The live threshold's state (a float64 array, so the compiled loop can update it): the same rule
-# as the cache's ThresholdTuner (services/cache/prefetcher.py).
-THRESHOLD, TARGET, LOWEST, HIGHEST, WINDOW, STEP, LIVE, EPOCH, ENROLLED, READS, INITIAL = range(11)
+HITS, MISSES, PREFETCHES, PREFETCH_USED = range(4)
 # Replay-only policies: S3-FIFO plus a prefetch rule, or plus proposals a model made beforehand.
 PREFETCHING = {"successor": "s3fifo", "learned": "s3fifo"}
 NO_PREFETCH, RULE, PROPOSALS = range(3)
@@ -49,15 +54,12 @@ class SimulationResult:
 
 @dataclass(frozen=True)
 class LiveThreshold:
-    """Scores of each request's proposals and the tuner's settings (the cache's defaults)."""
+    """Scores of each request's proposals, the cut to start at and the tuner's settings (the
+    cache's defaults unless given)."""
 
     scores: np.ndarray  # float32[n, k], best first; below any threshold where there is no proposal
     initial: float
-    target: float = 0.6
-    lowest: float = 0.05
-    highest: float = 0.95
-    window: int = 64
-    step: float = 0.05
+    settings: TunerSettings = field(default_factory=TunerSettings)
 
 
 @numba.njit(cache=True)
@@ -77,14 +79,13 @@ def _insert(
     size: int,
     ghost_hit: bool,
     prefetch: bool,
-    counts: np.ndarray,
-    epochs: np.ndarray,
-    epoch: int,
-) -> None:
-    """Makes room and admits a new entry (the policy may decline it); counts the evicted unread
-    prefetches of the cohort ``epoch`` (``epochs`` holds each slot's cohort, -1 for none)."""
+    tuner: np.ndarray,
+    cohorts: np.ndarray,
+) -> bool:
+    """Makes room and admits a new entry (the policy may decline it: False); an evicted unread
+    prefetch settles as wrong in the tuner (``cohorts`` holds each slot's cohort, -1 for none)."""
     if not pol.can_admit(s, 0, size):
-        return
+        return False
     target = pol.capacity_of(s, 0) - size
     while pol.used(s, 0) > target:
         k = pol.evict_down_to(s, 0, target, evicted)
@@ -92,54 +93,55 @@ def _insert(
             break
         for j in range(k):
             v = evicted[j]
-            if s.slot[v, pol.PREFETCHED] == 1 and epochs[v] == epoch:
-                counts[SETTLED_UNUSED] += 1
+            if s.slot[v, pol.PREFETCHED] == 1 and cohorts[v] >= 0:
+                tuner_record(tuner, False, cohorts[v])
             index_remove(ix, s.keyhash[v], v)
             free_slots[free_top[0]] = v
             free_top[0] += 1
     slot = free_slots[free_top[0] - 1]
-    if pol.admit(s, 0, slot, size, h, ghost_hit, prefetch):
-        free_top[0] -= 1
-        index_insert(ix, h, slot)
-        epochs[slot] = -1  # _run enrolls prefetches in the tuner's cohort
+    if not pol.admit(s, 0, slot, size, h, ghost_hit, prefetch):
+        return False
+    free_top[0] -= 1
+    index_insert(ix, h, slot)
+    cohorts[slot] = -1  # _run enrolls prefetches in the tuner's cohort
+    return True
 
 
 @numba.njit(cache=True)
-def _tune(tuner: np.ndarray, counts: np.ndarray) -> None:
-    """Once all WINDOW prefetches of the current cohort have settled: below target, raise the cut
-    a step; well above it (target + 0.1), lower it half a step; then start a new cohort. After
-    50 x WINDOW reads with the cohort not yet full, lower it half a step (not below the starting
-    cut) and start anew."""
-    tuner[READS] += 1
-    if tuner[READS] >= 50 * tuner[WINDOW] and tuner[ENROLLED] < tuner[WINDOW]:
-        floor = min(tuner[INITIAL], tuner[THRESHOLD])
-        tuner[THRESHOLD] = max(floor, tuner[THRESHOLD] - tuner[STEP] / 2)
-        _next_cohort(tuner, counts)
-        return
-    settled = counts[SETTLED_USED] + counts[SETTLED_UNUSED]
-    if settled < tuner[WINDOW]:
-        return
-    precision = counts[SETTLED_USED] / settled
-    if precision < tuner[TARGET]:
-        tuner[THRESHOLD] = min(tuner[HIGHEST], tuner[THRESHOLD] + tuner[STEP])
-    elif precision > tuner[TARGET] + 0.1:
-        tuner[THRESHOLD] = max(tuner[LOWEST], tuner[THRESHOLD] - tuner[STEP] / 2)
-    _next_cohort(tuner, counts)
-
-
-@numba.njit(cache=True, inline="always")
-def _next_cohort(tuner: np.ndarray, counts: np.ndarray) -> None:
-    tuner[EPOCH] += 1
-    tuner[ENROLLED] = 0
-    tuner[READS] = 0
-    counts[SETTLED_USED] = 0
-    counts[SETTLED_UNUSED] = 0
+def _prefetch(
+    s: pol.PolicyState,
+    ix: SlotIndex,
+    free_slots: np.ndarray,
+    free_top: np.ndarray,
+    evicted: np.ndarray,
+    keys: np.ndarray,
+    wanted: int,
+    size: int,
+    per_request: int,
+    tuner: np.ndarray,
+    live: bool,
+    cohorts: np.ndarray,
+) -> int:
+    """Starts up to ``per_request`` of the first ``wanted`` keys; returns how many were loaded."""
+    started = 0
+    for p in range(wanted):
+        if started == per_request:
+            break
+        ch = hash_id(keys[p], 0)
+        # Like the cache: a proposal already cached is skipped and does not use up the read's share.
+        if _lookup(ix, ch) >= 0:
+            continue
+        started += 1
+        if _insert(s, ix, free_slots, free_top, evicted, ch, size, False, True, tuner, cohorts) and live:
+            cohorts[_lookup(ix, ch)] = tuner_enroll(tuner)
+    return started
 
 
 @numba.njit(cache=True)
 def _run(
     ids: np.ndarray,
     sizes: np.ndarray,
+    line_last: np.ndarray,
     s: pol.PolicyState,
     ix: SlotIndex,
     free_slots: np.ndarray,
@@ -153,14 +155,20 @@ def _run(
     proposal_counts: np.ndarray,
     proposal_scores: np.ndarray,
     tuner: np.ndarray,
+    live: bool,
     per_request: int,
+    pending_keys: np.ndarray,
 ) -> None:
+    """``line_last[i]``: request i ends its line (a request of several keys is a line of
+    requests); prefetches proposed while serving a line start once the whole line is served, so a
+    prefetch can never be a hit for keys its own request asked for."""
     n = len(ids)
     free_top = np.array([len(free_slots)], dtype=np.int64)
-    epochs = np.full(len(s.slot), -1, dtype=np.int64)  # the tuner cohort each prefetched slot is in
+    cohorts = np.full(len(s.slot), -1, dtype=np.int64)  # the tuner cohort each prefetched slot is in
     evicted = np.empty(64, dtype=np.int32)
+    pending_wanted = np.zeros(len(pending_keys), dtype=np.int64)
+    pending = 0
     for i in range(n):
-        epoch = int(tuner[EPOCH])
         h = hash_id(ids[i], 0)
         slot = _lookup(ix, h)
         bucket = (i * len(timeline_hits)) // n
@@ -173,49 +181,64 @@ def _run(
                 timeline_hits[bucket] += 1
                 if s.slot[slot, pol.PREFETCHED] == 1:
                     counts[PREFETCH_USED] += 1
-            if s.slot[slot, pol.PREFETCHED] == 1 and epochs[slot] == epoch:
-                counts[SETTLED_USED] += 1
+            if s.slot[slot, pol.PREFETCHED] == 1 and cohorts[slot] >= 0:
+                tuner_record(tuner, True, cohorts[slot])
+                cohorts[slot] = -1
             pol.touch(s, slot)
         else:
             if scored:
                 counts[MISSES] += 1
             ghost_hit = s.meta[pol.KIND] == pol.S3FIFO and pol.ghost_take(s, h)
-            _insert(s, ix, free_slots, free_top, evicted, h, sizes[i], ghost_hit, False, counts, epochs, epoch)
+            _insert(s, ix, free_slots, free_top, evicted, h, sizes[i], ghost_hit, False, tuner, cohorts)
         if mode == NO_PREFETCH:
             continue
+        wanted = 0
         if mode == RULE:
             if i > 0:
                 observe(successors, ids[i - 1], ids[i])
             found, candidate = propose(successors, ids[i])
-            proposals[0, 0] = candidate
-            wanted = 1 if found and candidate != ids[i] else 0
-            row = 0
-        elif tuner[LIVE] == 1.0:
-            _tune(tuner, counts)
-            epoch = int(tuner[EPOCH])
-            wanted = 0
-            while wanted < proposals.shape[1] and proposal_scores[i, wanted] >= tuner[THRESHOLD]:
-                wanted += 1
-            row = i
+            if found and candidate != ids[i]:
+                pending_keys[pending, 0] = candidate
+                wanted = 1
         else:
-            wanted = proposal_counts[i]
-            row = i
-        started = 0
-        for p in range(wanted):
-            if started == per_request:
-                break
-            ch = hash_id(proposals[row, p], 0)
-            # Like the cache: a proposal already cached is skipped and does not use up the read's share.
-            if _lookup(ix, ch) < 0:
-                started += 1
-                _insert(s, ix, free_slots, free_top, evicted, ch, sizes[i], False, True, counts, epochs, epoch)
-                if tuner[LIVE] == 1.0 and tuner[ENROLLED] < tuner[WINDOW]:
-                    enrolled = _lookup(ix, ch)
-                    if enrolled >= 0:
-                        epochs[enrolled] = epoch
-                        tuner[ENROLLED] += 1
-                if scored:
-                    counts[PREFETCHES] += 1
+            if live:
+                tuner_reads(tuner, 1)
+                while wanted < proposals.shape[1] and proposal_scores[i, wanted] >= tuner[THRESHOLD]:
+                    wanted += 1
+            else:
+                wanted = proposal_counts[i]
+            pending_keys[pending, :wanted] = proposals[i, :wanted]
+        pending_wanted[pending] = wanted
+        pending += 1
+        if not line_last[i]:
+            continue
+        for r in range(pending):
+            started = _prefetch(
+                s,
+                ix,
+                free_slots,
+                free_top,
+                evicted,
+                pending_keys[r],
+                pending_wanted[r],
+                sizes[i],
+                per_request,
+                tuner,
+                live,
+                cohorts,
+            )
+            if scored:
+                counts[PREFETCHES] += started
+        pending = 0
+
+
+def line_ends(lines: np.ndarray | None, n: int) -> np.ndarray:
+    """True where a request is the last of its line (every request, when there are no lines)."""
+    if lines is None:
+        return np.ones(n, dtype=np.bool_)
+    last = np.ones(n, dtype=np.bool_)
+    last[:-1] = lines[1:] != lines[:-1]
+    return last
 
 
 def simulate(
@@ -227,6 +250,7 @@ def simulate(
     proposals: tuple[np.ndarray, np.ndarray] | None = None,
     live: LiveThreshold | None = None,
     per_request: int = 2,
+    lines: np.ndarray | None = None,
 ) -> SimulationResult:
     """Replays ``ids`` (uint64) through ``policy`` with ``capacity`` units (objects when every
     size is 1); counts hits and misses from request ``eval_from`` on, the cache warmed by the
@@ -234,16 +258,19 @@ def simulate(
     one: ``successor`` (S3-FIFO plus the successor rule) or ``learned`` (S3-FIFO plus
     ``proposals``: keys to prefetch after each request, ``(keys[n, k], counts[n])``). With
     ``live``, the learned policy instead takes each request's proposals whose score
-    (``live.scores[n, k]``, best first) reaches a threshold tuned as the replay goes, as the
-    cache's prefetcher tunes it: ``counts`` is then ignored. Either way, proposals already cached
-    are skipped and at most ``per_request`` prefetches start per request (the cache's
-    ``PREDIS_PREFETCH_PER_READ``)."""
+    (``live.scores[n, k]``, best first) reaches a threshold tuned as the replay goes, with the
+    cache's own tuner (``engine/threshold.py``): ``counts`` is then ignored. Either way, proposals
+    already cached are skipped and at most ``per_request`` prefetches start per request (the
+    cache's ``PREDIS_PREFETCH_PER_READ``). ``lines`` (non-decreasing, one per request) groups
+    requests that one client request asked for together: their prefetches start after the last."""
     ids = np.ascontiguousarray(ids, dtype=np.uint64)
     sizes = np.ones(len(ids), dtype=np.int64) if sizes is None else np.ascontiguousarray(sizes, dtype=np.int64)
     eviction = PREFETCHING.get(policy, policy)
     if eviction not in pol.POLICIES:
         known = ", ".join([*pol.POLICIES, *PREFETCHING])
         raise ValueError(f"policy {policy!r} is not one of {known}")
+    if lines is not None and len(lines) != len(ids):
+        raise ValueError("lines must give one line number per request")
     mode = {"successor": RULE, "learned": PROPOSALS}.get(policy, NO_PREFETCH)
     if mode == PROPOSALS:
         if proposals is None or len(proposals[1]) != len(ids):
@@ -256,27 +283,21 @@ def simulate(
     state.tenant[0, pol.CAPACITY] = capacity
     ix = new_slot_index(slots)
     free_slots = np.arange(slots - 1, -1, -1, dtype=np.int32)
-    counts = np.zeros(6, dtype=np.int64)
-    tuner = np.zeros(11, dtype=np.float64)
-    scores = np.zeros((1, 1), dtype=np.float32)
-    if live is not None and mode == PROPOSALS:
-        scores = np.ascontiguousarray(live.scores, dtype=np.float32)
-        tuner[[THRESHOLD, TARGET, LOWEST, HIGHEST, WINDOW, STEP, LIVE, INITIAL]] = (
-            live.initial,
-            live.target,
-            live.lowest,
-            live.highest,
-            live.window,
-            live.step,
-            1.0,
-            live.initial,
-        )
+    counts = np.zeros(4, dtype=np.int64)
+    is_live = live is not None and mode == PROPOSALS
+    tuner, scores = new_tuner_state(TunerSettings(), 1.0), np.zeros((1, 1), dtype=np.float32)
+    if live is not None and is_live:
+        tuner, scores = new_tuner_state(live.settings, live.initial), np.ascontiguousarray(live.scores, np.float32)
+    last = line_ends(lines, len(ids))
+    longest = int(np.diff(np.flatnonzero(np.concatenate(([True], last)))).max()) if len(ids) else 1
+    pending_keys = np.zeros((longest, keys.shape[1]), dtype=np.uint64)
     timeline_hits = np.zeros(TIMELINE_POINTS, dtype=np.int64)
     timeline_reqs = np.zeros(TIMELINE_POINTS, dtype=np.int64)
     successors = new_successor_state(min(2 * len(ids), 1 << 20) if mode == RULE else 1)
     _run(
         ids,
         sizes,
+        last,
         state,
         ix,
         free_slots,
@@ -290,7 +311,9 @@ def simulate(
         wanted,
         scores,
         tuner,
+        is_live,
         per_request,
+        pending_keys,
     )
     hits, misses = int(counts[HITS]), int(counts[MISSES])
     return SimulationResult(
@@ -301,5 +324,5 @@ def simulate(
         timeline_reqs,
         int(counts[PREFETCHES]),
         int(counts[PREFETCH_USED]),
-        float(tuner[THRESHOLD]) if tuner[LIVE] else None,
+        float(tuner[THRESHOLD]) if is_live else None,
     )
