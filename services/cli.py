@@ -276,8 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument(
         "--precision-target",
         type=float,
-        default=0.6,
-        help="for the learned policy: the live tuner's target, as PREDIS_PREFETCH_PRECISION_TARGET (0.6)",
+        default=0.5,
+        help="for the learned policy: the live tuner's target, as PREDIS_PREFETCH_PRECISION_TARGET (0.5)",
     )
     replay.add_argument(
         "--per-read",
@@ -295,7 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("traces", nargs="+", type=Path)
     train.add_argument("--out", type=Path, required=True, help="directory for model.onnx and model.json")
     train.add_argument("--train-fraction", type=float, default=0.3, help="share of each trace to learn from")
-    train.add_argument("--horizon", type=int, default=64, help="label: requested within this many requests")
+    train.add_argument("--horizon", type=int, default=8, help="label: requested within this many requests (8)")
     train.add_argument("--model", default="gbdt", help="gbdt or logistic")
     train.add_argument("--max-rows", type=int, default=400_000, help="candidate rows kept for fitting")
     train.add_argument("--seed", type=int, default=0)

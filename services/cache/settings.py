@@ -44,7 +44,7 @@ class CacheSettings:
         drift_address: where access events are exported (``PREDIS_DRIFT_ADDRESS``); empty for none.
         prefetch: whether the learned prefetch loop runs when a predictor, an origin and the
             collector are configured (``PREDIS_PREFETCH``, ``on`` or ``off``, default on).
-        prefetching: its decisions (``PREDIS_PREFETCH_PRECISION_TARGET`` 0.6,
+        prefetching: its decisions (``PREDIS_PREFETCH_PRECISION_TARGET`` 0.5,
             ``PREDIS_PREFETCH_THRESHOLD`` 0.5, ``PREDIS_PREFETCH_MIN_THRESHOLD`` 0.05,
             ``PREDIS_PREFETCH_PER_READ`` 2, ``PREDIS_PREFETCH_MEMORY_SHARE`` 0.2,
             ``PREDIS_PREFETCH_ORIGIN_RPS`` 1000, ``PREDIS_PREFETCH_MAX_LAG_EVENTS`` 4096,

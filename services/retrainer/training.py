@@ -36,7 +36,7 @@ class TrainingOptions:
     """
 
     train_fraction: float = 0.3
-    horizon: int = 64
+    horizon: int = 8
     model: str = "gbdt"
     max_rows: int = 400_000
     seed: int = 0

@@ -43,7 +43,7 @@ class TunerSettings:
         idle_windows: reads, in windows, after which a cohort that is not full lowers the cut.
     """
 
-    target: float = 0.6
+    target: float = 0.5
     lowest: float = 0.05
     highest: float = 0.95
     window: int = 64
