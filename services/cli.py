@@ -122,8 +122,8 @@ def _bench_predictor(args: argparse.Namespace) -> int:
         print(json.dumps(rows[0] if len(rows) == 1 else {"rows": rows}))
         return 0
     print(
-        f"batches of {args.batch} candidate rows x {rows[0]['features']} features (cache2k-web07, model from "
-        f"predis train); service at {args.rate:g} requests/s for {args.seconds:g}s"
+        f"batches of {args.batch} candidate rows x {rows[0]['features']} features (cache2k-web07, honest keys, "
+        f"model from predis train); service at {args.rate:g} requests/s for {args.seconds:g}s"
     )
     for r in rows:
         print(

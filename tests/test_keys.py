@@ -180,3 +180,43 @@ def test_honest_trace_says_what_it_did() -> None:
     ids = numbered_by_first_appearance(5_000, 500, seed=10)
     out = honest_trace(Trace("t", ids, format="lirs"), "auto", 3, said.append)
     assert out.keys == "scrambled" and out.key_seed == 3 and "whole key scrambled with seed 3" in said[0]
+
+
+def test_bench_targets_counts_cases_against_each_bar(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    def row(policy: str, source: str, ratio: float, prefetches: int = 0, used: int = 0) -> dict[str, object]:
+        return {
+            "trace": "lirs-x",
+            "cache_size": 10,
+            "footprint": 1000,
+            "policy": policy,
+            "source": source,
+            "hit_ratio": ratio,
+            "prefetches": prefetches,
+            "prefetch_used": used,
+            "origin_fetches": 100,
+            "keys": "scrambled",
+        }
+
+    rows = [
+        row("s3fifo", "predis", 0.40),
+        row("successor", "predis", 0.45),
+        row("learned", "predis", 0.50, 200, 90),
+        row("ARC", "libcachesim", 0.42),
+        row("Belady", "libcachesim", 0.48),
+    ]
+    results = tmp_path / "r.json"
+    results.write_text(json.dumps({"rows": rows}))
+    bar = tmp_path / "README.md"
+    bar.write_text(
+        "## Published prefetchers on these traces\n\n| trace | keys | size | LRU | S3FIFO | a | b | c | best |\n"
+        "|---|---|---:|---:|---:|---:|---:|---:|---|\n"
+        "| lirs-x | scrambled | 0.01 | 0.1 | 0.2 | 0.3 | 0.1 | 0.1 | M 0.55 |\n"
+    )
+    assert main(["bench", "targets", str(results), "--bar", str(bar)]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "| lirs-x | scrambled | 10 | 0.4000 | 0.4500 | 0.5000 | +5.00 | ARC 0.4200 | +8.00 | M 0.5500 | -5.00 |" in out
+    )
+    assert "at least the best published prefetcher: 0 of 1; below: lirs-x@10" in out
+    assert "above Belady on lirs-* and cloudphysics: 1 of 1" in out
+    assert "precision at least 0.5 where 100 or more prefetches: 0 of 1; missed: lirs-x@10" in out

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,8 @@ from predis.aio import AsyncClient
 from predis.config import ClientConfig
 from predis.services.cache.engine.candidates import FEATURES as CANDIDATE_FEATURES
 from predis.services.cache.engine.candidates import candidate_rows
-from predis.services.replay.traces import Trace, read_trace
+from predis.services.replay.keys import load_trace
+from predis.services.replay.traces import Trace
 
 FEATURES = len(CANDIDATE_FEATURES)
 MODELS = ("logistic", "gbdt")
@@ -32,7 +34,7 @@ SHIPPED_TRACE = Path(__file__).resolve().parents[1] / "replay" / "data" / "cache
 
 @functools.cache
 def _shipped_trace() -> Trace:
-    return read_trace(SHIPPED_TRACE)
+    return load_trace(SHIPPED_TRACE)  # honest keys, as predis train reads it
 
 
 @functools.cache
@@ -44,7 +46,7 @@ def _write_model(directory: Path, kind: str) -> None:
     from predis.services.retrainer.training import TrainingOptions, train
 
     trace = _shipped_trace()
-    window = Trace(trace.name, trace.ids[: int(0.3 * trace.requests)])
+    window = replace(trace, ids=trace.ids[: int(0.3 * trace.requests)])
     train([window], directory, TrainingOptions(train_fraction=1.0, model=kind))
 
 
