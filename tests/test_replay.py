@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from predis.client import Client
+from predis.config import ClientConfig
 from predis.services.replay.runner import cache_sizes, run_replay
 
 FIELDS = {
@@ -110,17 +113,23 @@ def test_plot_is_a_png_with_a_panel_per_trace(trace_file: Path, tmp_path: Path) 
 
 def test_replay_through_a_running_service(tmp_path: Path) -> None:
     from conftest import BackgroundSuite
+    from predis.services.replay.keys import load_trace
     from predis.services.replay.through_service import replay_through_service
-    from predis.services.replay.traces import read_trace
 
     path = tmp_path / "small.trace.gz"
     ids = (np.random.default_rng(9).zipf(1.3, 2_000) % 300).tolist()
     path.write_bytes(gzip.compress("".join(f"{i}\n" for i in ids).encode()))
+    trace = load_trace(path, keys="scrambled")
     suite = BackgroundSuite().start()
     try:
-        row = replay_through_service(read_trace(path), suite.addresses["cache"], train_fraction=0.0)
+        row = replay_through_service(trace, suite.addresses["cache"], train_fraction=0.0)
+        with Client(suite.addresses["cache"], config=ClientConfig(tenant=f"replay-{os.getpid()}")) as client:
+            # The service holds the scrambled keys the in-process replay uses, not the recorded ones.
+            assert client.lookup(int(trace.ids[0]).to_bytes(8, "big"), skip_origin=True).found
+            assert not client.lookup(int(ids[0]).to_bytes(8, "big"), skip_origin=True).found
     finally:
         suite.stop()
+    assert row.keys == "scrambled" and row.format == "lirs"
     # The suite's budget holds every key: only first requests miss.
     assert row.source == "service" and row.errors == 0
     assert row.misses == len(set(ids)) and row.hits == len(ids) - len(set(ids))

@@ -1,7 +1,9 @@
 """``predis replay --through-service ADDR``: a trace replayed through a running cache service with
 the SDK, for end-to-end numbers. Each request is a GET that skips the origin; a miss is followed by
 a SET of a value of ``value_size`` bytes (cache-aside), so the hit ratio is the service's own with
-its configured budget and policy. The replay uses its own tenant, flushed first."""
+its configured budget and policy. The replay uses its own tenant, flushed first. The keys sent are
+the trace's ids as 8 big-endian bytes: the same (scrambled or recorded) ids the in-process replay
+uses."""
 
 from __future__ import annotations
 
@@ -69,4 +71,7 @@ def replay_through_service(
         latency_p50_ms=round(float(np.percentile(ms, 50)), 3),
         latency_p99_ms=round(float(np.percentile(ms, 99)), 3),
         errors=errors,
+        keys=trace.keys,
+        scrambled_field=trace.scrambled_field,
+        format=trace.format,
     )
