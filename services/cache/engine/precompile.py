@@ -16,6 +16,7 @@ def main() -> None:
     from predis.services.cache.engine.engine import warm_up
     from predis.services.cache.engine.numpy_storage import NumpyStorage
     from predis.services.cache.engine.simulate import simulate
+    from predis.services.cache.engine.threshold import ThresholdTuner, TunerSettings
 
     AccessRing(16)
     for policy in ("s3fifo", "lru"):
@@ -23,6 +24,9 @@ def main() -> None:
     for policy in ("s3fifo", "lru", "successor"):
         simulate(np.arange(100, dtype=np.uint64) % 17, 10, policy, eval_from=5)
     candidate_rows(np.arange(100, dtype=np.uint64) % 17)
+    tuner = ThresholdTuner(TunerSettings(), 0.5)  # the cache's prefetch loop calls these one at a time
+    tuner.reads(1)
+    tuner.record(True, tuner.enroll())
     print(f"engine kernels compiled in {time.monotonic() - started:.1f}s")
 
 
