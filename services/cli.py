@@ -54,13 +54,17 @@ def _up(args: argparse.Namespace) -> int:
 
 def _status(args: argparse.Namespace) -> int:
     from predis.services.health_check import check
+    from predis.services.supervisor import read_state
 
     healthy = True
+    cache = args.cache or os.environ.get(address_env_var("cache"), default_address("cache"))
+    up = read_state(cache)  # restart counts, when a predis up runs this cache
     for service in args.only or SERVICES:
         address = getattr(args, service) or os.environ.get(address_env_var(service), default_address(service))
         state = check(address)
         healthy &= state == "SERVING"
-        print(f"{service:<10} {address:<22} {state}")
+        restarts = up.get(service, {}).get("restarts")
+        print(f"{service:<10} {address:<22} {state}" + ("" if restarts is None else f"  restarts {restarts}"))
     return 0 if healthy else 1
 
 

@@ -1,14 +1,20 @@
 """``predis up``: the four services as separate processes on loopback, started in dependency
-order, watched, and stopped together. Nothing is restarted silently: when one service exits on
-its own, the supervisor says which and stops the others."""
+order, watched, and stopped together.
+
+A helper service (predictor, drift, retrainer) that exits on its own is restarted on the same
+address with back-off, loudly (a line on stderr, a restart count in ``predis status``), while the
+cache keeps serving: prediction is an optimisation, never a dependency of a read. The suite stops
+when asked, or when the cache itself exits (its data is gone then; restarting it would hide that)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Mapping
@@ -19,6 +25,9 @@ from predis.services.runtime.settings import DEFAULT_PORTS, address_env_var
 
 # The cache is started last because it connects to the others.
 START_ORDER = ("predictor", "drift", "retrainer", "cache")
+RESTART_FIRST_DELAY_S = 0.5
+RESTART_MAX_DELAY_S = 30.0
+RESTART_RESET_AFTER_S = 60.0  # a service that ran this long starts its back-off afresh
 _READY = re.compile(r"^predis-(\w+) listening on (\S+):(\d+)$")
 
 
@@ -32,6 +41,18 @@ class ServiceProcess:
     process: subprocess.Popen[str]
     address: str
     log_path: Path
+    env: dict[str, str] = field(default_factory=dict)
+    started_at: float = field(default_factory=time.monotonic)
+    restarts: int = 0
+    next_delay_s: float = RESTART_FIRST_DELAY_S
+
+    def restart_delay(self) -> float:
+        """How long to wait before the next restart (doubling, reset after a long healthy run)."""
+        if time.monotonic() - self.started_at >= RESTART_RESET_AFTER_S:
+            self.next_delay_s = RESTART_FIRST_DELAY_S
+        delay = self.next_delay_s
+        self.next_delay_s = min(RESTART_MAX_DELAY_S, 2 * delay)
+        return delay
 
 
 @dataclass
@@ -49,6 +70,14 @@ class Suite:
 
     def exited(self) -> ServiceProcess | None:
         return next((s for s in self.services if s.process.poll() is not None), None)
+
+    def restart(self, service: ServiceProcess, timeout_s: float = 120.0) -> None:
+        """Starts ``service`` again on its address, appending to its log."""
+        host, port = service.address.rsplit(":", 1)
+        process, address = _launch(service.name, host, int(port), service.log_path, service.env, timeout_s, "a")
+        service.process, service.address = process, address
+        service.started_at = time.monotonic()
+        service.restarts += 1
 
     def stop(self, grace_seconds: float = 10.0) -> None:
         """SIGTERM to each, cache first (it talks to the others), then wait; SIGKILL stragglers."""
@@ -87,6 +116,20 @@ def _wait_ready(process: subprocess.Popen[str], name: str, log_path: Path, timeo
     return found[0]
 
 
+def _launch(
+    name: str, host: str, port: int, log_path: Path, env: dict[str, str], timeout_s: float, mode: str = "w"
+) -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "predis.services.cli", "serve", name, "--listen", f"{host}:{port}"],
+        stdout=subprocess.PIPE,
+        stderr=log_path.open(mode),
+        text=True,
+        env=env,
+        start_new_session=True,  # Ctrl-C reaches the supervisor only; it stops them in order
+    )
+    return process, _wait_ready(process, name, log_path, timeout_s)
+
+
 def start_suite(
     host: str = "127.0.0.1",
     base_port: int = DEFAULT_PORTS["cache"],
@@ -99,20 +142,15 @@ def start_suite(
     log_dir.mkdir(parents=True, exist_ok=True)
     suite = Suite()
     env = {**os.environ, **(extra_env or {}), "PYTHONUNBUFFERED": "1"}
+    # A restarted predictor loads again the models it had (services/predictor/manifest.py).
+    env.setdefault("PREDIS_PREDICTOR_STATE_DIR", str(log_dir / "predictor-state"))
     try:
         for name in START_ORDER:
             port = 0 if base_port == 0 else base_port + (DEFAULT_PORTS[name] - DEFAULT_PORTS["cache"])
             log_path = log_dir / f"{name}.log"
-            process = subprocess.Popen(
-                [sys.executable, "-m", "predis.services.cli", "serve", name, "--listen", f"{host}:{port}"],
-                stdout=subprocess.PIPE,
-                stderr=log_path.open("w"),
-                text=True,
-                env={**env, **suite.env()},
-                start_new_session=True,  # Ctrl-C reaches the supervisor only; it stops them in order
-            )
-            address = _wait_ready(process, name, log_path, timeout_s)
-            suite.services.append(ServiceProcess(name, process, address, log_path))
+            service_env = {**env, **suite.env()}
+            process, address = _launch(name, host, port, log_path, service_env, timeout_s)
+            suite.services.append(ServiceProcess(name, process, address, log_path, service_env))
     except BaseException:
         suite.stop()
         raise
@@ -136,18 +174,69 @@ def run_up(host: str, base_port: int, log_dir: Path | None) -> int:
     for var, address in suite.env().items():
         print(f"  export {var}={address}")
     print("Ctrl-C stops all four.", flush=True)
-    code = 0
-    while not stop.wait(0.5):
-        crashed = suite.exited()
-        if crashed is not None:
-            print(
-                f"predis up: predis-{crashed.name} exited with code {crashed.process.returncode}; "
-                f"stopping the others (see {crashed.log_path})",
-                file=sys.stderr,
-            )
-            code = 1
-            break
+    code = _watch(suite, stop)
     print("Stopping...", flush=True)
     suite.stop()
+    state_path(suite.addresses["cache"]).unlink(missing_ok=True)
     print("Stopped.")
     return code
+
+
+def state_path(cache_address: str) -> Path:
+    """Where ``predis up`` keeps what ``predis status`` shows of it (restart counts)."""
+    safe = re.sub(r"[^0-9A-Za-z.]", "-", cache_address)
+    return Path(tempfile.gettempdir()) / f"predis-up-{os.getuid()}-{safe}.json"
+
+
+def _write_state(suite: Suite) -> None:
+    state = {s.name: {"address": s.address, "pid": s.process.pid, "restarts": s.restarts} for s in suite.services}
+    path = state_path(suite.addresses["cache"])
+    partial = path.with_suffix(".tmp")
+    partial.write_text(json.dumps(state))
+    partial.replace(path)  # readers never see half a file
+
+
+def read_state(cache_address: str) -> dict[str, dict[str, object]]:
+    """What a running ``predis up`` with this cache wrote, or {} when there is none."""
+    try:
+        state: dict[str, dict[str, object]] = json.loads(state_path(cache_address).read_text())
+        return state
+    except (OSError, ValueError):
+        return {}
+
+
+def _watch(suite: Suite, stop: threading.Event) -> int:
+    """Restarts fallen helper services until ``stop`` is set or the cache exits (then 1)."""
+    _write_state(suite)
+    due: dict[str, float] = {}  # service name -> when to restart it
+    while not stop.wait(0.2):
+        for service in suite.services:
+            if service.process.poll() is None or service.name in due:
+                continue
+            if service.name == "cache":
+                print(
+                    f"predis up: predis-cache exited with code {service.process.returncode}; "
+                    f"stopping the others (see {service.log_path})",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                return 1
+            delay = service.restart_delay()
+            due[service.name] = time.monotonic() + delay
+            print(
+                f"predis up: predis-{service.name} exited with code {service.process.returncode}; the cache keeps "
+                f"serving; restarting it in {delay:g}s (restart {service.restarts + 1}; see {service.log_path})",
+                file=sys.stderr,
+                flush=True,
+            )
+        for service in suite.services:
+            if service.name in due and time.monotonic() >= due[service.name]:
+                del due[service.name]
+                try:
+                    suite.restart(service)
+                except StartupError as error:
+                    print(f"predis up: {error}", file=sys.stderr, flush=True)
+                    continue  # its process has exited: the next pass schedules another try
+                print(f"predis up: predis-{service.name} is back on {service.address}", file=sys.stderr, flush=True)
+                _write_state(suite)
+    return 0

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 import pytest
@@ -96,11 +97,62 @@ def test_ctrl_c_stops_all_four_cleanly(up: Up) -> None:
             os.kill(pid, 0)
 
 
-def test_a_service_that_dies_is_reported_not_restarted(up: Up) -> None:
-    os.kill(up.pids["drift"], signal.SIGKILL)
+def test_helpers_killed_are_restarted_while_the_cache_keeps_serving(up: Up, tmp_path: Path) -> None:
+    from model_factory import make_model_dir
+
+    with predis.Client(predictor=up.addresses["predictor"]) as client:
+        client.predictor.load_model("v1", str(make_model_dir(tmp_path / "model")))
+    failures: list[str] = []
+    reads = 0
+    done = threading.Event()
+
+    def read_and_write() -> None:
+        nonlocal reads
+        with predis.Client(up.addresses["cache"]) as client:
+            while not done.is_set() and reads < 100_000:
+                try:
+                    client.set(b"k%d" % (reads % 100), b"v")
+                    assert client.get(b"k%d" % (reads % 100)) == b"v"
+                    reads += 1
+                except Exception as error:  # noqa: BLE001 - every failure is the test's finding
+                    failures.append(repr(error))
+
+    load = threading.Thread(target=read_and_write)
+    load.start()
+    try:
+        for name in ("predictor", "drift", "retrainer"):  # all at once
+            os.kill(up.pids[name], signal.SIGKILL)
+        flags = [f"--{name}={address}" for name, address in up.addresses.items()]
+        deadline = time.monotonic() + 60
+        status = ""
+        while time.monotonic() < deadline:
+            result = subprocess.run([*PREDIS, "status", *flags], capture_output=True, text=True, timeout=30)
+            status = result.stdout
+            if result.returncode == 0 and status.count("restarts 1") == 3:
+                break
+            time.sleep(0.5)
+        assert status.count("SERVING") == 4 and status.count("restarts 1") == 3, status
+        assert "cache" in status and "restarts 0" in status
+        assert up.process.poll() is None  # the suite is still up
+        with predis.Client(predictor=up.addresses["predictor"]) as client:
+            assert [m.version for m in client.predictor.list_models()] == ["v1"]  # loaded again on restart
+    finally:
+        done.set()
+        load.join(30)
+    assert reads > 0 and failures == []  # not one failed call while the helpers were down
+    up.process.send_signal(signal.SIGINT)
+    assert up.process.wait(30) == 0
+    assert up.process.stderr is not None
+    log = up.process.stderr.read()
+    assert "predis-predictor exited with code -9; the cache keeps serving; restarting it in 0.5s" in log
+    assert "predis-drift is back on" in log
+
+
+def test_the_suite_stops_when_the_cache_dies(up: Up) -> None:
+    os.kill(up.pids["cache"], signal.SIGKILL)
     assert up.process.wait(30) == 1
     assert up.process.stderr is not None
-    assert "predis-drift exited" in up.process.stderr.read()
+    assert "predis-cache exited" in up.process.stderr.read()
     for pid in up.pids.values():
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)

@@ -11,6 +11,7 @@ fails or delays a request.
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -19,9 +20,11 @@ from enum import Enum
 
 import numpy as np
 
+from predis.services.predictor.manifest import LoadedEntry, LoadedManifest
 from predis.services.predictor.model_files import ModelCard, OnnxScorer, open_model_dir
 from predis.services.runtime.errors import FailedPrecondition, InvalidInput, NotFound
 
+log = logging.getLogger(__name__)
 LATENCY_WINDOW = 4096
 
 
@@ -88,10 +91,47 @@ def traffic_position(tenant: str, routing_key: bytes) -> float:
 
 
 class ModelRegistry:
-    def __init__(self, opener: Callable[[str], tuple[ModelCard, OnnxScorer]] = open_model_dir) -> None:
+    def __init__(
+        self,
+        opener: Callable[[str], tuple[ModelCard, OnnxScorer]] = open_model_dir,
+        manifest: LoadedManifest | None = None,
+    ) -> None:
+        """``manifest``: where the loaded versions are kept after every change, for :meth:`restore`."""
         self._open = opener
+        self._manifest = manifest
         self.versions: dict[str, ModelVersion] = {}
         self._routing = Routing()
+
+    def restore(self) -> list[str]:
+        """Loads what the manifest says was loaded (after a restart); returns the versions that
+        came back. One that no longer opens is skipped with a log line."""
+        manifest, self._manifest = self._manifest, None  # saved once at the end, not entry by entry
+        if manifest is None:
+            return []
+        entries = manifest.read()
+        restored: list[str] = []
+        for entry in entries:
+            try:
+                self.load(entry.version, entry.path, Role(entry.role))
+            except Exception as error:  # noqa: BLE001 - a lost model must not stop the predictor
+                log.warning("could not load %s again from %s: %s", entry.version, entry.path, error)
+                continue
+            restored.append(entry.version)
+        weights = {e.version: (Role(e.role), e.traffic_weight) for e in entries if e.version in restored}
+        if any(role is Role.CHAMPION for role, _ in weights.values()):
+            try:
+                self.set_traffic(weights)
+            except InvalidInput as error:
+                log.warning("restored versions, but not their traffic split: %s", error)
+        self._manifest = manifest
+        self._saved()
+        return restored
+
+    def _saved(self) -> None:
+        if self._manifest is not None:
+            self._manifest.save(
+                [LoadedEntry(m.version, m.source_path, m.role.value, m.traffic_weight) for m in self.loaded()]
+            )
 
     # -- changes -----------------------------------------------------------------------------
 
@@ -125,6 +165,7 @@ class ModelRegistry:
             self._demote_champion()
         self.versions[version] = model
         self._reroute()
+        self._saved()
         return model
 
     def check_new_version(self, version: str) -> None:
@@ -139,6 +180,7 @@ class ModelRegistry:
             raise FailedPrecondition(f"{version!r} is the champion; make another version champion before unloading it")
         del self.versions[version]
         self._reroute()
+        self._saved()
 
     def set_traffic(self, assignments: Mapping[str, tuple[Role, float]]) -> list[ModelVersion]:
         """Applies every assignment or none of them."""
@@ -158,6 +200,7 @@ class ModelRegistry:
             model.role = roles[version]
             model.traffic_weight = weights[version] if model.role is Role.CHALLENGER else 0.0
         self._reroute()
+        self._saved()
         return self.loaded()
 
     def record_outcome(self, version: str, used: bool, late: bool = False) -> bool:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 
 from opentelemetry import trace
 
 from predis.services.predictor.batching import MicroBatcher
+from predis.services.predictor.manifest import LoadedManifest
 from predis.services.predictor.registry import ModelRegistry
 from predis.services.predictor.servicer import PredictorServicer
 from predis.services.predictor.settings import PredictorSettings
@@ -16,6 +18,7 @@ from predis.services.runtime.settings import ServerSettings
 from predis.v1 import predictor_pb2_grpc
 
 SERVICE_NAME = "predis.v1.PredictorService"
+log = logging.getLogger(__name__)
 
 
 async def create_server(
@@ -33,7 +36,11 @@ async def create_server(
 
 async def main(settings: PredictorSettings) -> None:
     async def start(provider: trace.TracerProvider) -> tuple[RunningServer, Callable[[], Awaitable[None]]]:
-        registry = ModelRegistry()
+        manifest = LoadedManifest(settings.state_dir) if settings.state_dir is not None else None
+        registry = ModelRegistry(manifest=manifest)
+        restored = registry.restore()
+        if restored:
+            log.info("loaded again after a restart: %s", ", ".join(restored))
         batcher = MicroBatcher(registry, settings.batch_wait_s, settings.batch_max_rows)
         return await create_server(settings.server, registry, provider, batcher), nothing_to_clean_up
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from predis.services.runtime.settings import Env, ServerSettings
 
@@ -16,11 +17,14 @@ class PredictorSettings:
         batch_wait_s: longest a Predict call waits for others to share its session run
             (``PREDIS_PREDICTOR_BATCH_WAIT_US``, default 0: score what is waiting on the next loop turn).
         batch_max_rows: most rows in one session run (``PREDIS_PREDICTOR_BATCH_MAX_ROWS``, default 8192).
+        state_dir: where the loaded versions are kept so that a restart loads them again
+            (``PREDIS_PREDICTOR_STATE_DIR``; unset: nothing is kept; ``predis up`` sets it).
     """
 
     server: ServerSettings
     batch_wait_s: float = 0.0
     batch_max_rows: int = 8192
+    state_dir: Path | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], listen: str | None = None) -> PredictorSettings:
@@ -29,4 +33,7 @@ class PredictorSettings:
             server=ServerSettings.from_env("predictor", environ, listen),
             batch_wait_s=env.integer("PREDIS_PREDICTOR_BATCH_WAIT_US", 0) / 1e6,
             batch_max_rows=env.integer("PREDIS_PREDICTOR_BATCH_MAX_ROWS", 8192, minimum=1),
+            state_dir=Path(environ["PREDIS_PREDICTOR_STATE_DIR"])
+            if environ.get("PREDIS_PREDICTOR_STATE_DIR")
+            else None,
         )
