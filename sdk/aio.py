@@ -213,7 +213,7 @@ class AsyncClient:
         return int((await self._cache.unary("Exists", request, timeout)).count)
 
     async def expire(self, key: Key, ttl_ms: int, *, timeout: float | None = None) -> bool:
-        request = cache_pb2.ExpireRequest(key=rq.key_bytes(key), ttl_ms=ttl_ms)
+        request = cache_pb2.ExpireRequest(key=rq.key_bytes(key), ttl_ms=rq.ttl_value(ttl_ms))
         return bool((await self._cache.unary("Expire", request, timeout)).applied)
 
     async def persist(self, key: Key, *, timeout: float | None = None) -> bool:

@@ -208,7 +208,7 @@ class Client:
 
     def expire(self, key: Key, ttl_ms: int, *, timeout: float | None = None) -> bool:
         """Sets the time to live (Redis PEXPIRE); ttl_ms <= 0 deletes the key."""
-        request = cache_pb2.ExpireRequest(key=rq.key_bytes(key), ttl_ms=ttl_ms)
+        request = cache_pb2.ExpireRequest(key=rq.key_bytes(key), ttl_ms=rq.ttl_value(ttl_ms))
         return bool(self._cache.unary("Expire", request, timeout).applied)
 
     def persist(self, key: Key, *, timeout: float | None = None) -> bool:

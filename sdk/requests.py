@@ -24,8 +24,36 @@ ROLES = {
 }
 
 
+INT64_MAX = (1 << 63) - 1
+_BYTES_LIKE = (bytes, bytearray, memoryview)
+
+
 def key_bytes(key: Key) -> bytes:
-    return key.encode() if isinstance(key, str) else bytes(key)
+    """A key as bytes: str (UTF-8) or bytes-like; anything else is refused, never coerced (bytes(5)
+    would be five zero bytes)."""
+    if isinstance(key, str):
+        return key.encode()
+    if isinstance(key, _BYTES_LIKE):
+        return bytes(key)
+    raise TypeError(f"a key must be str or bytes, not {type(key).__name__}")
+
+
+def value_bytes(value: bytes) -> bytes:
+    """A value as bytes; None and numbers are refused (a value of None is not a delete)."""
+    if isinstance(value, _BYTES_LIKE):
+        return bytes(value)
+    hint = "; to remove a key use delete()" if value is None else ""
+    raise TypeError(f"a value must be bytes, not {type(value).__name__}{hint}")
+
+
+def ttl_value(ttl_ms: int) -> int:
+    """A TTL in milliseconds, checked for what the wire can carry (an integer within a signed 64
+    bits); whether the cache accepts it (range, sign) is the cache's decision."""
+    if isinstance(ttl_ms, bool) or not isinstance(ttl_ms, (int, np.integer)):
+        raise TypeError(f"ttl_ms must be an integer number of milliseconds, not {type(ttl_ms).__name__}")
+    if not -INT64_MAX <= ttl_ms <= INT64_MAX:
+        raise ValueError(f"ttl_ms {ttl_ms} does not fit a signed 64-bit count of milliseconds")
+    return int(ttl_ms)
 
 
 def keys_bytes(keys: Iterable[Key]) -> list[bytes]:
@@ -35,7 +63,9 @@ def keys_bytes(keys: Iterable[Key]) -> list[bytes]:
 def set_request(key: Key, value: bytes, ttl_ms: int, condition: str | None) -> cache_pb2.SetRequest:
     if condition not in SET_CONDITIONS:
         raise ValueError(f"condition must be None, 'nx' or 'xx', not {condition!r}")
-    return cache_pb2.SetRequest(key=key_bytes(key), value=value, ttl_ms=ttl_ms, condition=SET_CONDITIONS[condition])
+    return cache_pb2.SetRequest(
+        key=key_bytes(key), value=value_bytes(value), ttl_ms=ttl_value(ttl_ms), condition=SET_CONDITIONS[condition]
+    )
 
 
 def batch_get_request(keys: Sequence[Key], skip_origin: bool) -> cache_pb2.BatchGetRequest:
@@ -53,7 +83,9 @@ def batch_set_request(
 ) -> cache_pb2.BatchSetRequest:
     pairs = list(items.items()) if isinstance(items, Mapping) else list(items)
     return cache_pb2.BatchSetRequest(
-        keys=pack([key_bytes(k) for k, _ in pairs]), values=pack([bytes(v) for _, v in pairs]), ttl_ms=ttl_ms
+        keys=pack([key_bytes(k) for k, _ in pairs]),
+        values=pack([value_bytes(v) for _, v in pairs]),
+        ttl_ms=ttl_value(ttl_ms),
     )
 
 

@@ -26,6 +26,7 @@ from predis.services.cache.engine.storage import DEFAULT_BLOCK_BYTES, KeyBatch, 
 from predis.services.runtime.errors import InvalidInput, Overloaded
 
 MAX_KEY_BYTES = 64 * 1024
+MAX_EXPIRY_MS = (1 << 63) - 1  # as Redis: an expiry time is a signed 64-bit count of milliseconds
 _EVICT_CHUNK = 256
 _GROWTH = 1.5
 
@@ -106,7 +107,7 @@ class Engine:
         self.clock_ns = clock_ns
         self.policy_name = config.policy
         self._policy = pol.new_policy_state(pol.POLICIES[config.policy], storage.slot_capacity, 4, large_to_main=True)
-        self._expires = np.zeros(storage.slot_capacity, dtype=np.int64)  # monotonic ns; 0 = never
+        self._expires = np.zeros(storage.slot_capacity, dtype=np.int64)  # monotonic ms; 0 = never
         self._ttl_entries = 0
         self._tenants: dict[str, int] = {}
         self._names: list[str] = []
@@ -164,8 +165,7 @@ class Engine:
     def validate(self, keys: KeyBatch, values: KeyBatch | None = None, ttl_ms: int = 0) -> None:
         """Raises for a batch that must not be stored; changes nothing."""
         _check_keys(keys)
-        if ttl_ms < 0:
-            raise InvalidInput(f"ttl_ms must be 0 (no expiry) or positive, not {ttl_ms}")
+        self.check_ttl(ttl_ms, allow_nonpositive=False)
         if values is None:
             return
         if len(values) != len(keys):
@@ -182,6 +182,23 @@ class Engine:
                 f"an entry costing {int(charges.max())} bytes is more than a quarter of the cache's memory "
                 f"budget of {self.config.memory_bytes} bytes"
             )
+
+    def check_ttl(self, ttl_ms: int, allow_nonpositive: bool) -> None:
+        """Refuses a TTL the cache cannot keep, before anything changes. The limit is Redis's:
+        the expiry time, now plus ``ttl_ms`` in milliseconds, must fit a signed 64-bit integer."""
+        if not isinstance(ttl_ms, (int, np.integer)) or isinstance(ttl_ms, bool):
+            raise InvalidInput(f"ttl_ms must be an integer number of milliseconds, not {type(ttl_ms).__name__}")
+        if ttl_ms < 0 and not allow_nonpositive:
+            raise InvalidInput(f"ttl_ms must be 0 (no expiry) or positive, not {ttl_ms}")
+        largest = MAX_EXPIRY_MS - self.clock_ms()
+        if ttl_ms > largest:
+            raise InvalidInput(
+                f"ttl_ms {ttl_ms} is too large: the expiry must fit a signed 64-bit count of milliseconds, as in "
+                f"Redis (at most {largest} now); nothing was changed"
+            )
+
+    def clock_ms(self) -> int:
+        return self.clock_ns() // 1_000_000
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -229,7 +246,7 @@ class Engine:
         if slot < 0:
             return -2
         expires = int(self._expires[slot])
-        return -1 if expires == 0 else max(0, round((expires - self.clock_ns()) / 1e6))
+        return -1 if expires == 0 else max(0, expires - self.clock_ms())
 
     # -- writes ------------------------------------------------------------------------------
 
@@ -257,7 +274,7 @@ class Engine:
         elif condition is Condition.IF_PRESENT:
             wanted &= present
         stored = np.zeros(len(keys), dtype=np.bool_)
-        expires = self.clock_ns() + ttl_ms * 1_000_000 if ttl_ms else 0
+        expires = self.clock_ms() + ttl_ms if ttl_ms else 0
         for i in np.flatnonzero(wanted & present):
             stored[i] = self._overwrite(t, int(slots[i]), keys, values, hashes, int(i), expires)
         new = np.flatnonzero(wanted & ~present)
@@ -287,6 +304,7 @@ class Engine:
         return int((slots >= 0).sum())
 
     def expire(self, tenant: str, key: bytes, ttl_ms: int, persist: bool = False) -> bool:
+        self.check_ttl(ttl_ms, allow_nonpositive=True)
         slot = self._find_one(tenant, key)
         if slot < 0:
             return False
@@ -298,7 +316,7 @@ class Engine:
         if ttl_ms <= 0:
             self._remove(t, np.array([slot], dtype=np.int32), evicted=False)
             return True
-        self._set_expiry(slot, self.clock_ns() + ttl_ms * 1_000_000)
+        self._set_expiry(slot, self.clock_ms() + ttl_ms)
         return True
 
     def flush(self, tenant: str) -> int:
@@ -311,7 +329,7 @@ class Engine:
         """Removes every expired entry (active expiry); returns how many."""
         if not self._ttl_entries:
             return 0
-        now = self.clock_ns()
+        now = self.clock_ms()
         doomed = np.flatnonzero((self._expires != 0) & (self._expires <= now)).astype(np.int32)
         for t in np.unique(self._policy.slot[doomed, pol.OWNER]):
             mine = doomed[self._policy.slot[doomed, pol.OWNER] == t]
@@ -342,7 +360,7 @@ class Engine:
             return slots
         found = slots >= 0
         expires = np.where(found, self._expires[np.maximum(slots, 0)], 0)
-        expired = (expires != 0) & (expires <= self.clock_ns())
+        expired = (expires != 0) & (expires <= self.clock_ms())
         if not expired.any():
             return slots
         doomed = np.unique(slots[expired])
@@ -400,9 +418,19 @@ class Engine:
             self._evict(t, used - max(charge, used // 64))
 
     def _no_room_message(self, t: int, charge: int) -> str:
+        """Why ``charge`` bytes do not fit: more than the tenant can ever hold, or memory that other
+        tenants hold (only then are they named)."""
+        others = sum(int(pol.used(self._policy, o)) for o in range(len(self._names)) if o != t)
+        capacity = int(self._policy.tenant[t, pol.CAPACITY])
+        if others == 0 or charge > capacity:
+            return (
+                f"tenant {self._names[t]!r} needs {charge} bytes at once but can hold at most {capacity} bytes "
+                f"(of the memory budget of {self.config.memory_bytes} bytes, PREDIS_CACHE_MEMORY_BYTES, with what "
+                "the cache's tables take); nothing was stored: send fewer or smaller entries per call"
+            )
         return (
-            f"tenant {self._names[t]!r} needs {charge} bytes but the cache's memory budget of "
-            f"{self.config.memory_bytes} bytes is held by other tenants; give tenants quotas "
+            f"tenant {self._names[t]!r} needs {charge} bytes but {others} bytes of the cache's memory budget of "
+            f"{self.config.memory_bytes} bytes are held by other tenants; give tenants quotas "
             "(PREDIS_CACHE_TENANT_QUOTA_BYTES) that add up to the budget"
         )
 

@@ -1,0 +1,74 @@
+"""Bad input gets a clear error and changes nothing: checked through a real cache service on
+loopback, reading the state back after every refused call. Each case here was a defect: a TTL
+that overflowed after the value was stored (INTERNAL, and the key kept without expiry), an SDK
+that stored None as an empty value and 5 as five zero bytes, and a batch larger than a one-tenant
+cache blamed on other tenants."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+import predis
+from conftest import BackgroundSuite
+from predis.errors import InvalidArgumentError, ResourceExhaustedError
+
+INT64_MAX = (1 << 63) - 1
+
+
+@pytest.fixture
+def client() -> Iterator[predis.Client]:
+    suite = BackgroundSuite(memory_bytes=1 << 20).start()
+    try:
+        with predis.Client(suite.addresses["cache"]) as c:
+            yield c
+    finally:
+        suite.stop()
+
+
+def test_ttls_follow_redis_range_and_a_refused_one_changes_nothing(client: predis.Client) -> None:
+    assert client.set("long", b"v", ttl_ms=10**13)  # 317 years: Redis accepts it, so does Predis
+    assert abs(client.ttl("long") - 10**13) < 5_000
+    client.set("kept", b"old", ttl_ms=60_000)
+    with pytest.raises(InvalidArgumentError, match="signed 64-bit count of milliseconds"):
+        client.set("kept", b"new", ttl_ms=INT64_MAX)  # now + ttl overflows: refused before any write
+    with pytest.raises(InvalidArgumentError, match="signed 64-bit"):
+        client.set("absent", b"x", ttl_ms=INT64_MAX)
+    assert client.get("kept", skip_origin=True) == b"old" and 0 < client.ttl("kept") <= 60_000
+    assert client.get("absent", skip_origin=True) is None
+    with pytest.raises(InvalidArgumentError, match="signed 64-bit"):
+        client.expire("kept", INT64_MAX)
+    assert 0 < client.ttl("kept") <= 60_000
+    with pytest.raises(InvalidArgumentError, match="signed 64-bit"):
+        client.batch_set({"a": b"1", "b": b"2"}, ttl_ms=INT64_MAX)
+    assert client.batch_get(["a", "b"], skip_origin=True) == [None, None]
+    with pytest.raises(ValueError, match="does not fit a signed 64-bit"):
+        client.set("kept", b"new", ttl_ms=1 << 63)  # cannot even be sent
+    with pytest.raises(InvalidArgumentError, match="0 \\(no expiry\\) or positive"):
+        client.set("kept", b"new", ttl_ms=-5)
+    assert client.get("kept", skip_origin=True) == b"old"
+
+
+def test_the_sdk_refuses_values_and_keys_it_would_have_to_coerce(client: predis.Client) -> None:
+    with pytest.raises(TypeError, match="use delete"):
+        client.set("k", None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="value must be bytes, not int"):
+        client.batch_set({"k": 5})  # type: ignore[dict-item]
+    with pytest.raises(TypeError, match="key must be str or bytes, not int"):
+        client.get(5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="ttl_ms must be an integer"):
+        client.set("k", b"v", ttl_ms=1.5)  # type: ignore[arg-type]
+    assert client.get("k", skip_origin=True) is None  # nothing was sent
+    assert client.set("k", bytearray(b"ok")) and client.get("k") == b"ok"  # bytes-like is fine
+
+
+def test_a_batch_larger_than_a_lone_tenants_budget_says_so(client: predis.Client) -> None:
+    before = client.stats().tenant.entries
+    items = {f"big{i}": bytes(100_000) for i in range(40)}  # 4 MB into a 1 MiB cache, each under a quarter
+    with pytest.raises(ResourceExhaustedError) as refused:
+        client.batch_set(items)
+    assert "can hold at most" in refused.value.details and "other tenants" not in refused.value.details
+    assert "PREDIS_CACHE_MEMORY_BYTES" in refused.value.details
+    assert client.stats().tenant.entries == before
+    assert client.batch_get(list(items)[:3], skip_origin=True) == [None, None, None]
