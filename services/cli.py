@@ -132,7 +132,8 @@ def _bench_predictor(args: argparse.Namespace) -> int:
     for r in rows:
         print(
             f"  {r['model']:<9} in process p50 {r['inprocess_p50_us']} us, p99 {r['inprocess_p99_us']} us;"
-            f"  service p50 {r['service_p50_ms']} ms, p99 {r['service_p99_ms']} ms, {r['service_errors']} errors"
+            f"  service p50 {r['service_p50_ms']} ms, p99 {r['service_p99_ms']} ms, {r['service_errors']} errors,"
+            f" {r['service_shed']} shed (RESOURCE_EXHAUSTED, p99 {r['service_shed_p99_ms']} ms)"
         )
     return 0
 

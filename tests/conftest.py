@@ -48,7 +48,13 @@ class BackgroundSuite:
         prefetch: PrefetchSettings | None = None,
         batch_wait_s: float = 0.0,
         app_candidates: Callable[[str, bytes], list[bytes]] | None = None,
+        cache_max_concurrent_rpcs: int | None = None,
     ) -> None:
+        self.cache_settings = (
+            LOOPBACK
+            if cache_max_concurrent_rpcs is None
+            else ServerSettings(listen="127.0.0.1:0", max_concurrent_rpcs=cache_max_concurrent_rpcs)
+        )
         self.app_candidates = app_candidates
         self.batch_wait_s = batch_wait_s
         self.export_to_drift = export_to_drift
@@ -104,7 +110,7 @@ class BackgroundSuite:
             )
         deps = cache_server.CacheDeps(self.cache, self.ring, link, exporter, prefetcher)
         self.deps = deps
-        self.servers["cache"] = await cache_server.create_server(LOOPBACK, deps, tp)
+        self.servers["cache"] = await cache_server.create_server(self.cache_settings, deps, tp)
         self.addresses["cache"] = f"127.0.0.1:{self.servers['cache'].port}"
 
     def stop_predictor(self) -> None:

@@ -72,3 +72,25 @@ def test_a_batch_larger_than_a_lone_tenants_budget_says_so(client: predis.Client
     assert "PREDIS_CACHE_MEMORY_BYTES" in refused.value.details
     assert client.stats().tenant.entries == before
     assert client.batch_get(list(items)[:3], skip_origin=True) == [None, None, None]
+
+
+def test_a_service_at_its_call_limit_sheds_the_next_call_at_once() -> None:
+    import threading
+    import time
+
+    from predis.plugins.builtin.synthetic_origin import SyntheticOrigin
+
+    suite = BackgroundSuite(origin=SyntheticOrigin(latency_s=1.5, value_size=10), cache_max_concurrent_rpcs=1).start()
+    try:
+        with predis.Client(suite.addresses["cache"]) as client:
+            slow = threading.Thread(target=client.get, args=("slow",))  # a miss: 1.5 s at the origin
+            slow.start()
+            time.sleep(0.3)
+            started = time.perf_counter()
+            with pytest.raises(ResourceExhaustedError):
+                client.get("other")
+            assert time.perf_counter() - started < 0.5  # refused at once, not queued behind the slow call
+            slow.join(10)
+            assert client.get("slow", skip_origin=True) is not None  # the call it was serving completed
+    finally:
+        suite.stop()

@@ -15,13 +15,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from predis.aio import AsyncClient
 from predis.config import ClientConfig
+from predis.errors import ResourceExhaustedError
 from predis.services.cache.engine.candidates import FEATURES as CANDIDATE_FEATURES
 from predis.services.cache.engine.candidates import candidate_rows
 from predis.services.replay.keys import load_trace
@@ -73,13 +74,26 @@ def _inprocess(directory: Path, batch: int, calls: int) -> tuple[float, float]:
     return float(np.percentile(us, 50)), float(np.percentile(us, 99))
 
 
-async def _service(address: str, directory: Path, batch: int, rate: float, seconds: float) -> tuple[float, float, int]:
+@dataclass(frozen=True)
+class ServiceRun:
+    """Latency of the calls served, failures other than shedding, and the calls shed
+    (RESOURCE_EXHAUSTED) with how long the refusal took."""
+
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    shed: int
+    shed_p99_ms: float
+
+
+async def _service(address: str, directory: Path, batch: int, rate: float, seconds: float) -> ServiceRun:
     rows = _rows(batch, 2)
     async with AsyncClient(predictor=address, config=ClientConfig(tracing=False)) as client:
         await client.predictor.load_model("bench", str(directory), role="champion")
         for _ in range(50):
             await client.predictor.predict(rows)
         latencies: list[float] = []
+        shed: list[float] = []
         errors = 0
 
         async def one(key: int) -> None:
@@ -87,6 +101,9 @@ async def _service(address: str, directory: Path, batch: int, rate: float, secon
             started = time.perf_counter()
             try:
                 await client.predictor.predict(rows, routing_key=b"%d" % key)
+            except ResourceExhaustedError:  # shed by the service: how fast it said no matters
+                shed.append(time.perf_counter() - started)
+                return
             except Exception:  # noqa: BLE001 - counted, not raised: the run measures what fails
                 errors += 1
                 return
@@ -101,8 +118,9 @@ async def _service(address: str, directory: Path, batch: int, rate: float, secon
                 await asyncio.sleep(delay)
             tasks.append(asyncio.create_task(one(i)))
         await asyncio.gather(*tasks)
-    ms = np.array(latencies) * 1000
-    return float(np.percentile(ms, 50)), float(np.percentile(ms, 99)), errors
+    ms = np.array(latencies) * 1000 if latencies else np.zeros(1)
+    shed_p99 = float(np.percentile(np.array(shed) * 1000, 99)) if shed else 0.0
+    return ServiceRun(float(np.percentile(ms, 50)), float(np.percentile(ms, 99)), errors, len(shed), shed_p99)
 
 
 def run_bench(batch: int, model: str, rate: float, seconds: float) -> dict[str, object]:
@@ -120,7 +138,7 @@ def run_bench(batch: int, model: str, rate: float, seconds: float) -> dict[str, 
         try:
             assert server.stdout is not None
             address = server.stdout.readline().strip().rsplit(" ", 1)[-1]
-            p50_ms, p99_ms, errors = asyncio.run(_service(address, directory, batch, rate, seconds))
+            run = asyncio.run(_service(address, directory, batch, rate, seconds))
         finally:
             server.terminate()
             server.wait(15)
@@ -130,9 +148,11 @@ def run_bench(batch: int, model: str, rate: float, seconds: float) -> dict[str, 
         "features": FEATURES,
         "inprocess_p50_us": round(p50_us, 1),
         "inprocess_p99_us": round(p99_us, 1),
-        "service_p50_ms": round(p50_ms, 3),
-        "service_p99_ms": round(p99_ms, 3),
+        "service_p50_ms": round(run.p50_ms, 3),
+        "service_p99_ms": round(run.p99_ms, 3),
         "service_rate_per_s": rate,
-        "service_errors": errors,
+        "service_errors": run.errors,
+        "service_shed": run.shed,
+        "service_shed_p99_ms": round(run.shed_p99_ms, 3),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
     }

@@ -60,6 +60,7 @@ async def start_server(
     server = grpc.aio.server(
         interceptors=server_interceptors(tracer_provider),  # type: ignore[arg-type]
         options=_server_options(settings),
+        maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
     )
     for binding in bindings:
         binding.add_to_server(server)

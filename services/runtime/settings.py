@@ -64,6 +64,12 @@ class Env:
         return value
 
 
+# Calls one service handles at once before it sheds more (RESOURCE_EXHAUSTED). The cache serves
+# many clients and long-lived event streams; the predictor's calls are short and CPU-bound, so a
+# short queue keeps the calls it serves fast.
+MAX_CONCURRENT_RPCS = {"cache": 1024, "predictor": 64, "drift": 256, "retrainer": 64}
+
+
 @dataclass(frozen=True)
 class ServerSettings:
     """What every service's server needs.
@@ -73,12 +79,16 @@ class ServerSettings:
         grace_seconds: how long in-flight calls may run on after SIGTERM/SIGINT.
         log_level: debug, info, warning or error.
         max_message_bytes: largest request or response accepted (batch calls can be large).
+        max_concurrent_rpcs: calls handled at once; one more is refused at once with
+            RESOURCE_EXHAUSTED instead of queueing into seconds (``PREDIS_MAX_CONCURRENT_RPCS``;
+            default per service, ``MAX_CONCURRENT_RPCS``).
     """
 
     listen: str
     grace_seconds: float = 5.0
     log_level: str = "info"
     max_message_bytes: int = 256 * 1024 * 1024
+    max_concurrent_rpcs: int = 256
 
     def __post_init__(self) -> None:
         parse_address(self.listen, "listen address")
@@ -93,4 +103,7 @@ class ServerSettings:
             grace_seconds=env.number("PREDIS_GRACE_SECONDS", 5.0),
             log_level=env.text("PREDIS_LOG_LEVEL", "info"),
             max_message_bytes=env.integer("PREDIS_MAX_MESSAGE_BYTES", 256 * 1024 * 1024, minimum=4 * 1024 * 1024),
+            max_concurrent_rpcs=env.integer(
+                "PREDIS_MAX_CONCURRENT_RPCS", MAX_CONCURRENT_RPCS.get(service, 256), minimum=1
+            ),
         )
