@@ -94,3 +94,47 @@ def test_a_service_at_its_call_limit_sheds_the_next_call_at_once() -> None:
             assert client.get("slow", skip_origin=True) is not None  # the call it was serving completed
     finally:
         suite.stop()
+
+
+class HungOrigin:
+    """An origin that never answers in time (a hung database)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.calls = 0
+        self.release = threading.Event()
+
+    def fetch(self, tenant: str, key: bytes) -> bytes | None:
+        self.calls += 1
+        self.release.wait(30)
+        return b"late"
+
+    def close(self) -> None:
+        self.release.set()
+
+
+def test_a_hung_origin_costs_callers_a_timeout_then_nothing() -> None:
+    import time
+
+    from predis.errors import PredisError
+
+    origin = HungOrigin()
+    suite = BackgroundSuite(origin=origin, origin_timeout_s=0.2).start()
+    try:
+        with predis.Client(suite.addresses["cache"]) as client:
+            client.set("cached", b"still here")
+            waits = []
+            for i in range(8):
+                started = time.perf_counter()
+                with pytest.raises(PredisError) as failed:
+                    client.get(f"missing{i}")
+                waits.append(time.perf_counter() - started)
+                assert "nothing was cached" in failed.value.details
+            assert max(waits[:5]) < 1.0  # each caller waits at most the origin timeout (0.2 s)...
+            assert max(waits[5:]) < 0.1 and origin.calls == 5  # ...then the breaker answers at once
+            assert client.get("cached") == b"still here"  # hits never touch the origin
+            assert client.get("missing0", skip_origin=True) is None  # nothing cached from a failed fetch
+    finally:
+        origin.release.set()
+        suite.stop()

@@ -133,3 +133,43 @@ async def test_reading_a_hinted_key_prefetches_its_followers_in_batches_too() ->
     assert (await cache.get("t", b"b", skip_origin=True)).source is ValueOrigin.PREFETCH
     assert (await cache.get("t", b"y", skip_origin=True)).source is ValueOrigin.PREFETCH
     cache.close()
+
+
+async def test_a_failing_origin_opens_the_breaker_and_misses_skip_it() -> None:
+    from predis.services.cache.origin_breaker import OriginBreaker
+
+    now = [0.0]
+    origin = CountingOrigin(fail=True)
+    engine = Engine(EngineConfig(memory_bytes=1 << 20), NumpyStorage())
+    cache = ReadThroughCache(engine, origin, breaker=OriginBreaker(3, 2.0, clock=lambda: now[0]))
+    for i in range(3):
+        with pytest.raises(Unavailable, match="database is down"):
+            await cache.get("t", b"k%d" % i)
+    assert cache.breaker.state == "open" and origin.calls == 3
+    with pytest.raises(Unavailable, match="3 times in a row, so misses skip it for 2.0s"):
+        await cache.get("t", b"other")
+    assert origin.calls == 3  # refused without calling the origin
+    now[0] = 2.5  # half-open: one trial goes through
+    origin.fail = False
+    assert (await cache.get("t", b"other")).value == b"from-origin"
+    assert cache.breaker.state == "closed" and origin.calls == 4
+    assert engine.entry_count == 1  # only the value that was really fetched
+    cache.close()
+
+
+async def test_a_failed_trial_opens_the_breaker_again() -> None:
+    from predis.services.cache.origin_breaker import OriginBreaker
+
+    now = [0.0]
+    origin = CountingOrigin(fail=True)
+    engine = Engine(EngineConfig(memory_bytes=1 << 20), NumpyStorage())
+    cache = ReadThroughCache(engine, origin, breaker=OriginBreaker(1, 1.0, clock=lambda: now[0]))
+    with pytest.raises(Unavailable):
+        await cache.get("t", b"a")
+    now[0] = 1.5
+    with pytest.raises(Unavailable, match="database is down"):  # the trial reached the origin...
+        await cache.get("t", b"b")
+    with pytest.raises(Unavailable, match="skip it"):  # ...failed, and the breaker is open again
+        await cache.get("t", b"c")
+    assert origin.calls == 2 and cache.breaker.times_opened == 2
+    cache.close()

@@ -21,7 +21,8 @@ from predis.plugins.origin import Origin
 from predis.services.cache.engine.engine import BatchRead, Counter, Engine
 from predis.services.cache.engine.storage import KeyBatch
 from predis.services.cache.hints import HintTable
-from predis.services.runtime.errors import DomainError, TimedOut, Unavailable
+from predis.services.cache.origin_breaker import OriginBreaker
+from predis.services.runtime.errors import DependencySkipped, DomainError, TimedOut, Unavailable
 
 log = logging.getLogger(__name__)
 MAX_LATE_REMEMBERED = 1 << 16
@@ -50,9 +51,11 @@ class ReadThroughCache:
         origin_timeout_s: float = 2.0,
         origin_workers: int = 32,
         prefetch_queue: int = 10_000,
+        breaker: OriginBreaker | None = None,
     ) -> None:
         self.engine = engine
         self.origin = origin
+        self.breaker = breaker or OriginBreaker()
         self.origin_timeout_s = origin_timeout_s
         self.prefetch_queue = prefetch_queue
         self._pool = ThreadPoolExecutor(max_workers=origin_workers, thread_name_prefix="origin")
@@ -151,6 +154,13 @@ class ReadThroughCache:
 
     async def _run_fetch(self, tenant: str, key: bytes, flight: asyncio.Future[bytes | None], prefetch: bool) -> None:
         assert self.origin is not None
+        if not self.breaker.allow():
+            self.engine.count(tenant, Counter.ORIGIN_ERRORS)
+            flight.set_exception(DependencySkipped(self.breaker.refusal()))
+            del self._inflight[(tenant, key)]
+            self._prefetch_flights.discard((tenant, key))
+            flight.exception()
+            return
         self.engine.count(tenant, Counter.ORIGIN_FETCHES)
         loop = asyncio.get_running_loop()
         try:
@@ -159,16 +169,19 @@ class ReadThroughCache:
             )
             if value is not None and not isinstance(value, bytes | bytearray):
                 raise TypeError(f"origin returned {type(value).__name__}, not bytes")
+            self.breaker.record(success=True)
             if value is not None:
                 value = bytes(value)
                 self._store(tenant, key, value, prefetch and (tenant, key) in self._prefetch_flights)
             flight.set_result(value)
         except TimeoutError:
+            self.breaker.record(success=False)
             self.engine.count(tenant, Counter.ORIGIN_ERRORS)
             flight.set_exception(
                 TimedOut(f"the origin did not answer within {self.origin_timeout_s:g}s; nothing was cached")
             )
         except Exception as exc:  # noqa: BLE001 - any origin failure becomes one clear error
+            self.breaker.record(success=False)
             self.engine.count(tenant, Counter.ORIGIN_ERRORS)
             log.warning("origin fetch failed: %s: %s", type(exc).__name__, exc)
             flight.set_exception(Unavailable(f"the origin failed ({type(exc).__name__}: {exc}); nothing was cached"))

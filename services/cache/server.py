@@ -17,6 +17,7 @@ from predis.services.cache.collector import AccessRing
 from predis.services.cache.engine.backends import make_storage
 from predis.services.cache.engine.engine import Engine, EngineConfig, warm_up
 from predis.services.cache.exporter import DriftExporter
+from predis.services.cache.origin_breaker import OriginBreaker
 from predis.services.cache.predictor_link import PredictorLink
 from predis.services.cache.prefetcher import Prefetcher, PrefetchSettings
 from predis.services.cache.read_through import ReadThroughCache
@@ -88,8 +89,9 @@ def build_deps(
     ring = AccessRing(settings.collector_events) if settings.collector_events else None
     if ring is not None:
         engine.listener = ring.append
+    breaker = OriginBreaker(settings.origin_breaker_failures, settings.origin_breaker_open_s)
     cache = ReadThroughCache(
-        engine, origin, settings.origin_timeout_s, settings.origin_workers, settings.prefetch_queue
+        engine, origin, settings.origin_timeout_s, settings.origin_workers, settings.prefetch_queue, breaker
     )
     predictor = None
     if settings.predictor_address:

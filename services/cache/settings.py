@@ -39,6 +39,10 @@ class CacheSettings:
         origin: origin URL for read-through, ``name:location?options`` (``PREDIS_ORIGIN``).
         origin_timeout_s: longest wait for one origin fetch (``PREDIS_ORIGIN_TIMEOUT_S``, default 2).
         origin_workers: threads that run blocking origin fetches (``PREDIS_ORIGIN_WORKERS``, 32).
+        origin_breaker_failures: origin failures in a row after which misses skip the origin for a
+            while (``PREDIS_ORIGIN_BREAKER_FAILURES``, default 5).
+        origin_breaker_open_s: how long they skip it before one trial call
+            (``PREDIS_ORIGIN_BREAKER_OPEN_S``, default 2).
         prefetch_queue: most prefetches in flight (``PREDIS_PREFETCH_QUEUE``, default 10000).
         predictor_address: the predictor (``PREDIS_PREDICTOR_ADDRESS``); empty for none.
         drift_address: where access events are exported (``PREDIS_DRIFT_ADDRESS``); empty for none.
@@ -64,6 +68,8 @@ class CacheSettings:
     origin: str = ""
     origin_timeout_s: float = 2.0
     origin_workers: int = 32
+    origin_breaker_failures: int = 5
+    origin_breaker_open_s: float = 2.0
     prefetch_queue: int = 10_000
     predictor_address: str = ""
     drift_address: str = ""
@@ -78,6 +84,8 @@ class CacheSettings:
             )
         if self.origin_timeout_s <= 0:
             raise SettingsError("PREDIS_ORIGIN_TIMEOUT_S must be positive")
+        if self.origin_breaker_open_s <= 0:
+            raise SettingsError("PREDIS_ORIGIN_BREAKER_OPEN_S must be positive")
         if self.policy not in POLICIES:
             raise SettingsError(f"PREDIS_CACHE_POLICY={self.policy!r} is not one of {', '.join(POLICIES)}")
         if self.backend not in BACKENDS:
@@ -101,6 +109,8 @@ class CacheSettings:
             origin=env.text("PREDIS_ORIGIN", ""),
             origin_timeout_s=env.number("PREDIS_ORIGIN_TIMEOUT_S", 2.0),
             origin_workers=env.integer("PREDIS_ORIGIN_WORKERS", 32, minimum=1),
+            origin_breaker_failures=env.integer("PREDIS_ORIGIN_BREAKER_FAILURES", 5, minimum=1),
+            origin_breaker_open_s=env.number("PREDIS_ORIGIN_BREAKER_OPEN_S", 2.0),
             prefetch_queue=env.integer("PREDIS_PREFETCH_QUEUE", 10_000),
             predictor_address=env.text("PREDIS_PREDICTOR_ADDRESS", ""),
             drift_address=env.text("PREDIS_DRIFT_ADDRESS", ""),

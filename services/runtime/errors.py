@@ -30,6 +30,15 @@ class Overloaded(DomainError):
 class Unavailable(DomainError):
     """A dependency (the origin, another service) failed; the call may succeed later."""
 
+    retry_now_helps = True
+
+
+class DependencySkipped(Unavailable):
+    """A dependency is being skipped for a while (a circuit breaker is open): the client's
+    automatic retry would fail the same way, so the status tells it not to retry."""
+
+    retry_now_helps = False
+
 
 class TimedOut(DomainError):
     """A dependency did not answer within its time limit."""

@@ -38,9 +38,14 @@ def _internal_message() -> str:
     return f"internal error in the server{where}; its log has the details"
 
 
+# gRPC's retry pushback (gRFC A6): a negative value tells the client's retry policy not to retry.
+NO_RETRY = (("grpc-retry-pushback-ms", "-1"),)
+
+
 async def _abort(context: grpc.aio.ServicerContext, exc: BaseException) -> None:
     if isinstance(exc, errors.DomainError):
-        await context.abort(status_for(exc), str(exc))
+        trailing = () if getattr(exc, "retry_now_helps", True) else NO_RETRY
+        await context.abort(status_for(exc), str(exc), trailing_metadata=trailing)
     log.exception("unexpected error while serving a call")
     await context.abort(grpc.StatusCode.INTERNAL, _internal_message())
 
