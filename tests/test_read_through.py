@@ -135,13 +135,19 @@ async def test_reading_a_hinted_key_prefetches_its_followers_in_batches_too() ->
     cache.close()
 
 
-async def test_a_failing_origin_opens_the_breaker_and_misses_skip_it() -> None:
+def with_breaker(origin: CountingOrigin, failures: int, open_s: float, now: list[float]) -> ReadThroughCache:
+    """A cache whose origin breaker reads the time from ``now[0]``."""
     from predis.services.cache.origin_breaker import OriginBreaker
 
+    engine = Engine(EngineConfig(memory_bytes=1 << 20), NumpyStorage())
+    return ReadThroughCache(engine, origin, breaker=OriginBreaker(failures, open_s, clock=lambda: now[0]))
+
+
+async def test_a_failing_origin_opens_the_breaker_and_misses_skip_it() -> None:
     now = [0.0]
     origin = CountingOrigin(fail=True)
-    engine = Engine(EngineConfig(memory_bytes=1 << 20), NumpyStorage())
-    cache = ReadThroughCache(engine, origin, breaker=OriginBreaker(3, 2.0, clock=lambda: now[0]))
+    cache = with_breaker(origin, 3, 2.0, now)
+    engine = cache.engine
     for i in range(3):
         with pytest.raises(Unavailable, match="database is down"):
             await cache.get("t", b"k%d" % i)
@@ -158,12 +164,9 @@ async def test_a_failing_origin_opens_the_breaker_and_misses_skip_it() -> None:
 
 
 async def test_a_failed_trial_opens_the_breaker_again() -> None:
-    from predis.services.cache.origin_breaker import OriginBreaker
-
     now = [0.0]
     origin = CountingOrigin(fail=True)
-    engine = Engine(EngineConfig(memory_bytes=1 << 20), NumpyStorage())
-    cache = ReadThroughCache(engine, origin, breaker=OriginBreaker(1, 1.0, clock=lambda: now[0]))
+    cache = with_breaker(origin, 1, 1.0, now)
     with pytest.raises(Unavailable):
         await cache.get("t", b"a")
     now[0] = 1.5
