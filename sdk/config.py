@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,6 +13,16 @@ import grpc
 SERVICES = ("cache", "predictor", "drift", "retrainer")
 DEFAULT_PORTS = {"cache": 50051, "predictor": 50052, "drift": 50053, "retrainer": 50054}
 TENANT_METADATA_KEY = "predis-tenant"
+# What the cache accepts as a tenant name (services/runtime/tenancy.py), checked before a call is
+# made: gRPC metadata could not carry every string anyway, and a bad name would fail every call.
+_TENANT_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def check_tenant(name: str) -> str:
+    if not isinstance(name, str) or not _TENANT_PATTERN.fullmatch(name):
+        raise ValueError(f"tenant {name!r:.80} is not valid: use 1 to 64 letters, digits, '.', '_' or '-'")
+    return name
+
 
 # Calls that are safe to send twice: the only ones the channel retries, and only on UNAVAILABLE.
 IDEMPOTENT_METHODS: dict[str, tuple[str, ...]] = {
@@ -103,6 +114,8 @@ class ClientConfig:
             raise ValueError(f"compression must be None, 'gzip' or 'deflate', not {self.compression!r}")
         if not 1 <= self.retry.max_attempts <= 5:
             raise ValueError("retry.max_attempts must be 1 to 5 (gRPC's limit)")
+        if self.tenant is not None:
+            check_tenant(self.tenant)
 
     @property
     def metadata(self) -> tuple[tuple[str, str], ...]:
@@ -110,7 +123,7 @@ class ClientConfig:
 
     def metadata_for(self, tenant: str | None) -> tuple[tuple[str, str], ...]:
         """Call metadata naming ``tenant``, or this config's tenant when None."""
-        tenant = tenant or self.tenant
+        tenant = check_tenant(tenant) if tenant else self.tenant
         return ((TENANT_METADATA_KEY, tenant),) if tenant else ()
 
     @property

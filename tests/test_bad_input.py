@@ -138,3 +138,14 @@ def test_a_hung_origin_costs_callers_a_timeout_then_nothing() -> None:
     finally:
         origin.release.set()
         suite.stop()
+
+
+def test_the_sdk_checks_tenant_names_before_any_call() -> None:
+    from predis.config import ClientConfig
+
+    for bad in ("", "has space", "new\nline", "é", "x" * 65):
+        with pytest.raises(ValueError, match="tenant .* is not valid"):
+            ClientConfig(tenant=bad)
+    with pytest.raises(ValueError, match="is not valid"):
+        ClientConfig(tenant="ok").metadata_for("not ok")  # a per-call tenant too
+    assert ClientConfig(tenant="shop-eu_1.a").metadata == (("predis-tenant", "shop-eu_1.a"),)

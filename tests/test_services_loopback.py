@@ -137,9 +137,15 @@ def test_batch_set_is_all_or_nothing(suite: BackgroundSuite) -> None:
 
 
 def test_invalid_tenant_is_refused(suite: BackgroundSuite) -> None:
-    client = predis.Client(suite.addresses["cache"], config=ClientConfig(tenant="no spaces allowed"))
-    with client, pytest.raises(predis.InvalidArgumentError, match="tenant"):
-        client.get(b"k")
+    from predis.v1 import cache_pb2_grpc
+
+    with pytest.raises(ValueError, match="tenant"):  # the SDK refuses it before calling
+        ClientConfig(tenant="no spaces allowed")
+    with grpc.insecure_channel(suite.addresses["cache"]) as channel:  # a client that does not check
+        stub = cache_pb2_grpc.CacheServiceStub(channel)
+        with pytest.raises(grpc.RpcError) as refused:
+            stub.Get(cache_pb2.GetRequest(key=b"k"), metadata=(("predis-tenant", "no spaces allowed"),), timeout=5)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "tenant" in refused.value.details()
 
 
 def test_prefetch_through_the_service_loads_without_blocking() -> None:
