@@ -32,7 +32,7 @@ class ModelCard:
             raw = json.loads(path.read_text())
         except FileNotFoundError:
             raise NotFound(f"{path} does not exist; a model directory holds model.onnx and model.json") from None
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise InvalidInput(f"{path} is not valid JSON: {exc}") from None
         features = raw.get("features") if isinstance(raw, dict) else None
         if not isinstance(features, list) or not features or not all(isinstance(f, str) for f in features):

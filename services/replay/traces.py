@@ -19,6 +19,7 @@ Formats (``--format`` names), detected from the file name and, for ``.trace`` fi
 from __future__ import annotations
 
 import bz2
+import contextlib
 import gzip
 import hashlib
 import lzma
@@ -31,6 +32,7 @@ import numpy as np
 
 FORMATS = ("arc", "cache2k", "lirs", "oracle-general", "int64", "csv", "twitter")
 CHUNK_BYTES = 8 * 1024 * 1024
+MAX_PAGES_PER_LINE = 1 << 16  # an ARC line's page count (real traces: tens); bounds the memory one line takes
 
 
 class TraceFormatError(ValueError):
@@ -185,8 +187,8 @@ def _line_chunks(stream: BinaryIO) -> Iterator[bytes]:
 def _ints(tokens: list[bytes], where: str) -> np.ndarray:
     try:
         return np.array(tokens, dtype=np.int64)
-    except ValueError:
-        raise TraceFormatError(f"{where}: a field is not an integer") from None
+    except (ValueError, OverflowError):
+        raise TraceFormatError(f"{where}: a field is not an integer that fits 64 bits") from None
 
 
 def _read_cache2k(stream: BinaryIO) -> Iterator[np.ndarray]:
@@ -223,6 +225,10 @@ def _read_arc(stream: BinaryIO) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         counts = _ints([r[1] for r in rows], "arc trace")
         if (counts < 0).any():
             raise TraceFormatError("arc trace: a negative block count")
+        if (counts > MAX_PAGES_PER_LINE).any():
+            raise TraceFormatError(
+                f"arc trace: a line asks for {int(counts.max()):,} pages; at most {MAX_PAGES_PER_LINE:,} are accepted"
+            )
         # Expand each (start, n) into start, start+1, ..., start+n-1 without a Python loop.
         offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
         yield (np.repeat(starts, counts) + offsets).view(np.uint64), counts
@@ -246,6 +252,9 @@ def _read_csv(stream: BinaryIO) -> Iterator[tuple[np.ndarray, np.ndarray]]:
                 size_col = header.index(b"obj_size") if b"obj_size" in header else -1
                 lines = lines[1:]
         rows = [line.split(b",") for line in lines if line.strip()]
+        wanted = max(id_col, size_col) + 1
+        if any(len(r) < wanted for r in rows):
+            raise TraceFormatError(f"csv trace: a row has fewer than {wanted} fields (time,obj_id,obj_size)")
         keys = [r[id_col].strip() for r in rows]
         numeric = all(k.isdigit() for k in keys)
         ids = _ints(keys, "csv trace").view(np.uint64) if numeric else _string_ids(keys)
@@ -283,12 +292,14 @@ def read_trace(path: Path | str, fmt: str | None = None, say: Callable[[str], No
     if not path.is_file():
         raise FileNotFoundError(f"trace {str(path)!r} does not exist")
     detected = fmt is None
-    fmt, why = detect_format_why(path) if fmt is None else (fmt, "--format names it")
+    with _damage_is_a_format_error(path):
+        fmt, why = detect_format_why(path) if fmt is None else (fmt, "--format names it")
     if fmt not in FORMATS:
         raise TraceFormatError(f"unknown trace format {fmt!r}; known: {', '.join(FORMATS)}")
     if say is not None:
         say(f"{path.name}: read as {fmt} ({DESCRIPTIONS[fmt]}): {why}")
-    trace = _read(path, fmt)
+    with _damage_is_a_format_error(path):
+        trace = _read(path, fmt)
     if fmt == "cache2k":
         doubt = _halves_contradiction(trace.ids)
         if doubt and detected:
@@ -299,6 +310,26 @@ def read_trace(path: Path | str, fmt: str | None = None, say: Callable[[str], No
         if doubt and say is not None:
             say(f"{path.name}: warning: {doubt}")
     return trace
+
+
+def _decoding_errors() -> tuple[type[BaseException], ...]:
+    """What a damaged file makes the decompressors and parsers raise."""
+    import zlib
+
+    import zstandard
+
+    return (OSError, EOFError, lzma.LZMAError, zlib.error, ValueError, zstandard.ZstdError)
+
+
+@contextlib.contextmanager
+def _damage_is_a_format_error(path: Path) -> Iterator[None]:
+    """A damaged or truncated file becomes one clear TraceFormatError, whatever layer noticed."""
+    try:
+        yield
+    except (TraceFormatError, FileNotFoundError):
+        raise
+    except _decoding_errors() as error:
+        raise TraceFormatError(f"{path.name} cannot be read: {type(error).__name__}: {error}") from None
 
 
 def _read(path: Path, fmt: str) -> Trace:

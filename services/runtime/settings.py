@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -59,6 +60,8 @@ class Env:
             value = float(raw)
         except ValueError:
             raise SettingsError(f"{name}={raw!r} is not a number") from None
+        if not math.isfinite(value):
+            raise SettingsError(f"{name}={raw!r} is not a finite number")
         if value < minimum:
             raise SettingsError(f"{name}={value} is below its minimum {minimum}")
         return value
