@@ -6,13 +6,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from opentelemetry import trace
 
 from predis.plugins.manager import Plugins, plugins
+from predis.services.cache import snapshot
 from predis.services.cache.collector import AccessRing
 from predis.services.cache.engine.backends import make_storage
 from predis.services.cache.engine.engine import Engine, EngineConfig, warm_up
@@ -40,6 +43,8 @@ class CacheDeps:
     predictor: PredictorLink | None = None
     exporter: DriftExporter | None = None
     prefetcher: Prefetcher | None = None
+    snapshot_path: Path | None = None
+    snapshot_interval_s: float = 0.0
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def start_background(self) -> None:
@@ -51,6 +56,31 @@ class CacheDeps:
             self._tasks.append(loop.create_task(self.exporter.run()))
         if self.prefetcher is not None:
             self._tasks.append(loop.create_task(self.prefetcher.run()))
+        if self.snapshot_path is not None and self.snapshot_interval_s > 0:
+            self._tasks.append(loop.create_task(self._snapshots()))
+
+    async def _snapshots(self) -> None:
+        while True:
+            await asyncio.sleep(self.snapshot_interval_s)
+            try:
+                await self.save_snapshot()
+            except OSError as error:  # a full disk must not stop the cache: say so and go on
+                log.error("could not write the snapshot %s: %s", self.snapshot_path, error)
+
+    async def save_snapshot(self) -> None:
+        """Captures the data on the event loop (consistent: no call runs meanwhile) and writes it
+        in a thread."""
+        assert self.snapshot_path is not None
+        started = time.monotonic()
+        data = snapshot.capture(self.cache.engine)
+        size = await asyncio.get_running_loop().run_in_executor(None, snapshot.write, self.snapshot_path, data)
+        log.info(
+            "snapshot of %d entries (%d bytes) written to %s in %.2fs",
+            len(data),
+            size,
+            self.snapshot_path,
+            time.monotonic() - started,
+        )
 
     async def _sweep(self) -> None:
         while True:
@@ -66,6 +96,11 @@ class CacheDeps:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self.snapshot_path is not None:
+            try:
+                await self.save_snapshot()  # graceful shutdown: what the cache holds survives it
+            except OSError as error:
+                log.error("could not write the snapshot %s at shutdown: %s", self.snapshot_path, error)
         self.cache.close()
         if self.predictor is not None:
             await self.predictor.close()
@@ -86,6 +121,11 @@ def build_deps(
     )
     engine = Engine(config, make_storage(settings.backend, settings.block_bytes))
     warm_up(settings.policy, make_storage(engine.storage.name, settings.block_bytes))
+    snapshot_path = Path(settings.snapshot_path) if settings.snapshot_path else None
+    if snapshot_path is not None:
+        saved = snapshot.read(snapshot_path)
+        if saved is not None:
+            log.info("restored %d of %d entries from %s", snapshot.restore(engine, saved), len(saved), snapshot_path)
     ring = AccessRing(settings.collector_events) if settings.collector_events else None
     if ring is not None:
         engine.listener = ring.append
@@ -105,7 +145,15 @@ def build_deps(
     if settings.prefetch and predictor is not None and ring is not None and origin is not None:
         app_candidates = facade.prefetch_candidates if facade.has_prefetch_candidates() else None
         prefetcher = attach_prefetcher(cache, ring, predictor, settings.prefetching, tracer_provider, app_candidates)
-    return CacheDeps(cache=cache, ring=ring, predictor=predictor, exporter=exporter, prefetcher=prefetcher)
+    return CacheDeps(
+        cache=cache,
+        ring=ring,
+        predictor=predictor,
+        exporter=exporter,
+        prefetcher=prefetcher,
+        snapshot_path=snapshot_path,
+        snapshot_interval_s=settings.snapshot_interval_s,
+    )
 
 
 def attach_prefetcher(

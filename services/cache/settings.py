@@ -44,6 +44,10 @@ class CacheSettings:
         origin_breaker_open_s: how long they skip it before one trial call
             (``PREDIS_ORIGIN_BREAKER_OPEN_S``, default 2).
         prefetch_queue: most prefetches in flight (``PREDIS_PREFETCH_QUEUE``, default 10000).
+        snapshot_path: where the cache's data is saved and loaded from on start
+            (``PREDIS_CACHE_SNAPSHOT_PATH``; empty, the default: no snapshots).
+        snapshot_interval_s: seconds between snapshots, 0 for only at graceful shutdown
+            (``PREDIS_CACHE_SNAPSHOT_INTERVAL_S``, default 300).
         predictor_address: the predictor (``PREDIS_PREDICTOR_ADDRESS``); empty for none.
         drift_address: where access events are exported (``PREDIS_DRIFT_ADDRESS``); empty for none.
         prefetch: whether the learned prefetch loop runs when a predictor, an origin and the
@@ -71,6 +75,8 @@ class CacheSettings:
     origin_breaker_failures: int = 5
     origin_breaker_open_s: float = 2.0
     prefetch_queue: int = 10_000
+    snapshot_path: str = ""
+    snapshot_interval_s: float = 300.0
     predictor_address: str = ""
     drift_address: str = ""
     prefetch: bool = True
@@ -112,6 +118,8 @@ class CacheSettings:
             origin_breaker_failures=env.integer("PREDIS_ORIGIN_BREAKER_FAILURES", 5, minimum=1),
             origin_breaker_open_s=env.number("PREDIS_ORIGIN_BREAKER_OPEN_S", 2.0),
             prefetch_queue=env.integer("PREDIS_PREFETCH_QUEUE", 10_000),
+            snapshot_path=env.text("PREDIS_CACHE_SNAPSHOT_PATH", ""),
+            snapshot_interval_s=env.number("PREDIS_CACHE_SNAPSHOT_INTERVAL_S", 300.0),
             predictor_address=env.text("PREDIS_PREDICTOR_ADDRESS", ""),
             drift_address=env.text("PREDIS_DRIFT_ADDRESS", ""),
             prefetch=_switch(env.text("PREDIS_PREFETCH", "on")),

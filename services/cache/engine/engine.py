@@ -134,6 +134,23 @@ class Engine:
         self._policy.tenant[t, pol.CAPACITY] = self.quota_of(name) or self.config.memory_bytes
         return t
 
+    def tenant_names(self) -> list[str]:
+        """Every tenant the engine has seen, in the order they came."""
+        return list(self._names)
+
+    def dump(self, tenant: str) -> tuple[list[bytes], bytes, np.ndarray, np.ndarray]:
+        """Every live entry of ``tenant`` without touching the policy (for snapshots): keys,
+        values (one blob and their lengths), and milliseconds left to live (-1: no expiry)."""
+        t = self.tenant_id(tenant)
+        slots = self.storage.slots_of_tenant(t)
+        now = self.clock_ms()
+        expires = self._expires[slots]
+        slots = slots[(expires == 0) | (expires > now)]
+        values, lengths = self.storage.read(slots)
+        keys = [self.storage.key_of(int(s)) for s in slots]
+        expires = self._expires[slots]
+        return keys, values, lengths, np.where(expires == 0, -1, expires - now)
+
     def tenant_name(self, tenant: int) -> str:
         return self._names[tenant]
 
