@@ -337,7 +337,11 @@ def build_parser() -> argparse.ArgumentParser:
     predictor.add_argument("--json", action="store_true")
     predictor.set_defaults(func=_bench_predictor)
 
-    from predis.services.bench import prefetch_targets
+    from predis.services.bench import prefetch_targets, soak
+
+    soak_bench = benches.add_parser("soak", help="the suite under steady load with prefetching on: leaks and drift")
+    soak.add_arguments(soak_bench)
+    soak_bench.set_defaults(func=soak.run)
 
     targets = benches.add_parser("targets", help="learned-policy replay rows against the bars they must clear")
     prefetch_targets.add_arguments(targets)

@@ -52,13 +52,13 @@ def value_of(key: bytes) -> bytes:
     return (key * (size // len(key) + 1))[:size]
 
 
-def _make_origin(path: Path, names: list[bytes]) -> None:
+def make_origin(path: Path, names: list[bytes]) -> None:
     with sqlite3.connect(path) as db:
         db.execute("CREATE TABLE kv (key BLOB PRIMARY KEY, value BLOB NOT NULL)")
         db.executemany("INSERT INTO kv VALUES (?, ?)", ((n, value_of(n)) for n in names))
 
 
-def _entry_charge(names: list[bytes]) -> int:
+def entry_charge(names: list[bytes]) -> int:
     engine = Engine(EngineConfig(memory_bytes=1 << 20), NumpyStorage())
     lengths = np.array([len(n) for n in names])
     charges = engine._charges(lengths, ENTRY_BYTES - lengths)
@@ -66,7 +66,7 @@ def _entry_charge(names: list[bytes]) -> int:
     return int(charges[0])
 
 
-def _service_ids(ids: np.ndarray) -> tuple[np.ndarray, list[bytes], np.ndarray]:
+def service_ids(ids: np.ndarray) -> tuple[np.ndarray, list[bytes], np.ndarray]:
     """The names of the trace's keys, each request's name (as an index into them), and the ids
     the cache's candidate generator gives those names: the model is trained on what the cache
     will compute."""
@@ -118,9 +118,9 @@ def run_demo(
     full = load_trace(DEMO_TRACE, keys="auto", say=said.append)
     trace = replace(full, ids=full.ids[: TRAIN_REQUESTS + requests])
     train_end = TRAIN_REQUESTS
-    service_ids, names, name_of = _service_ids(trace.ids)
+    ids_of_names, names, name_of = service_ids(trace.ids)
     warm_up, replayed = name_of[train_end - warm : train_end], name_of[train_end:]
-    budget = CACHE_ENTRIES * _entry_charge(names)
+    budget = CACHE_ENTRIES * entry_charge(names)
     print(
         f"Trace: {trace.name} (database objects of an e-commerce application, cache2k, CC BY 4.0), "
         f"its first {trace.requests:,} requests"
@@ -129,7 +129,7 @@ def run_demo(
     with tempfile.TemporaryDirectory(prefix="predis-demo-") as tmp:
         model_dir = Path(tmp) / "model"
         started = time.perf_counter()
-        window = replace(trace, ids=service_ids[:train_end])
+        window = replace(trace, ids=ids_of_names[:train_end])
         card = train([window], model_dir, TrainingOptions(train_fraction=1.0, max_rows=TRAIN_ROWS))
         metrics = card["offline_metrics"]
         print(
@@ -137,7 +137,7 @@ def run_demo(
             f"(predis train: {card['model']}, held-out AUC {metrics.get('auc', float('nan')):.3f})"  # type: ignore[attr-defined]
         )
         origin = Path(tmp) / "origin.sqlite"
-        _make_origin(origin, names)
+        make_origin(origin, names)
         print(f"Origin: SQLite with the {len(names):,} keys of these requests ({ENTRY_BYTES} B per key and value)")
         env = {
             "PREDIS_ORIGIN": f"sqlite://{origin}",

@@ -109,10 +109,12 @@ def _wait_ready(process: subprocess.Popen[str], name: str, log_path: Path, timeo
     reader.start()
     reader.join(timeout_s)
     if not found:
+        exited = process.poll()
         process.kill()
         process.wait()
         tail = log_path.read_text(errors="replace")[-2000:] if log_path.exists() else ""
-        raise StartupError(f"predis-{name} did not start within {timeout_s:g}s; its log {log_path} ends:\n{tail}")
+        what = f"exited with code {exited}" if exited is not None else f"did not start within {timeout_s:g}s"
+        raise StartupError(f"predis-{name} {what}; its log {log_path} ends:\n{tail}")
     return found[0]
 
 
