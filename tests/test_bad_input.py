@@ -149,3 +149,15 @@ def test_the_sdk_checks_tenant_names_before_any_call() -> None:
     with pytest.raises(ValueError, match="is not valid"):
         ClientConfig(tenant="ok").metadata_for("not ok")  # a per-call tenant too
     assert ClientConfig(tenant="shop-eu_1.a").metadata == (("predis-tenant", "shop-eu_1.a"),)
+
+
+def test_batches_and_streams_past_their_limits_are_refused_whole(client: predis.Client) -> None:
+    keys = [f"k{i}" for i in range(100_001)]
+    with pytest.raises(InvalidArgumentError, match="PREDIS_CACHE_MAX_BATCH_KEYS"):
+        client.batch_set({k: b"v" for k in keys})
+    with pytest.raises(InvalidArgumentError, match="PREDIS_CACHE_MAX_BATCH_KEYS"):
+        client.batch_get(keys)
+    assert client.stats().tenant.entries == 0  # nothing was stored
+    assert len(client.batch_get(keys[:100_000], skip_origin=True)) == 100_000  # the limit itself is fine
+    with pytest.raises(InvalidArgumentError, match="65536"):
+        next(iter(client.access_events(max_batch=1_000_000)))

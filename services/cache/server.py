@@ -114,6 +114,7 @@ def build_deps(
     config = EngineConfig(
         memory_bytes=settings.memory_bytes,
         max_value_bytes=settings.max_value_bytes,
+        max_batch_keys=settings.max_batch_keys,
         policy=settings.policy,
         block_bytes=settings.block_bytes,
         tenant_quota_bytes=settings.tenant_quota_bytes,

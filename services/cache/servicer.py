@@ -34,6 +34,7 @@ _CONDITIONS = {
 }
 _HINT_KINDS = {cache_pb2.HINT_KIND_GROUP: "group", cache_pb2.HINT_KIND_SEQUENCE: "sequence"}
 STREAM_BATCH = 1000
+MAX_STREAM_BATCH = 65_536
 STREAM_IDLE_S = 0.05
 
 
@@ -127,6 +128,7 @@ class CacheServicer(cache_pb2_grpc.CacheServiceServicer):
     ) -> cache_pb2.PrefetchResponse:
         if self.cache.origin is None:
             raise FailedPrecondition("Prefetch needs an origin to load from; start the cache with PREDIS_ORIGIN")
+        self.engine.check_batch_size(len(request.keys))
         return cache_pb2.PrefetchResponse(queued=self.cache.prefetch(_tenant(context), list(request.keys)))
 
     @maps_domain_errors
@@ -227,6 +229,10 @@ class CacheServicer(cache_pb2_grpc.CacheServiceServicer):
     ) -> AsyncIterator[cache_pb2.StreamAccessEventsResponse]:
         if self.ring is None:
             raise NotBuilt("the access collector is off in this cache (PREDIS_CACHE_COLLECTOR_EVENTS=0)")
+        if request.max_batch > MAX_STREAM_BATCH:
+            raise InvalidInput(
+                f"max_batch {request.max_batch} is above the most events per response, {MAX_STREAM_BATCH}"
+            )
         tenant = self.engine.tenant_id(_tenant(context))
         limit = request.max_batch or STREAM_BATCH
         cursor = self.ring.head

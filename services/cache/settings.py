@@ -29,6 +29,7 @@ class CacheSettings:
         server: listen address, grace period, logging (``PREDIS_LISTEN`` and friends).
         memory_bytes: the engine's memory budget (``PREDIS_CACHE_MEMORY_BYTES``, default 256 MiB).
         max_value_bytes: largest value accepted (``PREDIS_CACHE_MAX_VALUE_BYTES``, default 1 MiB).
+        max_batch_keys: most keys one batch call may name (``PREDIS_CACHE_MAX_BATCH_KEYS``, 100000).
         policy: eviction policy, ``s3fifo`` or ``lru`` (``PREDIS_CACHE_POLICY``).
         backend: storage backend, ``auto``, ``numpy`` or ``cupy`` (``PREDIS_CACHE_BACKEND``).
         block_bytes: block size of the value store (``PREDIS_CACHE_BLOCK_BYTES``, default 64).
@@ -63,6 +64,7 @@ class CacheSettings:
     server: ServerSettings
     memory_bytes: int = 256 * 1024 * 1024
     max_value_bytes: int = 1024 * 1024
+    max_batch_keys: int = 100_000
     policy: str = "s3fifo"
     backend: str = "auto"
     block_bytes: int = 64
@@ -106,6 +108,7 @@ class CacheSettings:
             server=ServerSettings.from_env("cache", environ, listen),
             memory_bytes=env.integer("PREDIS_CACHE_MEMORY_BYTES", 256 * 1024 * 1024, minimum=64 * 1024),
             max_value_bytes=env.integer("PREDIS_CACHE_MAX_VALUE_BYTES", 1024 * 1024, minimum=1),
+            max_batch_keys=env.integer("PREDIS_CACHE_MAX_BATCH_KEYS", 100_000, minimum=1),
             policy=env.text("PREDIS_CACHE_POLICY", "s3fifo"),
             backend=env.text("PREDIS_CACHE_BACKEND", "auto"),
             block_bytes=env.integer("PREDIS_CACHE_BLOCK_BYTES", 64, minimum=1),

@@ -52,6 +52,7 @@ class EngineConfig:
     Attributes:
         memory_bytes: the budget for entries and the memory that holds them.
         max_value_bytes: largest value accepted.
+        max_batch_keys: most keys one batch call may name.
         policy: ``s3fifo`` (default) or ``lru``.
         block_bytes: block size of the value store.
         tenant_quota_bytes: default quota of every tenant; 0 lets a tenant use the whole budget.
@@ -60,6 +61,7 @@ class EngineConfig:
 
     memory_bytes: int
     max_value_bytes: int = 1024 * 1024
+    max_batch_keys: int = 100_000
     policy: str = "s3fifo"
     block_bytes: int = DEFAULT_BLOCK_BYTES
     tenant_quota_bytes: int = 0
@@ -181,6 +183,7 @@ class Engine:
 
     def validate(self, keys: KeyBatch, values: KeyBatch | None = None, ttl_ms: int = 0) -> None:
         """Raises for a batch that must not be stored; changes nothing."""
+        self.check_batch_size(len(keys))
         _check_keys(keys)
         self.check_ttl(ttl_ms, allow_nonpositive=False)
         if values is None:
@@ -214,12 +217,20 @@ class Engine:
                 f"Redis (at most {largest} now); nothing was changed"
             )
 
+    def check_batch_size(self, count: int) -> None:
+        if count > self.config.max_batch_keys:
+            raise InvalidInput(
+                f"a batch of {count} keys is more than the {self.config.max_batch_keys} one call may name "
+                "(PREDIS_CACHE_MAX_BATCH_KEYS); split it; nothing was changed"
+            )
+
     def clock_ms(self) -> int:
         return self.clock_ns() // 1_000_000
 
     # -- reads -------------------------------------------------------------------------------
 
     def get_many(self, tenant: str, keys: KeyBatch) -> BatchRead:
+        self.check_batch_size(len(keys))
         """Reads keys: counts hits and misses, refreshes the policy, drops expired entries."""
         _check_keys(keys)
         t = self.tenant_id(tenant)
