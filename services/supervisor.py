@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from predis.services.runtime.files import write_atomically
 from predis.services.runtime.settings import DEFAULT_PORTS, address_env_var
 
 # The cache is started last because it connects to the others.
@@ -192,10 +193,7 @@ def state_path(cache_address: str) -> Path:
 
 def _write_state(suite: Suite) -> None:
     state = {s.name: {"address": s.address, "pid": s.process.pid, "restarts": s.restarts} for s in suite.services}
-    path = state_path(suite.addresses["cache"])
-    partial = path.with_suffix(".tmp")
-    partial.write_text(json.dumps(state))
-    partial.replace(path)  # readers never see half a file
+    write_atomically(state_path(suite.addresses["cache"]), json.dumps(state).encode())  # never half a file
 
 
 def read_state(cache_address: str) -> dict[str, dict[str, object]]:

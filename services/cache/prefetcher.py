@@ -105,11 +105,15 @@ class PrefetchSettings:
     score_timeout_s: float = 0.25
     table_rows: int = 1 << 16
 
+    @property
+    def tuning(self) -> TunerSettings:
+        """The live threshold's settings (engine/threshold.py validates them)."""
+        return TunerSettings(target=self.precision_target, lowest=self.min_threshold)
+
     def __post_init__(self) -> None:
-        if not 0.0 < self.precision_target < 1.0:
-            raise ValueError("the precision target must be between 0 and 1")
         if not 0.0 < self.min_threshold <= self.initial_threshold < 1.0:
             raise ValueError("thresholds must satisfy 0 < min <= initial < 1")
+        _ = self.tuning  # raises for a target the live tuner cannot take
         if not 0.0 <= self.memory_share <= 1.0:
             raise ValueError("the memory share must be between 0 and 1")
         if self.per_trigger < 1 or self.max_lag_events < 1 or self.concurrency < 1 or self.table_rows < 1:
@@ -199,7 +203,7 @@ class Prefetcher:
             state = self.tenants[name] = TenantPrefetch(
                 KeyIds(4 * s.table_rows),
                 CandidateStream(s.table_rows // 2),
-                ThresholdTuner(TunerSettings(target=s.precision_target, lowest=s.min_threshold), s.initial_threshold),
+                ThresholdTuner(s.tuning, s.initial_threshold),
             )
         return state
 

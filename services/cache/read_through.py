@@ -153,14 +153,26 @@ class ReadThroughCache:
         return await asyncio.shield(flight)
 
     async def _run_fetch(self, tenant: str, key: bytes, flight: asyncio.Future[bytes | None], prefetch: bool) -> None:
-        assert self.origin is not None
-        if not self.breaker.allow():
+        try:
+            value = await self._ask_origin(tenant, key)
+            if value is not None:
+                self._store(tenant, key, value, prefetch and (tenant, key) in self._prefetch_flights)
+            flight.set_result(value)
+        except DomainError as error:  # skipped, timed out or failed: nothing was cached
             self.engine.count(tenant, Counter.ORIGIN_ERRORS)
-            flight.set_exception(DependencySkipped(self.breaker.refusal()))
+            flight.set_exception(error)
+        finally:
             del self._inflight[(tenant, key)]
             self._prefetch_flights.discard((tenant, key))
-            flight.exception()
-            return
+        # Every waiter may have given up already; reading the exception keeps asyncio quiet.
+        flight.exception()
+
+    async def _ask_origin(self, tenant: str, key: bytes) -> bytes | None:
+        """One origin call through the breaker, which it tells how the call went; any failure
+        becomes one clear domain error."""
+        assert self.origin is not None
+        if not self.breaker.allow():
+            raise DependencySkipped(self.breaker.refusal())
         self.engine.count(tenant, Counter.ORIGIN_FETCHES)
         loop = asyncio.get_running_loop()
         try:
@@ -169,27 +181,15 @@ class ReadThroughCache:
             )
             if value is not None and not isinstance(value, bytes | bytearray):
                 raise TypeError(f"origin returned {type(value).__name__}, not bytes")
-            self.breaker.record(success=True)
-            if value is not None:
-                value = bytes(value)
-                self._store(tenant, key, value, prefetch and (tenant, key) in self._prefetch_flights)
-            flight.set_result(value)
         except TimeoutError:
             self.breaker.record(success=False)
-            self.engine.count(tenant, Counter.ORIGIN_ERRORS)
-            flight.set_exception(
-                TimedOut(f"the origin did not answer within {self.origin_timeout_s:g}s; nothing was cached")
-            )
+            raise TimedOut(f"the origin did not answer within {self.origin_timeout_s:g}s; nothing was cached") from None
         except Exception as exc:  # noqa: BLE001 - any origin failure becomes one clear error
             self.breaker.record(success=False)
-            self.engine.count(tenant, Counter.ORIGIN_ERRORS)
             log.warning("origin fetch failed: %s: %s", type(exc).__name__, exc)
-            flight.set_exception(Unavailable(f"the origin failed ({type(exc).__name__}: {exc}); nothing was cached"))
-        finally:
-            del self._inflight[(tenant, key)]
-            self._prefetch_flights.discard((tenant, key))
-        # Every waiter may have given up already; reading the exception keeps asyncio quiet.
-        flight.exception()
+            raise Unavailable(f"the origin failed ({type(exc).__name__}: {exc}); nothing was cached") from None
+        self.breaker.record(success=True)
+        return None if value is None else bytes(value)
 
     def _store(self, tenant: str, key: bytes, value: bytes, prefetch: bool) -> None:
         """Caches an origin value; a value the cache cannot hold is still returned, uncached."""

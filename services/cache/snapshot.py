@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import struct
 import time
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ import numpy as np
 from predis.services.cache.engine.engine import Engine
 from predis.services.cache.engine.storage import KeyBatch
 from predis.services.runtime.errors import DomainError
+from predis.services.runtime.files import write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -56,16 +56,17 @@ class Snapshot:
 def capture(engine: Engine, now_unix_ms: int | None = None) -> Snapshot:
     """Every live entry of every tenant, with its expiry as an absolute wall-clock time."""
     now = int(time.time() * 1000) if now_unix_ms is None else now_unix_ms
-    tenants, owners, keys, values, expires = [], [], [], [], []
+    tenants, owners, keys, blobs, lengths, expires = [], [], [], [], [], []
     for t, name in enumerate(engine.tenant_names()):
-        entry_keys, blob, lengths, ttl_left = engine.dump(name)
+        entry_keys, blob, entry_lengths, ttl_left = engine.dump(name)
         tenants.append(name)
         owners.append(np.full(len(entry_keys), t, dtype=np.uint32))
         keys.extend(entry_keys)
-        values.append(KeyBatch.from_blob(blob, lengths))
+        blobs.append(blob)
+        lengths.append(np.asarray(entry_lengths, dtype=np.int64))
         expires.append(np.where(ttl_left < 0, -1, now + ttl_left).astype(np.int64))
-    value_blob = b"".join(bytes(v.data) for v in values)
-    value_lengths = np.concatenate([v.lengths for v in values]) if values else np.zeros(0, np.int64)
+    value_blob = b"".join(blobs)
+    value_lengths = np.concatenate(lengths) if lengths else np.zeros(0, np.int64)
     return Snapshot(
         tenants,
         np.concatenate(owners) if owners else np.zeros(0, np.uint32),
@@ -134,17 +135,7 @@ def write(path: Path, snapshot: Snapshot) -> int:
     """Writes ``snapshot`` to ``path`` atomically (temporary file, fsync, rename, fsync of the
     directory); returns the bytes written."""
     data = encode(snapshot)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with partial.open("wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    partial.replace(path)
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
+    write_atomically(path, data)
     return len(data)
 
 

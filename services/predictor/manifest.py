@@ -1,19 +1,20 @@
 """What the predictor had loaded, kept on disk so that a restarted predictor serves the same
 models: each version's directory, role and traffic weight, rewritten after every change.
 
-Written to a temporary file, fsync'ed and renamed over the old one, so a crash mid-write leaves
-the previous manifest whole. A manifest that cannot be read, or an entry whose model no longer
-opens, is skipped with a log line: a restart must never fail because a model went away.
+Written atomically (``runtime/files.py``), so a crash mid-write leaves the previous manifest
+whole. A manifest that cannot be read, or an entry whose model no longer opens, is skipped with a
+log line: a restart must never fail because a model went away.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from predis.services.runtime.files import write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +39,7 @@ class LoadedManifest:
     def save(self, entries: Sequence[LoadedEntry]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         body = {"format": FORMAT, "models": [e.__dict__ for e in entries]}
-        partial = self.path.with_suffix(".tmp")
-        with partial.open("w") as f:
-            json.dump(body, f)
-            f.flush()
-            os.fsync(f.fileno())
-        partial.replace(self.path)
+        write_atomically(self.path, json.dumps(body).encode())
 
     def read(self) -> list[LoadedEntry]:
         """The entries, champion first; [] when there is no manifest or it cannot be read."""

@@ -147,10 +147,10 @@ class Engine:
         slots = self.storage.slots_of_tenant(t)
         now = self.clock_ms()
         expires = self._expires[slots]
-        slots = slots[(expires == 0) | (expires > now)]
+        live = (expires == 0) | (expires > now)
+        slots, expires = slots[live], expires[live]
         values, lengths = self.storage.read(slots)
         keys = [self.storage.key_of(int(s)) for s in slots]
-        expires = self._expires[slots]
         return keys, values, lengths, np.where(expires == 0, -1, expires - now)
 
     def tenant_name(self, tenant: int) -> str:
@@ -230,8 +230,8 @@ class Engine:
     # -- reads -------------------------------------------------------------------------------
 
     def get_many(self, tenant: str, keys: KeyBatch) -> BatchRead:
-        self.check_batch_size(len(keys))
         """Reads keys: counts hits and misses, refreshes the policy, drops expired entries."""
+        self.check_batch_size(len(keys))
         _check_keys(keys)
         t = self.tenant_id(tenant)
         hashes = self.storage.hashes(t, keys)

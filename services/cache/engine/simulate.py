@@ -286,7 +286,7 @@ def simulate(
     counts = np.zeros(4, dtype=np.int64)
     is_live = live is not None and mode == PROPOSALS
     tuner, scores = new_tuner_state(TunerSettings(), 1.0), np.zeros((1, 1), dtype=np.float32)
-    if live is not None and is_live:
+    if live is not None and mode == PROPOSALS:
         tuner, scores = new_tuner_state(live.settings, live.initial), np.ascontiguousarray(live.scores, np.float32)
     last = line_ends(lines, len(ids))
     longest = int(np.diff(np.flatnonzero(np.concatenate(([True], last)))).max()) if len(ids) else 1
