@@ -69,9 +69,14 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from predis.services.demo import run_demo
+    from predis.services.demo import TRAIN_REQUESTS, run_demo
 
-    return run_demo(args.requests, args.rate)
+    if args.warm is None:
+        return run_demo(args.requests, args.rate)
+    if not 0 <= args.warm <= TRAIN_REQUESTS:
+        print(f"predis demo: --warm must be 0 to {TRAIN_REQUESTS:,} (the training requests)", file=sys.stderr)
+        return 2
+    return run_demo(args.requests, args.rate, warm=args.warm)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -82,7 +87,10 @@ def _train(args: argparse.Namespace) -> int:
     from predis.services.retrainer.training import TrainingOptions, train
 
     try:
-        options = TrainingOptions(args.train_fraction, args.horizon, args.model, args.max_rows, args.seed)
+        horizon = {} if args.horizon is None else {"horizon": args.horizon}  # else TrainingOptions' default
+        options = TrainingOptions(
+            train_fraction=args.train_fraction, model=args.model, max_rows=args.max_rows, seed=args.seed, **horizon
+        )
         traces = [load_trace(path, args.format, args.keys, args.key_seed, _say) for path in args.traces]
         card = train(traces, args.out, options)
     except (ValueError, FileNotFoundError, TraceFormatError) as error:
@@ -197,7 +205,9 @@ def _replay(args: argparse.Namespace) -> int:
                 keys=args.keys,
                 key_seed=args.key_seed,
                 say=_say,
-                tuning=TunerSettings(target=args.precision_target),
+                tuning=TunerSettings()
+                if args.precision_target is None
+                else TunerSettings(target=args.precision_target),
                 per_read=args.per_read,
             )
         if args.plot:
@@ -281,8 +291,8 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument(
         "--precision-target",
         type=float,
-        default=0.5,
-        help="for the learned policy: the live tuner's target, as PREDIS_PREFETCH_PRECISION_TARGET (0.5)",
+        help="for the learned policy: the live tuner's target (default: the cache's PREDIS_PREFETCH_PRECISION_TARGET "
+        "default)",
     )
     replay.add_argument(
         "--per-read",
@@ -300,7 +310,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("traces", nargs="+", type=Path)
     train.add_argument("--out", type=Path, required=True, help="directory for model.onnx and model.json")
     train.add_argument("--train-fraction", type=float, default=0.3, help="share of each trace to learn from")
-    train.add_argument("--horizon", type=int, default=8, help="label: requested within this many requests (8)")
+    train.add_argument(
+        "--horizon", type=int, help="label: requested within this many requests (default: predis train's, 8 today)"
+    )
     train.add_argument("--model", default="gbdt", help="gbdt or logistic")
     train.add_argument("--max-rows", type=int, default=400_000, help="candidate rows kept for fitting")
     train.add_argument("--seed", type=int, default=0)
@@ -358,6 +370,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--requests", type=int, default=5000, help="requests replayed per run")
     demo.add_argument("--rate", type=float, default=250.0, help="GETs per second (a late one goes at once)")
+    demo.add_argument(
+        "--warm",
+        type=int,
+        help="training requests served first, unscored (default 10,000; 0: start from an empty cache)",
+    )
     demo.set_defaults(func=_demo)
     return parser
 

@@ -23,8 +23,9 @@ from predis.client import Client
 from predis.config import ClientConfig
 from predis.services.cache.engine.engine import Engine, EngineConfig
 from predis.services.cache.engine.numpy_storage import NumpyStorage
-from predis.services.cache.engine.simulate import simulate
+from predis.services.cache.engine.simulate import LiveThreshold, SimulationResult, simulate
 from predis.services.cache.key_ids import KeyIds
+from predis.services.cache.prefetcher import PrefetchSettings
 from predis.services.replay.keys import load_trace
 from predis.services.retrainer.training import TrainingOptions, train
 from predis.services.supervisor import start_suite
@@ -165,7 +166,8 @@ def run_demo(
             learned = _replay(addresses["cache"], "learned", names, warm_up, replayed, rate)
             with Client(predictor=addresses["predictor"]) as client:
                 status = client.predictor.model_status(MODEL_VERSION)
-            _report(np.concatenate([warm_up, replayed]), len(warm_up), plain, learned, status)
+            in_process = _replay_learned(ids_of_names[train_end - warm :], warm, model_dir)
+            _report(np.concatenate([warm_up, replayed]), len(warm_up), plain, learned, status, in_process)
         finally:
             suite.stop()
             print("Stopped the suite.")
@@ -206,12 +208,24 @@ def _replay(
         return RunResult(tenant, elapsed, latencies * 1000, {k: after[k] - before[k] for k in after}, end)
 
 
+def _replay_learned(ids: np.ndarray, warm: int, model_dir: Path) -> SimulationResult:
+    """The learned policy on the same requests in process (``predis replay``'s code, on the ids the
+    cache computes candidates on): the cut starts where the cache's does and is tuned live."""
+    from predis.services.replay.learned import score_proposals
+
+    scored = score_proposals(ids, model_dir)
+    tuner = LiveThreshold(scored.scores, PrefetchSettings().initial_threshold)
+    no_counts = np.zeros(len(ids), dtype=np.int8)
+    return simulate(ids, CACHE_ENTRIES, "learned", eval_from=warm, proposals=(scored.keys, no_counts), live=tuner)
+
+
 def _report(
     requests: np.ndarray,
     warm: int,
     plain: RunResult,
     learned: RunResult,
     status: predictor_pb2.GetModelStatusResponse,
+    in_process: SimulationResult,
 ) -> None:
     replay = simulate(requests.astype(np.uint64), CACHE_ENTRIES, "s3fifo", eval_from=warm)
     rows = [
@@ -238,6 +252,10 @@ def _report(
     print(
         f"  same requests, replay   {replay.hit_ratio:.4f}  "
         f"(in-process S3-FIFO, {CACHE_ENTRIES:,} entries, same warm-up: the same code as 'plain')"
+    )
+    print(
+        f"  learned, in process     {in_process.hit_ratio:.4f}  (predis replay's code, same model and warm-up; "
+        "a prefetch there lands at once)"
     )
     p, d = learned.end.prefetcher, learned.scored
     print("\nWhat the cache learned (tenant 'learned', scored part):")

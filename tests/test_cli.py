@@ -222,6 +222,7 @@ def test_demo_replays_the_shipped_trace_with_and_without_learned_prefetching(
     out = capsys.readouterr().out
     assert "Keys: id field (bits 9-26) scrambled with seed 0" in out  # honest keys, and it says so
     assert "Scored 2,000 GETs through the cache service" in out
+    assert re.search(r"learned, in process\s+0\.\d{4}", out)  # replay's learned policy on the same requests
     plain, learned = (float(x) for x in re.search(r"hit ratio\s+([0-9.]+)\s+([0-9.]+)", out).groups())  # type: ignore[union-attr]
     replay = float(re.search(r"same requests, replay\s+([0-9.]+)", out).group(1))  # type: ignore[union-attr]
     assert abs(plain - replay) < 0.01  # no model: the service is the replayed S3-FIFO
