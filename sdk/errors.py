@@ -32,6 +32,14 @@ class ResourceExhaustedError(PredisError):
     """RESOURCE_EXHAUSTED: a quota or capacity limit refused the request."""
 
 
+class RefusedError(ResourceExhaustedError):
+    """CANCELLED by the server before it answered: gRPC's core at the server refused the call
+    because its queue of calls waiting for the service was full (``PREDIS_MAX_PENDING_CALLS``:
+    grpcio reports that refusal as CANCELLED, not RESOURCE_EXHAUSTED), or the server cancelled it
+    at the end of a shutdown's grace period. Either way: back off and retry, as for any
+    ResourceExhaustedError. ``code`` stays CANCELLED, what the wire said."""
+
+
 class FailedPreconditionError(PredisError):
     """FAILED_PRECONDITION: the service is not in a state to honour the request."""
 
@@ -51,7 +59,19 @@ _BY_CODE: dict[grpc.StatusCode, type[PredisError]] = {
 }
 
 
+# What grpcio says when the other side reset the call; a call this process cancelled says more
+# ("Locally cancelled by application!") or raises CancelledError instead.
+_RESET_BY_SERVER = {"", "CANCELLED"}
+
+
 def from_rpc_error(error: grpc.RpcError, method: str = "") -> PredisError:
     code = error.code() if hasattr(error, "code") else grpc.StatusCode.UNKNOWN
     details = (error.details() if hasattr(error, "details") else str(error)) or ""
+    if code == grpc.StatusCode.CANCELLED and details in _RESET_BY_SERVER:
+        return RefusedError(
+            code,
+            "the server refused or dropped the call unanswered (its queue of pending calls was full, "
+            "PREDIS_MAX_PENDING_CALLS, or it was shutting down); back off and retry",
+            method,
+        )
     return _BY_CODE.get(code, PredisError)(code, details, method)

@@ -48,12 +48,13 @@ class BackgroundSuite:
         prefetch: PrefetchSettings | None = None,
         batch_wait_s: float = 0.0,
         app_candidates: Callable[[str, bytes], list[bytes]] | None = None,
-        cache_max_concurrent_rpcs: int | None = None,
+        cache_max_concurrent_rpcs: int = 1024,
+        cache_max_pending_calls: int = 256,
     ) -> None:
-        self.cache_settings = (
-            LOOPBACK
-            if cache_max_concurrent_rpcs is None
-            else ServerSettings(listen="127.0.0.1:0", max_concurrent_rpcs=cache_max_concurrent_rpcs)
+        self.cache_settings = ServerSettings(
+            listen="127.0.0.1:0",
+            max_concurrent_rpcs=cache_max_concurrent_rpcs,
+            max_pending_calls=cache_max_pending_calls,
         )
         self.app_candidates = app_candidates
         self.batch_wait_s = batch_wait_s

@@ -96,6 +96,49 @@ def test_a_service_at_its_call_limit_sheds_the_next_call_at_once() -> None:
         suite.stop()
 
 
+def test_calls_past_the_pending_queue_are_refused_at_once_and_change_nothing() -> None:
+    import asyncio
+    import time
+
+    from predis.errors import RefusedError
+
+    suite = BackgroundSuite(cache_max_pending_calls=8).start()
+    try:
+
+        async def flood() -> tuple[list[int], list[int], float]:
+            async with predis.AsyncClient(suite.addresses["cache"]) as client:
+                await client.set("warm", b"up")  # connected before the loop stops
+                # The service's loop stops for a second: new calls can only wait in gRPC's core.
+                suite.loop.call_soon_threadsafe(time.sleep, 1.0)
+                await asyncio.sleep(0.05)
+                started = time.perf_counter()
+                refused_by: list[float] = []
+
+                async def one(i: int) -> bool:
+                    try:
+                        await client.set(f"k{i}", b"v%d" % i, timeout=10)
+                        return True
+                    except RefusedError:
+                        refused_by.append(time.perf_counter() - started)
+                        return False
+
+                served = await asyncio.gather(*(one(i) for i in range(200)))
+                return (
+                    [i for i, ok in enumerate(served) if ok],
+                    [i for i, ok in enumerate(served) if not ok],
+                    max(refused_by, default=0.0),
+                )
+
+        served, refused, slowest_refusal = asyncio.run(flood())
+        assert refused and served  # at most 8 waited; the rest were told at once
+        assert slowest_refusal < 0.9  # refused while the loop was still stopped, not queued behind it
+        with predis.Client(suite.addresses["cache"]) as client:
+            assert all(client.get(f"k{i}", skip_origin=True) == b"v%d" % i for i in served)
+            assert all(client.get(f"k{i}", skip_origin=True) is None for i in refused)  # nothing half-done
+    finally:
+        suite.stop()
+
+
 class HungOrigin:
     """An origin that never answers in time (a hung database)."""
 
@@ -161,3 +204,25 @@ def test_batches_and_streams_past_their_limits_are_refused_whole(client: predis.
     assert len(client.batch_get(keys[:100_000], skip_origin=True)) == 100_000  # the limit itself is fine
     with pytest.raises(InvalidArgumentError, match="65536"):
         next(iter(client.access_events(max_batch=1_000_000)))
+
+
+def test_only_a_reset_from_the_server_reads_as_a_refusal() -> None:
+    import grpc
+
+    from predis.errors import PredisError, RefusedError, from_rpc_error
+
+    class Failed(grpc.RpcError):
+        def __init__(self, code: grpc.StatusCode, details: str) -> None:
+            self._code, self._details = code, details
+
+        def code(self) -> grpc.StatusCode:
+            return self._code
+
+        def details(self) -> str:
+            return self._details
+
+    refused = from_rpc_error(Failed(grpc.StatusCode.CANCELLED, "CANCELLED"), "Set")
+    assert isinstance(refused, RefusedError) and "PREDIS_MAX_PENDING_CALLS" in str(refused)
+    assert refused.code == grpc.StatusCode.CANCELLED  # what the wire said
+    local = from_rpc_error(Failed(grpc.StatusCode.CANCELLED, "Locally cancelled by application!"))
+    assert type(local) is PredisError  # this process cancelled it: not the server's refusal

@@ -72,3 +72,16 @@ def test_log_lines_carry_the_trace_id() -> None:
         line = json.loads(JsonFormatter("cache").format(record))
     assert line["trace_id"] == f"{span.get_span_context().trace_id:032x}"
     assert line["message"] == "hello world" and line["service"] == "cache"
+
+
+def test_lines_about_calls_whose_caller_had_gone_are_dropped_and_nothing_else() -> None:
+    from predis.services.runtime.logs import AbandonedCallFilter
+
+    def record(name: str, message: str) -> logging.LogRecord:
+        return logging.LogRecord(name, logging.ERROR, __file__, 1, message, (), None)
+
+    keep = AbandonedCallFilter().filter
+    assert not keep(record("grpc._cython.cygrpc", "ExecuteBatchError raised in core by servicer method [/x]"))
+    assert not keep(record("opentelemetry.instrumentation.grpc._server", "Failed to parse peer address ''"))
+    assert keep(record("grpc._cython.cygrpc", "something else went wrong"))
+    assert keep(record("predis", "ExecuteBatchError raised in core"))

@@ -20,6 +20,19 @@ class TraceContextFilter(logging.Filter):
         return True
 
 
+class AbandonedCallFilter(logging.Filter):
+    """Drops the two lines gRPC and its tracing write for each call whose caller had already gone
+    (its deadline passed or it cancelled) when the answer was ready. The caller sees that as its
+    own error; under overload a line a call would cost the loop more than the calls themselves."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "grpc._cython.cygrpc":
+            return not record.getMessage().startswith("ExecuteBatchError raised in core")
+        if record.name == "opentelemetry.instrumentation.grpc._server":
+            return not record.getMessage().startswith("Failed to parse peer address")
+        return True
+
+
 class JsonFormatter(logging.Formatter):
     def __init__(self, service: str) -> None:
         super().__init__()
@@ -44,6 +57,7 @@ def configure_logging(service: str, level: str = "info") -> None:
     """Sends this process's logs to stderr as JSON lines."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter(service))
+    handler.addFilter(AbandonedCallFilter())
     handler.addFilter(TraceContextFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]

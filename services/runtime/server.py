@@ -48,6 +48,11 @@ def _server_options(settings: ServerSettings) -> list[tuple[str, int]]:
         # Accept the SDK's keepalive pings instead of answering them with GOAWAY.
         ("grpc.http2.min_recv_ping_interval_without_data_ms", 5_000),
         ("grpc.keepalive_permit_without_calls", 1),
+        # The queue that forms under overload is gRPC core's, of calls received but not yet
+        # taken by the event loop (grpc.aio takes one at a time). Bound it: past a quarter of the
+        # limit core refuses new calls at random, more often as it fills, and all at the limit.
+        ("grpc.server.max_pending_requests", max(settings.max_pending_calls // 4, 1)),
+        ("grpc.server.max_pending_requests_hard_limit", settings.max_pending_calls),
     ]
 
 

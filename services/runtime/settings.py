@@ -71,6 +71,10 @@ class Env:
 # many clients and long-lived event streams; the predictor's calls are short and CPU-bound, so a
 # short queue keeps the calls it serves fast.
 MAX_CONCURRENT_RPCS = {"cache": 1024, "predictor": 64, "drift": 256, "retrainer": 64}
+# Calls gRPC's core holds for a service before its event loop takes them (each waits about half a
+# millisecond a call ahead of it on a busy 2-core machine): the predictor's work is optional and
+# its caller's deadline short, so its queue is short; the cache's callers wait for their data.
+MAX_PENDING_CALLS = {"cache": 256, "predictor": 32, "drift": 64, "retrainer": 64}
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,9 @@ class ServerSettings:
         max_concurrent_rpcs: calls handled at once; one more is refused at once with
             RESOURCE_EXHAUSTED instead of queueing into seconds (``PREDIS_MAX_CONCURRENT_RPCS``;
             default per service, ``MAX_CONCURRENT_RPCS``).
+        max_pending_calls: calls gRPC's core holds before the service takes them; past a quarter
+            of it new calls are refused at random (more often as it fills), at it all are
+            (``PREDIS_MAX_PENDING_CALLS``; default per service, ``MAX_PENDING_CALLS``).
     """
 
     listen: str
@@ -92,6 +99,7 @@ class ServerSettings:
     log_level: str = "info"
     max_message_bytes: int = 256 * 1024 * 1024
     max_concurrent_rpcs: int = 256
+    max_pending_calls: int = 256
 
     def __post_init__(self) -> None:
         parse_address(self.listen, "listen address")
@@ -109,4 +117,5 @@ class ServerSettings:
             max_concurrent_rpcs=env.integer(
                 "PREDIS_MAX_CONCURRENT_RPCS", MAX_CONCURRENT_RPCS.get(service, 256), minimum=1
             ),
+            max_pending_calls=env.integer("PREDIS_MAX_PENDING_CALLS", MAX_PENDING_CALLS.get(service, 256), minimum=1),
         )
