@@ -129,20 +129,26 @@ def _bench_predictor(args: argparse.Namespace) -> int:
 
     from predis.services.bench.predictor import run_bench
 
-    rows = [run_bench(args.batch, model, args.rate, args.seconds) for model in args.model.split(",")]
+    rates = [float(r) for r in args.rate.split(",")]
+    models = args.model.split(",")
+    rows = [run_bench(args.batch, m, rates, args.seconds, args.processes, args.deadline_ms) for m in models]
     if args.json:
         print(json.dumps(rows[0] if len(rows) == 1 else {"rows": rows}))
         return 0
     print(
         f"batches of {args.batch} candidate rows x {rows[0]['features']} features (cache2k-web07, honest keys, "
-        f"model from predis train); service at {args.rate:g} requests/s for {args.seconds:g}s"
+        f"model from predis train); service driven by {args.processes} load processes for {args.seconds:g}s a rate, "
+        f"deadline {args.deadline_ms:g} ms"
     )
     for r in rows:
-        print(
-            f"  {r['model']:<9} in process p50 {r['inprocess_p50_us']} us, p99 {r['inprocess_p99_us']} us;"
-            f"  service p50 {r['service_p50_ms']} ms, p99 {r['service_p99_ms']} ms, {r['service_errors']} errors,"
-            f" {r['service_shed']} shed (RESOURCE_EXHAUSTED, p99 {r['service_shed_p99_ms']} ms)"
-        )
+        print(f"  {r['model']:<9} in process p50 {r['inprocess_p50_us']} us, p99 {r['inprocess_p99_us']} us")
+        for run in r["service"]:
+            failed = ", ".join(f"{n} {code}" for code, n in run["failed"].items()) or "none"
+            print(
+                f"    {run['rate_per_s']:>6g}/s sent: served {run['served_per_s']:g}/s, p50 {run['served_p50_ms']} ms,"
+                f" p99 {run['served_p99_ms']} ms; refused {run['refused']} of {run['sent']}"
+                f" (p99 {run['refused_p99_ms']} ms); other failures: {failed}"
+            )
     return 0
 
 
@@ -344,16 +350,26 @@ def build_parser() -> argparse.ArgumentParser:
     predictor = benches.add_parser("predictor", help="scoring latency in process and through the predictor service")
     predictor.add_argument("--batch", type=int, default=64)
     predictor.add_argument("--model", default="logistic,gbdt", help="logistic, gbdt (50 trees), comma-separated")
-    predictor.add_argument("--rate", type=float, default=1000.0, help="requests per second sent to the service")
+    predictor.add_argument(
+        "--rate", default="1000,1500,3000", help="calls/s sent to the service, comma-separated (1000,1500,3000)"
+    )
+    predictor.add_argument("--processes", type=int, default=2, help="load processes sharing the rate (2)")
+    predictor.add_argument("--deadline-ms", type=float, default=250.0, help="each call's deadline (250: the cache's)")
     predictor.add_argument("--seconds", type=float, default=10.0)
     predictor.add_argument("--json", action="store_true")
     predictor.set_defaults(func=_bench_predictor)
 
-    from predis.services.bench import prefetch_targets, soak
+    from predis.services.bench import faults, prefetch_targets, soak
 
     soak_bench = benches.add_parser("soak", help="the suite under steady load with prefetching on: leaks and drift")
     soak.add_arguments(soak_bench)
     soak_bench.set_defaults(func=soak.run)
+
+    faults_bench = benches.add_parser(
+        "faults", help="the supervised suite under load while its helpers are slowed, flooded and killed"
+    )
+    faults.add_arguments(faults_bench)
+    faults_bench.set_defaults(func=faults.run)
 
     targets = benches.add_parser("targets", help="learned-policy replay rows against the bars they must clear")
     prefetch_targets.add_arguments(targets)

@@ -29,6 +29,10 @@ START_ORDER = ("predictor", "drift", "retrainer", "cache")
 RESTART_FIRST_DELAY_S = 0.5
 RESTART_MAX_DELAY_S = 30.0
 RESTART_RESET_AFTER_S = 60.0  # a service that ran this long starts its back-off afresh
+# The helpers run at a lower CPU priority than the cache (nice 10, PREDIS_HELPER_NICE; 0 for the
+# same): on a shared machine a flooded predictor or a retraining run then takes the CPU the cache
+# does not need, and the cache's reads never wait behind their work.
+HELPER_NICE = 10
 _READY = re.compile(r"^predis-(\w+) listening on (\S+):(\d+)$")
 
 
@@ -122,6 +126,7 @@ def _wait_ready(process: subprocess.Popen[str], name: str, log_path: Path, timeo
 def _launch(
     name: str, host: str, port: int, log_path: Path, env: dict[str, str], timeout_s: float, mode: str = "w"
 ) -> tuple[subprocess.Popen[str], str]:
+    nice = 0 if name == "cache" else helper_nice(env)
     process = subprocess.Popen(
         [sys.executable, "-m", "predis.services.cli", "serve", name, "--listen", f"{host}:{port}"],
         stdout=subprocess.PIPE,
@@ -130,7 +135,20 @@ def _launch(
         env=env,
         start_new_session=True,  # Ctrl-C reaches the supervisor only; it stops them in order
     )
+    if nice:
+        os.setpriority(os.PRIO_PROCESS, process.pid, nice)  # (preexec_fn is unsafe with threads)
     return process, _wait_ready(process, name, log_path, timeout_s)
+
+
+def helper_nice(env: Mapping[str, str]) -> int:
+    raw = env.get("PREDIS_HELPER_NICE", str(HELPER_NICE))
+    try:
+        value = int(raw)
+    except ValueError:
+        raise StartupError(f"PREDIS_HELPER_NICE={raw!r} is not an integer from 0 to 19") from None
+    if not 0 <= value <= 19:
+        raise StartupError(f"PREDIS_HELPER_NICE={value} is not an integer from 0 to 19")
+    return value
 
 
 def start_suite(
@@ -139,8 +157,11 @@ def start_suite(
     log_dir: Path | None = None,
     extra_env: Mapping[str, str] | None = None,
     timeout_s: float = 120.0,
+    dial: Mapping[str, str] | None = None,
 ) -> Suite:
-    """Starts the four services; ``base_port`` 0 lets each pick a free port."""
+    """Starts the four services; ``base_port`` 0 lets each pick a free port. ``dial`` gives, by
+    service name, the address the services started after it call instead of its own (a proxy
+    in front of it, as ``predis bench faults`` puts one that slows the predictor down)."""
     log_dir = log_dir or Path(os.environ.get("TMPDIR", "/tmp")) / f"predis-{os.getpid()}"
     log_dir.mkdir(parents=True, exist_ok=True)
     suite = Suite()
@@ -151,7 +172,7 @@ def start_suite(
         for name in START_ORDER:
             port = 0 if base_port == 0 else base_port + (DEFAULT_PORTS[name] - DEFAULT_PORTS["cache"])
             log_path = log_dir / f"{name}.log"
-            service_env = {**env, **suite.env()}
+            service_env = {**env, **suite.env(), **{address_env_var(n): a for n, a in (dial or {}).items()}}
             process, address = _launch(name, host, port, log_path, service_env, timeout_s)
             suite.services.append(ServiceProcess(name, process, address, log_path, service_env))
     except BaseException:
@@ -177,7 +198,7 @@ def run_up(host: str, base_port: int, log_dir: Path | None) -> int:
     for var, address in suite.env().items():
         print(f"  export {var}={address}")
     print("Ctrl-C stops all four.", flush=True)
-    code = _watch(suite, stop)
+    code = supervise(suite, stop)
     print("Stopping...", flush=True)
     suite.stop()
     state_path(suite.addresses["cache"]).unlink(missing_ok=True)
@@ -205,7 +226,7 @@ def read_state(cache_address: str) -> dict[str, dict[str, object]]:
         return {}
 
 
-def _watch(suite: Suite, stop: threading.Event) -> int:
+def supervise(suite: Suite, stop: threading.Event) -> int:
     """Restarts fallen helper services until ``stop`` is set or the cache exits (then 1)."""
     _write_state(suite)
     due: dict[str, float] = {}  # service name -> when to restart it

@@ -90,7 +90,14 @@ def test_sqlite_origin_reads_its_table(tmp_path: Path) -> None:
     origin = plugins.make_origin(f"sqlite://{db}?table=items&tenant_column=tenant")
     assert origin.fetch("a", b"k") == b"v-for-a"
     assert origin.fetch("b", b"k") is None
+    # One small page cache a worker thread: the OS caches the file once for all of them.
+    assert origin._connection().execute("PRAGMA cache_size").fetchone()[0] == -256
     origin.close()
+    sized = plugins.make_origin(f"sqlite://{db}?table=items&cache_kib=64")
+    assert sized._connection().execute("PRAGMA cache_size").fetchone()[0] == -64
+    sized.close()
+    with pytest.raises(PluginError, match="cache_kib"):
+        plugins.make_origin(f"sqlite://{db}?table=items&cache_kib=lots")
     with pytest.raises(PluginError, match="does not exist"):
         plugins.make_origin(f"sqlite://{tmp_path}/missing.db")
     with pytest.raises(PluginError, match="plain SQL identifier"):

@@ -176,3 +176,18 @@ async def test_a_failed_trial_opens_the_breaker_again() -> None:
         await cache.get("t", b"c")
     assert origin.calls == 2 and cache.breaker.times_opened == 2
     cache.close()
+
+
+def test_every_origin_worker_starts_with_the_cache() -> None:
+    import time
+
+    cache = make(CountingOrigin())
+    try:
+        # Started at once (each waits for the others), not as bursts of misses first need them,
+        # so the cache's memory is what it will stay from the start.
+        deadline = time.monotonic() + 10
+        while len(cache._pool._threads) < 32 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(cache._pool._threads) == 32
+    finally:
+        cache.close()

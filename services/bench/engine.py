@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import time
 
 import numpy as np
 
+from predis.services.bench import machine
 from predis.services.cache.collector import AccessRing
 from predis.services.cache.engine.backends import cuda_available, make_storage
 from predis.services.cache.engine.engine import Engine, EngineConfig
@@ -81,11 +80,11 @@ def run(args: argparse.Namespace) -> int:
                 print("skipping cupy: no CUDA device")
             continue
         rows.append(bench_backend(backend, args.keys, args.batch, args.value_size, args.seconds))
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    where = machine()
     if args.json:
-        print(json.dumps({"rows": rows, "machine": machine}))
+        print(json.dumps({"rows": rows, "machine": where}))
         return 0
-    print(f"{args.keys:,} keys of {args.value_size} B, batches of {args.batch}, in process ({machine})")
+    print(f"{args.keys:,} keys of {args.value_size} B, batches of {args.batch}, in process ({where})")
     for row in rows:
         print(
             f"  {row['backend']:<6} get {row['get_keys_per_s']:>12,} keys/s ({row['get_batch_us']} us/batch)"

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import tempfile
 import threading
 import time
@@ -30,20 +28,25 @@ import numpy as np
 from predis.client import Client
 from predis.config import ClientConfig
 from predis.errors import PredisError
+from predis.services.bench import machine
 from predis.services.replay.keys import load_trace
 
 TRAIN_REQUESTS = 100_000  # the model learns from these; the soak replays the requests after them
 
 
-def rss_bytes(pid: int) -> int:
-    """Resident memory of a process (Linux /proc), 0 when it is gone."""
+def _status_field(pid: int, name: str) -> int:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
+            if line.startswith(name + ":"):
+                return int(line.split()[1])
     except OSError:
         return 0
     return 0
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident memory of a process (Linux /proc), 0 when it is gone."""
+    return _status_field(pid, "VmRSS") * 1024
 
 
 class MemoryWatch:
@@ -52,6 +55,7 @@ class MemoryWatch:
     def __init__(self, pids: dict[str, int]) -> None:
         self.pids = pids
         self.samples: dict[str, list[int]] = {name: [] for name in pids}
+        self.threads: dict[str, list[int]] = {name: [] for name in pids}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -67,8 +71,19 @@ class MemoryWatch:
         while True:
             for name, pid in self.pids.items():
                 self.samples[name].append(rss_bytes(pid))
+                self.threads[name].append(_status_field(pid, "Threads"))
             if self._stop.wait(1.0):
                 return
+
+    def curve(self, points: int = 10) -> dict[str, list[dict[str, int]]]:
+        """Per process: resident memory and threads at ``points`` evenly spaced moments."""
+        out = {}
+        for name, values in self.samples.items():
+            if not values:
+                continue
+            at = sorted({round(i * (len(values) - 1) / (points - 1)) for i in range(points)})
+            out[name] = [{"second": i, "rss": values[i], "threads": self.threads[name][i]} for i in at]
+        return out
 
     def growth(self) -> dict[str, float]:
         """Per process: last sample over the median of the first tenth, minus one."""
@@ -125,27 +140,36 @@ def _model_cycles(predictor: str, model_dir: Path, cycles: int, pid: int) -> dic
     return {"model_cycles": cycles, "predictor_rss_before": before, "predictor_rss_after": after}
 
 
-def run_soak(seconds: float, load: float, calibrate_s: float, model_cycles: int) -> dict[str, Any]:
+def prepare_demo_suite(tmp: Path) -> tuple[Path, dict[str, str], list[bytes]]:
+    """``predis demo``'s set-up in ``tmp``: a model ``predis train``'s code fits on the start of
+    cache2k-orm-busy (honest keys), a SQLite origin holding every key, a cache far smaller than
+    the working set. Returns the model's directory, the services' environment, and the keys of the
+    requests after the training window, in order."""
     from predis.services.demo import CACHE_ENTRIES, DEMO_TRACE, entry_charge, make_origin, service_ids
     from predis.services.retrainer.training import TrainingOptions, train
-    from predis.services.supervisor import start_suite
 
     orm = load_trace(DEMO_TRACE)  # honest keys: the object ids scrambled
     ids_seen, names, name_of = service_ids(orm.ids[: TRAIN_REQUESTS + 200_000])
     keys = [names[i] for i in name_of[TRAIN_REQUESTS:].tolist()]
+    model_dir = tmp / "model"
+    window = replace(orm, ids=ids_seen[:TRAIN_REQUESTS])
+    train([window], model_dir, TrainingOptions(train_fraction=1.0, max_rows=50_000))
+    origin = tmp / "origin.sqlite"
+    make_origin(origin, names)
+    budget = CACHE_ENTRIES * entry_charge(names)
+    env = {
+        "PREDIS_ORIGIN": f"sqlite://{origin}",
+        "PREDIS_CACHE_MEMORY_BYTES": str(budget),
+        "PREDIS_CACHE_MAX_VALUE_BYTES": str(budget // 4),
+    }
+    return model_dir, env, keys
+
+
+def run_soak(seconds: float, load: float, calibrate_s: float, model_cycles: int) -> dict[str, Any]:
+    from predis.services.supervisor import start_suite
+
     with tempfile.TemporaryDirectory(prefix="predis-soak-") as tmp:
-        model_dir = Path(tmp) / "model"
-        window = replace(orm, ids=ids_seen[:TRAIN_REQUESTS])
-        train([window], model_dir, TrainingOptions(train_fraction=1.0, max_rows=50_000))
-        # The demo's set-up: a SQLite origin with every key, a cache far smaller than the working set.
-        origin = Path(tmp) / "origin.sqlite"
-        make_origin(origin, names)
-        budget = CACHE_ENTRIES * entry_charge(names)
-        env = {
-            "PREDIS_ORIGIN": f"sqlite://{origin}",
-            "PREDIS_CACHE_MEMORY_BYTES": str(budget),
-            "PREDIS_CACHE_MAX_VALUE_BYTES": str(budget // 4),
-        }
+        model_dir, env, keys = prepare_demo_suite(Path(tmp))
         suite = start_suite(base_port=0, log_dir=Path(tmp), extra_env=env)
         try:
             pids = {s.name: s.process.pid for s in suite.services}
@@ -171,10 +195,11 @@ def run_soak(seconds: float, load: float, calibrate_s: float, model_cycles: int)
         "last_tenth": _percentiles(latencies[-tenth:][~np.isnan(latencies[-tenth:])]),
         "rss_growth": memory.growth(),
         "rss_last_bytes": {name: values[-1] for name, values in memory.samples.items() if values},
+        "rss_curve": memory.curve(),
         "prefetcher_state": prefetcher.state,
         "prefetches_started": int(prefetcher.prefetches_started),
         **cycles,
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "machine": machine(),
     }
 
 
@@ -203,6 +228,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"  GET latency, last tenth:  p50 {last['p50_ms']} ms, p99 {last['p99_ms']} ms")
     for name, growth in result["rss_growth"].items():
         print(f"  {name:<10} RSS {result['rss_last_bytes'][name] / 2**20:.1f} MiB at the end, growth {growth:+.1%}")
+    cache_curve = result["rss_curve"].get("cache", [])
+    print(
+        "  cache RSS (MiB) and threads over the run: "
+        + ", ".join(f"{p['second']}s {p['rss'] / 2**20:.0f}/{p['threads']}" for p in cache_curve)
+    )
     before, after = result["predictor_rss_before"], result["predictor_rss_after"]
     print(
         f"  {result['model_cycles']} model loads and unloads: predictor RSS {before / 2**20:.1f} -> "

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import shutil
 import socket
 import statistics
@@ -28,6 +27,7 @@ import numpy as np
 
 from predis.client import Client
 from predis.config import ClientConfig
+from predis.services.bench import machine
 from predis.services.bench.load_client import key_name
 
 LOAD_CHUNK = 20_000
@@ -247,7 +247,7 @@ def run_throughput(options: ThroughputOptions) -> dict[str, object]:
         "concurrency": options.concurrency,
         "rounds": options.rounds,
         "seconds_per_round": options.seconds,
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "machine": machine(),
     }
 
 

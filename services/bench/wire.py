@@ -5,14 +5,13 @@ as one blob) and for the client (encode the keys; decode the values into a list 
 
 from __future__ import annotations
 
-import os
-import platform
 import time
 from collections.abc import Callable
 
 import numpy as np
 
 from predis.packing import lengths_of, pack, unpack
+from predis.services.bench import machine
 from predis.services.cache.engine.storage import KeyBatch
 from predis.v1 import cache_pb2
 
@@ -76,5 +75,5 @@ def run_wire(batch: int = 1000, value_size: int = 100, reps: int = 300) -> dict[
         "server_repeated_us": _median_us(b.server_repeated, reps),
         "client_packed_us": _median_us(b.client_packed, reps),
         "client_repeated_us": _median_us(b.client_repeated, reps),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "machine": machine(),
     }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -41,6 +42,15 @@ class ReadResult:
     source: ValueOrigin
 
 
+def _start_every_worker(pool: ThreadPoolExecutor, workers: int) -> None:
+    """Starts all of ``pool``'s threads now (each waits for the others), rather than one at a time
+    as bursts of misses first need them: the cache's memory is then what it will stay, from the
+    start (measured: 7 threads started over a ten-minute soak, about 0.7 MiB each)."""
+    barrier = threading.Barrier(workers)
+    for _ in range(workers):
+        pool.submit(barrier.wait, 10.0)
+
+
 class ReadThroughCache:
     """An :class:`Engine` whose misses ask ``origin`` (when there is one), single-flight."""
 
@@ -59,6 +69,8 @@ class ReadThroughCache:
         self.origin_timeout_s = origin_timeout_s
         self.prefetch_queue = prefetch_queue
         self._pool = ThreadPoolExecutor(max_workers=origin_workers, thread_name_prefix="origin")
+        if origin is not None:
+            _start_every_worker(self._pool, origin_workers)
         self._inflight: dict[tuple[str, bytes], asyncio.Future[bytes | None]] = {}
         self._prefetch_flights: set[tuple[str, bytes]] = set()  # in flight and asked for by nobody yet
         # Reads that joined a prefetch still in flight (it came too late to be a hit); bounded.
