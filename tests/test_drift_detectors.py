@@ -10,7 +10,14 @@ from river.drift import ADWIN as RiverADWIN
 from scipy import stats
 
 from predis.services.drift.alarms import AlarmGate
-from predis.services.drift.detectors import Adwin, CategoryMix, KolmogorovSmirnov, PopulationStability, Reading
+from predis.services.drift.detectors import (
+    Adwin,
+    CategoryMix,
+    KolmogorovSmirnov,
+    PopulationStability,
+    Reading,
+    Window,
+)
 from predis.services.runtime.errors import InvalidInput
 
 
@@ -26,7 +33,7 @@ def _detections(detector: object, stream: np.ndarray) -> list[int]:
 def test_ks_reads_what_scipy_computes_on_the_same_windows() -> None:
     rng = np.random.default_rng(1)
     reference = rng.exponential(1.0, 5000)
-    detector = KolmogorovSmirnov(reference, window=1000, min_window=1000, check_every=1000)
+    detector = KolmogorovSmirnov(reference, Window(size=1000, min_size=1000, check_every=1000))
     window = rng.exponential(1.2, 1000)
     for x in window.tolist():
         detector.update(x)
@@ -57,7 +64,7 @@ def test_numeric_detectors_stay_quiet_when_stationary_and_fire_soon_after_a_chan
 
 def test_psi_matches_its_formula_on_a_small_case() -> None:
     reference = np.repeat([1.0, 2.0, 3.0, 4.0], 250)  # four equal quantile bins
-    detector = PopulationStability(reference, bins=4, window=1000, min_window=1000, check_every=1000)
+    detector = PopulationStability(reference, bins=4, window=Window(size=1000, min_size=1000, check_every=1000))
     window = np.repeat([1.0, 2.0, 3.0, 4.0], [400, 200, 200, 200])
     for x in window.tolist():
         detector.update(x)
@@ -119,8 +126,8 @@ def test_one_alert_per_change_with_a_cool_down() -> None:
 
 
 def test_bad_settings_are_refused_with_the_setting_named() -> None:
-    with pytest.raises(InvalidInput, match="min_window"):
-        KolmogorovSmirnov(np.ones(1000), window=100, min_window=500)
+    with pytest.raises(InvalidInput, match="min_size"):
+        Window(size=100, min_size=500)
     with pytest.raises(InvalidInput, match="at least 500 finite"):
         KolmogorovSmirnov([1.0, float("nan")] * 300)
     with pytest.raises(InvalidInput, match="bins"):

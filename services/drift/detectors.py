@@ -43,6 +43,25 @@ class Reading:
     window_size: int
 
 
+@dataclass(frozen=True)
+class Window:
+    """How a reference-window test watches the stream: the last ``size`` observations, tested
+    every ``check_every`` once at least ``min_size`` are in; alone, a detector calls a drift at
+    p below ``alpha``."""
+
+    size: int = 2000
+    min_size: int = 500
+    check_every: int = 250
+    alpha: float = 0.01
+
+    def __post_init__(self) -> None:
+        if not 0 < self.min_size <= self.size or self.check_every < 1 or not 0 < self.alpha < 1:
+            raise InvalidInput(
+                f"detector window: needs 0 < min_size ({self.min_size}) <= size ({self.size}), "
+                f"check_every >= 1 ({self.check_every}) and 0 < alpha < 1 ({self.alpha})"
+            )
+
+
 class _WindowTest:
     """Common part of the reference-window tests: the sliding window, the check cadence, and
     ``drift_detected`` for a detector used alone (p below ``alpha`` and effect at least
@@ -50,18 +69,12 @@ class _WindowTest:
 
     name = "window test"
 
-    def __init__(self, window: int, min_window: int, check_every: int, alpha: float, min_effect: float) -> None:
-        if not 0 < min_window <= window or check_every < 1 or not 0 < alpha < 1 or min_effect < 0:
-            raise InvalidInput(
-                f"{self.name}: needs 0 < min_window ({min_window}) <= window ({window}), check_every >= 1 "
-                f"({check_every}), 0 < alpha < 1 ({alpha}) and min_effect >= 0 ({min_effect})"
-            )
+    def __init__(self, window: Window, min_effect: float) -> None:
+        if min_effect < 0:
+            raise InvalidInput(f"{self.name}: min_effect must be >= 0, got {min_effect}")
         self.window = window
-        self.min_window = min_window
-        self.check_every = check_every
-        self.alpha = alpha
         self.min_effect = min_effect
-        self._values: collections.deque[object] = collections.deque(maxlen=window)
+        self._values: collections.deque[object] = collections.deque(maxlen=window.size)
         self._since_check = 0
         self.reading: Reading | None = None
         self.drift_detected = False
@@ -71,12 +84,12 @@ class _WindowTest:
             self._reset()
         self._values.append(x)
         self._since_check += 1
-        if self._since_check < self.check_every or len(self._values) < self.min_window:
+        if self._since_check < self.window.check_every or len(self._values) < self.window.min_size:
             return
         self._since_check = 0
         self.reading = self._check()
         p = self.reading.p_value
-        self.drift_detected = p is not None and p < self.alpha and self.reading.effect >= self.min_effect
+        self.drift_detected = p is not None and p < self.window.alpha and self.reading.effect >= self.min_effect
 
     def _reset(self) -> None:
         # After a drift the window starts afresh, as River's detectors do: the next verdict is
@@ -99,17 +112,9 @@ def _numeric_reference(name: str, reference: Iterable[float], minimum: int) -> n
 class KolmogorovSmirnov(_WindowTest):
     name = "ks"
 
-    def __init__(
-        self,
-        reference: Iterable[float],
-        window: int = 2000,
-        min_window: int = 500,
-        check_every: int = 250,
-        alpha: float = 0.01,
-        min_effect: float = 0.1,
-    ) -> None:
-        super().__init__(window, min_window, check_every, alpha, min_effect)
-        self.reference = _numeric_reference(self.name, reference, min_window)
+    def __init__(self, reference: Iterable[float], window: Window = Window(), min_effect: float = 0.1) -> None:
+        super().__init__(window, min_effect)
+        self.reference = _numeric_reference(self.name, reference, window.min_size)
 
     def _check(self) -> Reading:
         window = np.fromiter(self._values, dtype=float, count=len(self._values))
@@ -122,17 +127,10 @@ class PopulationStability(_WindowTest):
     name = "psi"
 
     def __init__(
-        self,
-        reference: Iterable[float],
-        bins: int = 10,
-        window: int = 2000,
-        min_window: int = 500,
-        check_every: int = 250,
-        alpha: float = 0.01,
-        min_effect: float = 0.2,
+        self, reference: Iterable[float], bins: int = 10, window: Window = Window(), min_effect: float = 0.2
     ) -> None:
-        super().__init__(window, min_window, check_every, alpha, min_effect)
-        values = _numeric_reference(self.name, reference, min_window)
+        super().__init__(window, min_effect)
+        values = _numeric_reference(self.name, reference, window.min_size)
         if bins < 2:
             raise InvalidInput(f"psi: needs at least 2 bins, got {bins}")
         # Quantile edges of the reference; ties (a feature with few distinct values) merge bins.
@@ -156,18 +154,12 @@ class PopulationStability(_WindowTest):
 class CategoryMix(_WindowTest):
     name = "chi2"
 
-    def __init__(
-        self,
-        reference: Mapping[Hashable, int],
-        window: int = 2000,
-        min_window: int = 500,
-        check_every: int = 250,
-        alpha: float = 0.01,
-        min_effect: float = 0.1,
-    ) -> None:
-        super().__init__(window, min_window, check_every, alpha, min_effect)
-        if sum(reference.values()) < min_window or any(c < 0 for c in reference.values()):
-            raise InvalidInput(f"chi2: the reference needs at least {min_window} observations in non-negative counts")
+    def __init__(self, reference: Mapping[Hashable, int], window: Window = Window(), min_effect: float = 0.1) -> None:
+        super().__init__(window, min_effect)
+        if sum(reference.values()) < window.min_size or any(c < 0 for c in reference.values()):
+            raise InvalidInput(
+                f"chi2: the reference needs at least {window.min_size} observations in non-negative counts"
+            )
         self.reference = dict(reference)
 
     def _check(self) -> Reading:
