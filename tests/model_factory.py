@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 
-def make_model_dir(directory: Path, features: int = 4, flip: bool = False, seed: int = 0) -> Path:
+def make_model_dir(
+    directory: Path, features: int = 4, flip: bool = False, seed: int = 0, names: Sequence[str] | None = None
+) -> Path:
     """Writes model.onnx + model.json; the model's probability rises with the first feature
-    (falls, with ``flip``). Returns the directory."""
+    (falls, with ``flip``). The card names ``names`` (f0, f1, ... when None). Returns the directory."""
+    if names is not None:
+        features = len(names)
     from skl2onnx import to_onnx
     from sklearn.linear_model import LogisticRegression
 
@@ -21,7 +26,8 @@ def make_model_dir(directory: Path, features: int = 4, flip: bool = False, seed:
     onnx_model = to_onnx(model, x[:1], options={id(model): {"zipmap": False}})
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "model.onnx").write_bytes(onnx_model.SerializeToString())
-    card = {"features": [f"f{i}" for i in range(features)], "model": "LogisticRegression", "seed": seed}
+    named = list(names) if names is not None else [f"f{i}" for i in range(features)]
+    card = {"features": named, "model": "LogisticRegression", "seed": seed}
     (directory / "model.json").write_text(json.dumps(card))
     return directory
 

@@ -100,8 +100,10 @@ def test_ctrl_c_stops_all_four_cleanly(up: Up) -> None:
 def test_helpers_killed_are_restarted_while_the_cache_keeps_serving(up: Up, tmp_path: Path) -> None:
     from model_factory import make_model_dir
 
-    with predis.Client(predictor=up.addresses["predictor"]) as client:
-        client.predictor.load_model("v1", str(make_model_dir(tmp_path / "model")))
+    from predis.services.cache.features import FEATURES
+
+    with predis.Client(predictor=up.addresses["predictor"]) as client:  # it takes the cache's features only
+        client.predictor.load_model("v1", str(make_model_dir(tmp_path / "model", names=FEATURES)))
     failures: list[str] = []
     reads = 0
     done = threading.Event()

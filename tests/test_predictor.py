@@ -201,3 +201,34 @@ async def _calls_share_runs(suite: BackgroundSuite, models: dict[str, Path]) -> 
         assert status.requests == len(batches) and status.rows == sum(len(b) for b in batches)
         with pytest.raises(predis.InvalidArgumentError, match="features"):  # a bad call fails alone
             await asyncio.gather(client.predictor.predict(np.zeros((2, 3), np.float32)), client.predictor.predict(ROWS))
+
+
+def test_a_model_whose_card_names_other_features_is_refused_and_nothing_changes(
+    suite: BackgroundSuite, client: predis.Client, tmp_path: Path
+) -> None:
+    from predis.errors import InvalidArgumentError
+
+    suite.registry.features = ("recency", "frequency", "rank", "delta")  # what this predictor's callers send
+    right = make_model_dir(tmp_path / "right", names=["recency", "frequency", "rank", "delta"])
+    client.predictor.load_model("v1", str(right))
+    cases = {
+        "other": (["recency", "frequency", "rank", "size"], "lacks delta and names size, which callers do not send"),
+        "fewer": (["recency", "frequency", "rank"], "lacks delta"),
+        "order": (["frequency", "recency", "rank", "delta"], "position 1 is 'frequency', callers send 'recency'"),
+    }
+    for name, (names, message) in cases.items():
+        with pytest.raises(InvalidArgumentError, match=message):  # same width or not: names decide
+            client.predictor.load_model(name, str(make_model_dir(tmp_path / name, names=names)))
+    assert [m.version for m in client.predictor.list_models()] == ["v1"]  # nothing changed
+
+
+def test_the_predictor_takes_the_caches_features_unless_told_otherwise() -> None:
+    from predis.services.cache.features import FEATURES
+    from predis.services.predictor.settings import PredictorSettings
+    from predis.services.runtime.settings import SettingsError
+
+    assert PredictorSettings.from_env({}).features == FEATURES
+    assert PredictorSettings.from_env({"PREDIS_PREDICTOR_FEATURES": "any"}).features is None
+    assert PredictorSettings.from_env({"PREDIS_PREDICTOR_FEATURES": "a, b"}).features == ("a", "b")
+    with pytest.raises(SettingsError, match="PREDIS_PREDICTOR_FEATURES"):
+        PredictorSettings.from_env({"PREDIS_PREDICTOR_FEATURES": "a,,a"})

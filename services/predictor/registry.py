@@ -90,15 +90,37 @@ def traffic_position(tenant: str, routing_key: bytes) -> float:
     return int.from_bytes(digest, "little") / 2**64
 
 
+def feature_difference(card: tuple[str, ...], expected: tuple[str, ...]) -> str:
+    """What differs between the features a model's card names and those its callers send."""
+    missing = [f for f in expected if f not in card]
+    extra = [f for f in card if f not in expected]
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"lacks {', '.join(missing)}")
+        if extra:
+            parts.append(f"names {', '.join(extra)}, which callers do not send")
+        return f"its card {' and '.join(parts)} (callers send {', '.join(expected)})"
+    at = next(i for i, (a, b) in enumerate(zip(card, expected, strict=True)) if a != b)
+    return (
+        f"its card names the callers' features in another order: position {at + 1} is {card[at]!r}, "
+        f"callers send {expected[at]!r} there (callers send {', '.join(expected)})"
+    )
+
+
 class ModelRegistry:
     def __init__(
         self,
         opener: Callable[[str], tuple[ModelCard, OnnxScorer]] = open_model_dir,
         manifest: LoadedManifest | None = None,
+        features: tuple[str, ...] | None = None,
     ) -> None:
-        """``manifest``: where the loaded versions are kept after every change, for :meth:`restore`."""
+        """``manifest``: where the loaded versions are kept after every change, for :meth:`restore`.
+        ``features``: the feature names, in order, that callers send; a model whose card names
+        others is refused (None: any model is taken, and only the row width is checked)."""
         self._open = opener
         self._manifest = manifest
+        self.features = features
         self.versions: dict[str, ModelVersion] = {}
         self._routing = Routing()
 
@@ -148,6 +170,8 @@ class ModelRegistry:
     def add(self, version: str, path: str, role: Role | None, card: ModelCard, scorer: OnnxScorer) -> ModelVersion:
         """Adds an opened model under ``version`` and rebuilds the routing in one step."""
         self.check_new_version(version)
+        if self.features is not None and card.features != self.features:
+            raise InvalidInput(f"model {version!r} at {path}: {feature_difference(card.features, self.features)}")
         if role is None:
             role = Role.SHADOW if self._routing.champion else Role.CHAMPION
         model = ModelVersion(

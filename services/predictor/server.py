@@ -37,7 +37,7 @@ async def create_server(
 async def main(settings: PredictorSettings) -> None:
     async def start(provider: trace.TracerProvider) -> tuple[RunningServer, Callable[[], Awaitable[None]]]:
         manifest = LoadedManifest(settings.state_dir) if settings.state_dir is not None else None
-        registry = ModelRegistry(manifest=manifest)
+        registry = ModelRegistry(manifest=manifest, features=settings.features)
         restored = registry.restore()
         if restored:
             log.info("loaded again after a restart: %s", ", ".join(restored))

@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from predis.services.runtime.settings import Env, ServerSettings
+from predis.services.cache.features import FEATURES as CANDIDATE_FEATURES
+from predis.services.runtime.settings import Env, ServerSettings, SettingsError
 
 
 @dataclass(frozen=True)
@@ -19,12 +20,16 @@ class PredictorSettings:
         batch_max_rows: most rows in one session run (``PREDIS_PREDICTOR_BATCH_MAX_ROWS``, default 8192).
         state_dir: where the loaded versions are kept so that a restart loads them again
             (``PREDIS_PREDICTOR_STATE_DIR``; unset: nothing is kept; ``predis up`` sets it).
+        features: the feature names, in order, its callers send; LoadModel refuses a model whose
+            card names others (``PREDIS_PREDICTOR_FEATURES``: unset, the cache's candidate features;
+            a comma-separated list; ``any`` to check only the row width).
     """
 
     server: ServerSettings
     batch_wait_s: float = 0.0
     batch_max_rows: int = 8192
     state_dir: Path | None = None
+    features: tuple[str, ...] | None = CANDIDATE_FEATURES
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], listen: str | None = None) -> PredictorSettings:
@@ -36,4 +41,18 @@ class PredictorSettings:
             state_dir=Path(environ["PREDIS_PREDICTOR_STATE_DIR"])
             if environ.get("PREDIS_PREDICTOR_STATE_DIR")
             else None,
+            features=_features(environ.get("PREDIS_PREDICTOR_FEATURES")),
         )
+
+
+def _features(raw: str | None) -> tuple[str, ...] | None:
+    if raw is None:
+        return CANDIDATE_FEATURES
+    if raw.strip() == "any":
+        return None
+    names = tuple(name.strip() for name in raw.split(","))
+    if not all(names) or len(set(names)) != len(names):
+        raise SettingsError(
+            f"PREDIS_PREDICTOR_FEATURES={raw!r} must be distinct feature names separated by commas, or 'any'"
+        )
+    return names
