@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from predis.services.cache.segments import SegmentWriter, read_segments
+from predis.services.runtime.errors import InvalidInput
 
 
 def _events(n: int, start: int = 0) -> tuple[list[bytes], np.ndarray, np.ndarray, np.ndarray]:
@@ -63,8 +64,10 @@ def test_a_torn_segment_or_a_bad_tenant_is_refused_without_breaking_the_rest(tmp
     newest = sorted((tmp_path / "acme").glob("*.arrow"))[-1]
     newest.write_bytes(newest.read_bytes()[:200])  # torn by something other than the writer
     assert read_segments(tmp_path, "acme").num_rows == 100
-    with pytest.raises(ValueError, match="cannot name a folder"):
+    with pytest.raises(InvalidInput, match="is not valid"):
         writer.append("../escape", *_events(1))
+    with pytest.raises(InvalidInput, match="cannot name a folder"):
+        writer.append("..", *_events(1))
     with pytest.raises(ValueError, match="one entry per event"):
         writer.append("acme", [b"a"], np.zeros(2), np.zeros(1), np.zeros(1))
 

@@ -45,7 +45,7 @@ class ReadResult:
 def _start_every_worker(pool: ThreadPoolExecutor, workers: int) -> None:
     """Starts all of ``pool``'s threads now (each waits for the others), rather than one at a time
     as bursts of misses first need them: the cache's memory is then what it will stay, from the
-    start (measured: 7 threads started over a ten-minute soak, about 0.7 MiB each)."""
+    start (the soak benchmark saw 7 start over ten minutes, its memory rising with each)."""
     barrier = threading.Barrier(workers)
     for _ in range(workers):
         pool.submit(barrier.wait, 10.0)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +20,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from predis.services.runtime.errors import InvalidInput
 from predis.services.runtime.files import write_atomically
+from predis.services.runtime.tenancy import validate_tenant
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,6 @@ SCHEMA = pa.schema(
     ]
 )
 SUFFIX = ".arrow"
-_TENANT = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 @dataclass
@@ -48,8 +48,9 @@ class _Buffer:
 
 
 def _tenant_dir(directory: Path, tenant: str) -> Path:
-    if not _TENANT.fullmatch(tenant) or tenant in {".", ".."}:
-        raise ValueError(f"tenant name {tenant!r} cannot name a folder")
+    validate_tenant(tenant)  # the names the cache accepts: letters, digits, '.', '_', '-'
+    if tenant in {".", ".."}:
+        raise InvalidInput(f"tenant name {tenant!r} cannot name a folder")
     return directory / tenant
 
 
