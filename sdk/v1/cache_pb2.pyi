@@ -288,16 +288,38 @@ class PrefetcherStats(_message.Message):
     def __init__(self, enabled: _Optional[bool] = ..., state: _Optional[str] = ..., threshold: _Optional[float] = ..., precision_target: _Optional[float] = ..., recent_precision: _Optional[float] = ..., candidates_scored: _Optional[int] = ..., prefetches_started: _Optional[int] = ..., prefetches_used: _Optional[int] = ..., prefetches_unused: _Optional[int] = ..., held_back_memory: _Optional[int] = ..., held_back_rate: _Optional[int] = ..., events_skipped: _Optional[int] = ..., unread_prefetch_bytes: _Optional[int] = ..., prefetches_late: _Optional[int] = ...) -> None: ...
 
 class StatsResponse(_message.Message):
-    __slots__ = ("tenant", "engine", "predictor", "prefetcher")
+    __slots__ = ("tenant", "engine", "predictor", "prefetcher", "quality")
     TENANT_FIELD_NUMBER: _ClassVar[int]
     ENGINE_FIELD_NUMBER: _ClassVar[int]
     PREDICTOR_FIELD_NUMBER: _ClassVar[int]
     PREFETCHER_FIELD_NUMBER: _ClassVar[int]
+    QUALITY_FIELD_NUMBER: _ClassVar[int]
     tenant: TenantStats
     engine: EngineStats
     predictor: PredictorLink
     prefetcher: PrefetcherStats
-    def __init__(self, tenant: _Optional[_Union[TenantStats, _Mapping]] = ..., engine: _Optional[_Union[EngineStats, _Mapping]] = ..., predictor: _Optional[_Union[PredictorLink, _Mapping]] = ..., prefetcher: _Optional[_Union[PrefetcherStats, _Mapping]] = ...) -> None: ...
+    quality: LiveQuality
+    def __init__(self, tenant: _Optional[_Union[TenantStats, _Mapping]] = ..., engine: _Optional[_Union[EngineStats, _Mapping]] = ..., predictor: _Optional[_Union[PredictorLink, _Mapping]] = ..., prefetcher: _Optional[_Union[PrefetcherStats, _Mapping]] = ..., quality: _Optional[_Union[LiveQuality, _Mapping]] = ...) -> None: ...
+
+class LiveQuality(_message.Message):
+    __slots__ = ("enabled", "reads", "hits", "shadow_hits", "hit_ratio", "shadow_hit_ratio", "live_gain", "shadow_entries")
+    ENABLED_FIELD_NUMBER: _ClassVar[int]
+    READS_FIELD_NUMBER: _ClassVar[int]
+    HITS_FIELD_NUMBER: _ClassVar[int]
+    SHADOW_HITS_FIELD_NUMBER: _ClassVar[int]
+    HIT_RATIO_FIELD_NUMBER: _ClassVar[int]
+    SHADOW_HIT_RATIO_FIELD_NUMBER: _ClassVar[int]
+    LIVE_GAIN_FIELD_NUMBER: _ClassVar[int]
+    SHADOW_ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    enabled: bool
+    reads: int
+    hits: int
+    shadow_hits: int
+    hit_ratio: float
+    shadow_hit_ratio: float
+    live_gain: float
+    shadow_entries: int
+    def __init__(self, enabled: _Optional[bool] = ..., reads: _Optional[int] = ..., hits: _Optional[int] = ..., shadow_hits: _Optional[int] = ..., hit_ratio: _Optional[float] = ..., shadow_hit_ratio: _Optional[float] = ..., live_gain: _Optional[float] = ..., shadow_entries: _Optional[int] = ...) -> None: ...
 
 class FlushRequest(_message.Message):
     __slots__ = ()

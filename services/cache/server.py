@@ -18,14 +18,17 @@ from predis.plugins.manager import Plugins, plugins
 from predis.services.cache import snapshot
 from predis.services.cache.collector import AccessRing
 from predis.services.cache.engine.backends import make_storage
-from predis.services.cache.engine.engine import Engine, EngineConfig, warm_up
+from predis.services.cache.engine.engine import AccessListener, Engine, EngineConfig, warm_up
 from predis.services.cache.exporter import DriftExporter
 from predis.services.cache.origin_breaker import OriginBreaker
 from predis.services.cache.predictor_link import PredictorLink
 from predis.services.cache.prefetcher import Prefetcher, PrefetchSettings
 from predis.services.cache.read_through import ReadThroughCache
+from predis.services.cache.segment_recorder import SegmentRecorder
+from predis.services.cache.segments import SegmentWriter
 from predis.services.cache.servicer import CacheServicer
 from predis.services.cache.settings import CacheSettings
+from predis.services.cache.shadow import ShadowCache
 from predis.services.runtime.lifecycle import run_service
 from predis.services.runtime.server import RunningServer, ServiceBinding, start_server
 from predis.services.runtime.settings import ServerSettings
@@ -45,6 +48,8 @@ class CacheDeps:
     prefetcher: Prefetcher | None = None
     snapshot_path: Path | None = None
     snapshot_interval_s: float = 0.0
+    shadow: ShadowCache | None = None
+    recorder: SegmentRecorder | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def start_background(self) -> None:
@@ -56,6 +61,8 @@ class CacheDeps:
             self._tasks.append(loop.create_task(self.exporter.run()))
         if self.prefetcher is not None:
             self._tasks.append(loop.create_task(self.prefetcher.run()))
+        if self.recorder is not None:
+            self._tasks.append(loop.create_task(self.recorder.run()))
         if self.snapshot_path is not None and self.snapshot_interval_s > 0:
             self._tasks.append(loop.create_task(self._snapshots()))
 
@@ -92,6 +99,8 @@ class CacheDeps:
     async def close(self) -> None:
         if self.exporter is not None:
             await self.exporter.close()
+        if self.recorder is not None:
+            await self.recorder.close()  # the events still in the ring reach a segment
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -128,8 +137,10 @@ def build_deps(
         if saved is not None:
             log.info("restored %d of %d entries from %s", snapshot.restore(engine, saved), len(saved), snapshot_path)
     ring = AccessRing(settings.collector_events) if settings.collector_events else None
-    if ring is not None:
-        engine.listener = ring.append
+    shadow = None
+    if settings.shadow:
+        shadow = ShadowCache(engine.capacity_of, engine.charges, engine.mean_charge, settings.shadow_max_entries)
+    listen(engine, ring.append if ring is not None else None, shadow.observe if shadow is not None else None)
     breaker = OriginBreaker(settings.origin_breaker_failures, settings.origin_breaker_open_s)
     cache = ReadThroughCache(
         engine, origin, settings.origin_timeout_s, settings.origin_workers, settings.prefetch_queue, breaker
@@ -139,6 +150,15 @@ def build_deps(
         predictor = PredictorLink(
             settings.predictor_address, tracer_provider, score_timeout_s=settings.prefetching.score_timeout_s
         )
+    recorder = None
+    if ring is not None and settings.data_dir:
+        writer = SegmentWriter(
+            Path(settings.data_dir) / "segments",
+            settings.segment_rows,
+            settings.segment_age_s,
+            settings.segment_retain_bytes,
+        )
+        recorder = SegmentRecorder(ring, engine.tenant_name, writer)
     exporter = None
     if ring is not None and settings.drift_address:
         exporter = DriftExporter(ring, engine.tenant_name, settings.drift_address, tracer_provider)
@@ -154,7 +174,23 @@ def build_deps(
         prefetcher=prefetcher,
         snapshot_path=snapshot_path,
         snapshot_interval_s=settings.snapshot_interval_s,
+        shadow=shadow,
+        recorder=recorder,
     )
+
+
+def listen(engine: Engine, *listeners: AccessListener | None) -> None:
+    """Makes every given listener hear each read the engine records, in order."""
+    chosen = [listener for listener in listeners if listener is not None]
+    if len(chosen) <= 1:
+        engine.listener = chosen[0] if chosen else None
+        return
+
+    def each(*event: Any) -> None:
+        for listener in chosen:
+            listener(*event)
+
+    engine.listener = each
 
 
 def attach_prefetcher(
@@ -167,20 +203,14 @@ def attach_prefetcher(
 ) -> Prefetcher:
     """A prefetch loop over ``ring``, woken by every read the engine records."""
     prefetcher = Prefetcher(cache, ring, predictor, settings, tracer_provider, app_candidates)
-    record = ring.append
-
-    def record_and_wake(*event: Any) -> None:
-        record(*event)
-        prefetcher.notify()
-
-    cache.engine.listener = record_and_wake
+    listen(cache.engine, cache.engine.listener or ring.append, lambda *_: prefetcher.notify())
     return prefetcher
 
 
 async def create_server(
     settings: ServerSettings, deps: CacheDeps, tracer_provider: trace.TracerProvider
 ) -> RunningServer:
-    servicer = CacheServicer(deps.cache, deps.ring, deps.predictor, deps.exporter, deps.prefetcher)
+    servicer = CacheServicer(deps.cache, deps.ring, deps.predictor, deps.exporter, deps.prefetcher, deps.shadow)
     binding = ServiceBinding(SERVICE_NAME, lambda s: cache_pb2_grpc.add_CacheServiceServicer_to_server(servicer, s))
     running = await start_server(settings, [binding], tracer_provider)
     deps.start_background()

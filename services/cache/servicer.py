@@ -16,6 +16,7 @@ from predis.services.cache.exporter import DriftExporter, to_access_events
 from predis.services.cache.predictor_link import PredictorLink
 from predis.services.cache.prefetcher import Prefetcher
 from predis.services.cache.read_through import ReadThroughCache, ValueOrigin
+from predis.services.cache.shadow import ShadowCache
 from predis.services.runtime.errors import FailedPrecondition, InvalidInput, NotBuilt
 from predis.services.runtime.status import maps_domain_errors, maps_domain_errors_stream
 from predis.services.runtime.tenancy import tenant_from_metadata
@@ -57,8 +58,10 @@ class CacheServicer(cache_pb2_grpc.CacheServiceServicer):
         predictor: PredictorLink | None = None,
         exporter: DriftExporter | None = None,
         prefetcher: Prefetcher | None = None,
+        shadow: ShadowCache | None = None,
     ) -> None:
         self.cache = cache
+        self.shadow = shadow
         self.prefetcher = prefetcher
         self.engine = cache.engine
         self.ring = ring
@@ -172,6 +175,7 @@ class CacheServicer(cache_pb2_grpc.CacheServiceServicer):
                 events_dropped=self.exporter.dropped if self.exporter else 0,
             ),
             prefetcher=self._prefetcher_stats(tenant, c["prefetch_bytes"]),
+            quality=self._quality(tenant),
         )
         if self.predictor is not None:
             view_p = await self.predictor.describe()
@@ -184,6 +188,22 @@ class CacheServicer(cache_pb2_grpc.CacheServiceServicer):
                 )
             )
         return response
+
+    def _quality(self, tenant: str) -> cache_pb2.LiveQuality:
+        if self.shadow is None:
+            return cache_pb2.LiveQuality(enabled=False)
+        t = self.engine.tenant_id(tenant)
+        q = self.shadow.counts(t)
+        return cache_pb2.LiveQuality(
+            enabled=True,
+            reads=q.reads,
+            hits=q.hits,
+            shadow_hits=q.shadow_hits,
+            hit_ratio=q.hits / q.reads if q.reads else 0.0,
+            shadow_hit_ratio=q.shadow_hits / q.reads if q.reads else 0.0,
+            live_gain=q.live_gain,
+            shadow_entries=self.shadow.entries(t),
+        )
 
     def _prefetcher_stats(self, tenant: str, unread_bytes: int) -> cache_pb2.PrefetcherStats:
         p = self.prefetcher

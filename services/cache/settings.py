@@ -59,6 +59,16 @@ class CacheSettings:
             ``PREDIS_PREFETCH_ORIGIN_RPS`` 1000, ``PREDIS_PREFETCH_MAX_LAG_EVENTS`` 4096,
             ``PREDIS_PREFETCH_CONCURRENCY`` 32, ``PREDIS_PREFETCH_SCORE_TIMEOUT_S`` 0.25,
             ``PREDIS_PREFETCH_TABLE_ROWS`` 65536).
+        shadow: whether the keys-only plain S3-FIFO shadow measures the live gain of prefetching
+            (``PREDIS_CACHE_SHADOW``, ``on`` or ``off``, default on).
+        shadow_max_entries: most keys the shadow holds per tenant (``PREDIS_CACHE_SHADOW_MAX_ENTRIES``,
+            default 1048576).
+        data_dir: where access segments are written, under ``segments/<tenant>/``
+            (``PREDIS_DATA_DIR``; empty, the default: none are kept).
+        segment_rows, segment_age_s, segment_retain_bytes: a segment is written at this many events
+            (``PREDIS_SEGMENT_ROWS``, 100000) or when its oldest event is this old
+            (``PREDIS_SEGMENT_AGE_S``, 60); each tenant keeps at most this many bytes of segments
+            (``PREDIS_SEGMENT_RETAIN_BYTES``, 1 GiB).
     """
 
     server: ServerSettings
@@ -83,6 +93,12 @@ class CacheSettings:
     drift_address: str = ""
     prefetch: bool = True
     prefetching: PrefetchSettings = field(default_factory=PrefetchSettings)
+    shadow: bool = True
+    shadow_max_entries: int = 1 << 20
+    data_dir: str = ""
+    segment_rows: int = 100_000
+    segment_age_s: float = 60.0
+    segment_retain_bytes: int = 1 << 30
 
     def __post_init__(self) -> None:
         if self.max_value_bytes > self.memory_bytes // 4:
@@ -125,14 +141,20 @@ class CacheSettings:
             snapshot_interval_s=env.number("PREDIS_CACHE_SNAPSHOT_INTERVAL_S", 300.0),
             predictor_address=env.text("PREDIS_PREDICTOR_ADDRESS", ""),
             drift_address=env.text("PREDIS_DRIFT_ADDRESS", ""),
-            prefetch=_switch(env.text("PREDIS_PREFETCH", "on")),
+            prefetch=_switch("PREDIS_PREFETCH", env.text("PREDIS_PREFETCH", "on")),
             prefetching=_prefetch_settings(env),
+            shadow=_switch("PREDIS_CACHE_SHADOW", env.text("PREDIS_CACHE_SHADOW", "on")),
+            shadow_max_entries=env.integer("PREDIS_CACHE_SHADOW_MAX_ENTRIES", 1 << 20, minimum=1),
+            data_dir=env.text("PREDIS_DATA_DIR", ""),
+            segment_rows=env.integer("PREDIS_SEGMENT_ROWS", 100_000, minimum=1),
+            segment_age_s=env.number("PREDIS_SEGMENT_AGE_S", 60.0, minimum=0.001),
+            segment_retain_bytes=env.integer("PREDIS_SEGMENT_RETAIN_BYTES", 1 << 30, minimum=1),
         )
 
 
-def _switch(raw: str) -> bool:
+def _switch(name: str, raw: str) -> bool:
     if raw.lower() not in ("on", "off"):
-        raise SettingsError(f"PREDIS_PREFETCH={raw!r} is not 'on' or 'off'")
+        raise SettingsError(f"{name}={raw!r} is not 'on' or 'off'")
     return raw.lower() == "on"
 
 

@@ -159,6 +159,19 @@ class Engine:
     def quota_of(self, name: str) -> int:
         return int(self.config.tenant_quotas.get(name, self.config.tenant_quota_bytes))
 
+    def capacity_of(self, tenant: int) -> int:
+        """Bytes ``tenant``'s queues may hold: its quota, or the whole budget without one."""
+        return int(pol.capacity_of(self._policy, tenant))
+
+    def mean_charge(self, tenant: int) -> int:
+        """Mean bytes charged per entry ``tenant`` holds now; 0 when it holds none."""
+        entries = int(self._counters[tenant, Counter.ENTRIES])
+        return int(pol.used(self._policy, tenant)) // entries if entries else 0
+
+    def charges(self, key_lengths: np.ndarray, value_lengths: np.ndarray) -> np.ndarray:
+        """Bytes an entry of each key and value length is charged against the budget."""
+        return self._charges(key_lengths, value_lengths)
+
     def tenant_view(self, name: str) -> TenantView:
         row = self._counters[self.tenant_id(name)]
         names = [n for n in dir(Counter) if n.isupper() and n != "COUNT"]

@@ -1,0 +1,202 @@
+"""The cache's own measure of what prefetching gains: a keys-only shadow of plain S3-FIFO.
+
+Beside the real cache, each tenant has a shadow that replays the same reads through the same
+compiled S3-FIFO (``engine/policy.py``) at the same capacity and with the same per-entry charges,
+but holds only key hashes and is never prefetched into. So every read is counted twice: a hit in
+the real cache (with prefetching) and a hit in the shadow (without). Their difference over reads
+is the live gain, the label drift detection and automatic rollback watch.
+
+What the shadow assumes, and where it can differ from the real cache without prefetching:
+- a miss is followed by a fill (a read-through or the client's SET), so the shadow inserts every
+  key it misses; TTL expiries, deletes and flushes are not replayed;
+- a key both caches missed is charged the mean charge of the real tenant's entries at that moment
+  (the value's size is not known at the read); a key the real cache hit is charged exactly;
+- capacity is the tenant's quota, or the whole budget without one: with several tenants sharing
+  one budget the real cache may hold less, and the gain reads low;
+- keys are told apart by 64-bit hash only (a collision, about 1 in 2^64 per pair, merges two keys).
+
+The shadow is bounded: it grows its arrays as keys arrive, up to ``max_entries`` per tenant, and
+past that evicts by its own policy to make room.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numba
+import numpy as np
+
+from predis.services.cache.engine import policy as pol
+from predis.services.cache.engine.hashing import hash_many
+from predis.services.cache.engine.slot_index import (
+    SlotIndex,
+    grown_slot_index,
+    index_insert,
+    index_next,
+    index_remove,
+    new_slot_index,
+)
+from predis.services.cache.engine.storage import KeyBatch
+
+_FIRST_SLOTS = 1024
+_EVICT_CHUNK = 64
+
+
+@numba.njit(cache=True)
+def _replay(
+    s: pol.PolicyState,
+    ix: SlotIndex,
+    free_slots: np.ndarray,
+    free_top: np.ndarray,
+    evicted: np.ndarray,
+    hashes: np.ndarray,
+    charges: np.ndarray,
+) -> int:
+    """Replays reads of ``hashes``; returns how many hit. A miss inserts the key (plain S3-FIFO)."""
+    hits = 0
+    for i in range(len(hashes)):
+        h = hashes[i]
+        cell = index_next(ix, h, -1)
+        if cell >= 0:
+            hits += 1
+            pol.touch(s, ix.slots[cell])
+            continue
+        size = charges[i]
+        ghost_hit = pol.ghost_take(s, h)
+        if not pol.can_admit(s, 0, size):
+            continue
+        target = pol.capacity_of(s, 0) - size
+        if free_top[0] == 0:  # at the entry bound: make room for one more, whatever the bytes say
+            target = min(target, pol.used(s, 0) - 1)
+        while pol.used(s, 0) > target:
+            k = pol.evict_down_to(s, 0, target, evicted)
+            if k == 0:
+                break
+            for j in range(k):
+                v = evicted[j]
+                index_remove(ix, s.keyhash[v], v)
+                free_slots[free_top[0]] = v
+                free_top[0] += 1
+        if free_top[0] == 0:
+            continue
+        slot = free_slots[free_top[0] - 1]
+        if pol.admit(s, 0, slot, size, h, ghost_hit, False):
+            free_top[0] -= 1
+            index_insert(ix, h, slot)
+    return hits
+
+
+@dataclass
+class QualityCounts:
+    """Reads one tenant made, and how many hit with prefetching (the real cache) and without
+    (the shadow)."""
+
+    reads: int = 0
+    hits: int = 0
+    shadow_hits: int = 0
+
+    @property
+    def live_gain(self) -> float:
+        """Hit-ratio points (as a fraction) prefetching added over these reads; 0 before any."""
+        return (self.hits - self.shadow_hits) / self.reads if self.reads else 0.0
+
+    def minus(self, earlier: QualityCounts) -> QualityCounts:
+        return QualityCounts(
+            self.reads - earlier.reads, self.hits - earlier.hits, self.shadow_hits - earlier.shadow_hits
+        )
+
+
+@dataclass
+class _TenantShadow:
+    state: pol.PolicyState
+    index: SlotIndex
+    free_slots: np.ndarray
+    free_top: np.ndarray
+    counts: QualityCounts = field(default_factory=QualityCounts)
+
+
+class ShadowCache:
+    """Keys-only plain S3-FIFO per tenant. ``capacity_of(tenant)`` gives the real tenant's
+    capacity in bytes, ``charges(key_lengths, value_lengths)`` the engine's per-entry charges (so
+    that both caches count memory the same way) and ``mean_charge(tenant)`` the mean charge of the
+    real tenant's entries now (0 when it holds none), for keys whose value size is unknown."""
+
+    def __init__(
+        self,
+        capacity_of: Callable[[int], int],
+        charges: Callable[[np.ndarray, np.ndarray], np.ndarray],
+        mean_charge: Callable[[int], int],
+        max_entries: int = 1 << 20,
+    ) -> None:
+        if max_entries < 1:
+            raise ValueError("the shadow cache needs room for at least one entry")
+        self.capacity_of = capacity_of
+        self.charges = charges
+        self.mean_charge = mean_charge
+        self.max_entries = max_entries
+        self._tenants: dict[int, _TenantShadow] = {}
+        self._evicted = np.empty(_EVICT_CHUNK, dtype=np.int32)
+
+    def observe(
+        self, tenant: int, keys: KeyBatch, found: np.ndarray, prefetched: np.ndarray, lengths: np.ndarray, _: int
+    ) -> None:
+        """One read as the engine records it (an ``AccessListener``)."""
+        shadow = self._tenants.get(tenant) or self._new(tenant)
+        n = len(keys)
+        if not n:
+            return
+        self._make_room(shadow, n)
+        real_hits = int(found.sum())
+        charges = self.charges(keys.lengths.astype(np.int64), lengths.astype(np.int64)).astype(np.int64)
+        if real_hits < n:
+            charges[~found] = self.mean_charge(tenant) or charges[~found]
+        shadow.state.tenant[0, pol.CAPACITY] = self.capacity_of(tenant)
+        hashes = hash_many(keys.data, keys.offsets, keys.lengths, 0)
+        shadow_hits = _replay(
+            shadow.state, shadow.index, shadow.free_slots, shadow.free_top, self._evicted, hashes, charges
+        )
+        counts = shadow.counts
+        counts.reads += n
+        counts.hits += real_hits
+        counts.shadow_hits += shadow_hits
+
+    def counts(self, tenant: int) -> QualityCounts:
+        """Cumulative counts since start (zeros for a tenant with no reads yet)."""
+        shadow = self._tenants.get(tenant)
+        return QualityCounts() if shadow is None else QualityCounts(**vars(shadow.counts))
+
+    def tenants(self) -> list[int]:
+        return sorted(self._tenants)
+
+    def entries(self, tenant: int) -> int:
+        shadow = self._tenants.get(tenant)
+        return 0 if shadow is None else len(shadow.free_slots) - int(shadow.free_top[0])
+
+    def _new(self, tenant: int) -> _TenantShadow:
+        slots = min(_FIRST_SLOTS, self.max_entries)
+        shadow = _TenantShadow(
+            state=pol.new_policy_state(pol.S3FIFO, slots, 1, large_to_main=True),
+            index=new_slot_index(slots),
+            free_slots=np.arange(slots - 1, -1, -1, dtype=np.int32),
+            free_top=np.array([slots], dtype=np.int64),
+        )
+        self._tenants[tenant] = shadow
+        return shadow
+
+    def _make_room(self, shadow: _TenantShadow, wanted: int) -> None:
+        """Grows the arrays (doubling, up to max_entries) so ``wanted`` inserts find free slots."""
+        have = len(shadow.free_slots)
+        if int(shadow.free_top[0]) >= wanted or have >= self.max_entries:
+            return
+        size = have
+        while size - have + int(shadow.free_top[0]) < wanted and size < self.max_entries:
+            size = min(2 * size, self.max_entries)
+        shadow.state = pol.grow_policy_state(shadow.state, size, 1)
+        shadow.index = grown_slot_index(shadow.index, size)
+        top = int(shadow.free_top[0])
+        free = np.empty(size, dtype=np.int32)
+        free[: size - have] = np.arange(size - 1, have - 1, -1, dtype=np.int32)
+        free[size - have : size - have + top] = shadow.free_slots[:top]
+        shadow.free_slots = free
+        shadow.free_top[0] = size - have + top

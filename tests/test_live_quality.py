@@ -1,0 +1,118 @@
+"""The cache's live quality: the keys-only S3-FIFO shadow beside the real cache, and the access
+segments the cache writes for retraining."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from predis.aio import AsyncClient
+from predis.config import ClientConfig
+from predis.services.cache import server as cache_server
+from predis.services.cache.engine.engine import Engine, EngineConfig
+from predis.services.cache.engine.numpy_storage import NumpyStorage
+from predis.services.cache.segments import read_segments
+from predis.services.cache.settings import CacheSettings
+from predis.services.cache.shadow import ShadowCache
+from predis.services.runtime.settings import SettingsError
+
+
+def engine_with_shadow(memory: int = 1 << 20, max_entries: int = 1 << 20) -> tuple[Engine, ShadowCache]:
+    engine = Engine(EngineConfig(memory_bytes=memory), NumpyStorage())
+    shadow = ShadowCache(engine.capacity_of, engine.charges, engine.mean_charge, max_entries)
+    engine.listener = shadow.observe
+    return engine, shadow
+
+
+def zipf_keys(n: int, universe: int, seed: int = 0) -> list[int]:
+    return (np.random.default_rng(seed).zipf(1.2, n) % universe).tolist()
+
+
+def test_without_prefetching_the_shadow_hits_what_the_cache_hits() -> None:
+    engine, shadow = engine_with_shadow()
+    sizes = np.random.default_rng(1).integers(10, 400, 20_000)
+    for k in zipf_keys(20_000, 20_000):
+        key = b"k%d" % k
+        if engine.get("a", key)[0] is None:
+            engine.set("a", key, b"x" * int(sizes[k]))  # the fill a read-through makes
+    counts = shadow.counts(engine.tenant_id("a"))
+    assert counts.reads == 20_000
+    assert counts.hits == engine.tenant_view("a").counters["hits"]
+    # Same policy, capacity and charges; the real cache must also fit its tables in the budget, so
+    # it can hold a little less (here a 1 MiB budget, 0.1 point): they agree to within 0.2 point.
+    assert abs(counts.live_gain) < 0.002
+    assert 0 < shadow.entries(engine.tenant_id("a")) <= counts.reads
+
+
+def test_a_right_prefetch_is_a_gain_the_shadow_does_not_have() -> None:
+    engine, shadow = engine_with_shadow()
+    for k in range(500):  # a scan: nothing repeats, so only prefetching can hit
+        key = b"k%d" % k
+        engine.insert_prefetched("a", b"k%d" % (k + 1), b"v")
+        if engine.get("a", key)[0] is None:
+            engine.set("a", key, b"v")
+    counts = shadow.counts(engine.tenant_id("a"))
+    assert counts.shadow_hits == 0
+    assert counts.hits == 499  # every key but the first was prefetched by its predecessor
+    assert counts.live_gain == pytest.approx(499 / 500)
+
+
+def test_tenants_have_their_own_shadows() -> None:
+    engine, shadow = engine_with_shadow()
+    for _ in range(3):
+        engine.get("a", b"same")
+        engine.set("a", b"same", b"v")
+    engine.get("b", b"same")
+    assert shadow.counts(engine.tenant_id("a")).shadow_hits == 2
+    assert shadow.counts(engine.tenant_id("b")).shadow_hits == 0
+
+
+def test_the_shadow_stays_within_its_entry_bound() -> None:
+    engine, shadow = engine_with_shadow(max_entries=100)
+    for k in range(5_000):
+        engine.get("a", b"k%d" % k)
+    assert shadow.entries(engine.tenant_id("a")) <= 100
+    for _ in range(3):
+        engine.get("a", b"k4999")
+    assert shadow.counts(engine.tenant_id("a")).shadow_hits == 3  # the newest key is still held
+
+
+def test_bad_switch_values_name_the_setting() -> None:
+    with pytest.raises(SettingsError, match="PREDIS_CACHE_SHADOW"):
+        CacheSettings.from_env({"PREDIS_CACHE_SHADOW": "maybe"})
+
+
+async def test_a_served_cache_reports_its_gain_and_writes_segments(tmp_path: Path) -> None:
+    settings = CacheSettings.from_env(
+        {
+            "PREDIS_ORIGIN": "synthetic:?value_size=50",
+            "PREDIS_DATA_DIR": str(tmp_path),
+            "PREDIS_SEGMENT_ROWS": "150",
+            "PREDIS_CACHE_MEMORY_BYTES": str(4 << 20),
+        },
+        listen="127.0.0.1:0",
+    )
+    deps = cache_server.build_deps(settings, None)
+    running = await cache_server.create_server(settings.server, deps, None)
+    deps.start_background()
+    keys = [b"user:%d" % (k % 40) for k in range(400)]
+    try:
+        async with AsyncClient(f"127.0.0.1:{running.port}", config=ClientConfig(tenant="shop")) as client:
+            for key in keys:
+                await client.get(key)
+            quality = (await client.stats()).quality
+            await asyncio.sleep(0.5)  # the recorder writes full segments as it goes
+            written_while_serving = len(list((tmp_path / "segments" / "shop").glob("*.arrow")))
+    finally:
+        await running.stop(0.5)
+        await deps.close()
+    assert quality.enabled and quality.reads == 400
+    assert quality.hits == quality.shadow_hits == 360  # 40 first reads miss in both; no prefetching here
+    assert quality.live_gain == 0.0 and quality.shadow_entries == 40
+    assert written_while_serving >= 2
+    table = read_segments(tmp_path / "segments", "shop")  # closing wrote the rest
+    assert table.column("key").to_pylist() == keys
+    assert table.column("kind").to_pylist() == [2] * 40 + [1] * 360
