@@ -115,6 +115,7 @@ def _bench_throughput(args: argparse.Namespace) -> int:
         concurrency=args.concurrency,
         backend=args.backend,
         vs_redis=args.vs_redis,
+        compare=args.compare,
     )
     result = run_throughput(options)
     if args.json:
@@ -334,7 +335,13 @@ def build_parser() -> argparse.ArgumentParser:
     throughput.add_argument("--batch", type=int, default=1000)
     throughput.add_argument("--value-size", type=int, default=100)
     throughput.add_argument("--seconds", type=float, default=5.0, help="length of each timed round")
-    throughput.add_argument("--rounds", type=int, default=6, help="rounds with the collector on and off, alternated")
+    throughput.add_argument("--rounds", type=int, default=6, help="rounds with the feature on and off, alternated")
+    throughput.add_argument(
+        "--compare",
+        choices=("collector", "shadow"),
+        default="collector",
+        help="the feature the second cache runs without: the access collector or the live-quality shadow",
+    )
     throughput.add_argument("--clients", type=int, default=1, help="client processes")
     throughput.add_argument("--concurrency", type=int, default=4, help="calls in flight per client process")
     throughput.add_argument("--backend", choices=("numpy", "cupy"), default="numpy")

@@ -22,7 +22,7 @@ from predis.services.runtime.settings import SettingsError
 
 def engine_with_shadow(memory: int = 1 << 20, max_entries: int = 1 << 20) -> tuple[Engine, ShadowCache]:
     engine = Engine(EngineConfig(memory_bytes=memory), NumpyStorage())
-    shadow = ShadowCache(engine.capacity_of, engine.charges, engine.mean_charge, max_entries)
+    shadow = ShadowCache(engine.capacity_of, engine.charge_terms(), engine.mean_charge, max_entries)
     engine.listener = shadow.observe
     return engine, shadow
 

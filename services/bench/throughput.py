@@ -1,10 +1,11 @@
 """``predis bench throughput``: batch GET keys per second through the cache's gRPC service, from
 separate client processes, next to Redis MGET measured in the same run on the same machine.
 
-What it does, in order: starts two cache processes (access collector on and off) and loads the
+What it does, in order: starts two cache processes, one with a feature on and one with it off
+(``--compare``: the access collector, by default, or the live-quality shadow cache), and loads the
 same keys into both; starts ``redis-server`` and loads them there too; then alternates timed runs
-(collector on, off, on, off, ...) so that the collector's overhead is a ratio of medians measured
-side by side; measures Redis with ``redis-benchmark`` (C client, MGET of ``batch`` random keys);
+(on, off, on, off, ...) so that the feature's overhead is a ratio of medians measured side by
+side; measures Redis with ``redis-benchmark`` (C client, MGET of ``batch`` random keys);
 and times single-key GETs through the Python SDK.
 """
 
@@ -31,6 +32,8 @@ from predis.services.bench import machine
 from predis.services.bench.load_client import key_name
 
 LOAD_CHUNK = 20_000
+# What each compared feature's off side sets (the on side keeps the defaults: both on).
+COMPARED = {"collector": {"PREDIS_CACHE_COLLECTOR_EVENTS": "0"}, "shadow": {"PREDIS_CACHE_SHADOW": "off"}}
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,11 @@ class ThroughputOptions:
     concurrency: int = 4
     backend: str = "numpy"
     vs_redis: bool = True
+    compare: str = "collector"  # the feature the second cache runs without: collector or shadow
+
+    def __post_init__(self) -> None:
+        if self.compare not in COMPARED:
+            raise ValueError(f"--compare must be one of {', '.join(COMPARED)}")
 
 
 def _free_port() -> int:
@@ -52,18 +60,20 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _start_cache(stack: ExitStack, options: ThroughputOptions, collector: bool, log_dir: Path) -> str:
+def _start_cache(stack: ExitStack, options: ThroughputOptions, feature_on: bool, log_dir: Path) -> str:
     memory = max(256 << 20, options.keys * (options.value_size + 400) * 2)
     env = {
         **os.environ,
         "PREDIS_CACHE_MEMORY_BYTES": str(memory),
         "PREDIS_CACHE_BACKEND": options.backend,
-        "PREDIS_CACHE_COLLECTOR_EVENTS": str(1 << 16 if collector else 0),
+        "PREDIS_CACHE_COLLECTOR_EVENTS": str(1 << 16),
+        "PREDIS_CACHE_SHADOW": "on",
         "PREDIS_LOG_LEVEL": "warning",
         "PYTHONUNBUFFERED": "1",
         "OTEL_SDK_DISABLED": "true",
+        **({} if feature_on else COMPARED[options.compare]),
     }
-    log = (log_dir / f"cache-collector-{'on' if collector else 'off'}.log").open("w")
+    log = (log_dir / f"cache-{options.compare}-{'on' if feature_on else 'off'}.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "predis.services.cli", "serve", "cache", "--listen", "127.0.0.1:0"],
         stdout=subprocess.PIPE,
@@ -210,8 +220,8 @@ def run_throughput(options: ThroughputOptions) -> dict[str, object]:
     values = _values(options)
     with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="predis-bench-") as tmp:
         log_dir = Path(tmp)
-        on = _start_cache(stack, options, collector=True, log_dir=log_dir)
-        off = _start_cache(stack, options, collector=False, log_dir=log_dir)
+        on = _start_cache(stack, options, feature_on=True, log_dir=log_dir)
+        off = _start_cache(stack, options, feature_on=False, log_dir=log_dir)
         for address in (on, off):
             _load_cache(address, options, values)
         runs: dict[str, list[dict[str, float]]] = {"on": [], "off": []}
@@ -238,8 +248,9 @@ def run_throughput(options: ThroughputOptions) -> dict[str, object]:
         "p99_ms": round(statistics.median(r["p99_ms"] for r in runs["on"]), 3),
         "get_p50_ms": round(latency["get_p50_ms"], 3),
         "get_p99_ms": round(latency["get_p99_ms"], 3),
-        "collector_off_keys_per_s": round(best_off),
-        "collector_overhead": round(1 - best_on / best_off, 4),
+        "compared": options.compare,
+        f"{options.compare}_off_keys_per_s": round(best_off),
+        f"{options.compare}_overhead": round(1 - best_on / best_off, 4),
         "keys": options.keys,
         "batch": options.batch,
         "value_size": options.value_size,
@@ -252,10 +263,11 @@ def run_throughput(options: ThroughputOptions) -> dict[str, object]:
 
 
 def print_table(result: dict[str, object]) -> None:
+    compared = result["compared"]
     rows = [
-        ("Predis BatchGet (collector on)", f"{result['predis_keys_per_s']:,} keys/s"),
-        ("Predis BatchGet (collector off)", f"{result['collector_off_keys_per_s']:,} keys/s"),
-        ("collector overhead", f"{100 * float(result['collector_overhead']):.2f}%"),  # type: ignore[arg-type]
+        (f"Predis BatchGet ({compared} on)", f"{result['predis_keys_per_s']:,} keys/s"),
+        (f"Predis BatchGet ({compared} off)", f"{result[f'{compared}_off_keys_per_s']:,} keys/s"),
+        (f"{compared} overhead", f"{100 * float(result[f'{compared}_overhead']):.2f}%"),  # type: ignore[arg-type]
         (
             "Redis MGET (redis-benchmark)",
             f"{result['redis_keys_per_s']:,} keys/s" if result["redis_keys_per_s"] else "not run",

@@ -139,7 +139,7 @@ def build_deps(
     ring = AccessRing(settings.collector_events) if settings.collector_events else None
     shadow = None
     if settings.shadow:
-        shadow = ShadowCache(engine.capacity_of, engine.charges, engine.mean_charge, settings.shadow_max_entries)
+        shadow = ShadowCache(engine.capacity_of, engine.charge_terms(), engine.mean_charge, settings.shadow_max_entries)
     listen(engine, ring.append if ring is not None else None, shadow.observe if shadow is not None else None)
     breaker = OriginBreaker(settings.origin_breaker_failures, settings.origin_breaker_open_s)
     cache = ReadThroughCache(

@@ -28,12 +28,12 @@ import numba
 import numpy as np
 
 from predis.services.cache.engine import policy as pol
-from predis.services.cache.engine.hashing import hash_many
+from predis.services.cache.engine.hashing import hash_bytes
 from predis.services.cache.engine.slot_index import (
     SlotIndex,
+    cell_of,
     grown_slot_index,
     index_insert,
-    index_next,
     index_remove,
     new_slot_index,
 )
@@ -50,19 +50,31 @@ def _replay(
     free_slots: np.ndarray,
     free_top: np.ndarray,
     evicted: np.ndarray,
-    hashes: np.ndarray,
-    charges: np.ndarray,
+    data: np.ndarray,
+    offsets: np.ndarray,
+    key_lengths: np.ndarray,
+    found: np.ndarray,
+    value_lengths: np.ndarray,
+    terms: np.ndarray,
 ) -> int:
-    """Replays reads of ``hashes``; returns how many hit. A miss inserts the key (plain S3-FIFO)."""
+    """Replays reads of the keys in ``data``; returns how many hit. A miss inserts the key (plain
+    S3-FIFO), charged as the engine charges (``terms``: block bytes, bytes per block, bytes per
+    entry, and the charge for a key whose value size is unknown, 0 to charge its key alone)."""
     hits = 0
-    for i in range(len(hashes)):
-        h = hashes[i]
-        cell = index_next(ix, h, -1)
+    block_bytes, per_block, fixed, unknown = terms[0], terms[1], terms[2], terms[3]
+    rows, index_hashes, cells = s.slot, ix.hashes, ix.slots  # read once: see pol.touch_s3fifo
+    for i in range(len(key_lengths)):
+        h = hash_bytes(data, offsets[i], key_lengths[i], 0)
+        cell = cell_of(index_hashes, cells, h, -1)
         if cell >= 0:
             hits += 1
-            pol.touch(s, ix.slots[cell])
+            pol.touch_s3fifo(rows, cells[cell])
             continue
-        size = charges[i]
+        if found[i] or unknown == 0:
+            value = value_lengths[i] if found[i] else 0
+            size = max(1, -(-(key_lengths[i] + value) // block_bytes)) * per_block + fixed
+        else:
+            size = unknown
         ghost_hit = pol.ghost_take(s, h)
         if not pol.can_admit(s, 0, size):
             continue
@@ -118,21 +130,21 @@ class _TenantShadow:
 
 class ShadowCache:
     """Keys-only plain S3-FIFO per tenant. ``capacity_of(tenant)`` gives the real tenant's
-    capacity in bytes, ``charges(key_lengths, value_lengths)`` the engine's per-entry charges (so
-    that both caches count memory the same way) and ``mean_charge(tenant)`` the mean charge of the
+    capacity in bytes, ``charge_terms`` the engine's (block bytes, bytes per block, bytes per
+    entry), so that both caches charge an entry the same and ``mean_charge(tenant)`` the mean charge of the
     real tenant's entries now (0 when it holds none), for keys whose value size is unknown."""
 
     def __init__(
         self,
         capacity_of: Callable[[int], int],
-        charges: Callable[[np.ndarray, np.ndarray], np.ndarray],
+        charge_terms: tuple[int, int, int],
         mean_charge: Callable[[int], int],
         max_entries: int = 1 << 20,
     ) -> None:
         if max_entries < 1:
             raise ValueError("the shadow cache needs room for at least one entry")
         self.capacity_of = capacity_of
-        self.charges = charges
+        self._terms = np.array([*charge_terms, 0], dtype=np.int64)
         self.mean_charge = mean_charge
         self.max_entries = max_entries
         self._tenants: dict[int, _TenantShadow] = {}
@@ -148,13 +160,20 @@ class ShadowCache:
             return
         self._make_room(shadow, n)
         real_hits = int(found.sum())
-        charges = self.charges(keys.lengths.astype(np.int64), lengths.astype(np.int64)).astype(np.int64)
-        if real_hits < n:
-            charges[~found] = self.mean_charge(tenant) or charges[~found]
+        self._terms[3] = self.mean_charge(tenant) if real_hits < n else 0
         shadow.state.tenant[0, pol.CAPACITY] = self.capacity_of(tenant)
-        hashes = hash_many(keys.data, keys.offsets, keys.lengths, 0)
         shadow_hits = _replay(
-            shadow.state, shadow.index, shadow.free_slots, shadow.free_top, self._evicted, hashes, charges
+            shadow.state,
+            shadow.index,
+            shadow.free_slots,
+            shadow.free_top,
+            self._evicted,
+            keys.data,
+            keys.offsets,
+            keys.lengths,
+            found,
+            lengths,
+            self._terms,
         )
         counts = shadow.counts
         counts.reads += n

@@ -168,9 +168,12 @@ class Engine:
         entries = int(self._counters[tenant, Counter.ENTRIES])
         return int(pol.used(self._policy, tenant)) // entries if entries else 0
 
-    def charges(self, key_lengths: np.ndarray, value_lengths: np.ndarray) -> np.ndarray:
-        """Bytes an entry of each key and value length is charged against the budget."""
-        return self._charges(key_lengths, value_lengths)
+    def charge_terms(self) -> tuple[int, int, int]:
+        """How an entry is charged against the budget: (block bytes, bytes per block, bytes per
+        entry); an entry of key and value lengths k and v costs
+        ``max(1, ceil((k + v) / block bytes)) * bytes per block + bytes per entry``."""
+        fixed = self.storage.bytes_per_slot() + 8 + pol.bytes_per_slot()
+        return self.storage.block_bytes, self.storage.bytes_per_block(), fixed
 
     def tenant_view(self, name: str) -> TenantView:
         row = self._counters[self.tenant_id(name)]
@@ -381,9 +384,8 @@ class Engine:
     # -- internals ---------------------------------------------------------------------------
 
     def _charges(self, key_lengths: np.ndarray, value_lengths: np.ndarray) -> np.ndarray:
-        per_block = self.storage.bytes_per_block()
-        fixed = self.storage.bytes_per_slot() + 8 + pol.bytes_per_slot()
-        return blocks_needed(self.storage.block_bytes, key_lengths, value_lengths) * per_block + fixed
+        block_bytes, per_block, fixed = self.charge_terms()
+        return blocks_needed(block_bytes, key_lengths, value_lengths) * per_block + fixed
 
     def _find_one(self, tenant: str, key: bytes) -> int:
         batch = KeyBatch.of([key])

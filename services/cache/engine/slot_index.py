@@ -35,10 +35,17 @@ def index_bytes_per_entry() -> int:
 def index_next(ix: SlotIndex, h: np.uint64, cell: int) -> int:
     """The first cell at or after ``cell`` (in probe order from h's home) holding hash ``h``;
     -1 when there is none. Start with ``cell = -1``; continue with ``cell + 1``."""
-    mask = len(ix.hashes) - 1
+    return cell_of(ix.hashes, ix.slots, h, cell)
+
+
+@numba.njit(cache=True, inline="always")
+def cell_of(hashes: np.ndarray, slots: np.ndarray, h: np.uint64, cell: int) -> int:
+    """:func:`index_next` on the index's two arrays, for hot loops that read them from the
+    index once (each field read from a tuple of arrays pays two reference counts)."""
+    mask = len(hashes) - 1
     i = np.int64(h & np.uint64(mask)) if cell < 0 else cell & mask
-    while ix.slots[i] != EMPTY:
-        if ix.hashes[i] == h:
+    while slots[i] != EMPTY:
+        if hashes[i] == h:
             return i
         i = (i + 1) & mask
     return -1
