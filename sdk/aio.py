@@ -89,21 +89,31 @@ class AsyncPredictorApi:
         return await self._ep.unary("Predict", request, timeout, tenant)
 
     async def load_model(
-        self, version: str, path: str, role: str | None = None, *, timeout: float | None = None
+        self, version: str, path: str, role: str | None = None, *, tenant: str = "", timeout: float | None = None
     ) -> predictor_pb2.ModelInfo:
-        request = predictor_pb2.LoadModelRequest(version=version, path=path, role=rq.role_value(role))
+        """Loads a model directory on the predictor's machine as ``version`` into ``tenant``'s scope
+        (empty: the global scope, which serves every tenant without a champion of its own)."""
+        request = predictor_pb2.LoadModelRequest(version=version, path=path, role=rq.role_value(role), tenant=tenant)
         return (await self._ep.unary("LoadModel", request, timeout)).model
 
     async def unload_model(self, version: str, *, timeout: float | None = None) -> None:
         await self._ep.unary("UnloadModel", predictor_pb2.UnloadModelRequest(version=version), timeout)
 
-    async def list_models(self, *, timeout: float | None = None) -> list[predictor_pb2.ModelInfo]:
-        return list((await self._ep.unary("ListModels", predictor_pb2.ListModelsRequest(), timeout)).models)
+    async def list_models(
+        self, *, tenant: str | None = None, timeout: float | None = None
+    ) -> list[predictor_pb2.ModelInfo]:
+        """The loaded versions of every scope, or of ``tenant``'s ("": the global scope)."""
+        request = predictor_pb2.ListModelsRequest(tenant=tenant)
+        return list((await self._ep.unary("ListModels", request, timeout)).models)
 
     async def set_traffic(
-        self, assignments: Mapping[str, tuple[str, float]], *, timeout: float | None = None
+        self, assignments: Mapping[str, tuple[str, float]], *, tenant: str = "", timeout: float | None = None
     ) -> list[predictor_pb2.ModelInfo]:
-        return list((await self._ep.unary("SetTraffic", rq.traffic_request(assignments), timeout)).models)
+        """Sets roles and weights within ``tenant``'s scope ("": the global scope); answers that
+        scope's versions."""
+        request = rq.traffic_request(assignments)
+        request.tenant = tenant
+        return list((await self._ep.unary("SetTraffic", request, timeout)).models)
 
     async def model_status(self, version: str, *, timeout: float | None = None) -> predictor_pb2.GetModelStatusResponse:
         return await self._ep.unary("GetModelStatus", predictor_pb2.GetModelStatusRequest(version=version), timeout)
@@ -127,12 +137,24 @@ class AsyncDriftApi:
     ) -> drift_pb2.ObserveEventsResponse:
         return await self._ep.client_stream("ObserveEvents", batches, timeout)
 
-    async def status(self, *, timeout: float | None = None) -> drift_pb2.GetStatusResponse:
-        return await self._ep.unary("GetStatus", drift_pb2.GetStatusRequest(), timeout)
+    async def status(self, tenant: str = "", *, timeout: float | None = None) -> drift_pb2.GetStatusResponse:
+        """What the service observed, its detectors and recent alerts (of ``tenant``, or all)."""
+        return await self._ep.unary("GetStatus", drift_pb2.GetStatusRequest(tenant=tenant), timeout)
 
-    async def alerts(self, *, timeout: float | None = None) -> AsyncIterator[drift_pb2.Alert]:
-        async for response in self._ep.server_stream("WatchAlerts", drift_pb2.WatchAlertsRequest(), timeout):
+    async def alerts(self, tenant: str = "", *, timeout: float | None = None) -> AsyncIterator[drift_pb2.Alert]:
+        """Alerts as they are raised (of ``tenant``, or all)."""
+        request = drift_pb2.WatchAlertsRequest(tenant=tenant)
+        async for response in self._ep.server_stream("WatchAlerts", request, timeout):
             yield response.alert
+
+    async def reset_reference(
+        self, tenant: str, from_unix_nano: int, to_unix_nano: int, *, timeout: float | None = None
+    ) -> drift_pb2.ResetReferenceResponse:
+        """Makes the new champion's training window [from, to] ``tenant``'s reference window."""
+        request = drift_pb2.ResetReferenceRequest(
+            tenant=tenant, from_unix_nano=from_unix_nano, to_unix_nano=to_unix_nano
+        )
+        return await self._ep.unary("ResetReference", request, timeout)
 
 
 class AsyncRetrainerApi:
@@ -142,9 +164,10 @@ class AsyncRetrainerApi:
         self._ep = endpoint
 
     async def start_training(
-        self, reason: str = "manual", auto_promote: bool = False, *, timeout: float | None = None
+        self, reason: str = "manual", auto_promote: bool = False, *, tenant: str = "", timeout: float | None = None
     ) -> retrainer_pb2.Job:
-        request = retrainer_pb2.StartTrainingRequest(reason=reason, auto_promote=auto_promote)
+        """Queues a training job for ``tenant``'s model ("": the global model)."""
+        request = retrainer_pb2.StartTrainingRequest(reason=reason, auto_promote=auto_promote, tenant=tenant)
         return (await self._ep.unary("StartTraining", request, timeout)).job
 
     async def get_job(self, job_id: str, *, timeout: float | None = None) -> retrainer_pb2.Job:
@@ -156,8 +179,12 @@ class AsyncRetrainerApi:
     async def promote(self, version: str, *, timeout: float | None = None) -> retrainer_pb2.PromoteResponse:
         return await self._ep.unary("Promote", retrainer_pb2.PromoteRequest(version=version), timeout)
 
-    async def rollback(self, version: str = "", *, timeout: float | None = None) -> retrainer_pb2.RollbackResponse:
-        return await self._ep.unary("Rollback", retrainer_pb2.RollbackRequest(version=version), timeout)
+    async def rollback(
+        self, version: str = "", *, tenant: str = "", timeout: float | None = None
+    ) -> retrainer_pb2.RollbackResponse:
+        """Makes ``version`` (empty: the previous champion) ``tenant``'s champion again."""
+        request = retrainer_pb2.RollbackRequest(version=version, tenant=tenant)
+        return await self._ep.unary("Rollback", request, timeout)
 
 
 class AsyncClient:

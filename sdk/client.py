@@ -84,21 +84,29 @@ class PredictorApi:
         return self._ep.unary("Predict", request, timeout, tenant)
 
     def load_model(
-        self, version: str, path: str, role: str | None = None, *, timeout: float | None = None
+        self, version: str, path: str, role: str | None = None, *, tenant: str = "", timeout: float | None = None
     ) -> predictor_pb2.ModelInfo:
-        request = predictor_pb2.LoadModelRequest(version=version, path=path, role=rq.role_value(role))
+        """Loads a model directory on the predictor's machine as ``version`` into ``tenant``'s scope
+        (empty: the global scope, which serves every tenant without a champion of its own)."""
+        request = predictor_pb2.LoadModelRequest(version=version, path=path, role=rq.role_value(role), tenant=tenant)
         return self._ep.unary("LoadModel", request, timeout).model
 
     def unload_model(self, version: str, *, timeout: float | None = None) -> None:
         self._ep.unary("UnloadModel", predictor_pb2.UnloadModelRequest(version=version), timeout)
 
-    def list_models(self, *, timeout: float | None = None) -> list[predictor_pb2.ModelInfo]:
-        return list(self._ep.unary("ListModels", predictor_pb2.ListModelsRequest(), timeout).models)
+    def list_models(self, *, tenant: str | None = None, timeout: float | None = None) -> list[predictor_pb2.ModelInfo]:
+        """The loaded versions of every scope, or of ``tenant``'s ("": the global scope)."""
+        request = predictor_pb2.ListModelsRequest(tenant=tenant)
+        return list(self._ep.unary("ListModels", request, timeout).models)
 
     def set_traffic(
-        self, assignments: Mapping[str, tuple[str, float]], *, timeout: float | None = None
+        self, assignments: Mapping[str, tuple[str, float]], *, tenant: str = "", timeout: float | None = None
     ) -> list[predictor_pb2.ModelInfo]:
-        return list(self._ep.unary("SetTraffic", rq.traffic_request(assignments), timeout).models)
+        """Sets roles and weights within ``tenant``'s scope ("": the global scope); answers that
+        scope's versions."""
+        request = rq.traffic_request(assignments)
+        request.tenant = tenant
+        return list(self._ep.unary("SetTraffic", request, timeout).models)
 
     def model_status(self, version: str, *, timeout: float | None = None) -> predictor_pb2.GetModelStatusResponse:
         return self._ep.unary("GetModelStatus", predictor_pb2.GetModelStatusRequest(version=version), timeout)
@@ -119,12 +127,24 @@ class DriftApi:
     ) -> drift_pb2.ObserveEventsResponse:
         return self._ep.client_stream("ObserveEvents", batches, timeout)
 
-    def status(self, *, timeout: float | None = None) -> drift_pb2.GetStatusResponse:
-        return self._ep.unary("GetStatus", drift_pb2.GetStatusRequest(), timeout)
+    def status(self, tenant: str = "", *, timeout: float | None = None) -> drift_pb2.GetStatusResponse:
+        """What the service observed, its detectors and recent alerts (of ``tenant``, or all)."""
+        return self._ep.unary("GetStatus", drift_pb2.GetStatusRequest(tenant=tenant), timeout)
 
-    def alerts(self, *, timeout: float | None = None) -> Iterator[drift_pb2.Alert]:
-        for response in self._ep.server_stream("WatchAlerts", drift_pb2.WatchAlertsRequest(), timeout):
+    def alerts(self, tenant: str = "", *, timeout: float | None = None) -> Iterator[drift_pb2.Alert]:
+        """Alerts as they are raised (of ``tenant``, or all)."""
+        request = drift_pb2.WatchAlertsRequest(tenant=tenant)
+        for response in self._ep.server_stream("WatchAlerts", request, timeout):
             yield response.alert
+
+    def reset_reference(
+        self, tenant: str, from_unix_nano: int, to_unix_nano: int, *, timeout: float | None = None
+    ) -> drift_pb2.ResetReferenceResponse:
+        """Makes the new champion's training window [from, to] ``tenant``'s reference window."""
+        request = drift_pb2.ResetReferenceRequest(
+            tenant=tenant, from_unix_nano=from_unix_nano, to_unix_nano=to_unix_nano
+        )
+        return self._ep.unary("ResetReference", request, timeout)
 
 
 class RetrainerApi:
@@ -134,9 +154,10 @@ class RetrainerApi:
         self._ep = endpoint
 
     def start_training(
-        self, reason: str = "manual", auto_promote: bool = False, *, timeout: float | None = None
+        self, reason: str = "manual", auto_promote: bool = False, *, tenant: str = "", timeout: float | None = None
     ) -> retrainer_pb2.Job:
-        request = retrainer_pb2.StartTrainingRequest(reason=reason, auto_promote=auto_promote)
+        """Queues a training job for ``tenant``'s model ("": the global model)."""
+        request = retrainer_pb2.StartTrainingRequest(reason=reason, auto_promote=auto_promote, tenant=tenant)
         return self._ep.unary("StartTraining", request, timeout).job
 
     def get_job(self, job_id: str, *, timeout: float | None = None) -> retrainer_pb2.Job:
@@ -148,8 +169,12 @@ class RetrainerApi:
     def promote(self, version: str, *, timeout: float | None = None) -> retrainer_pb2.PromoteResponse:
         return self._ep.unary("Promote", retrainer_pb2.PromoteRequest(version=version), timeout)
 
-    def rollback(self, version: str = "", *, timeout: float | None = None) -> retrainer_pb2.RollbackResponse:
-        return self._ep.unary("Rollback", retrainer_pb2.RollbackRequest(version=version), timeout)
+    def rollback(
+        self, version: str = "", *, tenant: str = "", timeout: float | None = None
+    ) -> retrainer_pb2.RollbackResponse:
+        """Makes ``version`` (empty: the previous champion) ``tenant``'s champion again."""
+        request = retrainer_pb2.RollbackRequest(version=version, tenant=tenant)
+        return self._ep.unary("Rollback", request, timeout)
 
 
 class Client:

@@ -25,31 +25,41 @@ _sym_db = _symbol_database.Default()
 from predis.v1 import common_pb2 as predis_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15predis/v1/drift.proto\x12\tpredis.v1\x1a\x16predis/v1/common.proto\"l\n\x14ObserveEventsRequest\x12&\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x16.predis.v1.AccessEvent\x12,\n\x08outcomes\x18\x02 \x03(\x0b\x32\x1a.predis.v1.PrefetchOutcome\"K\n\x15ObserveEventsResponse\x12\x17\n\x0f\x65vents_received\x18\x01 \x01(\x03\x12\x19\n\x11outcomes_received\x18\x02 \x01(\x03\"\xc0\x01\n\x05\x41lert\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08\x64\x65tector\x18\x02 \x01(\t\x12\x0e\n\x06signal\x18\x03 \x01(\t\x12\x0e\n\x06tenant\x18\x04 \x01(\t\x12\x11\n\tstatistic\x18\x05 \x01(\x01\x12\x11\n\tthreshold\x18\x06 \x01(\x01\x12*\n\x08severity\x18\x07 \x01(\x0e\x32\x18.predis.v1.AlertSeverity\x12\x16\n\x0etime_unix_nano\x18\x08 \x01(\x03\x12\x0f\n\x07message\x18\t \x01(\t\"\\\n\x0e\x44\x65tectorStatus\x12\x10\n\x08\x64\x65tector\x18\x01 \x01(\t\x12\x0e\n\x06signal\x18\x02 \x01(\t\x12\x14\n\x0cobservations\x18\x03 \x01(\x03\x12\x12\n\ndetections\x18\x04 \x01(\x03\"\x12\n\x10GetStatusRequest\"\x9e\x01\n\x11GetStatusResponse\x12\x17\n\x0f\x65vents_observed\x18\x01 \x01(\x03\x12\x19\n\x11outcomes_observed\x18\x02 \x01(\x03\x12,\n\tdetectors\x18\x03 \x03(\x0b\x32\x19.predis.v1.DetectorStatus\x12\'\n\rrecent_alerts\x18\x04 \x03(\x0b\x32\x10.predis.v1.Alert\"\x14\n\x12WatchAlertsRequest\"6\n\x13WatchAlertsResponse\x12\x1f\n\x05\x61lert\x18\x01 \x01(\x0b\x32\x10.predis.v1.Alert*h\n\rAlertSeverity\x12\x1e\n\x1a\x41LERT_SEVERITY_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x41LERT_SEVERITY_WARNING\x10\x01\x12\x1b\n\x17\x41LERT_SEVERITY_CRITICAL\x10\x02\x32\xfc\x01\n\x0c\x44riftService\x12T\n\rObserveEvents\x12\x1f.predis.v1.ObserveEventsRequest\x1a .predis.v1.ObserveEventsResponse(\x01\x12\x46\n\tGetStatus\x12\x1b.predis.v1.GetStatusRequest\x1a\x1c.predis.v1.GetStatusResponse\x12N\n\x0bWatchAlerts\x12\x1d.predis.v1.WatchAlertsRequest\x1a\x1e.predis.v1.WatchAlertsResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15predis/v1/drift.proto\x12\tpredis.v1\x1a\x16predis/v1/common.proto\"\xb5\x01\n\rQualityWindow\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\r\n\x05reads\x18\x02 \x01(\x03\x12\x0c\n\x04hits\x18\x03 \x01(\x03\x12\x13\n\x0bshadow_hits\x18\x04 \x01(\x03\x12\x17\n\x0fprefetches_used\x18\x05 \x01(\x03\x12\x19\n\x11prefetches_unused\x18\x06 \x01(\x03\x12\x17\n\x0fprefetches_late\x18\x07 \x01(\x03\x12\x15\n\rend_unix_nano\x18\x08 \x01(\x03\"\x97\x01\n\x14ObserveEventsRequest\x12&\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x16.predis.v1.AccessEvent\x12,\n\x08outcomes\x18\x02 \x03(\x0b\x32\x1a.predis.v1.PrefetchOutcome\x12)\n\x07windows\x18\x03 \x03(\x0b\x32\x18.predis.v1.QualityWindow\"e\n\x15ObserveEventsResponse\x12\x17\n\x0f\x65vents_received\x18\x01 \x01(\x03\x12\x19\n\x11outcomes_received\x18\x02 \x01(\x03\x12\x18\n\x10windows_received\x18\x03 \x01(\x03\"\xd2\x03\n\x05\x41lert\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08\x64\x65tector\x18\x02 \x01(\t\x12\x0e\n\x06signal\x18\x03 \x01(\t\x12\x0e\n\x06tenant\x18\x04 \x01(\t\x12\x11\n\tstatistic\x18\x05 \x01(\x01\x12\x11\n\tthreshold\x18\x06 \x01(\x01\x12*\n\x08severity\x18\x07 \x01(\x0e\x32\x18.predis.v1.AlertSeverity\x12\x16\n\x0etime_unix_nano\x18\x08 \x01(\x03\x12\x0f\n\x07message\x18\t \x01(\t\x12\x13\n\x0b\x65\x66\x66\x65\x63t_size\x18\n \x01(\x01\x12\x14\n\x07p_value\x18\x0b \x01(\x01H\x00\x88\x01\x01\x12\x1d\n\x10\x61\x64justed_p_value\x18\x0c \x01(\x01H\x01\x88\x01\x01\x12\x16\n\x0ereference_size\x18\r \x01(\x03\x12\x13\n\x0bwindow_size\x18\x0e \x01(\x03\x12\x15\n\rtenant_events\x18\x0f \x01(\x03\x12\x1e\n\x16window_start_unix_nano\x18\x10 \x01(\x03\x12\x1c\n\x14window_end_unix_nano\x18\x11 \x01(\x03\x12\x13\n\x0btraceparent\x18\x12 \x01(\t\x12\x0e\n\x06\x63hange\x18\x13 \x01(\x01\x42\n\n\x08_p_valueB\x13\n\x11_adjusted_p_value\"\xb0\x02\n\x0e\x44\x65tectorStatus\x12\x10\n\x08\x64\x65tector\x18\x01 \x01(\t\x12\x0e\n\x06signal\x18\x02 \x01(\t\x12\x14\n\x0cobservations\x18\x03 \x01(\x03\x12\x12\n\ndetections\x18\x04 \x01(\x03\x12\x0e\n\x06tenant\x18\x05 \x01(\t\x12\'\n\x05phase\x18\x06 \x01(\x0e\x32\x18.predis.v1.DetectorPhase\x12\x11\n\tstatistic\x18\x07 \x01(\x01\x12\x13\n\x0b\x65\x66\x66\x65\x63t_size\x18\x08 \x01(\x01\x12\x11\n\tthreshold\x18\t \x01(\x01\x12\x14\n\x07p_value\x18\n \x01(\x01H\x00\x88\x01\x01\x12\x16\n\x0ereference_size\x18\x0b \x01(\x03\x12\x13\n\x0bwindow_size\x18\x0c \x01(\x03\x12\x0f\n\x07\x64rifted\x18\r \x01(\x08\x42\n\n\x08_p_value\"\xef\x01\n\x0cTenantStatus\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x17\n\x0f\x65vents_observed\x18\x02 \x01(\x03\x12\x18\n\x10windows_observed\x18\x03 \x01(\x03\x12\x19\n\x11outcomes_observed\x18\x04 \x01(\x03\x12\'\n\x05phase\x18\x05 \x01(\x0e\x32\x18.predis.v1.DetectorPhase\x12\x16\n\x0ereference_size\x18\x06 \x01(\x03\x12 \n\x18reference_from_unix_nano\x18\x07 \x01(\x03\x12\x1e\n\x16reference_to_unix_nano\x18\x08 \x01(\x03\"\"\n\x10GetStatusRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\"\xfe\x01\n\x11GetStatusResponse\x12\x17\n\x0f\x65vents_observed\x18\x01 \x01(\x03\x12\x19\n\x11outcomes_observed\x18\x02 \x01(\x03\x12,\n\tdetectors\x18\x03 \x03(\x0b\x32\x19.predis.v1.DetectorStatus\x12\'\n\rrecent_alerts\x18\x04 \x03(\x0b\x32\x10.predis.v1.Alert\x12\x18\n\x10windows_observed\x18\x05 \x01(\x03\x12(\n\x07tenants\x18\x06 \x03(\x0b\x32\x17.predis.v1.TenantStatus\x12\x1a\n\x12\x65vents_not_watched\x18\x07 \x01(\x03\"$\n\x12WatchAlertsRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\"N\n\x13WatchAlertsResponse\x12\x1f\n\x05\x61lert\x18\x01 \x01(\x0b\x32\x10.predis.v1.Alert\x12\x16\n\x0e\x61lerts_dropped\x18\x02 \x01(\x03\"U\n\x15ResetReferenceRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x16\n\x0e\x66rom_unix_nano\x18\x02 \x01(\x03\x12\x14\n\x0cto_unix_nano\x18\x03 \x01(\x03\"\xce\x01\n\x16ResetReferenceResponse\x12\x16\n\x0ereference_size\x18\x01 \x01(\x03\x12\x1a\n\x12waiting_for_events\x18\x02 \x01(\x08\x12 \n\x18reference_from_unix_nano\x18\x03 \x01(\x03\x12\x1e\n\x16reference_to_unix_nano\x18\x04 \x01(\x03\x12\x1f\n\x17retained_from_unix_nano\x18\x05 \x01(\x03\x12\x1d\n\x15retained_to_unix_nano\x18\x06 \x01(\x03*h\n\rAlertSeverity\x12\x1e\n\x1a\x41LERT_SEVERITY_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x41LERT_SEVERITY_WARNING\x10\x01\x12\x1b\n\x17\x41LERT_SEVERITY_CRITICAL\x10\x02*\x92\x01\n\rDetectorPhase\x12\x1e\n\x1a\x44\x45TECTOR_PHASE_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x44\x45TECTOR_PHASE_WARMING_UP\x10\x01\x12%\n!DETECTOR_PHASE_BUILDING_REFERENCE\x10\x02\x12\x1b\n\x17\x44\x45TECTOR_PHASE_WATCHING\x10\x03\x32\xd3\x02\n\x0c\x44riftService\x12T\n\rObserveEvents\x12\x1f.predis.v1.ObserveEventsRequest\x1a .predis.v1.ObserveEventsResponse(\x01\x12\x46\n\tGetStatus\x12\x1b.predis.v1.GetStatusRequest\x1a\x1c.predis.v1.GetStatusResponse\x12N\n\x0bWatchAlerts\x12\x1d.predis.v1.WatchAlertsRequest\x1a\x1e.predis.v1.WatchAlertsResponse0\x01\x12U\n\x0eResetReference\x12 .predis.v1.ResetReferenceRequest\x1a!.predis.v1.ResetReferenceResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'predis.v1.drift_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ALERTSEVERITY']._serialized_start=795
-  _globals['_ALERTSEVERITY']._serialized_end=899
-  _globals['_OBSERVEEVENTSREQUEST']._serialized_start=60
-  _globals['_OBSERVEEVENTSREQUEST']._serialized_end=168
-  _globals['_OBSERVEEVENTSRESPONSE']._serialized_start=170
-  _globals['_OBSERVEEVENTSRESPONSE']._serialized_end=245
-  _globals['_ALERT']._serialized_start=248
-  _globals['_ALERT']._serialized_end=440
-  _globals['_DETECTORSTATUS']._serialized_start=442
-  _globals['_DETECTORSTATUS']._serialized_end=534
-  _globals['_GETSTATUSREQUEST']._serialized_start=536
-  _globals['_GETSTATUSREQUEST']._serialized_end=554
-  _globals['_GETSTATUSRESPONSE']._serialized_start=557
-  _globals['_GETSTATUSRESPONSE']._serialized_end=715
-  _globals['_WATCHALERTSREQUEST']._serialized_start=717
-  _globals['_WATCHALERTSREQUEST']._serialized_end=737
-  _globals['_WATCHALERTSRESPONSE']._serialized_start=739
-  _globals['_WATCHALERTSRESPONSE']._serialized_end=793
-  _globals['_DRIFTSERVICE']._serialized_start=902
-  _globals['_DRIFTSERVICE']._serialized_end=1154
+  _globals['_ALERTSEVERITY']._serialized_start=2226
+  _globals['_ALERTSEVERITY']._serialized_end=2330
+  _globals['_DETECTORPHASE']._serialized_start=2333
+  _globals['_DETECTORPHASE']._serialized_end=2479
+  _globals['_QUALITYWINDOW']._serialized_start=61
+  _globals['_QUALITYWINDOW']._serialized_end=242
+  _globals['_OBSERVEEVENTSREQUEST']._serialized_start=245
+  _globals['_OBSERVEEVENTSREQUEST']._serialized_end=396
+  _globals['_OBSERVEEVENTSRESPONSE']._serialized_start=398
+  _globals['_OBSERVEEVENTSRESPONSE']._serialized_end=499
+  _globals['_ALERT']._serialized_start=502
+  _globals['_ALERT']._serialized_end=968
+  _globals['_DETECTORSTATUS']._serialized_start=971
+  _globals['_DETECTORSTATUS']._serialized_end=1275
+  _globals['_TENANTSTATUS']._serialized_start=1278
+  _globals['_TENANTSTATUS']._serialized_end=1517
+  _globals['_GETSTATUSREQUEST']._serialized_start=1519
+  _globals['_GETSTATUSREQUEST']._serialized_end=1553
+  _globals['_GETSTATUSRESPONSE']._serialized_start=1556
+  _globals['_GETSTATUSRESPONSE']._serialized_end=1810
+  _globals['_WATCHALERTSREQUEST']._serialized_start=1812
+  _globals['_WATCHALERTSREQUEST']._serialized_end=1848
+  _globals['_WATCHALERTSRESPONSE']._serialized_start=1850
+  _globals['_WATCHALERTSRESPONSE']._serialized_end=1928
+  _globals['_RESETREFERENCEREQUEST']._serialized_start=1930
+  _globals['_RESETREFERENCEREQUEST']._serialized_end=2015
+  _globals['_RESETREFERENCERESPONSE']._serialized_start=2018
+  _globals['_RESETREFERENCERESPONSE']._serialized_end=2224
+  _globals['_DRIFTSERVICE']._serialized_start=2482
+  _globals['_DRIFTSERVICE']._serialized_end=2821
 # @@protoc_insertion_point(module_scope)

@@ -26,7 +26,7 @@ if _version_not_supported:
 
 
 class DriftServiceStub:
-    """Watches traffic and prefetch outcomes for change; raises alerts.
+    """Watches traffic and live quality for change; raises alerts.
     """
 
     def __init__(self, channel):
@@ -50,21 +50,28 @@ class DriftServiceStub:
                 request_serializer=predis_dot_v1_dot_drift__pb2.WatchAlertsRequest.SerializeToString,
                 response_deserializer=predis_dot_v1_dot_drift__pb2.WatchAlertsResponse.FromString,
                 _registered_method=True)
+        self.ResetReference = channel.unary_unary(
+                '/predis.v1.DriftService/ResetReference',
+                request_serializer=predis_dot_v1_dot_drift__pb2.ResetReferenceRequest.SerializeToString,
+                response_deserializer=predis_dot_v1_dot_drift__pb2.ResetReferenceResponse.FromString,
+                _registered_method=True)
 
 
 class DriftServiceServicer:
-    """Watches traffic and prefetch outcomes for change; raises alerts.
+    """Watches traffic and live quality for change; raises alerts.
     """
 
     def ObserveEvents(self, request_iterator, context):
-        """A stream of access events and prefetch outcomes, as the cache sends them.
+        """A stream of access events, prefetch outcomes and quality windows, as the cache sends them. A
+        batch with an invalid part (a bad tenant name, an unknown access kind, impossible counts) is
+        refused with INVALID_ARGUMENT and changes nothing.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetStatus(self, request, context):
-        """What the service has observed, its detectors and recent alerts.
+        """What the service has observed, per tenant, its detectors and recent alerts.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -72,6 +79,14 @@ class DriftServiceServicer:
 
     def WatchAlerts(self, request, context):
         """A live stream of alerts as detectors raise them.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResetReference(self, request, context):
+        """Replaces a tenant's reference window with the new champion's training window (the retrainer
+        calls it on promotion). INVALID_ARGUMENT (changing nothing) for a bad tenant or range.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -95,6 +110,11 @@ def add_DriftServiceServicer_to_server(servicer, server):
                     request_deserializer=predis_dot_v1_dot_drift__pb2.WatchAlertsRequest.FromString,
                     response_serializer=predis_dot_v1_dot_drift__pb2.WatchAlertsResponse.SerializeToString,
             ),
+            'ResetReference': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResetReference,
+                    request_deserializer=predis_dot_v1_dot_drift__pb2.ResetReferenceRequest.FromString,
+                    response_serializer=predis_dot_v1_dot_drift__pb2.ResetReferenceResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'predis.v1.DriftService', rpc_method_handlers)
@@ -104,7 +124,7 @@ def add_DriftServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class DriftService:
-    """Watches traffic and prefetch outcomes for change; raises alerts.
+    """Watches traffic and live quality for change; raises alerts.
     """
 
     @staticmethod
@@ -178,6 +198,33 @@ class DriftService:
             '/predis.v1.DriftService/WatchAlerts',
             predis_dot_v1_dot_drift__pb2.WatchAlertsRequest.SerializeToString,
             predis_dot_v1_dot_drift__pb2.WatchAlertsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResetReference(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/predis.v1.DriftService/ResetReference',
+            predis_dot_v1_dot_drift__pb2.ResetReferenceRequest.SerializeToString,
+            predis_dot_v1_dot_drift__pb2.ResetReferenceResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from predis.v1 import common_pb2 as predis_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19predis/v1/predictor.proto\x12\tpredis.v1\x1a\x16predis/v1/common.proto\"\x7f\n\x0ePredictRequest\x12\x13\n\x0brouting_key\x18\x01 \x01(\x0c\x12\x15\n\rfeature_count\x18\x02 \x01(\r\x12\x10\n\x08\x66\x65\x61tures\x18\x03 \x03(\x02\x12\x13\n\x0bgroup_sizes\x18\x04 \x03(\r\x12\x1a\n\x12group_routing_keys\x18\x05 \x03(\x0c\"\x81\x01\n\x0fPredictResponse\x12\x15\n\rprobabilities\x18\x01 \x03(\x02\x12\x15\n\rmodel_version\x18\x02 \x01(\t\x12\"\n\x04role\x18\x03 \x01(\x0e\x32\x14.predis.v1.ModelRole\x12\x1c\n\x14group_model_versions\x18\x04 \x03(\t\"\xba\x01\n\tModelInfo\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\"\n\x04role\x18\x02 \x01(\x0e\x32\x14.predis.v1.ModelRole\x12\x16\n\x0etraffic_weight\x18\x03 \x01(\x01\x12\x15\n\rfeature_names\x18\x04 \x03(\t\x12\x13\n\x0bsource_path\x18\x05 \x01(\t\x12\x18\n\x10loaded_unix_nano\x18\x06 \x01(\x03\x12\x1a\n\x12\x65xecution_provider\x18\x07 \x01(\t\"U\n\x10LoadModelRequest\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\"\n\x04role\x18\x03 \x01(\x0e\x32\x14.predis.v1.ModelRole\"8\n\x11LoadModelResponse\x12#\n\x05model\x18\x01 \x01(\x0b\x32\x14.predis.v1.ModelInfo\"%\n\x12UnloadModelRequest\x12\x0f\n\x07version\x18\x01 \x01(\t\"\x15\n\x13UnloadModelResponse\"\x13\n\x11ListModelsRequest\":\n\x12ListModelsResponse\x12$\n\x06models\x18\x01 \x03(\x0b\x32\x14.predis.v1.ModelInfo\"X\n\x11TrafficAssignment\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\"\n\x04role\x18\x02 \x01(\x0e\x32\x14.predis.v1.ModelRole\x12\x0e\n\x06weight\x18\x03 \x01(\x01\"F\n\x11SetTrafficRequest\x12\x31\n\x0b\x61ssignments\x18\x01 \x03(\x0b\x32\x1c.predis.v1.TrafficAssignment\":\n\x12SetTrafficResponse\x12$\n\x06models\x18\x01 \x03(\x0b\x32\x14.predis.v1.ModelInfo\"(\n\x15GetModelStatusRequest\x12\x0f\n\x07version\x18\x01 \x01(\t\"\xed\x01\n\x16GetModelStatusResponse\x12#\n\x05model\x18\x01 \x01(\x0b\x32\x14.predis.v1.ModelInfo\x12\x10\n\x08requests\x18\x02 \x01(\x03\x12\x0c\n\x04rows\x18\x03 \x01(\x03\x12\x16\n\x0elatency_p50_us\x18\x04 \x01(\x01\x12\x16\n\x0elatency_p99_us\x18\x05 \x01(\x01\x12\x17\n\x0fprefetches_used\x18\x06 \x01(\x03\x12\x19\n\x11prefetches_unused\x18\x07 \x01(\x03\x12\x11\n\tprecision\x18\x08 \x01(\x01\x12\x17\n\x0fprefetches_late\x18\t \x01(\x03\"E\n\x15ReportOutcomesRequest\x12,\n\x08outcomes\x18\x01 \x03(\x0b\x32\x1a.predis.v1.PrefetchOutcome\"*\n\x16ReportOutcomesResponse\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x03\x32\xae\x04\n\x10PredictorService\x12@\n\x07Predict\x12\x19.predis.v1.PredictRequest\x1a\x1a.predis.v1.PredictResponse\x12\x46\n\tLoadModel\x12\x1b.predis.v1.LoadModelRequest\x1a\x1c.predis.v1.LoadModelResponse\x12L\n\x0bUnloadModel\x12\x1d.predis.v1.UnloadModelRequest\x1a\x1e.predis.v1.UnloadModelResponse\x12I\n\nListModels\x12\x1c.predis.v1.ListModelsRequest\x1a\x1d.predis.v1.ListModelsResponse\x12I\n\nSetTraffic\x12\x1c.predis.v1.SetTrafficRequest\x1a\x1d.predis.v1.SetTrafficResponse\x12U\n\x0eGetModelStatus\x12 .predis.v1.GetModelStatusRequest\x1a!.predis.v1.GetModelStatusResponse\x12U\n\x0eReportOutcomes\x12 .predis.v1.ReportOutcomesRequest\x1a!.predis.v1.ReportOutcomesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19predis/v1/predictor.proto\x12\tpredis.v1\x1a\x16predis/v1/common.proto\"\x7f\n\x0ePredictRequest\x12\x13\n\x0brouting_key\x18\x01 \x01(\x0c\x12\x15\n\rfeature_count\x18\x02 \x01(\r\x12\x10\n\x08\x66\x65\x61tures\x18\x03 \x03(\x02\x12\x13\n\x0bgroup_sizes\x18\x04 \x03(\r\x12\x1a\n\x12group_routing_keys\x18\x05 \x03(\x0c\"\x81\x01\n\x0fPredictResponse\x12\x15\n\rprobabilities\x18\x01 \x03(\x02\x12\x15\n\rmodel_version\x18\x02 \x01(\t\x12\"\n\x04role\x18\x03 \x01(\x0e\x32\x14.predis.v1.ModelRole\x12\x1c\n\x14group_model_versions\x18\x04 \x03(\t\"\xca\x01\n\tModelInfo\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\"\n\x04role\x18\x02 \x01(\x0e\x32\x14.predis.v1.ModelRole\x12\x16\n\x0etraffic_weight\x18\x03 \x01(\x01\x12\x15\n\rfeature_names\x18\x04 \x03(\t\x12\x13\n\x0bsource_path\x18\x05 \x01(\t\x12\x18\n\x10loaded_unix_nano\x18\x06 \x01(\x03\x12\x1a\n\x12\x65xecution_provider\x18\x07 \x01(\t\x12\x0e\n\x06tenant\x18\x08 \x01(\t\"e\n\x10LoadModelRequest\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\"\n\x04role\x18\x03 \x01(\x0e\x32\x14.predis.v1.ModelRole\x12\x0e\n\x06tenant\x18\x04 \x01(\t\"8\n\x11LoadModelResponse\x12#\n\x05model\x18\x01 \x01(\x0b\x32\x14.predis.v1.ModelInfo\"%\n\x12UnloadModelRequest\x12\x0f\n\x07version\x18\x01 \x01(\t\"\x15\n\x13UnloadModelResponse\"3\n\x11ListModelsRequest\x12\x13\n\x06tenant\x18\x01 \x01(\tH\x00\x88\x01\x01\x42\t\n\x07_tenant\":\n\x12ListModelsResponse\x12$\n\x06models\x18\x01 \x03(\x0b\x32\x14.predis.v1.ModelInfo\"X\n\x11TrafficAssignment\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\"\n\x04role\x18\x02 \x01(\x0e\x32\x14.predis.v1.ModelRole\x12\x0e\n\x06weight\x18\x03 \x01(\x01\"V\n\x11SetTrafficRequest\x12\x31\n\x0b\x61ssignments\x18\x01 \x03(\x0b\x32\x1c.predis.v1.TrafficAssignment\x12\x0e\n\x06tenant\x18\x02 \x01(\t\":\n\x12SetTrafficResponse\x12$\n\x06models\x18\x01 \x03(\x0b\x32\x14.predis.v1.ModelInfo\"(\n\x15GetModelStatusRequest\x12\x0f\n\x07version\x18\x01 \x01(\t\"\xed\x01\n\x16GetModelStatusResponse\x12#\n\x05model\x18\x01 \x01(\x0b\x32\x14.predis.v1.ModelInfo\x12\x10\n\x08requests\x18\x02 \x01(\x03\x12\x0c\n\x04rows\x18\x03 \x01(\x03\x12\x16\n\x0elatency_p50_us\x18\x04 \x01(\x01\x12\x16\n\x0elatency_p99_us\x18\x05 \x01(\x01\x12\x17\n\x0fprefetches_used\x18\x06 \x01(\x03\x12\x19\n\x11prefetches_unused\x18\x07 \x01(\x03\x12\x11\n\tprecision\x18\x08 \x01(\x01\x12\x17\n\x0fprefetches_late\x18\t \x01(\x03\"E\n\x15ReportOutcomesRequest\x12,\n\x08outcomes\x18\x01 \x03(\x0b\x32\x1a.predis.v1.PrefetchOutcome\"*\n\x16ReportOutcomesResponse\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x03\x32\xae\x04\n\x10PredictorService\x12@\n\x07Predict\x12\x19.predis.v1.PredictRequest\x1a\x1a.predis.v1.PredictResponse\x12\x46\n\tLoadModel\x12\x1b.predis.v1.LoadModelRequest\x1a\x1c.predis.v1.LoadModelResponse\x12L\n\x0bUnloadModel\x12\x1d.predis.v1.UnloadModelRequest\x1a\x1e.predis.v1.UnloadModelResponse\x12I\n\nListModels\x12\x1c.predis.v1.ListModelsRequest\x1a\x1d.predis.v1.ListModelsResponse\x12I\n\nSetTraffic\x12\x1c.predis.v1.SetTrafficRequest\x1a\x1d.predis.v1.SetTrafficResponse\x12U\n\x0eGetModelStatus\x12 .predis.v1.GetModelStatusRequest\x1a!.predis.v1.GetModelStatusResponse\x12U\n\x0eReportOutcomes\x12 .predis.v1.ReportOutcomesRequest\x1a!.predis.v1.ReportOutcomesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,33 +37,33 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PREDICTRESPONSE']._serialized_start=194
   _globals['_PREDICTRESPONSE']._serialized_end=323
   _globals['_MODELINFO']._serialized_start=326
-  _globals['_MODELINFO']._serialized_end=512
-  _globals['_LOADMODELREQUEST']._serialized_start=514
-  _globals['_LOADMODELREQUEST']._serialized_end=599
-  _globals['_LOADMODELRESPONSE']._serialized_start=601
-  _globals['_LOADMODELRESPONSE']._serialized_end=657
-  _globals['_UNLOADMODELREQUEST']._serialized_start=659
-  _globals['_UNLOADMODELREQUEST']._serialized_end=696
-  _globals['_UNLOADMODELRESPONSE']._serialized_start=698
-  _globals['_UNLOADMODELRESPONSE']._serialized_end=719
-  _globals['_LISTMODELSREQUEST']._serialized_start=721
-  _globals['_LISTMODELSREQUEST']._serialized_end=740
-  _globals['_LISTMODELSRESPONSE']._serialized_start=742
-  _globals['_LISTMODELSRESPONSE']._serialized_end=800
-  _globals['_TRAFFICASSIGNMENT']._serialized_start=802
-  _globals['_TRAFFICASSIGNMENT']._serialized_end=890
-  _globals['_SETTRAFFICREQUEST']._serialized_start=892
-  _globals['_SETTRAFFICREQUEST']._serialized_end=962
-  _globals['_SETTRAFFICRESPONSE']._serialized_start=964
-  _globals['_SETTRAFFICRESPONSE']._serialized_end=1022
-  _globals['_GETMODELSTATUSREQUEST']._serialized_start=1024
-  _globals['_GETMODELSTATUSREQUEST']._serialized_end=1064
-  _globals['_GETMODELSTATUSRESPONSE']._serialized_start=1067
-  _globals['_GETMODELSTATUSRESPONSE']._serialized_end=1304
-  _globals['_REPORTOUTCOMESREQUEST']._serialized_start=1306
-  _globals['_REPORTOUTCOMESREQUEST']._serialized_end=1375
-  _globals['_REPORTOUTCOMESRESPONSE']._serialized_start=1377
-  _globals['_REPORTOUTCOMESRESPONSE']._serialized_end=1419
-  _globals['_PREDICTORSERVICE']._serialized_start=1422
-  _globals['_PREDICTORSERVICE']._serialized_end=1980
+  _globals['_MODELINFO']._serialized_end=528
+  _globals['_LOADMODELREQUEST']._serialized_start=530
+  _globals['_LOADMODELREQUEST']._serialized_end=631
+  _globals['_LOADMODELRESPONSE']._serialized_start=633
+  _globals['_LOADMODELRESPONSE']._serialized_end=689
+  _globals['_UNLOADMODELREQUEST']._serialized_start=691
+  _globals['_UNLOADMODELREQUEST']._serialized_end=728
+  _globals['_UNLOADMODELRESPONSE']._serialized_start=730
+  _globals['_UNLOADMODELRESPONSE']._serialized_end=751
+  _globals['_LISTMODELSREQUEST']._serialized_start=753
+  _globals['_LISTMODELSREQUEST']._serialized_end=804
+  _globals['_LISTMODELSRESPONSE']._serialized_start=806
+  _globals['_LISTMODELSRESPONSE']._serialized_end=864
+  _globals['_TRAFFICASSIGNMENT']._serialized_start=866
+  _globals['_TRAFFICASSIGNMENT']._serialized_end=954
+  _globals['_SETTRAFFICREQUEST']._serialized_start=956
+  _globals['_SETTRAFFICREQUEST']._serialized_end=1042
+  _globals['_SETTRAFFICRESPONSE']._serialized_start=1044
+  _globals['_SETTRAFFICRESPONSE']._serialized_end=1102
+  _globals['_GETMODELSTATUSREQUEST']._serialized_start=1104
+  _globals['_GETMODELSTATUSREQUEST']._serialized_end=1144
+  _globals['_GETMODELSTATUSRESPONSE']._serialized_start=1147
+  _globals['_GETMODELSTATUSRESPONSE']._serialized_end=1384
+  _globals['_REPORTOUTCOMESREQUEST']._serialized_start=1386
+  _globals['_REPORTOUTCOMESREQUEST']._serialized_end=1455
+  _globals['_REPORTOUTCOMESRESPONSE']._serialized_start=1457
+  _globals['_REPORTOUTCOMESRESPONSE']._serialized_end=1499
+  _globals['_PREDICTORSERVICE']._serialized_start=1502
+  _globals['_PREDICTORSERVICE']._serialized_end=2060
 # @@protoc_insertion_point(module_scope)

@@ -34,7 +34,7 @@ class PredictResponse(_message.Message):
     def __init__(self, probabilities: _Optional[_Iterable[float]] = ..., model_version: _Optional[str] = ..., role: _Optional[_Union[_common_pb2.ModelRole, str]] = ..., group_model_versions: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ModelInfo(_message.Message):
-    __slots__ = ("version", "role", "traffic_weight", "feature_names", "source_path", "loaded_unix_nano", "execution_provider")
+    __slots__ = ("version", "role", "traffic_weight", "feature_names", "source_path", "loaded_unix_nano", "execution_provider", "tenant")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     ROLE_FIELD_NUMBER: _ClassVar[int]
     TRAFFIC_WEIGHT_FIELD_NUMBER: _ClassVar[int]
@@ -42,6 +42,7 @@ class ModelInfo(_message.Message):
     SOURCE_PATH_FIELD_NUMBER: _ClassVar[int]
     LOADED_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
     EXECUTION_PROVIDER_FIELD_NUMBER: _ClassVar[int]
+    TENANT_FIELD_NUMBER: _ClassVar[int]
     version: str
     role: _common_pb2.ModelRole
     traffic_weight: float
@@ -49,17 +50,20 @@ class ModelInfo(_message.Message):
     source_path: str
     loaded_unix_nano: int
     execution_provider: str
-    def __init__(self, version: _Optional[str] = ..., role: _Optional[_Union[_common_pb2.ModelRole, str]] = ..., traffic_weight: _Optional[float] = ..., feature_names: _Optional[_Iterable[str]] = ..., source_path: _Optional[str] = ..., loaded_unix_nano: _Optional[int] = ..., execution_provider: _Optional[str] = ...) -> None: ...
+    tenant: str
+    def __init__(self, version: _Optional[str] = ..., role: _Optional[_Union[_common_pb2.ModelRole, str]] = ..., traffic_weight: _Optional[float] = ..., feature_names: _Optional[_Iterable[str]] = ..., source_path: _Optional[str] = ..., loaded_unix_nano: _Optional[int] = ..., execution_provider: _Optional[str] = ..., tenant: _Optional[str] = ...) -> None: ...
 
 class LoadModelRequest(_message.Message):
-    __slots__ = ("version", "path", "role")
+    __slots__ = ("version", "path", "role", "tenant")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     PATH_FIELD_NUMBER: _ClassVar[int]
     ROLE_FIELD_NUMBER: _ClassVar[int]
+    TENANT_FIELD_NUMBER: _ClassVar[int]
     version: str
     path: str
     role: _common_pb2.ModelRole
-    def __init__(self, version: _Optional[str] = ..., path: _Optional[str] = ..., role: _Optional[_Union[_common_pb2.ModelRole, str]] = ...) -> None: ...
+    tenant: str
+    def __init__(self, version: _Optional[str] = ..., path: _Optional[str] = ..., role: _Optional[_Union[_common_pb2.ModelRole, str]] = ..., tenant: _Optional[str] = ...) -> None: ...
 
 class LoadModelResponse(_message.Message):
     __slots__ = ("model",)
@@ -78,8 +82,10 @@ class UnloadModelResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class ListModelsRequest(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("tenant",)
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    def __init__(self, tenant: _Optional[str] = ...) -> None: ...
 
 class ListModelsResponse(_message.Message):
     __slots__ = ("models",)
@@ -98,10 +104,12 @@ class TrafficAssignment(_message.Message):
     def __init__(self, version: _Optional[str] = ..., role: _Optional[_Union[_common_pb2.ModelRole, str]] = ..., weight: _Optional[float] = ...) -> None: ...
 
 class SetTrafficRequest(_message.Message):
-    __slots__ = ("assignments",)
+    __slots__ = ("assignments", "tenant")
     ASSIGNMENTS_FIELD_NUMBER: _ClassVar[int]
+    TENANT_FIELD_NUMBER: _ClassVar[int]
     assignments: _containers.RepeatedCompositeFieldContainer[TrafficAssignment]
-    def __init__(self, assignments: _Optional[_Iterable[_Union[TrafficAssignment, _Mapping]]] = ...) -> None: ...
+    tenant: str
+    def __init__(self, assignments: _Optional[_Iterable[_Union[TrafficAssignment, _Mapping]]] = ..., tenant: _Optional[str] = ...) -> None: ...
 
 class SetTrafficResponse(_message.Message):
     __slots__ = ("models",)

@@ -77,8 +77,9 @@ class PredictorServiceServicer:
     """
 
     def Predict(self, request, context):
-        """Scores a batch of (trigger, candidate) feature rows with the version the traffic split picks.
-        FAILED_PRECONDITION when no model is loaded; INVALID_ARGUMENT when the feature count does
+        """Scores a batch of (trigger, candidate) feature rows with the version the traffic split picks:
+        in the calling tenant's scope when it has a champion, else in the global scope.
+        FAILED_PRECONDITION when neither has a champion; INVALID_ARGUMENT when the feature count does
         not match the model card.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -87,28 +88,30 @@ class PredictorServiceServicer:
 
     def LoadModel(self, request, context):
         """Loads a model directory (model.onnx + model.json) as a new version, warms it, then gives it
-        its role. A failed load changes nothing.
+        its role in its scope. A failed load changes nothing.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def UnloadModel(self, request, context):
-        """Removes a version. FAILED_PRECONDITION for the champion while other versions serve.
+        """Removes a version. FAILED_PRECONDITION for a scope's champion while other versions are in
+        that scope.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListModels(self, request, context):
-        """The versions loaded now.
+        """The versions loaded now, of every scope or of one.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def SetTraffic(self, request, context):
-        """Sets roles and traffic weights of loaded versions in one atomic change.
+        """Sets roles and traffic weights of loaded versions of one scope in one atomic change; no model
+        is reloaded, so making an already loaded version champion again (a rollback) is a routing swap.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -24,39 +24,45 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19predis/v1/retrainer.proto\x12\tpredis.v1\"z\n\x10ValidationReport\x12\x10\n\x08requests\x18\x01 \x01(\x03\x12\x1a\n\x12\x63hampion_hit_ratio\x18\x02 \x01(\x01\x12\x1b\n\x13\x63\x61ndidate_hit_ratio\x18\x03 \x01(\x01\x12\x1b\n\x13\x63\x61ndidate_precision\x18\x04 \x01(\x01\"\xf2\x01\n\x03Job\x12\n\n\x02id\x18\x01 \x01(\t\x12\"\n\x05state\x18\x02 \x01(\x0e\x32\x13.predis.v1.JobState\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x19\n\x11\x63\x61ndidate_version\x18\x04 \x01(\t\x12\x19\n\x11\x63reated_unix_nano\x18\x05 \x01(\x03\x12\x19\n\x11started_unix_nano\x18\x06 \x01(\x03\x12\x1a\n\x12\x66inished_unix_nano\x18\x07 \x01(\x03\x12/\n\nvalidation\x18\x08 \x01(\x0b\x32\x1b.predis.v1.ValidationReport\x12\r\n\x05\x65rror\x18\t \x01(\t\"<\n\x14StartTrainingRequest\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12\x14\n\x0c\x61uto_promote\x18\x02 \x01(\x08\"4\n\x15StartTrainingResponse\x12\x1b\n\x03job\x18\x01 \x01(\x0b\x32\x0e.predis.v1.Job\"\x1b\n\rGetJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"-\n\x0eGetJobResponse\x12\x1b\n\x03job\x18\x01 \x01(\x0b\x32\x0e.predis.v1.Job\" \n\x0fListJobsRequest\x12\r\n\x05limit\x18\x01 \x01(\r\"0\n\x10ListJobsResponse\x12\x1c\n\x04jobs\x18\x01 \x03(\x0b\x32\x0e.predis.v1.Job\"!\n\x0ePromoteRequest\x12\x0f\n\x07version\x18\x01 \x01(\t\">\n\x0fPromoteResponse\x12\x19\n\x11previous_champion\x18\x01 \x01(\t\x12\x10\n\x08\x63hampion\x18\x02 \x01(\t\"\"\n\x0fRollbackRequest\x12\x0f\n\x07version\x18\x01 \x01(\t\"?\n\x10RollbackResponse\x12\x19\n\x11previous_champion\x18\x01 \x01(\t\x12\x10\n\x08\x63hampion\x18\x02 \x01(\t*\xb3\x01\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10JOB_STATE_QUEUED\x10\x01\x12\x16\n\x12JOB_STATE_TRAINING\x10\x02\x12\x18\n\x14JOB_STATE_VALIDATING\x10\x03\x12\x16\n\x12JOB_STATE_PROMOTED\x10\x04\x12\x16\n\x12JOB_STATE_REJECTED\x10\x05\x12\x14\n\x10JOB_STATE_FAILED\x10\x06\x32\xf1\x02\n\x10RetrainerService\x12R\n\rStartTraining\x12\x1f.predis.v1.StartTrainingRequest\x1a .predis.v1.StartTrainingResponse\x12=\n\x06GetJob\x12\x18.predis.v1.GetJobRequest\x1a\x19.predis.v1.GetJobResponse\x12\x43\n\x08ListJobs\x12\x1a.predis.v1.ListJobsRequest\x1a\x1b.predis.v1.ListJobsResponse\x12@\n\x07Promote\x12\x19.predis.v1.PromoteRequest\x1a\x1a.predis.v1.PromoteResponse\x12\x43\n\x08Rollback\x12\x1a.predis.v1.RollbackRequest\x1a\x1b.predis.v1.RollbackResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19predis/v1/retrainer.proto\x12\tpredis.v1\"n\n\tReplayArm\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x11\n\thit_ratio\x18\x02 \x01(\x01\x12\x11\n\tprecision\x18\x03 \x01(\x01\x12\x16\n\x0eorigin_fetches\x18\x04 \x01(\x03\x12\x12\n\nprefetches\x18\x05 \x01(\x03\"\x83\x03\n\x10ValidationReport\x12\x10\n\x08requests\x18\x01 \x01(\x03\x12\x1a\n\x12\x63hampion_hit_ratio\x18\x02 \x01(\x01\x12\x1b\n\x13\x63\x61ndidate_hit_ratio\x18\x03 \x01(\x01\x12\x1b\n\x13\x63\x61ndidate_precision\x18\x04 \x01(\x01\x12&\n\x08\x63hampion\x18\x05 \x01(\x0b\x32\x14.predis.v1.ReplayArm\x12\'\n\tcandidate\x18\x06 \x01(\x0b\x32\x14.predis.v1.ReplayArm\x12\x1c\n\x14hit_ratio_difference\x18\x07 \x01(\x01\x12\x0e\n\x06\x63i_low\x18\x08 \x01(\x01\x12\x0f\n\x07\x63i_high\x18\t \x01(\x01\x12\x12\n\nconfidence\x18\n \x01(\x01\x12\x0e\n\x06margin\x18\x0b \x01(\x01\x12\x0e\n\x06\x62locks\x18\x0c \x01(\x03\x12\x12\n\ncache_size\x18\r \x01(\x03\x12\x0e\n\x06passed\x18\x0e \x01(\x08\x12\x0e\n\x06reason\x18\x0f \x01(\t\x12\x0f\n\x07seconds\x18\x10 \x01(\x01\"\x95\x02\n\x0fPromotionReport\x12\x19\n\x11previous_champion\x18\x01 \x01(\t\x12\x16\n\x0eshadow_seconds\x18\x02 \x01(\x01\x12\x18\n\x10shadow_precision\x18\x03 \x01(\x01\x12\x17\n\x0fshadow_outcomes\x18\x04 \x01(\x03\x12\x10\n\x08\x61\x62_share\x18\x05 \x01(\x01\x12\x12\n\nab_seconds\x18\x06 \x01(\x01\x12\x1c\n\x14\x63hallenger_precision\x18\x07 \x01(\x01\x12\x1a\n\x12\x63hampion_precision\x18\x08 \x01(\x01\x12\x1d\n\x15\x64rift_reference_reset\x18\t \x01(\x08\x12\x0c\n\x04note\x18\n \x01(\t\x12\x0f\n\x07seconds\x18\x0b \x01(\x01\"\x85\x05\n\x03Job\x12\n\n\x02id\x18\x01 \x01(\t\x12\"\n\x05state\x18\x02 \x01(\x0e\x32\x13.predis.v1.JobState\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x19\n\x11\x63\x61ndidate_version\x18\x04 \x01(\t\x12\x19\n\x11\x63reated_unix_nano\x18\x05 \x01(\x03\x12\x19\n\x11started_unix_nano\x18\x06 \x01(\x03\x12\x1a\n\x12\x66inished_unix_nano\x18\x07 \x01(\x03\x12/\n\nvalidation\x18\x08 \x01(\x0b\x32\x1b.predis.v1.ValidationReport\x12\r\n\x05\x65rror\x18\t \x01(\t\x12\x0e\n\x06tenant\x18\n \x01(\t\x12\x18\n\x10requested_tenant\x18\x0b \x01(\t\x12\'\n\x07trigger\x18\x0c \x01(\x0e\x32\x16.predis.v1.TriggerKind\x12\x10\n\x08\x61lert_id\x18\r \x01(\t\x12\x14\n\x0c\x61uto_promote\x18\x0e \x01(\x08\x12\x16\n\x0eparent_version\x18\x0f \x01(\t\x12\x10\n\x08\x61ttempts\x18\x10 \x01(\x05\x12\x10\n\x08strategy\x18\x11 \x01(\t\x12\x1c\n\x14not_before_unix_nano\x18\x12 \x01(\x03\x12\x17\n\x0ftraining_events\x18\x13 \x01(\x03\x12\x18\n\x10training_seconds\x18\x14 \x01(\x01\x12-\n\tpromotion\x18\x15 \x01(\x0b\x32\x1a.predis.v1.PromotionReport\x12\x0c\n\x04note\x18\x16 \x01(\t\x12\x10\n\x08trace_id\x18\x17 \x01(\t\x12\x1d\n\x15window_from_unix_nano\x18\x18 \x01(\x03\x12\x1b\n\x13window_to_unix_nano\x18\x19 \x01(\x03\"L\n\x14StartTrainingRequest\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12\x14\n\x0c\x61uto_promote\x18\x02 \x01(\x08\x12\x0e\n\x06tenant\x18\x03 \x01(\t\"4\n\x15StartTrainingResponse\x12\x1b\n\x03job\x18\x01 \x01(\x0b\x32\x0e.predis.v1.Job\"\x1b\n\rGetJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"-\n\x0eGetJobResponse\x12\x1b\n\x03job\x18\x01 \x01(\x0b\x32\x0e.predis.v1.Job\" \n\x0fListJobsRequest\x12\r\n\x05limit\x18\x01 \x01(\r\"0\n\x10ListJobsResponse\x12\x1c\n\x04jobs\x18\x01 \x03(\x0b\x32\x0e.predis.v1.Job\"!\n\x0ePromoteRequest\x12\x0f\n\x07version\x18\x01 \x01(\t\"O\n\x0fPromoteResponse\x12\x19\n\x11previous_champion\x18\x01 \x01(\t\x12\x10\n\x08\x63hampion\x18\x02 \x01(\t\x12\x0f\n\x07seconds\x18\x03 \x01(\x01\"2\n\x0fRollbackRequest\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x0e\n\x06tenant\x18\x02 \x01(\t\"P\n\x10RollbackResponse\x12\x19\n\x11previous_champion\x18\x01 \x01(\t\x12\x10\n\x08\x63hampion\x18\x02 \x01(\t\x12\x0f\n\x07seconds\x18\x03 \x01(\x01*\x97\x02\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10JOB_STATE_QUEUED\x10\x01\x12\x16\n\x12JOB_STATE_TRAINING\x10\x02\x12\x18\n\x14JOB_STATE_VALIDATING\x10\x03\x12\x16\n\x12JOB_STATE_PROMOTED\x10\x04\x12\x16\n\x12JOB_STATE_REJECTED\x10\x05\x12\x14\n\x10JOB_STATE_FAILED\x10\x06\x12\x15\n\x11JOB_STATE_SKIPPED\x10\x07\x12\x17\n\x13JOB_STATE_VALIDATED\x10\x08\x12\x17\n\x13JOB_STATE_PROMOTING\x10\t\x12\x19\n\x15JOB_STATE_ROLLED_BACK\x10\n*\x96\x01\n\x0bTriggerKind\x12\x1c\n\x18TRIGGER_KIND_UNSPECIFIED\x10\x00\x12\x17\n\x13TRIGGER_KIND_MANUAL\x10\x01\x12\x1c\n\x18TRIGGER_KIND_DRIFT_ALERT\x10\x02\x12\x19\n\x15TRIGGER_KIND_SCHEDULE\x10\x03\x12\x17\n\x13TRIGGER_KIND_VOLUME\x10\x04\x32\xf1\x02\n\x10RetrainerService\x12R\n\rStartTraining\x12\x1f.predis.v1.StartTrainingRequest\x1a .predis.v1.StartTrainingResponse\x12=\n\x06GetJob\x12\x18.predis.v1.GetJobRequest\x1a\x19.predis.v1.GetJobResponse\x12\x43\n\x08ListJobs\x12\x1a.predis.v1.ListJobsRequest\x1a\x1b.predis.v1.ListJobsResponse\x12@\n\x07Promote\x12\x19.predis.v1.PromoteRequest\x1a\x1a.predis.v1.PromoteResponse\x12\x43\n\x08Rollback\x12\x1a.predis.v1.RollbackRequest\x1a\x1b.predis.v1.RollbackResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'predis.v1.retrainer_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_JOBSTATE']._serialized_start=886
-  _globals['_JOBSTATE']._serialized_end=1065
-  _globals['_VALIDATIONREPORT']._serialized_start=40
-  _globals['_VALIDATIONREPORT']._serialized_end=162
-  _globals['_JOB']._serialized_start=165
-  _globals['_JOB']._serialized_end=407
-  _globals['_STARTTRAININGREQUEST']._serialized_start=409
-  _globals['_STARTTRAININGREQUEST']._serialized_end=469
-  _globals['_STARTTRAININGRESPONSE']._serialized_start=471
-  _globals['_STARTTRAININGRESPONSE']._serialized_end=523
-  _globals['_GETJOBREQUEST']._serialized_start=525
-  _globals['_GETJOBREQUEST']._serialized_end=552
-  _globals['_GETJOBRESPONSE']._serialized_start=554
-  _globals['_GETJOBRESPONSE']._serialized_end=599
-  _globals['_LISTJOBSREQUEST']._serialized_start=601
-  _globals['_LISTJOBSREQUEST']._serialized_end=633
-  _globals['_LISTJOBSRESPONSE']._serialized_start=635
-  _globals['_LISTJOBSRESPONSE']._serialized_end=683
-  _globals['_PROMOTEREQUEST']._serialized_start=685
-  _globals['_PROMOTEREQUEST']._serialized_end=718
-  _globals['_PROMOTERESPONSE']._serialized_start=720
-  _globals['_PROMOTERESPONSE']._serialized_end=782
-  _globals['_ROLLBACKREQUEST']._serialized_start=784
-  _globals['_ROLLBACKREQUEST']._serialized_end=818
-  _globals['_ROLLBACKRESPONSE']._serialized_start=820
-  _globals['_ROLLBACKRESPONSE']._serialized_end=883
-  _globals['_RETRAINERSERVICE']._serialized_start=1068
-  _globals['_RETRAINERSERVICE']._serialized_end=1437
+  _globals['_JOBSTATE']._serialized_start=2013
+  _globals['_JOBSTATE']._serialized_end=2292
+  _globals['_TRIGGERKIND']._serialized_start=2295
+  _globals['_TRIGGERKIND']._serialized_end=2445
+  _globals['_REPLAYARM']._serialized_start=40
+  _globals['_REPLAYARM']._serialized_end=150
+  _globals['_VALIDATIONREPORT']._serialized_start=153
+  _globals['_VALIDATIONREPORT']._serialized_end=540
+  _globals['_PROMOTIONREPORT']._serialized_start=543
+  _globals['_PROMOTIONREPORT']._serialized_end=820
+  _globals['_JOB']._serialized_start=823
+  _globals['_JOB']._serialized_end=1468
+  _globals['_STARTTRAININGREQUEST']._serialized_start=1470
+  _globals['_STARTTRAININGREQUEST']._serialized_end=1546
+  _globals['_STARTTRAININGRESPONSE']._serialized_start=1548
+  _globals['_STARTTRAININGRESPONSE']._serialized_end=1600
+  _globals['_GETJOBREQUEST']._serialized_start=1602
+  _globals['_GETJOBREQUEST']._serialized_end=1629
+  _globals['_GETJOBRESPONSE']._serialized_start=1631
+  _globals['_GETJOBRESPONSE']._serialized_end=1676
+  _globals['_LISTJOBSREQUEST']._serialized_start=1678
+  _globals['_LISTJOBSREQUEST']._serialized_end=1710
+  _globals['_LISTJOBSRESPONSE']._serialized_start=1712
+  _globals['_LISTJOBSRESPONSE']._serialized_end=1760
+  _globals['_PROMOTEREQUEST']._serialized_start=1762
+  _globals['_PROMOTEREQUEST']._serialized_end=1795
+  _globals['_PROMOTERESPONSE']._serialized_start=1797
+  _globals['_PROMOTERESPONSE']._serialized_end=1876
+  _globals['_ROLLBACKREQUEST']._serialized_start=1878
+  _globals['_ROLLBACKREQUEST']._serialized_end=1928
+  _globals['_ROLLBACKRESPONSE']._serialized_start=1930
+  _globals['_ROLLBACKRESPONSE']._serialized_end=2010
+  _globals['_RETRAINERSERVICE']._serialized_start=2448
+  _globals['_RETRAINERSERVICE']._serialized_end=2817
 # @@protoc_insertion_point(module_scope)

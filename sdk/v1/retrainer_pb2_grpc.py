@@ -67,7 +67,10 @@ class RetrainerServiceServicer:
     """
 
     def StartTraining(self, request, context):
-        """Starts a training job; returns at once with the job in state QUEUED.
+        """Starts a training job; returns at once with the job in state QUEUED. FAILED_PRECONDITION when
+        a job of the same scope is queued or running, or the last one started less than the minimum
+        interval ago (the message says when to try again), or there is no data directory.
+        INVALID_ARGUMENT for a tenant name that is not valid.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -88,14 +91,17 @@ class RetrainerServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Promote(self, request, context):
-        """Makes a validated version the predictor's champion.
+        """Makes a version of the model store its scope's champion, in the predictor and the store.
+        NOT_FOUND for a version not in the store; INVALID_ARGUMENT for one that is corrupt or does
+        not fit the cache (nothing changes); FAILED_PRECONDITION when it is champion already.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def Rollback(self, request, context):
-        """Makes the previous champion (or a named version) champion again.
+        """Makes the previous champion (or a named version) champion again: a routing swap in the
+        predictor when that version is still loaded there (it is kept loaded after a promotion).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
