@@ -1,5 +1,6 @@
 """What the predictor had loaded, kept on disk so that a restarted predictor serves the same
-models: each version's directory, role and traffic weight, rewritten after every change.
+models: each version's directory, scope (tenant), role and traffic weight, rewritten after every
+change.
 
 Written atomically (``runtime/files.py``), so a crash mid-write leaves the previous manifest
 whole. A manifest that cannot be read, or an entry whose model no longer opens, is skipped with a
@@ -18,7 +19,8 @@ from predis.services.runtime.files import write_atomically
 
 log = logging.getLogger(__name__)
 
-FORMAT = "predis-predictor-manifest/1"
+FORMAT = "predis-predictor-manifest/2"
+OLDER_FORMATS = ("predis-predictor-manifest/1",)  # before scopes: every version was global
 FILE_NAME = "loaded-models.json"
 
 
@@ -28,6 +30,7 @@ class LoadedEntry:
     path: str
     role: str  # "champion", "challenger" or "shadow"
     traffic_weight: float
+    tenant: str = ""  # its scope; "" for the global scope
 
 
 class LoadedManifest:
@@ -42,15 +45,21 @@ class LoadedManifest:
         write_atomically(self.path, json.dumps(body).encode())
 
     def read(self) -> list[LoadedEntry]:
-        """The entries, champion first; [] when there is no manifest or it cannot be read."""
+        """The entries, champions first; [] when there is no manifest or it cannot be read."""
         if not self.path.exists():
             return []
         try:
             body = json.loads(self.path.read_text())
-            if body.get("format") != FORMAT:
+            if body.get("format") not in (FORMAT, *OLDER_FORMATS):
                 raise ValueError(f"format {body.get('format')!r}, expected {FORMAT!r}")
             entries = [
-                LoadedEntry(str(m["version"]), str(m["path"]), str(m["role"]), float(m["traffic_weight"]))
+                LoadedEntry(
+                    str(m["version"]),
+                    str(m["path"]),
+                    str(m["role"]),
+                    float(m["traffic_weight"]),
+                    str(m.get("tenant", "")),
+                )
                 for m in body["models"]
             ]
         except (OSError, ValueError, KeyError, TypeError) as error:

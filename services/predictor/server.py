@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from opentelemetry import trace
 
+from predis.services.models.store import ModelStore
 from predis.services.predictor.batching import MicroBatcher
 from predis.services.predictor.manifest import LoadedManifest
 from predis.services.predictor.registry import ModelRegistry
@@ -38,7 +39,10 @@ async def main(settings: PredictorSettings) -> None:
     async def start(provider: trace.TracerProvider) -> tuple[RunningServer, Callable[[], Awaitable[None]]]:
         manifest = LoadedManifest(settings.state_dir) if settings.state_dir is not None else None
         registry = ModelRegistry(manifest=manifest, features=settings.features)
-        restored = registry.restore()
+        # Every scope's champion alias in the model store wins over the manifest for its scope.
+        store = ModelStore(settings.data_dir, settings.features) if settings.data_dir is not None else None
+        champions = store.champions() if store is not None else []
+        restored = registry.restore(champions)
         if restored:
             log.info("loaded again after a restart: %s", ", ".join(restored))
         batcher = MicroBatcher(registry, settings.batch_wait_s, settings.batch_max_rows)

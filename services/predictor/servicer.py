@@ -8,7 +8,7 @@ import grpc
 import numpy as np
 
 from predis.services.predictor.batching import MicroBatcher
-from predis.services.predictor.registry import ModelRegistry, ModelVersion, Role
+from predis.services.predictor.registry import ModelRegistry, ModelVersion, Role, scope_of
 from predis.services.runtime.errors import InvalidInput
 from predis.services.runtime.status import maps_domain_errors
 from predis.services.runtime.tenancy import tenant_from_metadata
@@ -39,6 +39,7 @@ def _info(model: ModelVersion) -> predictor_pb2.ModelInfo:
         source_path=model.source_path,
         loaded_unix_nano=model.loaded_unix_nano,
         execution_provider=model.execution_provider,
+        tenant=model.tenant,
     )
 
 
@@ -83,10 +84,11 @@ class PredictorServicer(predictor_pb2_grpc.PredictorServiceServicer):
     ) -> predictor_pb2.LoadModelResponse:
         # Loading reads files and compiles a session: off the event loop, so serving goes on.
         role = _role(request.role)
+        scope = scope_of(request.tenant)  # checked before the slow part: a bad request opens nothing
         self.registry.check_new_version(request.version)
         loop = asyncio.get_running_loop()
         card_and_scorer = await loop.run_in_executor(None, self.registry.open, request.path)
-        model = self.registry.add(request.version, request.path, role, *card_and_scorer)
+        model = self.registry.add(request.version, request.path, role, *card_and_scorer, tenant=scope)
         return predictor_pb2.LoadModelResponse(model=_info(model))
 
     @maps_domain_errors
@@ -100,7 +102,8 @@ class PredictorServicer(predictor_pb2_grpc.PredictorServiceServicer):
     async def ListModels(
         self, request: predictor_pb2.ListModelsRequest, context: grpc.aio.ServicerContext
     ) -> predictor_pb2.ListModelsResponse:
-        return predictor_pb2.ListModelsResponse(models=[_info(m) for m in self.registry.loaded()])
+        tenant = request.tenant if request.HasField("tenant") else None
+        return predictor_pb2.ListModelsResponse(models=[_info(m) for m in self.registry.loaded(tenant)])
 
     @maps_domain_errors
     async def SetTraffic(
@@ -114,7 +117,7 @@ class PredictorServicer(predictor_pb2_grpc.PredictorServiceServicer):
             assignments[a.version] = (role, a.weight)
         if not assignments:
             raise InvalidInput("SetTraffic needs at least one assignment")
-        models = self.registry.set_traffic(assignments)
+        models = self.registry.set_traffic(assignments, request.tenant)
         return predictor_pb2.SetTrafficResponse(models=[_info(m) for m in models])
 
     @maps_domain_errors

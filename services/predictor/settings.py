@@ -20,6 +20,8 @@ class PredictorSettings:
         batch_max_rows: most rows in one session run (``PREDIS_PREDICTOR_BATCH_MAX_ROWS``, default 8192).
         state_dir: where the loaded versions are kept so that a restart loads them again
             (``PREDIS_PREDICTOR_STATE_DIR``; unset: nothing is kept; ``predis up`` sets it).
+        data_dir: the data directory (``PREDIS_DATA_DIR``; unset: none): at start the predictor
+            loads every tenant's champion from its model store, ``models/<tenant>/``.
         features: the feature names, in order, its callers send; LoadModel refuses a model whose
             card names others (``PREDIS_PREDICTOR_FEATURES``: unset, the cache's candidate features;
             a comma-separated list; ``any`` to check only the row width).
@@ -29,6 +31,7 @@ class PredictorSettings:
     batch_wait_s: float = 0.0
     batch_max_rows: int = 8192
     state_dir: Path | None = None
+    data_dir: Path | None = None
     features: tuple[str, ...] | None = CANDIDATE_FEATURES
 
     @classmethod
@@ -41,6 +44,7 @@ class PredictorSettings:
             state_dir=Path(environ["PREDIS_PREDICTOR_STATE_DIR"])
             if environ.get("PREDIS_PREDICTOR_STATE_DIR")
             else None,
+            data_dir=Path(environ["PREDIS_DATA_DIR"]) if environ.get("PREDIS_DATA_DIR") else None,
             features=_features(environ.get("PREDIS_PREDICTOR_FEATURES")),
         )
 
