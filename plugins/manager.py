@@ -12,14 +12,17 @@ import importlib
 import logging
 import os
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from importlib.metadata import entry_points
-from typing import cast
+from typing import TYPE_CHECKING, Any, cast
 
 import pluggy
 
 from predis.plugins import hookspecs
 from predis.plugins.origin import Origin, OriginFactory, OriginSpec
+
+if TYPE_CHECKING:
+    from predis.services.retrainer.adaptation import AdaptationStrategy
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +32,7 @@ DENY_ENV = "PREDIS_DISABLE_PLUGINS"
 DEFAULT_PLUGINS = (
     "predis.plugins.builtin.sqlite_origin",
     "predis.plugins.builtin.synthetic_origin",
+    "predis.services.retrainer.adaptation",
 )
 
 
@@ -83,6 +87,42 @@ class Plugins:
             factories[name] = factory
 
         self._pm.hook.predis_register_origins(register=register)
+        return factories
+
+    def adaptation_strategies(self) -> dict[str, AdaptationStrategy]:
+        """Every registered per-tenant adaptation strategy, by name."""
+        from predis.services.retrainer.adaptation import AdaptationStrategy
+
+        strategies: dict[str, AdaptationStrategy] = {}
+
+        def register(name: str, strategy: AdaptationStrategy) -> None:
+            if not isinstance(name, str) or not name:
+                raise PluginError(f"an adaptation strategy was registered with the invalid name {name!r}")
+            if name in strategies:
+                raise PluginError(f"two plugins register an adaptation strategy named {name!r}; disable one")
+            if not isinstance(strategy, AdaptationStrategy):
+                raise PluginError(f"adaptation strategy {name!r} lacks scope() and build()")
+            strategies[name] = strategy
+
+        self._pm.hook.predis_register_adaptation_strategies(register=register)
+        return strategies
+
+    def drift_detector_factories(self) -> dict[str, Callable[[str, Any], object]]:
+        """Every registered drift detector factory, by name."""
+        from predis.services.drift.observer import BUILT_IN_DETECTORS
+
+        factories: dict[str, Callable[[str, Any], object]] = {}
+
+        def register(name: str, factory: Callable[[str, Any], object]) -> None:
+            if not isinstance(name, str) or not name:
+                raise PluginError(f"a drift detector was registered with the invalid name {name!r}")
+            if name in factories or name in BUILT_IN_DETECTORS:
+                raise PluginError(f"two plugins (or a plugin and a built-in) register a drift detector named {name!r}")
+            if not callable(factory):
+                raise PluginError(f"drift detector {name!r} was registered with a factory that is not callable")
+            factories[name] = factory
+
+        self._pm.hook.predis_register_drift_detectors(register=register)
         return factories
 
     def has_prefetch_candidates(self) -> bool:

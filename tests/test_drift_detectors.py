@@ -40,7 +40,41 @@ def test_ks_reads_what_scipy_computes_on_the_same_windows() -> None:
     expected = stats.ks_2samp(reference, window)
     assert detector.reading is not None
     assert detector.reading.statistic == pytest.approx(expected.statistic)
-    assert detector.reading.p_value == pytest.approx(expected.pvalue)
+    # The p-value is the Kolmogorov distribution's, the large-sample form of scipy's.
+    en = 5000 * 1000 / 6000
+    assert detector.reading.p_value == pytest.approx(stats.kstwobign.sf(np.sqrt(en) * expected.statistic))
+    assert detector.reading.p_value == pytest.approx(expected.pvalue, rel=0.1)
+
+
+def test_ks_statistic_equals_scipys_with_ties() -> None:
+    rng = np.random.default_rng(2)
+    for _ in range(50):
+        reference = np.round(rng.lognormal(2.0, 1.0, int(rng.integers(500, 3000))))
+        window = np.round(rng.lognormal(2.1, 1.0, int(rng.integers(20, 800))))
+        reading = KolmogorovSmirnov(reference, Window(size=20, min_size=20)).compare(window)
+        assert reading.statistic == pytest.approx(stats.ks_2samp(reference, window).statistic, abs=1e-12)
+
+
+def test_psi_and_chi2_p_values_are_scipys() -> None:
+    rng = np.random.default_rng(4)
+    reference = rng.lognormal(3.0, 1.0, 5000)
+    window = rng.lognormal(3.1, 1.0, 1000)
+    psi = PopulationStability(reference, window=Window(size=1000, min_size=1000))
+    counts = np.bincount(np.searchsorted(psi.edges, window, side="right"), minlength=len(psi.expected))
+    assert psi.compare(window).p_value == pytest.approx(stats.chisquare(counts, psi.expected * 1000).pvalue)
+    mix = CategoryMix({"hit": 600, "miss": 300, "prefetch-hit": 100}, Window(size=100, min_size=100))
+    reading = mix.compare({"hit": 50, "miss": 40, "prefetch-hit": 10})
+    expected = stats.chi2_contingency(np.array([[600, 300, 100], [50, 40, 10]]), correction=False)
+    assert reading.statistic == pytest.approx(expected.statistic)
+    assert reading.p_value == pytest.approx(expected.pvalue)
+
+
+def test_psi_merges_bins_the_reference_leaves_empty() -> None:
+    # Reuse distances are capped: most of the mass sits on one value, the smallest an edge.
+    reference = np.concatenate([np.zeros(900), np.arange(1.0, 101.0)])
+    psi = PopulationStability(reference, window=Window(size=100, min_size=100))
+    assert (psi.expected > 0).all()
+    assert np.isfinite(psi.compare(np.zeros(100)).p_value)
 
 
 @pytest.mark.parametrize(
@@ -91,8 +125,17 @@ def test_adwin_fires_where_rivers_adwin_fires() -> None:
     stream = np.concatenate([rng.binomial(1, 0.7, 20_000), rng.binomial(1, 0.4, 5_000), rng.binomial(1, 0.7, 5_000)])
     ours, rivers = Adwin(), RiverADWIN()
     assert _detections(ours, stream.astype(float)) == _detections(rivers, stream.astype(float))
-    fired = _detections(Adwin(), stream.astype(float))
-    assert fired and 20_000 <= fired[0] < 20_000 + 1000  # not before the change, soon after it
+    ours, rivers = Adwin(clock=1), RiverADWIN(clock=1)  # one value a quality window: check each
+    assert _detections(ours, stream.astype(float)) == _detections(rivers, stream.astype(float))
+    detector = Adwin()
+    fired = []
+    for i, x in enumerate(stream.astype(float).tolist()):
+        detector.update(x)
+        if detector.drift_detected:
+            fired.append((i, detector.change))
+    assert fired and 20_000 <= fired[0][0] < 20_000 + 1000  # not before the change, soon after it
+    assert fired[0][1] < 0  # the mean fell
+    assert any(i >= 25_000 and change > 0 for i, change in fired)  # and rose again
 
 
 def _reading(p: float | None, effect: float) -> Reading:
@@ -123,6 +166,25 @@ def test_one_alert_per_change_with_a_cool_down() -> None:
     assert len(gate.judge("other", {"reuse": drifted}, at_event=7250)) == 1  # tenants apart
     # ADWIN readings have no p-value: their own bound decides, the effect must still be there.
     assert len(AlarmGate().judge("t", {"gain": (Reading("adwin", 0.4, 0.2, None, 900, 300), 0.05)}, 1)) == 1
+
+
+def test_a_group_raises_one_alert_per_change_and_rearms_below_its_level() -> None:
+    gate = AlarmGate(q=0.05, cooldown_events=0)
+    groups = {"reuse:ks": "traffic", "rank:ks": "traffic"}
+    strong, weak, calm = (_reading(1e-9, 0.5), 0.2), (_reading(1e-9, 0.3), 0.2), (_reading(0.5, 0.05), 0.2)
+    alerts = gate.judge("t", {"reuse:ks": weak, "rank:ks": strong}, 1, groups)
+    assert [(a.feature, a.agreeing, a.threshold) for a in alerts] == [("rank:ks", ("reuse:ks",), 0.2)]
+    assert gate.judge("t", {"reuse:ks": strong, "rank:ks": weak}, 2, groups) == []  # the same change
+    wavering = (_reading(0.5, 0.15), 0.2)  # below the threshold, above the re-arm level
+    rearm = {"reuse:ks": 0.1, "rank:ks": 0.1}
+    assert gate.judge("t", {"reuse:ks": wavering, "rank:ks": calm}, 3, groups, rearm) == []
+    assert gate.is_drifted("t", "traffic")
+    assert gate.judge("t", {"reuse:ks": weak, "rank:ks": calm}, 4, groups, rearm) == []  # still the same change
+    assert gate.judge("t", {"reuse:ks": calm, "rank:ks": calm}, 5, groups, rearm) == []
+    assert not gate.is_drifted("t", "traffic")
+    assert len(gate.judge("t", {"reuse:ks": weak, "rank:ks": calm}, 6, groups, rearm)) == 1  # a new change
+    gate.forget("t", "traffic")
+    assert not gate.is_drifted("t", "traffic")
 
 
 def test_bad_settings_are_refused_with_the_setting_named() -> None:

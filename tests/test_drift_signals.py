@@ -40,3 +40,18 @@ def test_a_first_request_has_no_distance_and_the_horizon_is_checked() -> None:
     assert again.reuse_distance == 1 and again.inter_arrival_ns == 100
     with pytest.raises(ValueError, match="horizon"):
         StreamSignals(horizon=1)
+
+
+def test_a_batch_gives_what_one_request_at_a_time_gives() -> None:
+    rng = np.random.default_rng(8)
+    ids = (rng.zipf(1.2, 5000) % 500).astype(np.int64)
+    times = np.cumsum(rng.integers(1, 100, len(ids)))
+    one, many = StreamSignals(horizon=64), StreamSignals(horizon=64)
+    singles = [one.observe_ids(ids[i : i + 1], times[i : i + 1]) for i in range(len(ids))]
+    batches = [many.observe_ids(ids[i : i + 1000], times[i : i + 1000]) for i in range(0, len(ids), 1000)]
+    for field in ("reuse_distance", "inter_arrival_ns", "popularity_rank"):
+        a = np.concatenate([getattr(s, field) for s in singles])
+        b = np.concatenate([getattr(s, field) for s in batches])
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="times"):
+        many.observe_ids(ids[:3], times[:2])

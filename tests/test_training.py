@@ -151,3 +151,39 @@ def test_time_features_keep_their_scale_however_long_the_trace() -> None:
     assert column["candidate_recency"] == pytest.approx(np.log1p(4096))
     assert column["after_trigger_last_time"] == pytest.approx(np.log1p(1))  # 2 came right after 1 last time
     assert column["candidate_frequency"] < 0.01  # decayed: three requests, the last 50,000 ago
+
+
+def _write_segments(data_dir: Path, tenant: str, keys: list[bytes], start_ns: int = 1_000) -> np.ndarray:
+    from predis.services.cache.segments import SegmentWriter
+
+    writer = SegmentWriter(data_dir / "segments", max_rows=len(keys) // 3 + 1)  # several segments
+    n = len(keys)
+    times = start_ns + np.arange(n, dtype=np.int64) * 1_000
+    writer.append(tenant, keys, np.ones(n, np.int8), times, np.full(n, 10, np.int64))
+    writer.flush()
+    return times
+
+
+def test_the_retrainer_trains_on_recent_segments_through_the_caches_key_ids(tmp_path: Path) -> None:
+    from predis.services.cache.key_ids import KeyIds
+    from predis.services.retrainer.traffic import recent_traffic, split
+    from predis.services.retrainer.training import TrainingOptions, TrainingWindow, ids_digest, train_windows
+
+    rng = np.random.default_rng(3)
+    scan = np.tile(np.arange(0, 300), 25)
+    keys = [b"page:%d" % k if rng.random() < 0.8 else b"noise-%x" % int(rng.integers(1 << 40)) for k in scan]
+    times = _write_segments(tmp_path, "shop", keys)
+    traffic = recent_traffic(tmp_path, "shop", 6_000)
+    expected = np.array([KeyIds().id_of(k) for k in keys[-6_000:]], dtype=np.uint64)
+    assert np.array_equal(traffic.ids, expected) and np.array_equal(traffic.times, times[-6_000:])
+    cut = split(traffic, 0.25)
+    assert len(cut.train) == 4_500 and np.array_equal(cut.replay[cut.eval_from :], traffic.ids[4_500:])
+    assert cut.holdout_from_unix_nano == int(traffic.times[4_500])  # the held-out part was never trained on
+    card = train_windows(
+        [TrainingWindow(cut.train, info={"tenant": "shop"})], tmp_path / "m", TrainingOptions(model="logistic")
+    )
+    window = card["training_windows"][0]  # type: ignore[index]
+    assert window["tenant"] == "shop" and window["requests"] == 4_500 and window["sha256"] == ids_digest(cut.train)
+    assert card["offline_metrics"]["auc"] > 0.7  # type: ignore[index]
+    _, scorer = open_model_dir(str(tmp_path / "m"))
+    assert scorer.feature_count == len(FEATURES)

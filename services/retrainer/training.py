@@ -1,6 +1,7 @@
-"""Training a prefetch model: candidates and features from the first part of traces, labels from
-what followed, a scikit-learn model exported to ONNX with its card. ``predis train`` runs this;
-the retrainer service is meant to call the same function on recent event segments.
+"""Training a prefetch model: candidates and features from training windows of requests, labels
+from what followed, a scikit-learn model exported to ONNX with its card. ``predis train`` calls
+:func:`train` on the first part of traces; the retrainer calls :func:`train_windows` on the ids of
+recent access segments (keys mapped through the cache's ``KeyIds``), so both run the same code.
 
 The model never sees requests after the training window: candidates, features and labels are all
 computed from the window alone (a candidate near the window's end whose follow-up falls outside it
@@ -13,7 +14,8 @@ import hashlib
 import json
 import platform
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -50,20 +52,48 @@ class TrainingOptions:
             raise ValueError(f"--model must be one of {', '.join(MODELS)}")
 
 
-def _window_rows(trace: Trace, options: TrainingOptions) -> tuple[np.ndarray, np.ndarray, dict[str, object]]:
-    end = int(options.train_fraction * trace.requests)
-    window = trace.ids[:end]
-    rows = candidate_rows(window)
-    y = labels(window, rows, options.horizon, None if trace.lines is None else trace.lines[:end])
+@dataclass(frozen=True)
+class TrainingWindow:
+    """Requests a model may learn from, in order.
+
+    Attributes:
+        ids: one 64-bit id per request (uint64), as the candidate generator sees them.
+        lines: a line number per request (requests one client request asked for together), or None.
+        info: what the card records of where the window came from (trace or tenant, time range).
+    """
+
+    ids: np.ndarray
+    lines: np.ndarray | None = None
+    info: Mapping[str, object] = field(default_factory=dict)
+
+
+def trace_window(trace: Trace, train_fraction: float) -> TrainingWindow:
+    """The first ``train_fraction`` of a trace, with what the card says of it."""
+    end = int(train_fraction * trace.requests)
     info = {
         "trace": trace.name,
-        "requests": int(len(window)),
         "of_requests": trace.requests,
         # Which keys the model learned from: replay refuses to score it on other ones.
         "keys": trace.keys,
         "scrambled_field": trace.scrambled_field,
         "key_seed": trace.key_seed,
-        "sha256": hashlib.sha256(window.tobytes()).hexdigest(),
+    }
+    return TrainingWindow(trace.ids[:end], None if trace.lines is None else trace.lines[:end], info)
+
+
+def ids_digest(ids: np.ndarray) -> str:
+    """The sha256 of a window's ids as uint64, which the card records to name what was learned from."""
+    return hashlib.sha256(np.ascontiguousarray(ids, dtype=np.uint64).tobytes()).hexdigest()
+
+
+def _window_rows(window: TrainingWindow, options: TrainingOptions) -> tuple[np.ndarray, np.ndarray, dict[str, object]]:
+    ids = np.ascontiguousarray(window.ids, dtype=np.uint64)
+    rows = candidate_rows(ids)
+    y = labels(ids, rows, options.horizon, window.lines)
+    info = {
+        **window.info,
+        "requests": int(len(ids)),
+        "sha256": ids_digest(ids),
         "candidate_rows": int(len(y)),
         "positive_share": round(float(y.mean()), 4) if len(y) else 0.0,
     }
@@ -131,14 +161,28 @@ def _offline_metrics(model: object, x: np.ndarray, y: np.ndarray) -> dict[str, f
 
 
 def train(traces: list[Trace], out: Path, options: TrainingOptions) -> dict[str, object]:
-    """Writes ``out/model.onnx`` and ``out/model.json``; returns the card."""
+    """``predis train``: learns from the first ``options.train_fraction`` of each trace; writes
+    ``out/model.onnx`` and ``out/model.json``; returns the card."""
+    windows = [trace_window(trace, options.train_fraction) for trace in traces]
+    return train_windows(windows, out, options, {"train_fraction": options.train_fraction})
+
+
+def train_windows(
+    windows: Sequence[TrainingWindow],
+    out: Path,
+    options: TrainingOptions,
+    card_extra: Mapping[str, object] | None = None,
+) -> dict[str, object]:
+    """Learns from every window whole (``options.train_fraction`` is not applied); writes
+    ``out/model.onnx`` and ``out/model.json``; returns the card (``card_extra`` added to it).
+    ValueError when the windows give too few candidate rows to learn from."""
     import onnx
     import skl2onnx
     import sklearn
     from skl2onnx import to_onnx
 
     started = time.time()
-    parts = [_window_rows(trace, options) for trace in traces]
+    parts = [_window_rows(window, options) for window in windows]
     x = np.concatenate([p[0] for p in parts]) if parts else np.zeros((0, len(FEATURES)), np.float32)
     y = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int8)
     if len(y) < 100:
@@ -157,7 +201,7 @@ def train(traces: list[Trace], out: Path, options: TrainingOptions) -> dict[str,
         "model": "constant" if "constant_rate" in params else options.model,
         "hyperparameters": params,
         "training_windows": [p[2] for p in parts],
-        "train_fraction": options.train_fraction,
+        **(card_extra or {}),
         "training_rows": cut,
         "offline_metrics": _offline_metrics(model, x[cut:], y[cut:]),
         "threshold": threshold,
