@@ -168,6 +168,9 @@ def start_suite(
     env = {**os.environ, **(extra_env or {}), "PYTHONUNBUFFERED": "1"}
     # A restarted predictor loads again the models it had (services/predictor/manifest.py).
     env.setdefault("PREDIS_PREDICTOR_STATE_DIR", str(log_dir / "predictor-state"))
+    # One data directory for the loop: the cache's access segments, the retrainer's jobs and model
+    # store, which the predictor reads its champions from at start.
+    env.setdefault("PREDIS_DATA_DIR", str(log_dir / "data"))
     try:
         for name in START_ORDER:
             port = 0 if base_port == 0 else base_port + (DEFAULT_PORTS[name] - DEFAULT_PORTS["cache"])

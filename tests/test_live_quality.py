@@ -17,7 +17,9 @@ from predis.services.cache.engine.numpy_storage import NumpyStorage
 from predis.services.cache.segments import read_segments
 from predis.services.cache.settings import CacheSettings
 from predis.services.cache.shadow import ShadowCache
-from predis.services.runtime.settings import SettingsError
+from predis.services.drift import server as drift_server
+from predis.services.drift.observer import StreamObserver
+from predis.services.runtime.settings import ServerSettings, SettingsError
 
 
 def engine_with_shadow(memory: int = 1 << 20, max_entries: int = 1 << 20) -> tuple[Engine, ShadowCache]:
@@ -116,3 +118,30 @@ async def test_a_served_cache_reports_its_gain_and_writes_segments(tmp_path: Pat
     table = read_segments(tmp_path / "segments", "shop")  # closing wrote the rest
     assert table.column("key").to_pylist() == keys
     assert table.column("kind").to_pylist() == [2] * 40 + [1] * 360
+
+
+async def test_the_cache_sends_its_quality_windows_to_the_drift_service() -> None:
+    observer = StreamObserver()
+    drift = await drift_server.create_server(ServerSettings(listen="127.0.0.1:0"), observer, None)
+    settings = CacheSettings.from_env(
+        {"PREDIS_ORIGIN": "synthetic:?value_size=50", "PREDIS_DRIFT_ADDRESS": f"127.0.0.1:{drift.port}"},
+        listen="127.0.0.1:0",
+    )
+    deps = cache_server.build_deps(settings, None)
+    assert deps.exporter is not None
+    deps.exporter.idle_s = 0.02
+    running = await cache_server.create_server(settings.server, deps, None)
+    try:
+        async with AsyncClient(f"127.0.0.1:{running.port}", config=ClientConfig(tenant="shop")) as client:
+            for k in range(300):
+                await client.get(b"item:%d" % (k % 30))
+        for _ in range(100):
+            if observer.events_observed >= 300:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await running.stop(0.5)
+        await deps.close()
+        await drift.stop(0.5)
+    assert observer.events_observed == 300
+    assert observer.windows_observed >= 1  # one per export batch that followed reads

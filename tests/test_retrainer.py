@@ -675,3 +675,23 @@ def test_a_retrainer_killed_mid_job_leaves_the_champion_and_retries_the_job(tmp_
     assert again.state == retrainer_pb2.JOB_STATE_VALIDATED, (again.error, again.note)
     assert store.aliases("").champion == seed.version and store.aliases("").challenger == again.candidate_version
     assert list((data / "models" / "_global").glob(".staging-*")) == []
+
+
+def test_a_job_after_a_change_waits_for_and_trains_on_the_traffic_after_it(tmp_path: Path, orm: np.ndarray) -> None:
+    from predis.services.retrainer.traffic import recent_traffic
+
+    start = time.time_ns() - 10 * S
+    write_segments(tmp_path, "acme", orm[:30_000], start_ns=start)
+    change = start + 20_000 * 1_000  # event 20,000 of those
+    after = recent_traffic(tmp_path, "acme", 200_000, since_unix_nano=change)
+    assert after.requests == 9_999 and np.array_equal(after.ids, recent_traffic(tmp_path, "acme", 9_999).ids)
+    assert recent_traffic(tmp_path, "acme", 5_000, since_unix_nano=change).requests == 5_000  # the newest
+    clock = Clock()
+    book = JobBook(tmp_path / "jobs.json", clock=clock)
+    job = book.submit(Trigger(TriggerKind.DRIFT_ALERT, "acme", data_from_unix_nano=change), "acme", "global", True)
+    assert job.data_from_unix_nano == change
+    book.defer(job, 1.0, "waiting for traffic after the change: 9,999 of 20,000 events so far")
+    assert book.due() == []
+    clock.now += 1 * S
+    assert book.due() == [job]
+    assert JobBook(tmp_path / "jobs.json").get(job.id).data_from_unix_nano == change  # kept across restarts

@@ -1,13 +1,18 @@
 """Sending the collector's events out: conversion to protobuf, and the background exporter that
-streams them to the drift service. If the drift service is slow or down, reads are unaffected:
-the exporter falls behind, the ring drops the oldest events, and the drops are counted."""
+streams them to the drift service, each batch with one quality window per tenant that read since
+the last (reads, hits, the shadow's hits, prefetch outcomes: the live labels drift's ADWIN
+watches). If the drift service is slow or down, reads are unaffected: the exporter falls behind,
+the ring drops the oldest events, and the drops are counted; a window holds the difference of
+cumulative counts, so none is lost while the stream is down (the next window holds them)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 
 from opentelemetry import trace
 
@@ -15,6 +20,8 @@ from predis.aio import AsyncClient
 from predis.config import ClientConfig, RetryPolicy
 from predis.errors import PredisError
 from predis.services.cache.collector import AccessRing, EventBatch
+from predis.services.cache.prefetcher import Prefetcher
+from predis.services.cache.shadow import QualityCounts, ShadowCache
 from predis.v1 import common_pb2, drift_pb2
 
 log = logging.getLogger(__name__)
@@ -34,6 +41,59 @@ def to_access_events(batch: EventBatch, tenant_name: Callable[[int], str]) -> li
     ]
 
 
+@dataclass
+class _Sent:
+    """What the last window of a tenant had counted: the next window is the difference."""
+
+    quality: QualityCounts = field(default_factory=QualityCounts)
+    used: int = 0
+    unused: int = 0
+    late: int = 0
+
+
+class QualityWindows:
+    """One window per tenant with reads since the last call: the shadow's counts and the
+    prefetcher's settled outcomes since then."""
+
+    def __init__(
+        self, shadow: ShadowCache, tenant_name: Callable[[int], str], prefetcher: Prefetcher | None = None
+    ) -> None:
+        self.shadow = shadow
+        self.tenant_name = tenant_name
+        self.prefetcher = prefetcher
+        self._sent: dict[int, _Sent] = {}
+
+    def take(self) -> list[drift_pb2.QualityWindow]:
+        windows = []
+        now = time.time_ns()
+        for t in self.shadow.tenants():
+            sent = self._sent.setdefault(t, _Sent())
+            counts = self.shadow.counts(t)
+            delta = counts.minus(sent.quality)
+            if delta.reads <= 0:
+                continue
+            name = self.tenant_name(t)
+            used = unused = late = 0
+            if self.prefetcher is not None and name in self.prefetcher.tenants:
+                p = self.prefetcher.tenants[name]
+                # The prefetcher counts a late prefetch among the unused: the window keeps them apart.
+                used, unused, late = p.prefetches_used, p.prefetches_unused - p.prefetches_late, p.prefetches_late
+            windows.append(
+                drift_pb2.QualityWindow(
+                    tenant=name,
+                    reads=delta.reads,
+                    hits=delta.hits,
+                    shadow_hits=delta.shadow_hits,
+                    prefetches_used=used - sent.used,
+                    prefetches_unused=unused - sent.unused,
+                    prefetches_late=late - sent.late,
+                    end_unix_nano=now,
+                )
+            )
+            sent.quality, sent.used, sent.unused, sent.late = counts, used, unused, late
+        return windows
+
+
 class DriftExporter:
     """Streams every access event to the drift service's ObserveEvents, reconnecting as needed."""
 
@@ -45,12 +105,14 @@ class DriftExporter:
         tracer_provider: trace.TracerProvider | None,
         batch_size: int = 1000,
         idle_s: float = 0.1,
+        quality: QualityWindows | None = None,
     ) -> None:
         self.ring = ring
         self.tenant_name = tenant_name
         self.address = address
         self.batch_size = batch_size
         self.idle_s = idle_s
+        self.quality = quality
         self.cursor = ring.head
         self.exported = 0
         self.dropped = 0
@@ -63,11 +125,13 @@ class DriftExporter:
         while not self._stopping.is_set():
             batch, self.cursor = self.ring.read(self.cursor, self.batch_size)
             self.dropped += batch.dropped
-            if not batch.keys:
+            windows = self.quality.take() if self.quality is not None else []
+            if not batch.keys and not windows:
                 await asyncio.sleep(self.idle_s)
                 continue
             self.exported += len(batch.keys)
-            yield drift_pb2.ObserveEventsRequest(events=to_access_events(batch, self.tenant_name))
+            events = to_access_events(batch, self.tenant_name)
+            yield drift_pb2.ObserveEventsRequest(events=events, windows=windows)
 
     async def run(self) -> None:
         backoff = 0.5

@@ -19,7 +19,7 @@ from predis.services.cache import snapshot
 from predis.services.cache.collector import AccessRing
 from predis.services.cache.engine.backends import make_storage
 from predis.services.cache.engine.engine import AccessListener, Engine, EngineConfig, warm_up
-from predis.services.cache.exporter import DriftExporter
+from predis.services.cache.exporter import DriftExporter, QualityWindows
 from predis.services.cache.origin_breaker import OriginBreaker
 from predis.services.cache.predictor_link import PredictorLink
 from predis.services.cache.prefetcher import Prefetcher, PrefetchSettings
@@ -159,13 +159,14 @@ def build_deps(
             settings.segment_retain_bytes,
         )
         recorder = SegmentRecorder(ring, engine.tenant_name, writer)
-    exporter = None
-    if ring is not None and settings.drift_address:
-        exporter = DriftExporter(ring, engine.tenant_name, settings.drift_address, tracer_provider)
     prefetcher = None
     if settings.prefetch and predictor is not None and ring is not None and origin is not None:
         app_candidates = facade.prefetch_candidates if facade.has_prefetch_candidates() else None
         prefetcher = attach_prefetcher(cache, ring, predictor, settings.prefetching, tracer_provider, app_candidates)
+    exporter = None
+    if ring is not None and settings.drift_address:
+        quality = QualityWindows(shadow, engine.tenant_name, prefetcher) if shadow is not None else None
+        exporter = DriftExporter(ring, engine.tenant_name, settings.drift_address, tracer_provider, quality=quality)
     return CacheDeps(
         cache=cache,
         ring=ring,

@@ -67,7 +67,7 @@ class CacheSettings:
             (``PREDIS_DATA_DIR``; empty, the default: none are kept).
         segment_rows, segment_age_s, segment_retain_bytes: a segment is written at this many events
             (``PREDIS_SEGMENT_ROWS``, 100000) or when its oldest event is this old
-            (``PREDIS_SEGMENT_AGE_S``, 60); each tenant keeps at most this many bytes of segments
+            (``PREDIS_SEGMENT_AGE_S``, 10); each tenant keeps at most this many bytes of segments
             (``PREDIS_SEGMENT_RETAIN_BYTES``, 1 GiB).
     """
 
@@ -97,7 +97,7 @@ class CacheSettings:
     shadow_max_entries: int = 1 << 20
     data_dir: str = ""
     segment_rows: int = 100_000
-    segment_age_s: float = 60.0
+    segment_age_s: float = 10.0
     segment_retain_bytes: int = 1 << 30
 
     def __post_init__(self) -> None:
@@ -147,7 +147,7 @@ class CacheSettings:
             shadow_max_entries=env.integer("PREDIS_CACHE_SHADOW_MAX_ENTRIES", 1 << 20, minimum=1),
             data_dir=env.text("PREDIS_DATA_DIR", ""),
             segment_rows=env.integer("PREDIS_SEGMENT_ROWS", 100_000, minimum=1),
-            segment_age_s=env.number("PREDIS_SEGMENT_AGE_S", 60.0, minimum=0.001),
+            segment_age_s=env.number("PREDIS_SEGMENT_AGE_S", 10.0, minimum=0.001),
             segment_retain_bytes=env.integer("PREDIS_SEGMENT_RETAIN_BYTES", 1 << 30, minimum=1),
         )
 

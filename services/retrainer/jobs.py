@@ -79,6 +79,9 @@ class Trigger:
     reason: str = ""
     alert_id: str = ""
     traceparent: str = ""
+    # Train only on events after this time (0: the most recent, whenever they came): a drift
+    # alert's changed window starts here, and a model of the traffic before it is the one to replace.
+    data_from_unix_nano: int = 0
 
 
 def scope_name(scope: str) -> str:
@@ -111,6 +114,7 @@ class TrainingJob:
     training_seconds: float = 0.0
     window_from_unix_nano: int = 0
     window_to_unix_nano: int = 0
+    data_from_unix_nano: int = 0
     validation: dict[str, Any] = field(default_factory=dict)
     promotion: dict[str, Any] = field(default_factory=dict)
 
@@ -170,6 +174,7 @@ class JobBook:
             trigger=trigger.kind,
             alert_id=trigger.alert_id,
             traceparent=trigger.traceparent,
+            data_from_unix_nano=trigger.data_from_unix_nano,
             auto_promote=auto_promote,
             strategy=strategy,
             not_before_unix_nano=max(now, wait_until),
@@ -219,6 +224,12 @@ class JobBook:
         return ready
 
     # -- transitions -------------------------------------------------------------------------
+
+    def defer(self, job: TrainingJob, seconds: float, note: str) -> None:
+        """Puts a queued job back to wait ``seconds`` more (for data), saying why."""
+        job.not_before_unix_nano = self.clock() + int(seconds * 1e9)
+        job.note = note
+        self.save()
 
     def begin(self, job: TrainingJob) -> None:
         job.state = JobState.TRAINING

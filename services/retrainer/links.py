@@ -98,6 +98,7 @@ def _alert(alert: drift_pb2.Alert) -> DriftAlert:
         message=alert.message,
         traceparent=alert.traceparent,
         change=alert.change if alert.detector == "adwin" else None,
+        window_start_unix_nano=alert.window_start_unix_nano,
     )
 
 

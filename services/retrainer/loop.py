@@ -189,6 +189,7 @@ class RetrainingLoop:
             f"drift alert {alert.id}: {alert.detector} on {alert.signal}",
             alert.id,
             alert.traceparent,
+            alert.window_start_unix_nano,
         )
         try:
             await self.submit(trigger, self.settings.auto_promote)
@@ -257,8 +258,26 @@ class RetrainingLoop:
                 "the retrainer's worker process died during the job; the next job starts a new one"
             ) from None
 
+    async def _waits_for_data(self, job: TrainingJob) -> bool:
+        """Defers a job that trains on the traffic after a change until ``min_events`` of it are
+        on disk, or ``data_wait_s`` has passed since the job was made (then it trains on what
+        there is, or fails saying how little that was)."""
+        data_dir = self.settings.data_dir
+        if not job.data_from_unix_nano or data_dir is None:
+            return False
+        tenants = (job.tenant,) if job.tenant else tuple(await asyncio.to_thread(segment_tenants, data_dir))
+        counts = [await asyncio.to_thread(event_count, data_dir, t, job.data_from_unix_nano) for t in tenants]
+        have, need = sum(counts), self.settings.min_events
+        waited_s = (self.book.clock() - job.created_unix_nano) / NS
+        if have >= need or waited_s >= self.settings.data_wait_s:
+            return False
+        self.book.defer(job, 1.0, f"waiting for traffic after the change: {have:,} of {need:,} events so far")
+        return True
+
     async def run(self, job: TrainingJob) -> None:
         """Runs one job to its end (PROMOTED, VALIDATED, REJECTED or FAILED)."""
+        if await self._waits_for_data(job):
+            return
         parent = TraceContextTextMapPropagator().extract({"traceparent": job.traceparent}) if job.traceparent else None
         attributes = {
             "predis.job.id": job.id,
@@ -376,6 +395,7 @@ class RetrainingLoop:
             min_events=s.min_events,
             options=TrainingOptions(train_fraction=1.0, model=s.model, max_rows=s.max_rows),
             champion_dir=champion[1] if champion else None,
+            since_unix_nano=job.data_from_unix_nano,
         )
 
     def _record(self, job: TrainingJob, build: BuildResult, validation: Validation) -> dict[str, Any]:

@@ -63,6 +63,9 @@ class RetrainerSettings:
             (``PREDIS_RETRAINER_WINDOW_EVENTS``, default 200,000).
         holdout_share: the latest share of them held out for validation (``PREDIS_RETRAINER_HOLDOUT_SHARE``, 0.25).
         min_events: fewer recent events than this and a job fails saying so (``PREDIS_RETRAINER_MIN_EVENTS``, 20,000).
+        data_wait_s: a job started by a drift alert trains only on events after the changed window
+            began; it waits up to this long for ``min_events`` of them
+            (``PREDIS_RETRAINER_DATA_WAIT_S``, default 120), then trains on what there is.
         tenant_min_events: events a tenant needs for a model of its own
             (``PREDIS_RETRAINER_TENANT_MIN_EVENTS``, default 50,000).
         adaptation: the adaptation strategy (``PREDIS_RETRAINER_ADAPTATION``: ``global``,
@@ -96,6 +99,7 @@ class RetrainerSettings:
     window_events: int = 200_000
     holdout_share: float = 0.25
     min_events: int = 20_000
+    data_wait_s: float = 120.0
     tenant_min_events: int = 50_000
     adaptation: str = "per-tenant-model"
     model: str = "gbdt"
@@ -133,6 +137,7 @@ class RetrainerSettings:
             window_events=env.integer("PREDIS_RETRAINER_WINDOW_EVENTS", 200_000, minimum=1000),
             holdout_share=env.number("PREDIS_RETRAINER_HOLDOUT_SHARE", 0.25),
             min_events=env.integer("PREDIS_RETRAINER_MIN_EVENTS", 20_000, minimum=500),
+            data_wait_s=env.number("PREDIS_RETRAINER_DATA_WAIT_S", 120.0),
             tenant_min_events=env.integer("PREDIS_RETRAINER_TENANT_MIN_EVENTS", 50_000, minimum=1),
             adaptation=env.text("PREDIS_RETRAINER_ADAPTATION", "per-tenant-model"),
             model=env.text("PREDIS_RETRAINER_MODEL", "gbdt"),

@@ -87,10 +87,14 @@ def event_count(data_dir: Path, tenant: str, since_unix_nano: int = 0) -> int:
     return int(np.count_nonzero(times > since_unix_nano))
 
 
-def recent_traffic(data_dir: Path, tenant: str, limit: int) -> TenantTraffic:
-    """The last ``limit`` events of ``tenant`` (all of them when fewer)."""
+def recent_traffic(data_dir: Path, tenant: str, limit: int, since_unix_nano: int = 0) -> TenantTraffic:
+    """The last ``limit`` events of ``tenant`` (all of them when fewer), only those after
+    ``since_unix_nano`` when it is given."""
     table = _table(data_dir, tenant)
-    table = table.slice(max(table.num_rows - limit, 0))
+    first = 0
+    if since_unix_nano > 0 and table.num_rows:
+        first = int(np.searchsorted(table.column("time_unix_nano").to_numpy(), since_unix_nano, side="right"))
+    table = table.slice(max(table.num_rows - limit, first))
     key_ids = KeyIds()
     keys = table.column("key").to_pylist()
     ids = np.fromiter((key_ids.id_of(k) for k in keys), dtype=np.uint64, count=len(keys))

@@ -30,6 +30,7 @@ class DriftAlert:
     message: str = ""
     traceparent: str = ""  # W3C trace context of the alert, "" when it came without one
     change: float | None = None  # signed change of the live label (ADWIN); None when not told
+    window_start_unix_nano: int = 0  # where the changed window began: a job trains on what came after
 
     @property
     def critical(self) -> bool:

@@ -42,6 +42,7 @@ class BuildRequest:
         min_events: fewer events in all than this and the build fails saying so.
         options: training options.
         champion_dir: the model serving the scope now, or None.
+        since_unix_nano: only events after this time (0: the most recent, whenever they came).
     """
 
     scope: str
@@ -54,6 +55,7 @@ class BuildRequest:
     min_events: int
     options: TrainingOptions
     champion_dir: Path | None
+    since_unix_nano: int = 0
 
 
 @dataclass(frozen=True)
@@ -123,9 +125,12 @@ def build_candidate(request: BuildRequest) -> BuildResult:
     from predis.services.retrainer.training import ids_digest
 
     started = time.perf_counter()
-    counts = {t: event_count(request.data_dir, t) for t in request.tenants}
+    since = request.since_unix_nano
+    counts = {t: event_count(request.data_dir, t, since) for t in request.tenants}
     shares = _shares(counts, request.window_events)
-    splits = [split(recent_traffic(request.data_dir, t, n), request.holdout_share) for t, n in shares.items() if n > 1]
+    splits = [
+        split(recent_traffic(request.data_dir, t, n, since), request.holdout_share) for t, n in shares.items() if n > 1
+    ]
     events = sum(len(s.train) + len(s.replay) - s.eval_from for s in splits)
     if events < request.min_events:
         described = ", ".join(f"{t or 'global'} {n:,}" for t, n in counts.items()) or "no tenant has segments"
