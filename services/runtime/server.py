@@ -45,8 +45,9 @@ def _server_options(settings: ServerSettings) -> list[tuple[str, int]]:
     return [
         ("grpc.max_receive_message_length", settings.max_message_bytes),
         ("grpc.max_send_message_length", settings.max_message_bytes),
-        # Accept the SDK's keepalive pings instead of answering them with GOAWAY.
-        ("grpc.http2.min_recv_ping_interval_without_data_ms", 5_000),
+        # Accept the SDK's keepalive pings instead of answering them with GOAWAY (the C name of this
+        # argument is GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS; its string is this one).
+        ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
         ("grpc.keepalive_permit_without_calls", 1),
         # The queue that forms under overload is gRPC core's, of calls received but not yet
         # taken by the event loop (grpc.aio takes one at a time). Bound it: past a quarter of the
