@@ -695,3 +695,26 @@ def test_a_job_after_a_change_waits_for_and_trains_on_the_traffic_after_it(tmp_p
     clock.now += 1 * S
     assert book.due() == [job]
     assert JobBook(tmp_path / "jobs.json").get(job.id).data_from_unix_nano == change  # kept across restarts
+
+
+class RecordedReferences:
+    """The drift service's ResetReference as one layer's stand-in: what the loop asked for."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, int, int]] = []
+
+    async def reset_reference(self, tenant: str, from_unix_nano: int, to_unix_nano: int) -> str:
+        self.calls.append((tenant, from_unix_nano, to_unix_nano))
+        return ""
+
+
+async def test_a_rejection_that_answered_an_alert_makes_the_new_traffic_the_drift_reference(tmp_path: Path) -> None:
+    drift = RecordedReferences()
+    settings = RetrainerSettings(server=ServerSettings(listen="127.0.0.1:0"), data_dir=tmp_path)
+    loop = RetrainingLoop(settings, JobBook(), ModelStore(tmp_path), BUILT_IN, TracerProvider(), drift=drift)
+    model = make_model_dir(tmp_path / "challenger", features=len(FEATURES), names=FEATURES)
+    window = {"tenants": [{"tenant": "acme", "first_unix_nano": 10, "last_unix_nano": 20, "requests": 5}]}
+    stored = ModelStore(tmp_path).adopt("acme", "acme.1-test", model, {"training_window": window})
+    note = await loop._accept_new_traffic(stored)
+    assert drift.calls == [("acme", 10, 20)]
+    assert note == "; the new traffic is now the drift service's reference"

@@ -28,7 +28,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from predis.services.models.store import CorruptModel, ModelStore, StoredVersion, describe_scope, scope_folder
 from predis.services.retrainer.adaptation import AdaptationStrategy
 from predis.services.retrainer.jobs import JobBook, JobState, TrainingJob, Trigger, TriggerKind
-from predis.services.retrainer.promotion import DriftReference, Flip, ModelServing, Promoter
+from predis.services.retrainer.promotion import DriftReference, Flip, ModelServing, Promoter, tenant_windows
 from predis.services.retrainer.settings import RetrainerSettings
 from predis.services.retrainer.traffic import event_count, segment_tenants
 from predis.services.retrainer.training import TrainingOptions
@@ -107,6 +107,7 @@ class RetrainingLoop:
         self.strategy = strategies[settings.adaptation]
         self.tracer = tracer_provider.get_tracer("predis.retrainer")
         self.serving = serving
+        self.drift = drift
         self.promoter = Promoter(serving, store, settings.stages, drift) if serving and store else None
         self.alerts = alerts
         self.alert_watch = WatchState()
@@ -349,7 +350,10 @@ class RetrainingLoop:
             with self.tracer.start_as_current_span(
                 "retrainer.rejection", attributes={"predis.reason": validation.reason}
             ):
-                self.book.move(job, JobState.REJECTED, note=f"rejected: {validation.reason}")
+                note = f"rejected: {validation.reason}"
+                if job.trigger is TriggerKind.DRIFT_ALERT:
+                    note += await self._accept_new_traffic(stored)
+                self.book.move(job, JobState.REJECTED, note=note)
             return
         store.set_aliases(job.tenant, challenger=stored.version)
         if self.promoter is None or not job.auto_promote:
@@ -361,6 +365,21 @@ class RetrainingLoop:
             self.book.move(job, JobState.VALIDATED, note=f"validated ({validation.reason}); not promoted: {why}")
             return
         await self._promote(job, stored)
+
+    async def _accept_new_traffic(self, stored: StoredVersion) -> str:
+        """After a rejection that answered a drift alert: the champion was judged as good as a
+        model of the new traffic, so that traffic becomes the drift service's reference (else it
+        would go on alarming about a change already answered). Returns a note for the job."""
+        if self.drift is None:
+            return ""
+        problems = []
+        for tenant, first, last in tenant_windows(stored):
+            problem = await self.drift.reset_reference(tenant, first, last)
+            if problem:
+                problems.append(f"{tenant}: {problem}")
+        if problems:
+            return f"; the drift reference was not moved to the new traffic ({'; '.join(problems)})"
+        return "; the new traffic is now the drift service's reference"
 
     async def _promote(self, job: TrainingJob, stored: StoredVersion) -> None:
         assert self.promoter is not None and self.store is not None
