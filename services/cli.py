@@ -72,11 +72,11 @@ def _demo(args: argparse.Namespace) -> int:
     from predis.services.demo import TRAIN_REQUESTS, run_demo
 
     if args.warm is None:
-        return run_demo(args.requests, args.rate)
+        return run_demo(args.requests, args.rate, switch=not args.no_switch)
     if not 0 <= args.warm <= TRAIN_REQUESTS:
         print(f"predis demo: --warm must be 0 to {TRAIN_REQUESTS:,} (the training requests)", file=sys.stderr)
         return 2
-    return run_demo(args.requests, args.rate, warm=args.warm)
+    return run_demo(args.requests, args.rate, warm=args.warm, switch=not args.no_switch)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -366,7 +366,12 @@ def build_parser() -> argparse.ArgumentParser:
     predictor.add_argument("--json", action="store_true")
     predictor.set_defaults(func=_bench_predictor)
 
+    from predis.services.bench import drift as drift_bench
     from predis.services.bench import faults, prefetch_targets, soak
+
+    drift_parser = benches.add_parser("drift", help="a regime change through the running suite: the closed loop")
+    drift_bench.add_arguments(drift_parser)
+    drift_parser.set_defaults(func=drift_bench.run)
 
     soak_bench = benches.add_parser("soak", help="the suite under steady load with prefetching on: leaks and drift")
     soak.add_arguments(soak_bench)
@@ -393,6 +398,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--requests", type=int, default=5000, help="requests replayed per run")
     demo.add_argument("--rate", type=float, default=250.0, help="GETs per second (a late one goes at once)")
+    demo.add_argument(
+        "--no-switch", action="store_true", help="skip the traffic switch at the end (the closed loop's part)"
+    )
     demo.add_argument(
         "--warm",
         type=int,

@@ -1,7 +1,9 @@
 """``predis demo``: starts the suite on this machine, trains a prefetch model on the start of a real
 trace, then replays the next part of the trace through the running cache twice (read-through from
 a SQLite origin): once without a model (plain S3-FIFO) and once with learned prefetching, and
-prints both side by side with what the cache learned. Stops the suite at the end.
+prints both side by side with what the cache learned. Then the traffic changes under the running
+suite (``demo_switch.py``): the drift service's alert, the retrainer's job, its validation and the
+promotion or rejection are printed as they happen. Stops the suite at the end.
 
 The trace is cache2k-orm-busy (database objects of an e-commerce application), with honest keys:
 its object ids were numbered in the order they first appear, so they are scrambled (``--keys
@@ -26,6 +28,7 @@ from predis.services.cache.engine.numpy_storage import NumpyStorage
 from predis.services.cache.engine.simulate import LiveThreshold, SimulationResult, simulate
 from predis.services.cache.key_ids import KeyIds
 from predis.services.cache.prefetcher import PrefetchSettings
+from predis.services.demo_switch import SWITCH_ENV, run_switch, switch_names
 from predis.services.replay.keys import load_trace
 from predis.services.retrainer.training import TrainingOptions, train
 from predis.services.supervisor import start_suite
@@ -39,6 +42,7 @@ TRAIN_ROWS = 100_000  # candidate rows fitted (keeps training to seconds)
 MODEL_VERSION = "orm-v1"
 WARM_REQUESTS = 10_000  # the end of the training window, served before the scored part
 DEMO_KEYS = "object ids scrambled"
+SWITCH_BEFORE = 25_000  # more of the old traffic before the switch: the drift service's reference
 
 
 def key_name(key: int) -> bytes:
@@ -109,12 +113,17 @@ PREFETCHER_COUNTERS = (
 
 
 def run_demo(
-    requests: int = 5000, rate: float = 250.0, env_extra: dict[str, str] | None = None, warm: int = WARM_REQUESTS
+    requests: int = 5000,
+    rate: float = 250.0,
+    env_extra: dict[str, str] | None = None,
+    warm: int = WARM_REQUESTS,
+    switch: bool = True,
 ) -> int:
     """``rate``: GETs a second, paced like users who pause between pages (a prefetch has a few
     milliseconds to land); ``env_extra``: more settings for the services (``PREDIS_*``); ``warm``:
     requests of the end of the training window served first, at full speed and not scored, so
-    that the cache starts the scored part as a cache that served that traffic would."""
+    that the cache starts the scored part as a cache that served that traffic would; ``switch``:
+    then change the traffic and show the closed loop's answer (``demo_switch.py``)."""
     said: list[str] = []
     full = load_trace(DEMO_TRACE, keys="auto", say=said.append)
     trace = replace(full, ids=full.ids[: TRAIN_REQUESTS + requests])
@@ -138,9 +147,15 @@ def run_demo(
             f"(predis train: {card['model']}, held-out AUC {metrics.get('auc', float('nan')):.3f})"  # type: ignore[attr-defined]
         )
         origin = Path(tmp) / "origin.sqlite"
-        make_origin(origin, names)
-        print(f"Origin: SQLite with the {len(names):,} keys of these requests ({ENTRY_BYTES} B per key and value)")
+        more = [key_name(int(k)) for k in full.ids[trace.requests : trace.requests + SWITCH_BEFORE].tolist()]
+        switch_trace, switch_keys = switch_names()
+        make_origin(origin, sorted(set(names) | set(more) | set(switch_keys)))
+        print(
+            f"Origin: SQLite with the keys of these requests and of the traffic switch at the end "
+            f"({ENTRY_BYTES} B per key and value)"
+        )
         env = {
+            **SWITCH_ENV,
             "PREDIS_ORIGIN": f"sqlite://{origin}",
             "PREDIS_CACHE_MEMORY_BYTES": str(budget),
             "PREDIS_CACHE_MAX_VALUE_BYTES": str(budget // 4),
@@ -168,6 +183,8 @@ def run_demo(
                 status = client.predictor.model_status(MODEL_VERSION)
             in_process = _replay_learned(ids_of_names[train_end - warm :], warm, model_dir)
             _report(np.concatenate([warm_up, replayed]), len(warm_up), plain, learned, status, in_process)
+            if switch:
+                run_switch(addresses, more)
         finally:
             suite.stop()
             print("Stopped the suite.")

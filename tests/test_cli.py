@@ -215,7 +215,7 @@ def test_bad_settings_fail_fast_with_the_variable_name() -> None:
     assert "PREDIS_CACHE_MEMORY_BYTES='lots' is not an integer" in result.stderr
 
 
-def test_demo_replays_the_shipped_trace_with_and_without_learned_prefetching(
+def test_demo_replays_the_shipped_trace_with_and_without_learned_prefetching_then_switches_traffic(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     from predis.services.demo import run_demo
@@ -231,4 +231,8 @@ def test_demo_replays_the_shipped_trace_with_and_without_learned_prefetching(
     assert learned > plain  # the trained model's prefetches were read
     used = int(re.search(r"(\d[\d,]*) started, (\d[\d,]*) used", out).group(2).replace(",", ""))  # type: ignore[union-attr]
     assert used > 0
+    # Then the traffic changes: the drift service notices by itself and the retrainer answers.
+    assert "The traffic changes." in out
+    assert re.search(r"alert \S+: (ks|psi|chi2|adwin) on \w+", out)
+    assert re.search(r"job job-\w+ (promoted|rejected|failed)", out)
     assert "Stopped the suite." in out
