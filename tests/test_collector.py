@@ -12,6 +12,8 @@ from conftest import BackgroundSuite
 from predis import ClientConfig
 from predis.services.cache.collector import AccessRing
 from predis.services.cache.engine.storage import KeyBatch
+from predis.services.drift import server as drift_server
+from predis.services.runtime.settings import ServerSettings
 from predis.v1 import common_pb2
 
 
@@ -94,14 +96,24 @@ def test_events_are_exported_to_the_drift_service() -> None:
         suite.stop()
 
 
-def test_a_drift_outage_does_not_touch_reads() -> None:
+def test_a_drift_outage_does_not_touch_reads_and_the_stream_resumes_after_it() -> None:
     suite = BackgroundSuite(export_to_drift=True).start()
     try:
-        suite.run(suite.servers["drift"].stop(0))
+        address = suite.addresses["drift"]
+        suite.run(suite.servers.pop("drift").stop(0))
         with predis.Client(suite.addresses["cache"]) as client:
             client.set(b"k", b"v")
             for _ in range(100):
                 assert client.get(b"k") == b"v"
+            seen = suite.observer.events_observed
+            settings = ServerSettings(listen=address)
+            suite.servers["drift"] = suite.run(
+                drift_server.create_server(settings, suite.observer, suite.tracer_provider)
+            )
+            deadline = time.monotonic() + 20  # the exporter retries with back-off (0.5 s doubling)
+            while suite.observer.events_observed == seen and time.monotonic() < deadline:
+                client.get(b"k")
+                time.sleep(0.2)
+        assert suite.observer.events_observed > seen
     finally:
-        suite.servers.pop("drift")
         suite.stop()
