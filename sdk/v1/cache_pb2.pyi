@@ -302,7 +302,7 @@ class StatsResponse(_message.Message):
     def __init__(self, tenant: _Optional[_Union[TenantStats, _Mapping]] = ..., engine: _Optional[_Union[EngineStats, _Mapping]] = ..., predictor: _Optional[_Union[PredictorLink, _Mapping]] = ..., prefetcher: _Optional[_Union[PrefetcherStats, _Mapping]] = ..., quality: _Optional[_Union[LiveQuality, _Mapping]] = ...) -> None: ...
 
 class LiveQuality(_message.Message):
-    __slots__ = ("enabled", "reads", "hits", "shadow_hits", "hit_ratio", "shadow_hit_ratio", "live_gain", "shadow_entries")
+    __slots__ = ("enabled", "reads", "hits", "shadow_hits", "hit_ratio", "shadow_hit_ratio", "live_gain", "shadow_entries", "sample_rate")
     ENABLED_FIELD_NUMBER: _ClassVar[int]
     READS_FIELD_NUMBER: _ClassVar[int]
     HITS_FIELD_NUMBER: _ClassVar[int]
@@ -311,6 +311,7 @@ class LiveQuality(_message.Message):
     SHADOW_HIT_RATIO_FIELD_NUMBER: _ClassVar[int]
     LIVE_GAIN_FIELD_NUMBER: _ClassVar[int]
     SHADOW_ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    SAMPLE_RATE_FIELD_NUMBER: _ClassVar[int]
     enabled: bool
     reads: int
     hits: int
@@ -319,7 +320,8 @@ class LiveQuality(_message.Message):
     shadow_hit_ratio: float
     live_gain: float
     shadow_entries: int
-    def __init__(self, enabled: _Optional[bool] = ..., reads: _Optional[int] = ..., hits: _Optional[int] = ..., shadow_hits: _Optional[int] = ..., hit_ratio: _Optional[float] = ..., shadow_hit_ratio: _Optional[float] = ..., live_gain: _Optional[float] = ..., shadow_entries: _Optional[int] = ...) -> None: ...
+    sample_rate: float
+    def __init__(self, enabled: _Optional[bool] = ..., reads: _Optional[int] = ..., hits: _Optional[int] = ..., shadow_hits: _Optional[int] = ..., hit_ratio: _Optional[float] = ..., shadow_hit_ratio: _Optional[float] = ..., live_gain: _Optional[float] = ..., shadow_entries: _Optional[int] = ..., sample_rate: _Optional[float] = ...) -> None: ...
 
 class FlushRequest(_message.Message):
     __slots__ = ()

@@ -203,6 +203,7 @@ class CacheServicer(cache_pb2_grpc.CacheServiceServicer):
             shadow_hit_ratio=q.shadow_hits / q.reads if q.reads else 0.0,
             live_gain=q.live_gain,
             shadow_entries=self.shadow.entries(t),
+            sample_rate=self.shadow.sample_rate(t),
         )
 
     def _prefetcher_stats(self, tenant: str, unread_bytes: int) -> cache_pb2.PrefetcherStats:

@@ -56,15 +56,24 @@ def _replay(
     found: np.ndarray,
     value_lengths: np.ndarray,
     terms: np.ndarray,
-) -> int:
-    """Replays reads of the keys in ``data``; returns how many hit. A miss inserts the key (plain
-    S3-FIFO), charged as the engine charges (``terms``: block bytes, bytes per block, bytes per
-    entry, and the charge for a key whose value size is unknown, 0 to charge its key alone)."""
-    hits = 0
+    sample_limit: int,
+    counts: np.ndarray,
+) -> None:
+    """Replays the reads of the sampled keys in ``data`` (those whose hash's top 16 bits are below
+    ``sample_limit``, of 65536) and adds to ``counts`` their number, the real cache's hits among
+    them and the shadow's. A miss inserts the key (plain S3-FIFO), charged as the engine charges
+    (``terms``: block bytes, bytes per block, bytes per entry, and the charge for a key whose value
+    size is unknown, 0 to charge its key alone)."""
+    reads = real = hits = 0
     block_bytes, per_block, fixed, unknown = terms[0], terms[1], terms[2], terms[3]
     rows, index_hashes, cells = s.slot, ix.hashes, ix.slots  # read once: see pol.touch_s3fifo
     for i in range(len(key_lengths)):
         h = hash_bytes(data, offsets[i], key_lengths[i], 0)
+        if (h >> np.uint64(48)) >= sample_limit:
+            continue
+        reads += 1
+        if found[i]:
+            real += 1
         cell = cell_of(index_hashes, cells, h, -1)
         if cell >= 0:
             hits += 1
@@ -96,7 +105,9 @@ def _replay(
         if pol.admit(s, 0, slot, size, h, ghost_hit, False):
             free_top[0] -= 1
             index_insert(ix, h, slot)
-    return hits
+    counts[0] += reads
+    counts[1] += real
+    counts[2] += hits
 
 
 @dataclass
@@ -125,7 +136,12 @@ class _TenantShadow:
     index: SlotIndex
     free_slots: np.ndarray
     free_top: np.ndarray
-    counts: QualityCounts = field(default_factory=QualityCounts)
+    sample_limit: int = 1 << 16  # of 65536: the share of keys this tenant's shadow replays
+    counts: np.ndarray = field(default_factory=lambda: np.zeros(3, dtype=np.int64))  # reads, hits, shadow hits
+
+    @property
+    def sample_rate(self) -> float:
+        return self.sample_limit / (1 << 16)
 
 
 class ShadowCache:
@@ -140,9 +156,16 @@ class ShadowCache:
         charge_terms: tuple[int, int, int],
         mean_charge: Callable[[int], int],
         max_entries: int = 1 << 20,
+        sample_entries: int = 32_768,
     ) -> None:
-        if max_entries < 1:
+        """``sample_entries``: a tenant whose capacity holds more entries than this (at the charge
+        of its first read's keys) has a sampled shadow, SHARDS-style (Waldspurger et al., FAST
+        2015): only the keys in a fixed hash range of ``sample_entries / entries`` of them (a power
+        of two, at least 1/64) are replayed, at that share of the capacity, and the hits counted are
+        theirs, in both caches. A large cache's shadow then costs a small share of a read."""
+        if max_entries < 1 or sample_entries < 1:
             raise ValueError("the shadow cache needs room for at least one entry")
+        self.sample_entries = sample_entries
         self.capacity_of = capacity_of
         self._terms = np.array([*charge_terms, 0], dtype=np.int64)
         self.mean_charge = mean_charge
@@ -154,15 +177,14 @@ class ShadowCache:
         self, tenant: int, keys: KeyBatch, found: np.ndarray, prefetched: np.ndarray, lengths: np.ndarray, _: int
     ) -> None:
         """One read as the engine records it (an ``AccessListener``)."""
-        shadow = self._tenants.get(tenant) or self._new(tenant)
         n = len(keys)
         if not n:
             return
+        shadow = self._tenants.get(tenant) or self._new(tenant, keys, lengths)
         self._make_room(shadow, n)
-        real_hits = int(found.sum())
-        self._terms[3] = self.mean_charge(tenant) if real_hits < n else 0
-        shadow.state.tenant[0, pol.CAPACITY] = self.capacity_of(tenant)
-        shadow_hits = _replay(
+        self._terms[3] = self.mean_charge(tenant) if not found.all() else 0
+        shadow.state.tenant[0, pol.CAPACITY] = int(self.capacity_of(tenant) * shadow.sample_rate)
+        _replay(
             shadow.state,
             shadow.index,
             shadow.free_slots,
@@ -174,16 +196,19 @@ class ShadowCache:
             found,
             lengths,
             self._terms,
+            shadow.sample_limit,
+            shadow.counts,
         )
-        counts = shadow.counts
-        counts.reads += n
-        counts.hits += real_hits
-        counts.shadow_hits += shadow_hits
 
     def counts(self, tenant: int) -> QualityCounts:
         """Cumulative counts since start (zeros for a tenant with no reads yet)."""
         shadow = self._tenants.get(tenant)
-        return QualityCounts() if shadow is None else QualityCounts(**vars(shadow.counts))
+        return QualityCounts() if shadow is None else QualityCounts(*(int(c) for c in shadow.counts))
+
+    def sample_rate(self, tenant: int) -> float:
+        """Share of the tenant's keys its shadow replays (1.0 before its first read)."""
+        shadow = self._tenants.get(tenant)
+        return 1.0 if shadow is None else shadow.sample_rate
 
     def tenants(self) -> list[int]:
         return sorted(self._tenants)
@@ -192,13 +217,20 @@ class ShadowCache:
         shadow = self._tenants.get(tenant)
         return 0 if shadow is None else len(shadow.free_slots) - int(shadow.free_top[0])
 
-    def _new(self, tenant: int) -> _TenantShadow:
+    def _new(self, tenant: int, keys: KeyBatch, lengths: np.ndarray) -> _TenantShadow:
+        block_bytes, per_block, fixed, _ = (int(t) for t in self._terms)
+        size = int((keys.lengths + lengths).mean())
+        entries = self.capacity_of(tenant) // (max(1, -(-size // block_bytes)) * per_block + fixed)
+        limit = 1 << 16
+        while limit > 1 << 10 and entries * limit >> 16 > self.sample_entries:
+            limit >>= 1  # halve the sample until it fits (at least 1/64 of the keys)
         slots = min(_FIRST_SLOTS, self.max_entries)
         shadow = _TenantShadow(
             state=pol.new_policy_state(pol.S3FIFO, slots, 1, large_to_main=True),
             index=new_slot_index(slots),
             free_slots=np.arange(slots - 1, -1, -1, dtype=np.int32),
             free_top=np.array([slots], dtype=np.int64),
+            sample_limit=limit,
         )
         self._tenants[tenant] = shadow
         return shadow
