@@ -31,6 +31,7 @@ SWITCH_ENV = {
     "PREDIS_RETRAINER_MIN_EVENTS": "15000",
     "PREDIS_RETRAINER_TENANT_MIN_EVENTS": "5000",
     "PREDIS_RETRAINER_VOLUME_EVENTS": "0",
+    "PREDIS_RETRAINER_MIN_INTERVAL_S": "5",
     "PREDIS_RETRAINER_CACHE_SIZE": "500",
     "PREDIS_SEGMENT_AGE_S": "2",
 }
@@ -74,10 +75,13 @@ def run_switch(addresses: dict[str, str], before: list[bytes], timeout_s: float 
     started = time.monotonic()
     shown_alerts, shown_states = 0, dict[str, str]()
     done = threading.Event()
+    finished = False
+    switched_ns = [0]  # when the new traffic began (wall clock): only a job after it ends the demo
 
     def traffic() -> None:
         with Client(addresses["cache"], config=ClientConfig(tenant=TENANT, tracing=False)) as client:
             _send(client, before, RATE)
+            switched_ns[0] = time.time_ns()
             print(f"  {time.monotonic() - started:5.1f}s  switched to {after_name}", flush=True)
             while not done.is_set():  # the new traffic goes on until the loop has finished
                 _send(client, after, RATE, done)
@@ -101,13 +105,15 @@ def run_switch(addresses: dict[str, str], before: list[bytes], timeout_s: float 
                 continue
             shown_states[job.id] = state
             print(f"  {time.monotonic() - started:5.1f}s  job {job.id} {state.lower()}: {_job_line(job)}", flush=True)
-            if state in ("PROMOTED", "REJECTED", "FAILED"):
+            after_switch = switched_ns[0] and job.created_unix_nano >= switched_ns[0]
+            if state in ("PROMOTED", "REJECTED", "FAILED") and after_switch:
+                finished = True
                 done.set()
     done.set()
     stop.set()
     sender.join(10)
-    if not watch.jobs:
-        print("  no job started within the demo's time (see the drift service's GetStatus)")
+    if not finished:
+        print(f"  no job after the switch ended within {timeout_s:.0f}s (see the drift service's GetStatus)")
 
 
 def _job_line(job: object) -> str:
