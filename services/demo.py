@@ -66,7 +66,7 @@ def make_origin(path: Path, names: list[bytes]) -> None:
 def entry_charge(names: list[bytes]) -> int:
     engine = Engine(EngineConfig(memory_bytes=1 << 20), NumpyStorage())
     lengths = np.array([len(n) for n in names])
-    charges = engine._charges(lengths, ENTRY_BYTES - lengths)
+    charges = engine.charges(lengths, ENTRY_BYTES - lengths)
     assert charges.min() == charges.max(), "every demo entry must cost the same"
     return int(charges[0])
 

@@ -20,6 +20,7 @@ from predis.client import Client
 from predis.config import ClientConfig
 from predis.services.bench.drift import Watch, poll_jobs, retrainer_state, watch_alerts
 from predis.services.replay.keys import load_trace
+from predis.v1 import retrainer_pb2
 
 SWITCH_TRACE = Path(__file__).resolve().parent / "replay" / "data" / "cache2k-web07.trace.xz"
 # Settings the suite starts with when the demo switches traffic (the services' defaults need
@@ -116,16 +117,15 @@ def run_switch(addresses: dict[str, str], before: list[bytes], timeout_s: float 
         print(f"  no job after the switch ended within {timeout_s:.0f}s (see the drift service's GetStatus)")
 
 
-def _job_line(job: object) -> str:
-    j = job  # a retrainer_pb2.Job
-    state = retrainer_state(j.state)  # type: ignore[attr-defined]
+def _job_line(j: retrainer_pb2.Job) -> str:
+    state = retrainer_state(j.state)
     if state == "QUEUED":
-        return f"{j.reason} ({j.note or 'waiting'})"  # type: ignore[attr-defined]
+        return f"{j.reason} ({j.note or 'waiting'})"
     if state == "TRAINING":
-        return f"training a challenger on the traffic since the change ({j.note or 'segments'})"  # type: ignore[attr-defined]
+        return f"training a challenger on the traffic since the change ({j.note or 'segments'})"
     if state == "VALIDATING":
-        return f"trained on {j.training_events:,} events in {j.training_seconds:.1f}s; replaying held-out traffic"  # type: ignore[attr-defined]
-    v = j.validation  # type: ignore[attr-defined]
+        return f"trained on {j.training_events:,} events in {j.training_seconds:.1f}s; replaying held-out traffic"
+    v = j.validation
     replay = (
         f"replayed {v.requests:,} held-out requests: champion {v.champion.hit_ratio:.4f}, challenger "
         f"{v.candidate.hit_ratio:.4f} ({v.hit_ratio_difference * 100:+.2f} points, 95% CI "
@@ -134,7 +134,7 @@ def _job_line(job: object) -> str:
     if state in ("PROMOTING", "VALIDATED"):
         return replay
     if state == "PROMOTED":
-        return f"{j.candidate_version} is champion (shadow, then A/B, then all traffic); {replay}"  # type: ignore[attr-defined]
+        return f"{j.candidate_version} is champion (shadow, then A/B, then all traffic); {replay}"
     if state == "REJECTED":
-        return f"{j.note}"  # type: ignore[attr-defined]
-    return j.error or j.note  # type: ignore[attr-defined,no-any-return]
+        return j.note
+    return j.error or j.note

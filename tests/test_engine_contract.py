@@ -249,7 +249,7 @@ def test_the_engine_decides_exactly_as_replay_does(make: Callable[..., Engine], 
     e = make(memory=4 << 20, policy=policy)
     t = e.tenant_id("t")
     entries = 200  # 10% and 90% of it are whole entries, so byte rounding matches unit sizes
-    charge = int(e._charges(np.array([8]), np.array([1]))[0])
+    charge = int(e.charges(np.array([8]), np.array([1]))[0])
     e._policy.tenant[t, pol.CAPACITY] = entries * charge
     hits = 0
     for obj in ids.tolist():

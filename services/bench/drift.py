@@ -149,10 +149,9 @@ def replay_hit_ratio(ids: np.ndarray, eval_from: int, capacity: int, model_dir: 
 def entry_budget(names: list[bytes], entries: int) -> int:
     """Bytes that hold ``entries`` entries of these names with VALUE_BYTES values (the mean charge:
     names differ in length, so the service holds about, not exactly, that many)."""
-    block_bytes, per_block, fixed = Engine(EngineConfig(memory_bytes=1 << 20), NumpyStorage()).charge_terms()
-    lengths = np.array([len(n) for n in names]) + VALUE_BYTES
-    charges = np.maximum(1, -(-lengths // block_bytes)) * per_block + fixed
-    return int(entries * float(charges.mean()))
+    engine = Engine(EngineConfig(memory_bytes=1 << 20), NumpyStorage())
+    lengths = np.array([len(n) for n in names])
+    return int(entries * float(engine.charges(lengths, np.full(len(names), VALUE_BYTES)).mean()))
 
 
 @dataclass

@@ -141,21 +141,15 @@ class CacheSettings:
             snapshot_interval_s=env.number("PREDIS_CACHE_SNAPSHOT_INTERVAL_S", 300.0),
             predictor_address=env.text("PREDIS_PREDICTOR_ADDRESS", ""),
             drift_address=env.text("PREDIS_DRIFT_ADDRESS", ""),
-            prefetch=_switch("PREDIS_PREFETCH", env.text("PREDIS_PREFETCH", "on")),
+            prefetch=env.switch("PREDIS_PREFETCH", True),
             prefetching=_prefetch_settings(env),
-            shadow=_switch("PREDIS_CACHE_SHADOW", env.text("PREDIS_CACHE_SHADOW", "on")),
+            shadow=env.switch("PREDIS_CACHE_SHADOW", True),
             shadow_max_entries=env.integer("PREDIS_CACHE_SHADOW_MAX_ENTRIES", 1 << 20, minimum=1),
             data_dir=env.text("PREDIS_DATA_DIR", ""),
             segment_rows=env.integer("PREDIS_SEGMENT_ROWS", 100_000, minimum=1),
             segment_age_s=env.number("PREDIS_SEGMENT_AGE_S", 10.0, minimum=0.001),
             segment_retain_bytes=env.integer("PREDIS_SEGMENT_RETAIN_BYTES", 1 << 30, minimum=1),
         )
-
-
-def _switch(name: str, raw: str) -> bool:
-    if raw.lower() not in ("on", "off"):
-        raise SettingsError(f"{name}={raw!r} is not 'on' or 'off'")
-    return raw.lower() == "on"
 
 
 def _prefetch_settings(env: Env) -> PrefetchSettings:

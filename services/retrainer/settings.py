@@ -142,7 +142,7 @@ class RetrainerSettings:
             adaptation=env.text("PREDIS_RETRAINER_ADAPTATION", "per-tenant-model"),
             model=env.text("PREDIS_RETRAINER_MODEL", "gbdt"),
             max_rows=env.integer("PREDIS_RETRAINER_MAX_ROWS", 100_000, minimum=1000),
-            auto_promote=_switch(env.text("PREDIS_RETRAINER_AUTO_PROMOTE", "on"), "PREDIS_RETRAINER_AUTO_PROMOTE"),
+            auto_promote=env.switch("PREDIS_RETRAINER_AUTO_PROMOTE", True),
             keep_versions=env.integer("PREDIS_RETRAINER_KEEP_VERSIONS", 20),
             validation=_validation(env),
             stages=StageSettings(
@@ -154,12 +154,6 @@ class RetrainerSettings:
                 watch_s=env.number("PREDIS_RETRAINER_WATCH_S", 600.0),
             ),
         )
-
-
-def _switch(raw: str, name: str) -> bool:
-    if raw.lower() not in ("on", "off"):
-        raise SettingsError(f"{name}={raw!r} is not 'on' or 'off'")
-    return raw.lower() == "on"
 
 
 def _validation(env: Env) -> ValidationSettings:

@@ -52,6 +52,15 @@ class Env:
             raise SettingsError(f"{name}={value} is below its minimum {minimum}")
         return value
 
+    def switch(self, name: str, default: bool) -> bool:
+        """``on`` or ``off`` (any case)."""
+        raw = self._environ.get(name)
+        if raw is None:
+            return default
+        if raw.lower() not in ("on", "off"):
+            raise SettingsError(f"{name}={raw!r} is not 'on' or 'off'")
+        return raw.lower() == "on"
+
     def number(self, name: str, default: float, minimum: float = 0.0) -> float:
         raw = self._environ.get(name)
         if raw is None:

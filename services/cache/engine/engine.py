@@ -212,7 +212,7 @@ class Engine:
                 f"a value of {worst} bytes is larger than the maximum of {self.config.max_value_bytes} bytes "
                 "(PREDIS_CACHE_MAX_VALUE_BYTES); nothing was stored"
             )
-        charges = self._charges(keys.lengths, values.lengths)
+        charges = self.charges(keys.lengths, values.lengths)
         if len(charges) and int(charges.max()) > self.config.memory_bytes // 4:
             raise Overloaded(
                 f"an entry costing {int(charges.max())} bytes is more than a quarter of the cache's memory "
@@ -383,7 +383,8 @@ class Engine:
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _charges(self, key_lengths: np.ndarray, value_lengths: np.ndarray) -> np.ndarray:
+    def charges(self, key_lengths: np.ndarray, value_lengths: np.ndarray) -> np.ndarray:
+        """Bytes entries of these key and value lengths are charged against the budget."""
         block_bytes, per_block, fixed = self.charge_terms()
         return blocks_needed(block_bytes, key_lengths, value_lengths) * per_block + fixed
 
@@ -509,7 +510,7 @@ class Engine:
     def _overwrite(
         self, t: int, slot: int, keys: KeyBatch, values: KeyBatch, hashes: np.ndarray, i: int, expires: int
     ) -> bool:
-        new_charge = int(self._charges(keys.lengths[i : i + 1], values.lengths[i : i + 1])[0])
+        new_charge = int(self.charges(keys.lengths[i : i + 1], values.lengths[i : i + 1])[0])
         old_charge = int(self._policy.slot[slot, pol.SIZE])
         if new_charge > old_charge:
             # A larger value needs room: store it as a new entry, which evicts like any insert.
@@ -537,7 +538,7 @@ class Engine:
     ) -> np.ndarray:
         stored = np.zeros(len(new), dtype=np.bool_)
         ghost_hits = np.zeros(len(new), dtype=np.bool_) if prefetch else bp.take_ghosts(self._policy, hashes[new])
-        charges = self._charges(keys.lengths[new], values.lengths[new])
+        charges = self.charges(keys.lengths[new], values.lengths[new])
         admissible = bp.can_admit_many(self._policy, t, charges)
         chosen = new[admissible]
         if not len(chosen):
