@@ -9,6 +9,7 @@ import collections
 import contextlib
 import re
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 
@@ -73,6 +74,14 @@ def replay(observer: StreamObserver, tenant: str, keys: list[bytes], kinds: np.n
     return [a for batch in batches(tenant, keys, kinds) for a in observer.observe(batch)]
 
 
+def replay_from(observer: StreamObserver, tenant: str, keys: list[bytes], kinds: np.ndarray, lo: int, hi: int) -> list:
+    """Requests ``lo`` to ``hi`` of a stream, with the times they have in the whole stream."""
+    found = []
+    for batch in batches(tenant, keys[lo:hi], kinds[lo:hi], start=lo):
+        found.extend(observer.observe(batch))
+    return found
+
+
 # Smaller windows for the tests that are about the machinery rather than the targets.
 SMALL = DriftSettings(
     horizon=1024,
@@ -82,6 +91,7 @@ SMALL = DriftSettings(
     window_events=1000,
     check_every=250,
     history_events=20_000,
+    max_reference_events=20_000,
 )
 
 
@@ -219,6 +229,42 @@ def test_reset_reference_rebuilds_from_the_retained_range_or_waits_for_events() 
         with pytest.raises(InvalidInput):
             observer.reset_reference(*bad)
     assert observer.status().tenants[0] == before
+
+
+def test_the_reference_grows_over_quiet_traffic_from_its_start_up_to_its_maximum() -> None:
+    settings = replace(SMALL, history_events=40_000, max_reference_events=20_000)
+    observer = StreamObserver(settings)
+    keys, kinds = synthetic(7, 60_000, 3000, 1.3)
+    start = settings.warmup_events
+    sizes = []
+    for at in range(0, len(keys), 4000):
+        replay_from(observer, "a", keys, kinds, at, at + 4000)
+        sizes.append(observer.status().tenants[0].reference_size)
+    tenant = observer.status().tenants[0]
+    # 8,000 at first; 8,000 quiet events later it holds them too; then it stops at the maximum.
+    assert sizes[2] == settings.reference_events and 16_000 in sizes and sizes[-1] == settings.max_reference_events
+    assert sizes == sorted(sizes)
+    assert tenant.reference_from_ns == START_NS + start * PERIOD_NS
+    assert tenant.reference_to_ns == START_NS + (start + settings.max_reference_events - 1) * PERIOD_NS
+
+
+def test_after_a_reset_the_hit_miss_mix_is_judged_against_the_traffic_that_followed() -> None:
+    # The same keys throughout; after the reset the cache hits far more (as a new model would make
+    # it): that is no drift of the traffic, and no mix alert follows. Without the reset it is one.
+    keys, kinds = synthetic(9, 40_000, 3000, 1.3)
+    better = np.where(np.arange(len(kinds)) % 4 == 0, kinds, common_pb2.ACCESS_KIND_HIT)
+    for reset in (True, False):
+        observer = StreamObserver(SMALL)
+        replay_from(observer, "a", keys, kinds, 0, 16_000)
+        if reset:
+            observer.reset_reference("a", START_NS + 9000 * PERIOD_NS, START_NS + 15_999 * PERIOD_NS)
+            assert ("chi2", "kind_mix") not in {(d.detector, d.signal) for d in observer.status().detectors}
+        alerts = replay_from(observer, "a", keys, better, 16_000, 40_000)
+        mix_alerts = [a for a in alerts if a.signal == "kind_mix"]
+        assert (mix_alerts == []) is reset, [(a.signal, a.tenant_events) for a in alerts]
+        if reset:
+            mix = next(d for d in observer.status().detectors if d.signal == "kind_mix")
+            assert mix.reading is not None
 
 
 def test_a_bad_batch_is_refused_whole_and_changes_nothing() -> None:

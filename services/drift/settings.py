@@ -27,6 +27,10 @@ class DriftSettings:
         reference_events: events in a reference built from the stream: after the warm-up, and
             after a ResetReference whose time range holds too few (``PREDIS_DRIFT_REFERENCE_EVENTS``,
             50,000).
+        max_reference_events: the most a reference grows to. While no reference test alerts, the
+            reference takes in the traffic that followed it, every ``reference_events``, up to this
+            many events from its start (``PREDIS_DRIFT_MAX_REFERENCE_EVENTS``, 200,000; equal to
+            ``reference_events``: it never grows).
         min_reference_events: fewest retained events a ResetReference range must hold to become
             the reference (``PREDIS_DRIFT_MIN_REFERENCE_EVENTS``, 10,000).
         window_events: the live window compared with the reference (``PREDIS_DRIFT_WINDOW_EVENTS``,
@@ -61,6 +65,7 @@ class DriftSettings:
     horizon: int = 1 << 14
     warmup_events: int = 1 << 14
     reference_events: int = 50_000
+    max_reference_events: int = 200_000
     min_reference_events: int = 10_000
     window_events: int = 2_000
     check_every: int = 250
@@ -86,8 +91,11 @@ class DriftSettings:
                 f"needs 0 < window_events ({self.window_events}) <= min_reference_events "
                 f"({self.min_reference_events}) <= reference_events ({self.reference_events})"
             )
-        if self.history_events < self.reference_events:
-            problems.append(f"history_events ({self.history_events}) must hold a reference ({self.reference_events})")
+        if not self.reference_events <= self.max_reference_events <= self.history_events:
+            problems.append(
+                f"needs reference_events ({self.reference_events}) <= max_reference_events "
+                f"({self.max_reference_events}) <= history_events ({self.history_events})"
+            )
         if self.check_every < 1 or self.max_tenants < 1 or self.alert_queue < 1 or self.recent_alerts < 1:
             problems.append("check_every, max_tenants, alert_queue and recent_alerts must be at least 1")
         if not 0 < self.fdr_q < 1 or not 0 < self.adwin_delta < 1:
@@ -103,14 +111,19 @@ class DriftSettings:
         env = Env(environ)
         d = cls()
         horizon = env.integer("PREDIS_DRIFT_HORIZON", d.horizon, minimum=2)
+        reference = env.integer("PREDIS_DRIFT_REFERENCE_EVENTS", d.reference_events, minimum=1)
+        history = env.integer("PREDIS_DRIFT_HISTORY_EVENTS", d.history_events, minimum=1)
         return cls(
             horizon=horizon,
             warmup_events=env.integer("PREDIS_DRIFT_WARMUP_EVENTS", horizon),
-            reference_events=env.integer("PREDIS_DRIFT_REFERENCE_EVENTS", d.reference_events, minimum=1),
+            reference_events=reference,
+            max_reference_events=env.integer(
+                "PREDIS_DRIFT_MAX_REFERENCE_EVENTS", max(reference, min(d.max_reference_events, history)), minimum=1
+            ),
             min_reference_events=env.integer("PREDIS_DRIFT_MIN_REFERENCE_EVENTS", d.min_reference_events, minimum=1),
             window_events=env.integer("PREDIS_DRIFT_WINDOW_EVENTS", d.window_events, minimum=1),
             check_every=env.integer("PREDIS_DRIFT_CHECK_EVERY", d.check_every, minimum=1),
-            history_events=env.integer("PREDIS_DRIFT_HISTORY_EVENTS", d.history_events, minimum=1),
+            history_events=history,
             max_tenants=env.integer("PREDIS_DRIFT_MAX_TENANTS", d.max_tenants, minimum=1),
             fdr_q=env.number("PREDIS_DRIFT_FDR_Q", d.fdr_q),
             cooldown_events=env.integer("PREDIS_DRIFT_COOLDOWN_EVENTS", d.cooldown_events),

@@ -52,6 +52,7 @@ BEYOND_NS = float(2**62)
 KINDS = 4  # AccessKind values: unspecified, hit, miss, prefetch hit
 LABELS = ("live_gain", "prefetch_precision")
 TRAFFIC = "traffic"  # the group the traffic-shape tests share: one change, one alert
+KIND_MIX = "kind_mix"
 NULL_WINDOWS = 200  # reference windows a calibration looks at, at most
 LABEL_TIMES = 4096  # window end times kept to date an ADWIN window's start
 
@@ -161,23 +162,41 @@ class Reference:
     """The reference window's tests, each with its threshold calibrated on the reference's own
     windows (see the module's docstring)."""
 
-    def __init__(self, samples: Samples, settings: DriftSettings) -> None:
+    def __init__(self, samples: Samples, settings: DriftSettings, with_kind_mix: bool = True) -> None:
         self.size = len(samples)
         self.from_ns, self.to_ns = int(samples.times.min()), int(samples.times.max())
+        self.settings = settings
         w = settings.window_events
-        window = Window(size=w, min_size=w, check_every=settings.check_every)
+        self._window = Window(size=w, min_size=w, check_every=settings.check_every)
         compares: list[tuple[str, str, str, Callable[[Samples], Reading], float]] = []
         for signal in SIGNALS:
-            ks = KolmogorovSmirnov(samples.values[signal], window, settings.ks_margin)
-            psi = PopulationStability(samples.values[signal], window=window, min_effect=settings.psi_margin)
+            ks = KolmogorovSmirnov(samples.values[signal], self._window, settings.ks_margin)
+            psi = PopulationStability(samples.values[signal], window=self._window, min_effect=settings.psi_margin)
             compares.append((signal, "ks", TRAFFIC, _on_signal(ks.compare, signal), settings.ks_margin))
             compares.append((signal, "psi", TRAFFIC, _on_signal(psi.compare, signal), settings.psi_margin))
-        mix = CategoryMix(_kind_counts(samples.kinds), window, settings.mix_margin)
-        compares.append(
-            ("kind_mix", "chi2", "kind_mix", lambda s: mix.compare(_kind_counts(s.kinds)), settings.mix_margin)
-        )
-        ends = _window_ends(self.size, w, settings.check_every)
-        self.tests = []
+        self.tests: list[_Test] = []
+        self.mix_from_ns, self.mix_size = 0, 0
+        self._calibrate(samples, compares)
+        if with_kind_mix:
+            self.add_kind_mix(samples)
+
+    def add_kind_mix(self, samples: Samples) -> None:
+        """Adds (or replaces) the hit/miss/prefetch-hit mix test, with ``samples`` as its reference."""
+        mix = CategoryMix(_kind_counts(samples.kinds), self._window, self.settings.mix_margin)
+        self.mix_from_ns, self.mix_size = int(samples.times.min()), len(samples)
+        self.tests = [t for t in self.tests if t.group != KIND_MIX]
+        compare = (KIND_MIX, "chi2", KIND_MIX, lambda s: mix.compare(_kind_counts(s.kinds)), self.settings.mix_margin)
+        self._calibrate(samples, [compare])
+
+    @property
+    def has_kind_mix(self) -> bool:
+        return any(t.group == KIND_MIX for t in self.tests)
+
+    def _calibrate(
+        self, samples: Samples, compares: list[tuple[str, str, str, Callable[[Samples], Reading], float]]
+    ) -> None:
+        w = self.settings.window_events
+        ends = _window_ends(len(samples), w, self.settings.check_every)
         for signal, detector, group, compare, margin in compares:
             baseline = max(compare(_slice(samples, end - w, end)).effect for end in ends)
             feature = f"{signal}:{detector}"
@@ -300,6 +319,8 @@ class TenantWatch:
         self._since_check = 0
         self._readings: dict[str, tuple[Reading, float]] = {}
         self._detections: collections.Counter[str] = collections.Counter()
+        self._quiet = 0  # events watched since the reference last changed or a reference test alerted
+        self._mix_from: int | None = None  # tenant event count the kind mix's new reference starts at
         self._plugins: list[_Plugin] = []
         # One value a quality window: ADWIN checks at each, and its cool-down counts windows.
         self._labels = {label: _Label(Adwin(delta=settings.adwin_delta, clock=1)) for label in LABELS}
@@ -338,11 +359,57 @@ class TenantWatch:
             for plugin in self._plugins:
                 plugin.feed(values[plugin.signal][chunk])
             self._watched += take
+            self._quiet += take
             self._since_check += take
             if self._since_check >= self.settings.check_every:
                 self._since_check = 0
                 findings.extend(self._check())
+                self._retake_kind_mix()
+                self._grow_reference()
         return findings
+
+    def _retake_kind_mix(self) -> None:
+        """After a reset, the mix test's reference is the ``reference_events`` that followed it: the mix of hits,
+        misses and prefetch hits moves with the model, and the champion's training window was
+        served by the model before it."""
+        if self._mix_from is None or self.reference is None:
+            return
+        since = self.events - self._mix_from
+        if since >= self.settings.reference_events:
+            self.reference.add_kind_mix(self.history.newest(since))
+            self._mix_from = None
+
+    def _grow_reference(self) -> None:
+        """While the traffic stays within the reference's tests, the reference takes in what followed
+        it, up to ``max_reference_events`` from its start: a short reference of bursty traffic
+        holds too few of its bursts, and each later one it lacks would be a false alarm. It only
+        grows from its start, so a slow drift cannot walk it away."""
+        ref, settings = self.reference, self.settings
+        if ref is None or self._quiet < settings.reference_events:
+            return
+        self._quiet = 0
+        traffic, mix = self._grown(ref.from_ns, ref.size), None
+        if ref.has_kind_mix:
+            mix = self._grown(ref.mix_from_ns, ref.mix_size)
+        if traffic is None and mix is None:
+            return
+        bigger = Reference(traffic, settings, with_kind_mix=False) if traffic is not None else ref
+        if traffic is not None:  # the mix test's reference starts later than the traffic tests' after a reset
+            bigger.tests.extend(t for t in ref.tests if t.group == KIND_MIX)
+            bigger.mix_from_ns, bigger.mix_size = ref.mix_from_ns, ref.mix_size
+        if mix is not None:
+            bigger.add_kind_mix(mix)
+        self.reference = bigger
+        log.info("tenant %r: reference grown to %d events (mix %d)", self.tenant, bigger.size, bigger.mix_size)
+
+    def _grown(self, from_ns: int, size: int) -> Samples | None:
+        """The retained samples from ``from_ns`` on, up to ``max_reference_events``; None when they
+        are no more than ``size``, or the history no longer holds the start."""
+        cap = self.settings.max_reference_events
+        if size >= cap or self.history.span()[0] > from_ns:
+            return None
+        grown = self.history.between(from_ns, self.history.span()[1])
+        return _slice(grown, 0, min(len(grown), cap)) if len(grown) > size else None
 
     def _room(self) -> int:
         """Events until the next phase change or check."""
@@ -364,6 +431,8 @@ class TenantWatch:
             readings[plugin.feature] = plugin.verdict()
         self._readings.update(readings)
         alerts = self.gate.judge(self.tenant, readings, self.events, groups, rearm)
+        if alerts or any(self.gate.is_drifted(self.tenant, g) for g in (TRAFFIC, KIND_MIX)):
+            self._quiet = 0
         start, end = int(window.times.min()), int(window.times.max())
         return [self._finding(a, start, end) for a in alerts]
 
@@ -417,25 +486,28 @@ class TenantWatch:
             findings.append(self._finding(alert, start, window.end_unix_nano, changes.get(alert.feature, 0.0)))
         return findings
 
-    def _set_reference(self, samples: Samples) -> None:
-        self.reference = Reference(samples, self.settings)
+    def _set_reference(self, samples: Samples, with_kind_mix: bool = True) -> None:
+        self.reference = Reference(samples, self.settings, with_kind_mix)
         self.phase = Phase.WATCHING
-        self._phase_events = self._watched = self._since_check = 0
+        self._phase_events = self._watched = self._since_check = self._quiet = 0
+        self._mix_from = None if with_kind_mix else self.events
         self._plugins = [p for s in SIGNALS for p in _plugins(self.factories, s, samples.values[s])]
         for feature in [*(t.feature for t in self.reference.tests), *(p.feature for p in self._plugins)]:
             self._readings.pop(feature, None)
-        for group in {TRAFFIC, "kind_mix", *(p.feature for p in self._plugins)}:
+        for group in {TRAFFIC, KIND_MIX, *(p.feature for p in self._plugins)}:
             self.gate.forget(self.tenant, group)
 
     def reset_reference(self, from_ns: int, to_ns: int) -> ResetOutcome:
         """Replaces the reference with the retained samples whose event times are in
         [from_ns, to_ns] (the new champion's training window); with fewer than
-        ``min_reference_events`` of them, the next ``reference_events`` events become it. ADWIN's
-        windows are kept: a fall of live quality after a promotion is what rollback watches."""
+        ``min_reference_events`` of them, the next ``reference_events`` events become it. The
+        hit/miss mix's reference is the next ``min_reference_events`` events (see
+        ``_retake_kind_mix``). ADWIN's windows are kept: a fall of live quality after a promotion
+        is what rollback watches."""
         retained = self.history.span()
         samples = self.history.between(from_ns, to_ns) if self.phase is not Phase.WARMING_UP else None
         if samples is not None and len(samples) >= self.settings.min_reference_events:
-            self._set_reference(samples)
+            self._set_reference(samples, with_kind_mix=False)
             assert self.reference is not None
             return ResetOutcome(len(samples), False, self.reference.from_ns, self.reference.to_ns, *retained)
         self.reference = None
