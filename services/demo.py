@@ -252,7 +252,7 @@ def _report(
         ("origin reads (all)", lambda r: f"{r.scored['origin_fetches']:,}"),
         ("prefetches loaded", lambda r: f"{r.scored['prefetches']:,}"),
         ("  read before eviction", lambda r: f"{r.scored['prefetches_used']:,}"),
-        ("  evicted unread", lambda r: f"{r.scored['prefetches_unused']:,}"),
+        ("  wasted (never read)", lambda r: f"{r.scored['prefetches_unused']:,}"),
         (
             "GET p50 / p99 (ms)",
             lambda r: f"{np.percentile(r.latencies_ms, 50):.2f} / {np.percentile(r.latencies_ms, 99):.2f}",
@@ -282,8 +282,8 @@ def _report(
     )
     print(
         f"  its prefetches          {d['prefetcher.prefetches_started']:,} started, "
-        f"{d['prefetcher.prefetches_used']:,} used, {d['prefetcher.prefetches_unused']:,} unused, "
-        f"of which {d['prefetcher.prefetches_late']:,} too late "
+        f"{d['prefetcher.prefetches_used']:,} used, {d['prefetcher.prefetches_late']:,} too late, "
+        f"{d['prefetcher.prefetches_unused']:,} wasted "
         f"(recent precision {p.recent_precision:.2f})"
     )
     print(

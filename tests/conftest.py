@@ -15,12 +15,12 @@ from opentelemetry.sdk.trace import TracerProvider
 from predis.plugins.origin import Origin
 from predis.services.cache import server as cache_server
 from predis.services.cache.collector import AccessRing
+from predis.services.cache.domain import CacheDomain
 from predis.services.cache.engine.engine import Engine, EngineConfig, warm_up
 from predis.services.cache.engine.numpy_storage import NumpyStorage
 from predis.services.cache.exporter import DriftExporter
 from predis.services.cache.predictor_link import PredictorLink
-from predis.services.cache.prefetcher import PrefetchSettings
-from predis.services.cache.read_through import ReadThroughCache
+from predis.services.cache.prefetcher import Prefetcher, PrefetchSettings
 from predis.services.drift import server as drift_server
 from predis.services.drift.observer import StreamObserver
 from predis.services.predictor import server as predictor_server
@@ -71,7 +71,7 @@ class BackgroundSuite:
         self.registry = ModelRegistry()
         self.observer = StreamObserver()
         self.book = JobBook()
-        self.cache: ReadThroughCache | None = None
+        self.cache: CacheDomain | None = None
 
     def run(self, coro: Awaitable[T]) -> T:
         future: Future[T] = asyncio.run_coroutine_threadsafe(coro, self.loop)  # type: ignore[arg-type]
@@ -98,18 +98,15 @@ class BackgroundSuite:
         warm_up("s3fifo", NumpyStorage())  # as the service does: compile before serving
         engine = Engine(EngineConfig(memory_bytes=self.memory_bytes), NumpyStorage())
         self.ring = AccessRing(1 << 12)
-        engine.listener = self.ring.append
-        self.cache = ReadThroughCache(engine, self.origin, self.origin_timeout_s)
+        self.cache = CacheDomain(engine, self.origin, ring=self.ring, origin_timeout_s=self.origin_timeout_s)
         exporter = None
         if self.export_to_drift:
-            exporter = DriftExporter(self.ring, engine.tenant_name, self.addresses["drift"], tp, idle_s=0.02)
+            exporter = DriftExporter(self.ring, self.cache.tenant_name, self.addresses["drift"], tp, idle_s=0.02)
         link = PredictorLink(self.addresses["predictor"], tp)
         prefetcher = None
         if self.prefetch is not None:
-            prefetcher = cache_server.attach_prefetcher(
-                self.cache, self.ring, link, self.prefetch, tp, self.app_candidates
-            )
-        deps = cache_server.CacheDeps(self.cache, self.ring, link, exporter, prefetcher)
+            prefetcher = Prefetcher(self.cache, link, self.prefetch, tp, self.app_candidates)
+        deps = cache_server.CacheDeps(self.cache, link, exporter, prefetcher)
         self.deps = deps
         self.servers["cache"] = await cache_server.create_server(self.cache_settings, deps, tp)
         self.addresses["cache"] = f"127.0.0.1:{self.servers['cache'].port}"

@@ -30,12 +30,21 @@ BACKENDS: dict[str, Callable[..., object]] = {
 }
 
 
+WALL_START_MS = 1_700_000_000_000
+
+
 class FakeClock:
+    """The engine's monotonic clock; ``wall`` is a wall clock that moves with it until stepped."""
+
     def __init__(self) -> None:
         self.now = 10**12
+        self.wall_offset_ns = WALL_START_MS * 1_000_000 - self.now
 
     def __call__(self) -> int:
         return self.now
+
+    def wall(self) -> int:
+        return self.now + self.wall_offset_ns
 
     def advance_ms(self, ms: int) -> None:
         self.now += ms * 1_000_000
@@ -55,7 +64,8 @@ def clock() -> FakeClock:
 def make(backend: str, clock: FakeClock) -> Callable[..., Engine]:
     def build(memory: int = 1 << 20, **config: object) -> Engine:
         storage = BACKENDS[backend](slots=16, blocks=64)
-        return Engine(EngineConfig(memory_bytes=memory, **config), storage, clock_ns=clock)  # type: ignore[arg-type]
+        engine_config = EngineConfig(memory_bytes=memory, **config)  # type: ignore[arg-type]
+        return Engine(engine_config, storage, clock_ns=clock, wall_clock_ns=clock.wall)
 
     return build
 
@@ -192,6 +202,75 @@ def test_ttl_lazy_and_active_expiry(make: Callable[..., Engine], clock: FakeCloc
     assert e.tenant_view("t").counters["expired"] == 11
 
 
+def test_set_can_keep_the_expiry_an_overwritten_key_has(make: Callable[..., Engine], clock: FakeClock) -> None:
+    e = make()
+    e.set("t", b"k", b"short", ttl_ms=1000)
+    clock.advance_ms(400)
+    assert e.set("t", b"k", b"a longer value than before" * 4, keep_ttl=True)  # grows: stored anew
+    assert e.ttl_ms("t", b"k") == 600
+    assert e.set_many("t", KeyBatch.of([b"k", b"new"]), KeyBatch.of([b"v", b"v"]), keep_ttl=True).all()
+    assert (e.ttl_ms("t", b"k"), e.ttl_ms("t", b"new")) == (600, -1)  # a new key has none to keep
+    assert e.set("t", b"k", b"v")
+    assert e.ttl_ms("t", b"k") == -1
+    with pytest.raises(InvalidInput, match="keep_ttl"):
+        e.set("t", b"k", b"v", ttl_ms=10, keep_ttl=True)
+
+
+def test_absolute_expiry_converts_unix_milliseconds_to_the_engine_clock(
+    make: Callable[..., Engine], clock: FakeClock
+) -> None:
+    e = make()
+    e.set("t", b"k", b"v")
+    assert (e.expires_at_ms("t", b"k"), e.expires_at_ms("t", b"absent")) == (-1, -2)
+    assert e.expire_at("t", b"k", WALL_START_MS + 2500)
+    assert (e.ttl_ms("t", b"k"), e.expires_at_ms("t", b"k")) == (2500, WALL_START_MS + 2500)
+    clock.wall_offset_ns += 3_600_000 * 1_000_000  # the wall clock is stepped an hour ahead...
+    clock.advance_ms(2000)
+    assert e.ttl_ms("t", b"k") == 500  # ...expiry runs on the engine clock: 500 ms still left
+    assert e.expires_at_ms("t", b"k") == e.wall_clock_ms() + 500
+    clock.advance_ms(500)
+    assert e.peek("t", b"k") is None
+    e.set("t", b"k", b"v")
+    assert e.expire_at("t", b"k", e.wall_clock_ms() - 1)  # in the past: removed, as Redis PEXPIREAT
+    assert e.peek("t", b"k") is None and not e.expire_at("t", b"k", e.wall_clock_ms() + 10)
+    with pytest.raises(InvalidInput):
+        e.expire_at("t", b"k", 1.5)  # type: ignore[arg-type]
+
+
+def test_peek_reads_without_counting_touching_or_telling(make: Callable[..., Engine], clock: FakeClock) -> None:
+    e = make()
+    heard: list[object] = []
+    e.listener = lambda *event: heard.append(event)
+    e.insert_prefetched("t", b"p", b"prefetched")
+    e.set("t", b"brief", b"v", ttl_ms=10)
+    assert e.peek("t", b"p") == b"prefetched" and e.peek("t", b"absent") is None
+    counters = e.tenant_view("t").counters
+    assert (counters["hits"], counters["misses"], heard) == (0, 0, [])
+    assert e.get_many("t", KeyBatch.of([b"p"])).prefetched.tolist() == [True]  # still an unread prefetch
+    clock.advance_ms(10)
+    assert e.peek("t", b"brief") is None  # expired
+
+
+def test_keys_are_the_live_keys_of_one_tenant(make: Callable[..., Engine], clock: FakeClock) -> None:
+    e = make()
+    e.set_many("a", KeyBatch.of([b"k%d" % i for i in range(50)]), KeyBatch.of([b"v"] * 50))
+    e.set("a", b"brief", b"v", ttl_ms=5)
+    e.set("b", b"other", b"v")
+    assert sorted(e.keys("a")) == sorted([b"k%d" % i for i in range(50)] + [b"brief"])
+    assert e.key_count("a") == 51
+    clock.advance_ms(5)
+    assert b"brief" not in e.keys("a") and e.key_count("a") == 50
+    assert e.keys("b") == [b"other"] and e.keys("nobody") == []
+
+
+def test_delete_counts_distinct_keys_and_exists_counts_each_naming(make: Callable[..., Engine]) -> None:
+    e = make()
+    e.set("t", b"a", b"v")
+    assert e.exists("t", [b"a", b"a", b"b"]) == 2  # as Redis EXISTS
+    assert e.delete("t", [b"a", b"a", b"b"]) == 1  # as Redis DEL
+    assert e.exists("t", [b"a"]) == 0
+
+
 def test_tenants_cannot_read_list_or_evict_each_other(make: Callable[..., Engine]) -> None:
     e = make(memory=512 * 1024, tenant_quotas={"a": 200 * 1024, "b": 200 * 1024})
     e.set("b", b"keep", b"b's value")
@@ -220,7 +299,7 @@ def test_a_tenant_never_evicts_another_even_without_quotas(make: Callable[..., E
     assert e.tenant_view("a").counters["entries"] == before
 
 
-def test_prefetched_entries_are_counted_used_or_unused(make: Callable[..., Engine]) -> None:
+def test_prefetched_entries_are_marked_until_read_and_their_bytes_charged(make: Callable[..., Engine]) -> None:
     e = make(memory=64 * 1024)
     assert e.insert_prefetched("t", b"used", b"v")
     assert not e.insert_prefetched("t", b"used", b"again")  # present: not prefetched twice
@@ -236,11 +315,8 @@ def test_prefetched_entries_are_counted_used_or_unused(make: Callable[..., Engin
     assert e.tenant_view("t").counters["prefetch_bytes"] == held
     for i in range(2000):
         e.set("t", b"fill%d" % i, bytes(50))
-    counters = e.tenant_view("t").counters
-    assert counters["prefetches"] == 3
-    assert counters["prefetch_hits"] == 2
-    assert counters["prefetches_unused"] == 1
-    assert counters["prefetch_bytes"] == 0
+    assert not e.exists_mask("t", KeyBatch.of([b"unused"]))[0]  # evicted unread: its bytes no longer held
+    assert e.tenant_view("t").counters["prefetch_bytes"] == 0
 
 
 @pytest.mark.parametrize("policy", ["lru", "s3fifo"])

@@ -1,7 +1,7 @@
 """Sending the collector's events out: conversion to protobuf, and the background exporter that
 streams them to the drift service, each batch with one quality window per tenant that read since
-the last (reads, hits, the shadow's hits, prefetch outcomes: the live labels drift's ADWIN
-watches). If the drift service is slow or down, reads are unaffected: the exporter falls behind,
+the last (reads, hits, the shadow's hits, the learned loop's prefetch outcomes: the live labels
+drift's ADWIN watches). If the drift service is slow or down, reads are unaffected: the exporter falls behind,
 the ring drops the oldest events, and the drops are counted; a window holds the difference of
 cumulative counts, so none is lost while the stream is down (the next window holds them)."""
 
@@ -20,7 +20,7 @@ from predis.aio import AsyncClient
 from predis.config import ClientConfig, RetryPolicy
 from predis.errors import PredisError
 from predis.services.cache.collector import AccessRing, EventBatch
-from predis.services.cache.prefetcher import Prefetcher
+from predis.services.cache.prefetch_outcomes import PrefetchIssuer, PrefetchOutcomes
 from predis.services.cache.shadow import QualityCounts, ShadowCache
 from predis.v1 import common_pb2, drift_pb2
 
@@ -52,15 +52,14 @@ class _Sent:
 
 
 class QualityWindows:
-    """One window per tenant with reads since the last call: the shadow's counts and the
-    prefetcher's settled outcomes since then."""
+    """One window per tenant with reads since the last call: the shadow's counts and the learned
+    loop's prefetch outcomes settled since then (used, late, and wasted as ``unused``: the
+    meanings of ``prefetch_outcomes.py``)."""
 
-    def __init__(
-        self, shadow: ShadowCache, tenant_name: Callable[[int], str], prefetcher: Prefetcher | None = None
-    ) -> None:
+    def __init__(self, shadow: ShadowCache, tenant_name: Callable[[int], str], outcomes: PrefetchOutcomes) -> None:
         self.shadow = shadow
         self.tenant_name = tenant_name
-        self.prefetcher = prefetcher
+        self.outcomes = outcomes
         self._sent: dict[int, _Sent] = {}
 
     def take(self) -> list[drift_pb2.QualityWindow]:
@@ -73,11 +72,8 @@ class QualityWindows:
             if delta.reads <= 0:
                 continue
             name = self.tenant_name(t)
-            used = unused = late = 0
-            if self.prefetcher is not None and name in self.prefetcher.tenants:
-                p = self.prefetcher.tenants[name]
-                # The prefetcher counts a late prefetch among the unused: the window keeps them apart.
-                used, unused, late = p.prefetches_used, p.prefetches_unused - p.prefetches_late, p.prefetches_late
+            loop = self.outcomes.counts(name, PrefetchIssuer.LOOP)
+            used, unused, late = loop.used, loop.wasted, loop.late
             windows.append(
                 drift_pb2.QualityWindow(
                     tenant=name,

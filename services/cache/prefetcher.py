@@ -14,6 +14,12 @@ Decisions, per tenant:
   most ``memory_share`` of it (before that they only fill free memory), and prefetches may start
   at most ``origin_per_second`` origin fetches a second.
 Prefetched entries enter S3-FIFO's small (probationary) queue, so an unused one leaves early.
+
+The loop sees the cache only through the cache domain: its events, what is cached or loading, a
+tenant's memory, and the prefetches it starts there. What became of them (used, late, wasted) is
+counted by the domain's prefetch outcomes; the loop labels its own prefetches with the model
+version and threshold cohort, takes their outcomes back each cycle, tunes the threshold on them
+and reports them to the predictor.
 """
 
 from __future__ import annotations
@@ -22,21 +28,18 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 from opentelemetry import trace
 
-from predis.services.cache.collector import MISS, PREFETCH_HIT, AccessRing
+from predis.services.cache.domain import CacheDomain
 from predis.services.cache.engine.candidates import CandidateRows, CandidateStream
-from predis.services.cache.engine.engine import Counter
-from predis.services.cache.engine.storage import KeyBatch
 from predis.services.cache.engine.threshold import ThresholdTuner, TunerSettings
 from predis.services.cache.key_ids import KeyIds
-from predis.services.cache.read_through import ReadThroughCache
+from predis.services.cache.prefetch_outcomes import PrefetchIssuer, PrefetchOutcome, SettledPrefetch
 
 log = logging.getLogger(__name__)
 
@@ -141,24 +144,25 @@ class RateBudget:
 
 @dataclass
 class TenantPrefetch:
-    """One tenant's candidate state, threshold and counters."""
+    """One tenant's candidate state, threshold and the loop's own counters (the outcomes of its
+    prefetches are the domain's: ``CacheDomain.prefetch_outcomes``)."""
 
     ids: KeyIds
     stream: CandidateStream
     tuner: ThresholdTuner
-    # prefetched key -> (model version, the tuner cohort it was enrolled in, or -1)
-    pending: OrderedDict[bytes, tuple[str, int]] = field(default_factory=OrderedDict)
     candidates_scored: int = 0
-    prefetches_started: int = 0
-    prefetches_used: int = 0
-    prefetches_unused: int = 0
-    prefetches_late: int = 0  # unused because the read came before the prefetch had landed
     held_back_memory: int = 0
     held_back_rate: int = 0
 
 
-MAX_PENDING = 1 << 16
-SETTLE_CHECKS = 256  # pending prefetches checked for eviction per cycle
+@dataclass(frozen=True)
+class LoopLabel:
+    """What the loop notes on each prefetch it starts, to judge it when it settles."""
+
+    model_version: str  # empty for a plugin's candidate: not the model's, never moves the threshold
+    cohort: int  # the tuner cohort it was enrolled in, or -1
+
+
 REPORT_EVERY_S = 0.5
 IDLE_WAKE_S = 0.5
 GROUPS_PER_CALL = 256  # triggers scored per Predict call
@@ -166,16 +170,17 @@ FULL = 0.95  # a tenant this close to its memory limit is full: prefetches now d
 
 
 class Prefetcher:
+    """The loop over ``cache``'s events (it needs the collector on), woken by every read."""
+
     def __init__(
         self,
-        cache: ReadThroughCache,
-        ring: AccessRing,
+        cache: CacheDomain,
         scorer: Scorer,
         settings: PrefetchSettings,
         tracer_provider: trace.TracerProvider | None = None,
         app_candidates: Callable[[str, bytes], list[bytes]] | None = None,
     ) -> None:
-        self.cache, self.ring, self.scorer, self.settings = cache, ring, scorer, settings
+        self.cache, self.scorer, self.settings = cache, scorer, settings
         # Plugins' application candidates (predis_prefetch_candidates): prefetched as given.
         self.app_candidates = app_candidates
         # One span per scoring cycle holds that cycle's Predict calls (not one trace per call).
@@ -183,18 +188,22 @@ class Prefetcher:
         self.tenants: dict[str, TenantPrefetch] = {}
         self.state = "waiting for reads"
         self.events_skipped = 0
-        self._cursor = ring.head
+        self._cursor = cache.event_cursor()
         self._wake = asyncio.Event()
         self._paused_until = 0.0
         self._backoff_s = 0.0
         self._rate = RateBudget(settings.origin_per_second)
         self._outcomes: list[Outcome] = []
         self._reported_at = time.monotonic()
+        cache.on_read(self._woken)
 
     def notify(self) -> None:
-        """Called after every read (the engine's listener): there are new events to look at."""
+        """There are new events to look at: the next cycle starts now."""
         if not self._wake.is_set():
             self._wake.set()
+
+    def _woken(self, *_read: object) -> None:
+        self.notify()
 
     def tenant(self, name: str) -> TenantPrefetch:
         state = self.tenants.get(name)
@@ -221,21 +230,20 @@ class Prefetcher:
 
     async def cycle(self) -> None:
         """Handles the events read since the last cycle: outcomes, candidates, scores, prefetches."""
-        head = self.ring.head
+        head = self.cache.event_cursor()
         if head - self._cursor > self.settings.max_lag_events:
             self.events_skipped += head - self._cursor - self.settings.max_lag_events
             self._cursor = head - self.settings.max_lag_events
-        batch, self._cursor = self.ring.read(self._cursor, self.settings.max_lag_events)
+        batch, self._cursor = self.cache.read_events(self._cursor, self.settings.max_lag_events)
         self.events_skipped += batch.dropped
         by_tenant: dict[int, list[int]] = {}
         for i, t in enumerate(batch.tenants.tolist()):
             by_tenant.setdefault(t, []).append(i)
         for t, rows in by_tenant.items():
-            name = self.cache.engine.tenant_name(t)
+            name = self.cache.tenant_name(t)
             keys = [batch.keys[i] for i in rows]
             state = self.tenant(name)
-            self._settle_reads(name, state, keys, batch.kinds[rows])
-            self._settle_evicted(name, state)
+            self.cache.settle_departed_prefetches(name)
             if self.app_candidates is not None:
                 self._prefetch_app_candidates(name, state, keys)
             ids = np.fromiter((state.ids.id_of(k) for k in keys), dtype=np.uint64, count=len(keys))
@@ -246,41 +254,30 @@ class Prefetcher:
             if time.monotonic() >= self._paused_until and len(candidates.request):
                 with self._tracer.start_as_current_span("prefetch cycle", attributes={"predis.tenant": name}):
                     await self._score_and_prefetch(name, state, keys, start, candidates)
+        self._judge(self.cache.prefetch_outcomes.take_settled())
         await self._report()
 
     # -- outcomes ----------------------------------------------------------------------------
 
-    def _settle(self, name: str, state: TenantPrefetch, key: bytes, used: bool, late: bool = False) -> None:
-        version, cohort = state.pending.pop(key)
-        if version:  # the model's (a plugin's prefetches have no version): the tuner judges these
-            # A late prefetch was a right guess: the cut cannot make loads faster, so it counts as right.
-            state.tuner.record(used or late, cohort)
-        if used:
-            state.prefetches_used += 1
-        else:
-            state.prefetches_unused += 1
-        self._outcomes.append(Outcome(name, key, used, version, time.time_ns(), late))
-
-    def _settle_reads(self, name: str, state: TenantPrefetch, keys: list[bytes], kinds: np.ndarray) -> None:
-        if not state.pending:
-            return
-        for key, kind in zip(keys, kinds.tolist(), strict=True):
-            if key in state.pending and kind in (PREFETCH_HIT, MISS):
-                # A miss means the prefetch came too late or its entry has already left: not used.
-                late = kind == MISS and self.cache.take_late_prefetch(name, key)
-                if late:
-                    state.prefetches_late += 1
-                self._settle(name, state, key, kind == PREFETCH_HIT, late)
-
-    def _settle_evicted(self, name: str, state: TenantPrefetch) -> None:
-        """The oldest pending prefetches that are no longer cached (and not loading) went unused."""
-        if not state.pending:
-            return
-        oldest = [k for _, k in zip(range(SETTLE_CHECKS), state.pending, strict=False)]
-        present = self.cache.engine.exists_mask(name, KeyBatch.of(oldest))
-        for key, here in zip(oldest, present.tolist(), strict=True):
-            if not here and not self.cache.is_loading(name, key):
-                self._settle(name, state, key, False)
+    def _judge(self, settled: list[SettledPrefetch]) -> None:
+        """The loop's settled prefetches: the model's tune the threshold; all are reported."""
+        for s in settled:
+            label = s.prefetch.label
+            if not isinstance(label, LoopLabel):
+                continue
+            right = s.outcome is not PrefetchOutcome.WASTED  # a late one was right: loads cannot be faster
+            if label.model_version:
+                self.tenant(s.prefetch.tenant).tuner.record(right, label.cohort)
+            self._outcomes.append(
+                Outcome(
+                    s.prefetch.tenant,
+                    s.prefetch.key,
+                    s.outcome is PrefetchOutcome.USED,
+                    label.model_version,
+                    s.time_unix_nano,
+                    s.outcome is PrefetchOutcome.LATE,
+                )
+            )
 
     async def _report(self) -> None:
         if not self._outcomes or time.monotonic() - self._reported_at < REPORT_EVERY_S:
@@ -302,7 +299,7 @@ class Prefetcher:
         if not known.any():
             return
         picked = np.flatnonzero(known)
-        present = self.cache.engine.exists_mask(name, KeyBatch.of([proposed[i] for i in picked]))  # type: ignore[misc]
+        present = self.cache.cached(name, [proposed[i] for i in picked])  # type: ignore[misc]
         picked = picked[~present]
         if not len(picked):
             return
@@ -344,12 +341,17 @@ class Prefetcher:
             self.state, self._backoff_s = "active", 0.0
         for rows, probabilities, version in scored:
             state.candidates_scored += len(rows)
-            wanted = self._choose(state, rows, probabilities, proposed)
+            wanted = self._choose(name, state, rows, probabilities, proposed)
             if wanted:
                 self._start(name, state, wanted, version)
 
     def _choose(
-        self, state: TenantPrefetch, rows: np.ndarray, probabilities: np.ndarray, proposed: list[bytes | None]
+        self,
+        name: str,
+        state: TenantPrefetch,
+        rows: np.ndarray,
+        probabilities: np.ndarray,
+        proposed: list[bytes | None],
     ) -> list[bytes]:
         order = np.argsort(-probabilities, kind="stable")
         chosen: list[bytes] = []
@@ -357,24 +359,29 @@ class Prefetcher:
             if probabilities[j] < state.tuner.threshold or len(chosen) == self.settings.per_trigger:
                 break
             key = proposed[int(rows[j])]
-            if key is not None and key not in chosen and key not in state.pending:
+            if key is not None and key not in chosen and not self.cache.is_loading(name, key):
                 chosen.append(key)
         return chosen
 
     def _prefetch_app_candidates(self, name: str, state: TenantPrefetch, keys: list[bytes]) -> None:
         assert self.app_candidates is not None
-        wanted: dict[bytes, None] = {}
-        for key in keys:
-            for candidate in self.app_candidates(name, key):
-                if candidate not in state.pending:
-                    wanted[candidate] = None
+        proposed = list(dict.fromkeys(c for key in keys for c in self.app_candidates(name, key)))
+        if not proposed:
+            return
+        # Only what would really start counts against the budgets.
+        cached = self.cache.cached(name, proposed)
+        wanted = [
+            c
+            for c, here in zip(proposed, cached.tolist(), strict=True)
+            if not here and not self.cache.is_loading(name, c)
+        ]
         if not wanted:
             return
         if self._memory_full(name):
             state.held_back_memory += len(wanted)
             return
         # Not the model's: reported with no version, and never moving the model's threshold.
-        self._start(name, state, list(wanted), "", cohort=-1)
+        self._start(name, state, wanted, "", cohort=-1)
 
     def _start(
         self, name: str, state: TenantPrefetch, wanted: list[bytes], version: str, cohort: int | None = None
@@ -382,21 +389,15 @@ class Prefetcher:
         """Starts prefetches within the origin budget; ``cohort`` None enrolls them in the tuner's."""
         granted = self._rate.take(len(wanted))
         state.held_back_rate += len(wanted) - granted
-        started = self.cache.prefetch_keys(name, wanted[:granted])
-        for key in started:
-            state.pending[key] = (version, state.tuner.enroll() if cohort is None else cohort)
-            state.prefetches_started += 1
-        while len(state.pending) > MAX_PENDING:  # bounded: the oldest, unread this long, count as unused
-            self._settle(name, state, next(iter(state.pending)), False)
+        for prefetch in self.cache.start_prefetches(name, wanted[:granted], PrefetchIssuer.LOOP):
+            prefetch.label = LoopLabel(version, state.tuner.enroll() if cohort is None else cohort)
 
     def _memory_full(self, name: str) -> bool:
         """Whether unread prefetches hold their share of a full tenant. While the tenant (and the
-        engine) still have free memory, prefetches only fill what is free: they are not capped."""
-        engine = self.cache.engine
-        capacity = engine.quota_of(name) or engine.config.memory_bytes
-        used = engine.counter(name, Counter.MEMORY)
-        full = used >= FULL * capacity or engine.memory_bytes >= FULL * engine.config.memory_bytes
-        return full and engine.counter(name, Counter.PREFETCH_BYTES) >= self.settings.memory_share * capacity
+        cache) still have free memory, prefetches only fill what is free: they are not capped."""
+        m = self.cache.memory(name)
+        full = m.used_bytes >= FULL * m.capacity_bytes or m.cache_used_bytes >= FULL * m.cache_budget_bytes
+        return full and m.unread_prefetch_bytes >= self.settings.memory_share * m.capacity_bytes
 
     def _pause(self, state: str, seconds: float) -> None:
         if state != self.state:

@@ -1,16 +1,25 @@
-"""The cache's domain: reads that fall through to the origin (one origin call per key at a
-time) and prefetches that load keys in the background at low priority.
+"""The origin side of read-through: loads of missing keys from the origin, one call per key at a
+time (single flight), stored as they land, unless a write to the key came after they started.
 
 Plain Python and asyncio, no gRPC. The origin is any :class:`predis.plugins.Origin`; blocking
-origins run in a bounded worker pool so a slow origin never blocks the event loop.
+origins run in a bounded worker pool so a slow origin never blocks the event loop. The cache
+domain (``domain.py``) is the only caller: it reads the engine first and asks here for what is
+missing, and it tells this layer about every write.
+
+Writes win over fills. A fill (a read-through or a prefetch) takes the origin's value as of when
+it asked; a write to the key after that (set, delete, expire, flush) is newer, so such a fill
+must not store. A write marks the key's flight stale and detaches it: readers already waiting
+still get the origin's value (their read began before the write), later reads start a fresh
+load, and the stale value is never stored. Flights live only while loading, so this costs one
+flag per key in flight rather than a generation per key ever written.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -21,12 +30,11 @@ import numpy as np
 from predis.plugins.origin import Origin
 from predis.services.cache.engine.engine import BatchRead, Counter, Engine
 from predis.services.cache.engine.storage import KeyBatch
-from predis.services.cache.hints import HintTable
 from predis.services.cache.origin_breaker import OriginBreaker
+from predis.services.cache.prefetch_outcomes import PendingPrefetch, PrefetchIssuer, PrefetchOutcome, PrefetchOutcomes
 from predis.services.runtime.errors import DependencySkipped, DomainError, TimedOut, Unavailable
 
 log = logging.getLogger(__name__)
-MAX_LATE_REMEMBERED = 1 << 16
 
 
 class ValueOrigin(Enum):
@@ -42,6 +50,16 @@ class ReadResult:
     source: ValueOrigin
 
 
+@dataclass(eq=False)
+class _Flight:
+    """One origin load in flight for one key."""
+
+    future: asyncio.Future[bytes | None]
+    # The prefetch it loads for, while no reader has asked for the key: stored as a prefetch.
+    prefetch: PendingPrefetch | None = None
+    stale: bool = False  # a write came after it started: its value must not be stored
+
+
 def _start_every_worker(pool: ThreadPoolExecutor, workers: int) -> None:
     """Starts all of ``pool``'s threads now (each waits for the others), rather than one at a time
     as bursts of misses first need them: the cache's memory is then what it will stay, from the
@@ -51,13 +69,15 @@ def _start_every_worker(pool: ThreadPoolExecutor, workers: int) -> None:
         pool.submit(barrier.wait, 10.0)
 
 
-class ReadThroughCache:
-    """An :class:`Engine` whose misses ask ``origin`` (when there is one), single-flight."""
+class OriginFills:
+    """Loads from ``origin`` into ``engine`` for the cache domain; tells ``outcomes`` what became
+    of each prefetch it loads."""
 
     def __init__(
         self,
         engine: Engine,
         origin: Origin | None,
+        outcomes: PrefetchOutcomes,
         origin_timeout_s: float = 2.0,
         origin_workers: int = 32,
         prefetch_queue: int = 10_000,
@@ -65,119 +85,102 @@ class ReadThroughCache:
     ) -> None:
         self.engine = engine
         self.origin = origin
+        self.outcomes = outcomes
         self.breaker = breaker or OriginBreaker()
         self.origin_timeout_s = origin_timeout_s
         self.prefetch_queue = prefetch_queue
         self._pool = ThreadPoolExecutor(max_workers=origin_workers, thread_name_prefix="origin")
         if origin is not None:
             _start_every_worker(self._pool, origin_workers)
-        self._inflight: dict[tuple[str, bytes], asyncio.Future[bytes | None]] = {}
-        self._prefetch_flights: set[tuple[str, bytes]] = set()  # in flight and asked for by nobody yet
-        # Reads that joined a prefetch still in flight (it came too late to be a hit); bounded.
-        self._late_prefetches: OrderedDict[tuple[str, bytes], None] = OrderedDict()
+        self._inflight: dict[tuple[str, bytes], _Flight] = {}
+        self._loading = collections.Counter[str]()  # keys in self._inflight per tenant: writes skip tenants with none
         self._prefetching = 0
-        self.hints = HintTable()
 
-    def _prefetch_hinted(self, tenant: str, keys: Sequence[bytes]) -> None:
-        if self.origin is not None:
-            followers = self.hints.followers(tenant, keys)
-            if followers:
-                self.prefetch(tenant, followers)
+    async def fetch(self, tenant: str, key: bytes) -> bytes | None:
+        """The origin's value of ``key``: joins the load in flight for it or starts one."""
+        flight = self._inflight.get((tenant, key))
+        if flight is None:
+            flight = self._start(tenant, key, None)
+        elif flight.prefetch is not None:
+            # A reader wants it now: a right guess too late to be a hit, stored as this read's.
+            self.outcomes.settle(flight.prefetch, PrefetchOutcome.LATE)
+            flight.prefetch = None
+        # shield: one caller giving up (deadline, cancel) must not cancel the fetch for the others.
+        return await asyncio.shield(flight.future)
 
-    async def get(self, tenant: str, key: bytes, skip_origin: bool = False) -> ReadResult:
-        self._prefetch_hinted(tenant, [key])
-        value, prefetched = self.engine.get(tenant, key)
-        if value is not None:
-            return ReadResult(value, ValueOrigin.PREFETCH if prefetched else ValueOrigin.CACHE)
-        if skip_origin or self.origin is None:
-            return ReadResult(None, ValueOrigin.NONE)
-        fetched = await self._fetch_once(tenant, key)
-        return ReadResult(fetched, ValueOrigin.ORIGIN if fetched is not None else ValueOrigin.NONE)
-
-    async def get_many(
-        self, tenant: str, keys: KeyBatch, skip_origin: bool = False
-    ) -> tuple[bytes, np.ndarray, np.ndarray]:
-        """Values packed in key order, their lengths and a found mask; misses read through."""
-        if self.origin is not None and self.hints.has(tenant):
-            self._prefetch_hinted(tenant, [keys.item(i) for i in range(len(keys))])
-        read = self.engine.get_many(tenant, keys)
-        missing = np.flatnonzero(~read.found)
-        if skip_origin or self.origin is None or not len(missing):
-            return read.values, read.lengths, read.found
-        fetched = await asyncio.gather(*(self._fetch_once(tenant, keys.item(int(i))) for i in missing))
-        return _merge(read, missing, fetched)
-
-    def prefetch(self, tenant: str, keys: Sequence[bytes]) -> int:
-        """Queues background loads of the keys not cached and not already being loaded; returns
-        how many were queued. Callers never wait for them."""
-        return len(self.prefetch_keys(tenant, keys))
-
-    def prefetch_keys(self, tenant: str, keys: Sequence[bytes]) -> list[bytes]:
-        """As :meth:`prefetch`, answering which keys were queued."""
+    def prefetch(self, tenant: str, keys: Sequence[bytes], issuer: PrefetchIssuer) -> list[PendingPrefetch]:
+        """Starts background loads of the keys neither cached nor loading, within the prefetch
+        queue; answers the prefetches started. Callers never wait for them."""
         if self.origin is None or not keys:
             return []
         present = self.engine.exists_mask(tenant, KeyBatch.of(list(keys)))
-        queued = []
+        started = []
         for i, key in enumerate(keys):
             if present[i] or (tenant, key) in self._inflight or self._prefetching >= self.prefetch_queue:
                 continue
+            prefetch = self.outcomes.issue(tenant, key, issuer)
             self._prefetching += 1
-            queued.append(key)
-            self._start_fetch(tenant, key, prefetch=True).add_done_callback(self._prefetch_done)
-        return queued
-
-    def take_late_prefetch(self, tenant: str, key: bytes) -> bool:
-        """Whether a read joined ``key``'s prefetch while it was still loading (answered once)."""
-        if (tenant, key) not in self._late_prefetches:
-            return False
-        del self._late_prefetches[(tenant, key)]
-        return True
+            self._start(tenant, key, prefetch).future.add_done_callback(self._prefetch_done)
+            started.append(prefetch)
+        return started
 
     def is_loading(self, tenant: str, key: bytes) -> bool:
-        """Whether an origin fetch of ``key`` (read-through or prefetch) is in flight."""
+        """Whether an origin load of ``key`` (read-through or prefetch) is in flight."""
         return (tenant, key) in self._inflight
 
-    def _prefetch_done(self, flight: asyncio.Future[bytes | None]) -> None:
-        self._prefetching -= 1
-        if flight.exception() is not None:
-            log.info("a prefetch failed: %s", flight.exception())
+    def loads_in_flight(self, tenant: str) -> int:
+        return self._loading[tenant]
 
-    def _start_fetch(self, tenant: str, key: bytes, prefetch: bool) -> asyncio.Future[bytes | None]:
-        flight = asyncio.get_running_loop().create_future()
+    def invalidate(self, tenant: str, keys: Sequence[bytes]) -> None:
+        """``keys`` were just written: loads in flight for them must not store what they bring."""
+        if not self._loading[tenant]:
+            return
+        for key in keys:
+            self._detach(tenant, key)
+
+    def invalidate_tenant(self, tenant: str) -> None:
+        """``tenant`` was flushed: none of its loads in flight may store what they bring."""
+        if not self._loading[tenant]:
+            return
+        for t, key in [k for k in self._inflight if k[0] == tenant]:
+            self._detach(t, key)
+
+    def _detach(self, tenant: str, key: bytes) -> None:
+        flight = self._inflight.pop((tenant, key), None)
+        if flight is not None:
+            flight.stale = True
+            self._loading[tenant] -= 1
+
+    def _prefetch_done(self, future: asyncio.Future[bytes | None]) -> None:
+        self._prefetching -= 1
+        if future.exception() is not None:
+            log.info("a prefetch failed: %s", future.exception())
+
+    def _start(self, tenant: str, key: bytes, prefetch: PendingPrefetch | None) -> _Flight:
+        loop = asyncio.get_running_loop()
+        flight = _Flight(loop.create_future(), prefetch)
         self._inflight[(tenant, key)] = flight
-        if prefetch:
-            self._prefetch_flights.add((tenant, key))
-        asyncio.get_running_loop().create_task(self._run_fetch(tenant, key, flight, prefetch))
+        self._loading[tenant] += 1
+        loop.create_task(self._run(tenant, key, flight))
         return flight
 
-    async def _fetch_once(self, tenant: str, key: bytes) -> bytes | None:
-        """Joins the in-flight origin call for this key or starts one; caches what it returns."""
-        flight = self._inflight.get((tenant, key))
-        if flight is None:
-            flight = self._start_fetch(tenant, key, prefetch=False)
-        elif (tenant, key) in self._prefetch_flights:
-            # A reader wants it now: it will be stored as an ordinary read, not as a prefetch.
-            self._prefetch_flights.discard((tenant, key))
-            self._late_prefetches[(tenant, key)] = None
-            while len(self._late_prefetches) > MAX_LATE_REMEMBERED:
-                self._late_prefetches.popitem(last=False)
-        # shield: one caller giving up (deadline, cancel) must not cancel the fetch for the others.
-        return await asyncio.shield(flight)
-
-    async def _run_fetch(self, tenant: str, key: bytes, flight: asyncio.Future[bytes | None], prefetch: bool) -> None:
+    async def _run(self, tenant: str, key: bytes, flight: _Flight) -> None:
         try:
             value = await self._ask_origin(tenant, key)
-            if value is not None:
-                self._store(tenant, key, value, prefetch and (tenant, key) in self._prefetch_flights)
-            flight.set_result(value)
+            if value is not None and not flight.stale:
+                self._store(tenant, key, value, flight)
+            flight.future.set_result(value)
         except DomainError as error:  # skipped, timed out or failed: nothing was cached
             self.engine.count(tenant, Counter.ORIGIN_ERRORS)
-            flight.set_exception(error)
+            flight.future.set_exception(error)
         finally:
-            del self._inflight[(tenant, key)]
-            self._prefetch_flights.discard((tenant, key))
+            if self._inflight.get((tenant, key)) is flight:
+                del self._inflight[(tenant, key)]
+                self._loading[tenant] -= 1
+            if flight.prefetch is not None:  # still unread and not held: it brought nothing
+                self.outcomes.settle(flight.prefetch, PrefetchOutcome.WASTED)
         # Every waiter may have given up already; reading the exception keeps asyncio quiet.
-        flight.exception()
+        flight.future.exception()
 
     async def _ask_origin(self, tenant: str, key: bytes) -> bytes | None:
         """One origin call through the breaker, which it tells how the call went; any failure
@@ -203,13 +206,15 @@ class ReadThroughCache:
         self.breaker.record(success=True)
         return None if value is None else bytes(value)
 
-    def _store(self, tenant: str, key: bytes, value: bytes, prefetch: bool) -> None:
+    def _store(self, tenant: str, key: bytes, value: bytes, flight: _Flight) -> None:
         """Caches an origin value; a value the cache cannot hold is still returned, uncached."""
         try:
-            if prefetch:
-                self.engine.insert_prefetched(tenant, key, value)
-            else:
+            if flight.prefetch is None:
                 self.engine.set(tenant, key, value)
+                self.outcomes.left_unread(tenant, [key])  # an earlier prefetch's entry had left unread
+            elif self.engine.insert_prefetched(tenant, key, value):
+                self.outcomes.loaded(flight.prefetch)
+                flight.prefetch = None  # held unread now: its first read or its leaving settles it
         except DomainError as error:
             log.info("origin value not cached: %s", error)
 
@@ -219,7 +224,10 @@ class ReadThroughCache:
             self.origin.close()
 
 
-def _merge(read: BatchRead, missing: np.ndarray, fetched: list[bytes | None]) -> tuple[bytes, np.ndarray, np.ndarray]:
+def merge_fills(
+    read: BatchRead, missing: np.ndarray, fetched: list[bytes | None]
+) -> tuple[bytes, np.ndarray, np.ndarray]:
+    """The batch read with the origin's values filled in where keys were missing."""
     lengths = read.lengths.copy()
     found = read.found.copy()
     pieces: list[bytes] = []

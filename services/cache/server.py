@@ -10,20 +10,19 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from opentelemetry import trace
 
 from predis.plugins.manager import Plugins, plugins
 from predis.services.cache import snapshot
 from predis.services.cache.collector import AccessRing
+from predis.services.cache.domain import CacheDomain
 from predis.services.cache.engine.backends import make_storage
-from predis.services.cache.engine.engine import AccessListener, Engine, EngineConfig, warm_up
+from predis.services.cache.engine.engine import Engine, EngineConfig, warm_up
 from predis.services.cache.exporter import DriftExporter, QualityWindows
 from predis.services.cache.origin_breaker import OriginBreaker
 from predis.services.cache.predictor_link import PredictorLink
-from predis.services.cache.prefetcher import Prefetcher, PrefetchSettings
-from predis.services.cache.read_through import ReadThroughCache
+from predis.services.cache.prefetcher import Prefetcher
 from predis.services.cache.segment_recorder import SegmentRecorder
 from predis.services.cache.segments import SegmentWriter
 from predis.services.cache.servicer import CacheServicer
@@ -41,19 +40,21 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class CacheDeps:
-    cache: ReadThroughCache
-    ring: AccessRing | None = None
+    """The cache domain and what runs beside it: the links to the predictor and drift, the
+    prefetch loop, the segment recorder, snapshots; and the background tasks that drive them."""
+
+    cache: CacheDomain
     predictor: PredictorLink | None = None
     exporter: DriftExporter | None = None
     prefetcher: Prefetcher | None = None
     snapshot_path: Path | None = None
     snapshot_interval_s: float = 0.0
-    shadow: ShadowCache | None = None
     recorder: SegmentRecorder | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def start_background(self) -> None:
-        """Active expiry and, when configured, the event exporter and the prefetch loop; call
+        """Active expiry (with the settling of prefetches that left unread) and, when configured,
+        the event exporter, the prefetch loop, the segment recorder and periodic snapshots; call
         inside the event loop."""
         loop = asyncio.get_running_loop()
         self._tasks.append(loop.create_task(self._sweep()))
@@ -79,7 +80,7 @@ class CacheDeps:
         in a thread."""
         assert self.snapshot_path is not None
         started = time.monotonic()
-        data = snapshot.capture(self.cache.engine)
+        data = self.cache.capture_snapshot()
         size = await asyncio.get_running_loop().run_in_executor(None, snapshot.write, self.snapshot_path, data)
         log.info(
             "snapshot of %d entries (%d bytes) written to %s in %.2fs",
@@ -92,7 +93,7 @@ class CacheDeps:
     async def _sweep(self) -> None:
         while True:
             await asyncio.sleep(SWEEP_INTERVAL_S)
-            removed = self.cache.engine.sweep_expired()
+            removed = self.cache.sweep()
             if removed:
                 log.debug("active expiry removed %d entries", removed)
 
@@ -140,10 +141,15 @@ def build_deps(
     shadow = None
     if settings.shadow:
         shadow = ShadowCache(engine.capacity_of, engine.charge_terms(), engine.mean_charge, settings.shadow_max_entries)
-    listen(engine, ring.append if ring is not None else None, shadow.observe if shadow is not None else None)
-    breaker = OriginBreaker(settings.origin_breaker_failures, settings.origin_breaker_open_s)
-    cache = ReadThroughCache(
-        engine, origin, settings.origin_timeout_s, settings.origin_workers, settings.prefetch_queue, breaker
+    cache = CacheDomain(
+        engine,
+        origin,
+        ring=ring,
+        shadow=shadow,
+        origin_timeout_s=settings.origin_timeout_s,
+        origin_workers=settings.origin_workers,
+        prefetch_queue=settings.prefetch_queue,
+        breaker=OriginBreaker(settings.origin_breaker_failures, settings.origin_breaker_open_s),
     )
     predictor = None
     if settings.predictor_address:
@@ -158,60 +164,32 @@ def build_deps(
             settings.segment_age_s,
             settings.segment_retain_bytes,
         )
-        recorder = SegmentRecorder(ring, engine.tenant_name, writer)
+        recorder = SegmentRecorder(ring, cache.tenant_name, writer)
     prefetcher = None
     if settings.prefetch and predictor is not None and ring is not None and origin is not None:
         app_candidates = facade.prefetch_candidates if facade.has_prefetch_candidates() else None
-        prefetcher = attach_prefetcher(cache, ring, predictor, settings.prefetching, tracer_provider, app_candidates)
+        prefetcher = Prefetcher(cache, predictor, settings.prefetching, tracer_provider, app_candidates)
     exporter = None
     if ring is not None and settings.drift_address:
-        quality = QualityWindows(shadow, engine.tenant_name, prefetcher) if shadow is not None else None
-        exporter = DriftExporter(ring, engine.tenant_name, settings.drift_address, tracer_provider, quality=quality)
+        quality = None
+        if shadow is not None:
+            quality = QualityWindows(shadow, cache.tenant_name, cache.prefetch_outcomes)
+        exporter = DriftExporter(ring, cache.tenant_name, settings.drift_address, tracer_provider, quality=quality)
     return CacheDeps(
         cache=cache,
-        ring=ring,
         predictor=predictor,
         exporter=exporter,
         prefetcher=prefetcher,
         snapshot_path=snapshot_path,
         snapshot_interval_s=settings.snapshot_interval_s,
-        shadow=shadow,
         recorder=recorder,
     )
-
-
-def listen(engine: Engine, *listeners: AccessListener | None) -> None:
-    """Makes every given listener hear each read the engine records, in order."""
-    chosen = [listener for listener in listeners if listener is not None]
-    if len(chosen) <= 1:
-        engine.listener = chosen[0] if chosen else None
-        return
-
-    def each(*event: Any) -> None:
-        for listener in chosen:
-            listener(*event)
-
-    engine.listener = each
-
-
-def attach_prefetcher(
-    cache: ReadThroughCache,
-    ring: AccessRing,
-    predictor: PredictorLink,
-    settings: PrefetchSettings,
-    tracer_provider: trace.TracerProvider | None,
-    app_candidates: Callable[[str, bytes], list[bytes]] | None = None,
-) -> Prefetcher:
-    """A prefetch loop over ``ring``, woken by every read the engine records."""
-    prefetcher = Prefetcher(cache, ring, predictor, settings, tracer_provider, app_candidates)
-    listen(cache.engine, cache.engine.listener or ring.append, lambda *_: prefetcher.notify())
-    return prefetcher
 
 
 async def create_server(
     settings: ServerSettings, deps: CacheDeps, tracer_provider: trace.TracerProvider
 ) -> RunningServer:
-    servicer = CacheServicer(deps.cache, deps.ring, deps.predictor, deps.exporter, deps.prefetcher, deps.shadow)
+    servicer = CacheServicer(deps.cache, deps.predictor, deps.exporter, deps.prefetcher)
     binding = ServiceBinding(SERVICE_NAME, lambda s: cache_pb2_grpc.add_CacheServiceServicer_to_server(servicer, s))
     running = await start_server(settings, [binding], tracer_provider)
     deps.start_background()

@@ -9,15 +9,13 @@ import grpc
 import numpy as np
 
 from predis.packing import LENGTH_DTYPE, lengths_of
-from predis.services.cache.collector import AccessRing
-from predis.services.cache.engine.engine import Condition
+from predis.services.cache.domain import CacheDomain, Condition, ValueOrigin
 from predis.services.cache.engine.storage import KeyBatch
 from predis.services.cache.exporter import DriftExporter, to_access_events
 from predis.services.cache.predictor_link import PredictorLink
+from predis.services.cache.prefetch_outcomes import PrefetchIssuer
 from predis.services.cache.prefetcher import Prefetcher
-from predis.services.cache.read_through import ReadThroughCache, ValueOrigin
-from predis.services.cache.shadow import ShadowCache
-from predis.services.runtime.errors import FailedPrecondition, InvalidInput, NotBuilt
+from predis.services.runtime.errors import InvalidInput
 from predis.services.runtime.status import maps_domain_errors, maps_domain_errors_stream
 from predis.services.runtime.tenancy import tenant_from_metadata
 from predis.v1 import cache_pb2, cache_pb2_grpc
@@ -51,20 +49,17 @@ def _batch(block: cache_pb2.KeyBlock, what: str) -> KeyBatch:
 
 
 class CacheServicer(cache_pb2_grpc.CacheServiceServicer):
+    """gRPC over the cache domain; the predictor link, exporter and prefetch loop only for Stats."""
+
     def __init__(
         self,
-        cache: ReadThroughCache,
-        ring: AccessRing | None = None,
+        cache: CacheDomain,
         predictor: PredictorLink | None = None,
         exporter: DriftExporter | None = None,
         prefetcher: Prefetcher | None = None,
-        shadow: ShadowCache | None = None,
     ) -> None:
         self.cache = cache
-        self.shadow = shadow
         self.prefetcher = prefetcher
-        self.engine = cache.engine
-        self.ring = ring
         self.predictor = predictor
         self.exporter = exporter
 
@@ -80,31 +75,31 @@ class CacheServicer(cache_pb2_grpc.CacheServiceServicer):
         condition = _CONDITIONS.get(request.condition)
         if condition is None:
             raise InvalidInput(f"unknown set condition {request.condition}")
-        stored = self.engine.set(_tenant(context), request.key, request.value, request.ttl_ms, condition)
+        stored = self.cache.set(_tenant(context), request.key, request.value, request.ttl_ms, condition)
         return cache_pb2.SetResponse(stored=stored)
 
     @maps_domain_errors
     async def Delete(
         self, request: cache_pb2.DeleteRequest, context: grpc.aio.ServicerContext
     ) -> cache_pb2.DeleteResponse:
-        return cache_pb2.DeleteResponse(deleted=self.engine.delete(_tenant(context), list(request.keys)))
+        return cache_pb2.DeleteResponse(deleted=self.cache.delete(_tenant(context), list(request.keys)))
 
     @maps_domain_errors
     async def Exists(
         self, request: cache_pb2.ExistsRequest, context: grpc.aio.ServicerContext
     ) -> cache_pb2.ExistsResponse:
-        return cache_pb2.ExistsResponse(count=self.engine.exists(_tenant(context), list(request.keys)))
+        return cache_pb2.ExistsResponse(count=self.cache.exists(_tenant(context), list(request.keys)))
 
     @maps_domain_errors
     async def Expire(
         self, request: cache_pb2.ExpireRequest, context: grpc.aio.ServicerContext
     ) -> cache_pb2.ExpireResponse:
-        applied = self.engine.expire(_tenant(context), request.key, request.ttl_ms, request.persist)
+        applied = self.cache.expire(_tenant(context), request.key, request.ttl_ms, request.persist)
         return cache_pb2.ExpireResponse(applied=applied)
 
     @maps_domain_errors
     async def Ttl(self, request: cache_pb2.TtlRequest, context: grpc.aio.ServicerContext) -> cache_pb2.TtlResponse:
-        return cache_pb2.TtlResponse(ttl_ms=self.engine.ttl_ms(_tenant(context), request.key))
+        return cache_pb2.TtlResponse(ttl_ms=self.cache.ttl_ms(_tenant(context), request.key))
 
     @maps_domain_errors
     async def BatchGet(
@@ -122,16 +117,13 @@ class CacheServicer(cache_pb2_grpc.CacheServiceServicer):
         self, request: cache_pb2.BatchSetRequest, context: grpc.aio.ServicerContext
     ) -> cache_pb2.BatchSetResponse:
         keys, values = _batch(request.keys, "keys"), _batch(request.values, "values")
-        stored = self.engine.set_many(_tenant(context), keys, values, request.ttl_ms)
+        stored = self.cache.set_many(_tenant(context), keys, values, request.ttl_ms)
         return cache_pb2.BatchSetResponse(stored=int(stored.sum()))
 
     @maps_domain_errors
     async def Prefetch(
         self, request: cache_pb2.PrefetchRequest, context: grpc.aio.ServicerContext
     ) -> cache_pb2.PrefetchResponse:
-        if self.cache.origin is None:
-            raise FailedPrecondition("Prefetch needs an origin to load from; start the cache with PREDIS_ORIGIN")
-        self.engine.check_batch_size(len(request.keys))
         return cache_pb2.PrefetchResponse(queued=self.cache.prefetch(_tenant(context), list(request.keys)))
 
     @maps_domain_errors
@@ -139,7 +131,7 @@ class CacheServicer(cache_pb2_grpc.CacheServiceServicer):
         kind = _HINT_KINDS.get(request.kind)
         if kind is None:
             raise InvalidInput("a hint's kind must be GROUP or SEQUENCE")
-        added = self.cache.hints.add(_tenant(context), kind, list(request.keys))
+        added = self.cache.hint(_tenant(context), kind, list(request.keys))
         return cache_pb2.HintResponse(links_added=added)
 
     @maps_domain_errors
@@ -147,8 +139,8 @@ class CacheServicer(cache_pb2_grpc.CacheServiceServicer):
         self, request: cache_pb2.StatsRequest, context: grpc.aio.ServicerContext
     ) -> cache_pb2.StatsResponse:
         tenant = _tenant(context)
-        view = self.engine.tenant_view(tenant)
-        c = view.counters
+        c = self.cache.counters(tenant)
+        engine = self.cache.engine_view()
         reads = c["hits"] + c["misses"]
         response = cache_pb2.StatsResponse(
             tenant=cache_pb2.TenantStats(
@@ -157,24 +149,24 @@ class CacheServicer(cache_pb2_grpc.CacheServiceServicer):
                 misses=c["misses"],
                 hit_ratio=c["hits"] / reads if reads else 0.0,
                 evictions=c["evictions"],
-                prefetches=c["prefetches"],
-                prefetches_used=c["prefetch_hits"],
-                prefetches_unused=c["prefetches_unused"],
+                prefetches=c["prefetches_loaded"],
+                prefetches_used=c["prefetches_used"],
+                prefetches_unused=c["prefetches_wasted"],
                 entries=c["entries"],
-                memory_bytes=c["memory"],
-                quota_bytes=view.quota_bytes,
+                memory_bytes=c["memory_bytes"],
+                quota_bytes=c["quota_bytes"],
                 origin_fetches=c["origin_fetches"],
                 origin_errors=c["origin_errors"],
             ),
             engine=cache_pb2.EngineStats(
-                memory_budget_bytes=self.engine.config.memory_bytes,
-                memory_bytes=self.engine.memory_bytes,
-                entries=self.engine.entry_count,
-                policy=self.engine.policy_name,
-                backend=self.engine.storage.name,
+                memory_budget_bytes=engine.memory_budget_bytes,
+                memory_bytes=engine.memory_bytes,
+                entries=engine.entries,
+                policy=engine.policy,
+                backend=engine.backend,
                 events_dropped=self.exporter.dropped if self.exporter else 0,
             ),
-            prefetcher=self._prefetcher_stats(tenant, c["prefetch_bytes"]),
+            prefetcher=self._prefetcher_stats(tenant, c["unread_prefetch_bytes"]),
             quality=self._quality(tenant),
         )
         if self.predictor is not None:
@@ -190,10 +182,10 @@ class CacheServicer(cache_pb2_grpc.CacheServiceServicer):
         return response
 
     def _quality(self, tenant: str) -> cache_pb2.LiveQuality:
-        if self.shadow is None:
+        live = self.cache.quality(tenant)
+        if live is None:
             return cache_pb2.LiveQuality(enabled=False)
-        t = self.engine.tenant_id(tenant)
-        q = self.shadow.counts(t)
+        q = live.counts
         return cache_pb2.LiveQuality(
             enabled=True,
             reads=q.reads,
@@ -202,8 +194,8 @@ class CacheServicer(cache_pb2_grpc.CacheServiceServicer):
             hit_ratio=q.hits / q.reads if q.reads else 0.0,
             shadow_hit_ratio=q.shadow_hits / q.reads if q.reads else 0.0,
             live_gain=q.live_gain,
-            shadow_entries=self.shadow.entries(t),
-            sample_rate=self.shadow.sample_rate(t),
+            shadow_entries=live.shadow_entries,
+            sample_rate=live.sample_rate,
         )
 
     def _prefetcher_stats(self, tenant: str, unread_bytes: int) -> cache_pb2.PrefetcherStats:
@@ -213,14 +205,15 @@ class CacheServicer(cache_pb2_grpc.CacheServiceServicer):
                 name
                 for name, present in (
                     ("PREDIS_PREDICTOR_ADDRESS", self.predictor is not None),
-                    ("PREDIS_ORIGIN", self.cache.origin is not None),
-                    ("PREDIS_CACHE_COLLECTOR_EVENTS", self.ring is not None),
+                    ("PREDIS_ORIGIN", self.cache.has_origin),
+                    ("PREDIS_CACHE_COLLECTOR_EVENTS", self.cache.has_events),
                 )
                 if not present
             ]
             why = f"off: needs {', '.join(missing)}" if missing else "off: PREDIS_PREFETCH=off"
             return cache_pb2.PrefetcherStats(enabled=False, state=why, unread_prefetch_bytes=unread_bytes)
         t = p.tenant(tenant)
+        outcomes = self.cache.prefetch_outcomes.counts(tenant, PrefetchIssuer.LOOP)
         return cache_pb2.PrefetcherStats(
             enabled=True,
             state=p.state,
@@ -228,10 +221,10 @@ class CacheServicer(cache_pb2_grpc.CacheServiceServicer):
             precision_target=p.settings.precision_target,
             recent_precision=t.tuner.recent_precision,
             candidates_scored=t.candidates_scored,
-            prefetches_started=t.prefetches_started,
-            prefetches_used=t.prefetches_used,
-            prefetches_unused=t.prefetches_unused,
-            prefetches_late=t.prefetches_late,
+            prefetches_started=outcomes.issued,
+            prefetches_used=outcomes.used,
+            prefetches_unused=outcomes.wasted,
+            prefetches_late=outcomes.late,
             held_back_memory=t.held_back_memory,
             held_back_rate=t.held_back_rate,
             events_skipped=p.events_skipped,
@@ -242,25 +235,23 @@ class CacheServicer(cache_pb2_grpc.CacheServiceServicer):
     async def Flush(
         self, request: cache_pb2.FlushRequest, context: grpc.aio.ServicerContext
     ) -> cache_pb2.FlushResponse:
-        return cache_pb2.FlushResponse(removed=self.engine.flush(_tenant(context)))
+        return cache_pb2.FlushResponse(removed=self.cache.flush(_tenant(context)))
 
     @maps_domain_errors_stream
     async def StreamAccessEvents(
         self, request: cache_pb2.StreamAccessEventsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[cache_pb2.StreamAccessEventsResponse]:
-        if self.ring is None:
-            raise NotBuilt("the access collector is off in this cache (PREDIS_CACHE_COLLECTOR_EVENTS=0)")
+        cursor = self.cache.event_cursor()  # NotBuilt when the collector is off
         if request.max_batch > MAX_STREAM_BATCH:
             raise InvalidInput(
                 f"max_batch {request.max_batch} is above the most events per response, {MAX_STREAM_BATCH}"
             )
-        tenant = self.engine.tenant_id(_tenant(context))
+        tenant = _tenant(context)
         limit = request.max_batch or STREAM_BATCH
-        cursor = self.ring.head
         while True:
-            batch, cursor = self.ring.read(cursor, limit, tenant=tenant)
+            batch, cursor = self.cache.read_events(cursor, limit, tenant=tenant)
             if batch.keys or batch.dropped:
-                events = to_access_events(batch, self.engine.tenant_name)
+                events = to_access_events(batch, self.cache.tenant_name)
                 yield cache_pb2.StreamAccessEventsResponse(events=events, dropped=batch.dropped)
             else:
                 await asyncio.sleep(STREAM_IDLE_S)

@@ -1,5 +1,7 @@
-"""The cache engine: tenants, memory budget, TTLs and prefetch accounting over a storage
-backend and an eviction policy. Plain Python and compiled kernels; no gRPC, no asyncio.
+"""The cache engine: tenants, memory budget and TTLs over a storage backend and an eviction
+policy. Plain Python and compiled kernels; no gRPC, no asyncio. What became of prefetches is not
+counted here but in the cache domain (``prefetch_outcomes.py``); the engine only marks prefetched
+entries for the policy and charges the bytes they hold unread.
 
 Memory. Each entry is charged what it really holds: its blocks (key and value share a chain of
 fixed-size blocks, the last one partly empty) plus a fixed per-entry cost for the slot table,
@@ -9,6 +11,12 @@ memory the backend has allocated, which grows in steps as entries arrive.
 Tenants. Every tenant has its own eviction queues: a tenant's writes only ever evict its own
 entries. A tenant's quota (or, without one, the whole budget) is the capacity of its queues. When
 the budget is full and the writing tenant holds nothing to evict, the write is refused.
+
+Time. Expiry times are kept in milliseconds of ``clock_ns`` (monotonic by default), so a step of
+the wall clock never expires or revives entries. Absolute times (:meth:`Engine.expire_at`,
+:meth:`Engine.expires_at_ms`) are Unix milliseconds of ``wall_clock_ns``, converted at the call
+through the two clocks' offset at that moment: a wall-clock step after the call does not move
+the expiry, as a relative TTL would not move.
 """
 
 from __future__ import annotations
@@ -40,10 +48,9 @@ class Condition(Enum):
 class Counter:
     """Columns of the per-tenant counter table."""
 
-    HITS, MISSES, PREFETCH_HITS, EVICTIONS, PREFETCHES, PREFETCHES_UNUSED = range(6)
-    ORIGIN_FETCHES, ORIGIN_ERRORS, ENTRIES, MEMORY, EXPIRED = range(6, 11)
-    PREFETCH_BYTES = 11  # bytes held now by prefetched entries nobody has read yet
-    COUNT = 12
+    HITS, MISSES, EVICTIONS, ORIGIN_FETCHES, ORIGIN_ERRORS, ENTRIES, MEMORY, EXPIRED = range(8)
+    PREFETCH_BYTES = 8  # bytes held now by prefetched entries nobody has read yet
+    COUNT = 9
 
 
 @dataclass(frozen=True)
@@ -91,7 +98,8 @@ class TenantView:
     counters: dict[str, int]
 
 
-# Called with (tenant, keys, found, prefetched, value lengths, time in ns) after every read.
+# Called with (tenant, keys, found, prefetched, value lengths, time in ns) after every read. Set
+# by the engine's one owner: the cache domain (or a test or benchmark of the engine alone).
 AccessListener = Callable[[int, KeyBatch, np.ndarray, np.ndarray, np.ndarray, int], None]
 
 
@@ -103,10 +111,12 @@ class Engine:
         config: EngineConfig,
         storage: Storage,
         clock_ns: Callable[[], int] = time.monotonic_ns,
+        wall_clock_ns: Callable[[], int] = time.time_ns,
     ) -> None:
         self.config = config
         self.storage = storage
         self.clock_ns = clock_ns
+        self.wall_clock_ns = wall_clock_ns
         self.policy_name = config.policy
         self._policy = pol.new_policy_state(pol.POLICIES[config.policy], storage.slot_capacity, 4, large_to_main=True)
         self._expires = np.zeros(storage.slot_capacity, dtype=np.int64)  # monotonic ms; 0 = never
@@ -241,7 +251,12 @@ class Engine:
             )
 
     def clock_ms(self) -> int:
+        """Now on the clock expiry times are kept in."""
         return self.clock_ns() // 1_000_000
+
+    def wall_clock_ms(self) -> int:
+        """Now in Unix milliseconds, for absolute expiry times."""
+        return self.wall_clock_ns() // 1_000_000
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -266,7 +281,6 @@ class Engine:
         hits = int(found.sum())
         row[Counter.HITS] += hits
         row[Counter.MISSES] += len(slots) - hits
-        row[Counter.PREFETCH_HITS] += int(prefetched.sum())
         if self.listener is not None:
             self.listener(t, keys, found, prefetched, lengths, time.time_ns())
         return BatchRead(values, lengths, found, prefetched)
@@ -277,6 +291,7 @@ class Engine:
         return (read.values if read.found[0] else None), bool(read.prefetched[0])
 
     def exists(self, tenant: str, keys: Sequence[bytes]) -> int:
+        """How many of ``keys`` are cached; a key named twice counts twice (as Redis EXISTS)."""
         return int(self.exists_mask(tenant, KeyBatch.of(list(keys))).sum())
 
     def exists_mask(self, tenant: str, keys: KeyBatch) -> np.ndarray:
@@ -286,11 +301,36 @@ class Engine:
         return self._drop_expired(t, self.storage.find(t, keys, self.storage.hashes(t, keys))) >= 0
 
     def ttl_ms(self, tenant: str, key: bytes) -> int:
+        """Milliseconds ``key`` has left; -1 when it has no expiry, -2 when it is not cached."""
         slot = self._find_one(tenant, key)
         if slot < 0:
             return -2
         expires = int(self._expires[slot])
         return -1 if expires == 0 else max(0, expires - self.clock_ms())
+
+    def expires_at_ms(self, tenant: str, key: bytes) -> int:
+        """When ``key`` expires in Unix milliseconds; -1 when it has no expiry, -2 when it is not
+        cached (Redis PEXPIRETIME)."""
+        left = self.ttl_ms(tenant, key)
+        return left if left < 0 else self.wall_clock_ms() + left
+
+    def peek(self, tenant: str, key: bytes) -> bytes | None:
+        """The cached value, read without counting a read, refreshing the policy or telling the
+        listener (for read-modify-write commands); None when not cached."""
+        slot = self._find_one(tenant, key)
+        if slot < 0:
+            return None
+        value, _ = self.storage.read(np.array([slot], dtype=np.int32))
+        return value
+
+    def keys(self, tenant: str) -> list[bytes]:
+        """Every live (unexpired) key of ``tenant``, in no particular order."""
+        slots = self._live_slots(self.tenant_id(tenant))
+        return [self.storage.key_of(int(s)) for s in slots]
+
+    def key_count(self, tenant: str) -> int:
+        """How many live (unexpired) keys ``tenant`` holds: ``len(keys(tenant))``, without the keys."""
+        return len(self._live_slots(self.tenant_id(tenant)))
 
     # -- writes ------------------------------------------------------------------------------
 
@@ -302,10 +342,14 @@ class Engine:
         ttl_ms: int = 0,
         condition: Condition = Condition.ALWAYS,
         prefetch: bool = False,
+        keep_ttl: bool = False,
     ) -> np.ndarray:
         """Stores values (validated first, all or nothing); returns a bool per key: stored or not
-        (a condition not met, or S3-FIFO declining an entry too large for its small queue)."""
+        (a condition not met, or S3-FIFO declining an entry too large for its small queue).
+        ``keep_ttl``: an overwritten entry keeps its expiry (Redis KEEPTTL); a new one has none."""
         self.validate(keys, values, ttl_ms)
+        if keep_ttl and ttl_ms:
+            raise InvalidInput("keep_ttl keeps the expiry a key has; it cannot be combined with a ttl_ms")
         t = self.tenant_id(tenant)
         hashes = self.storage.hashes(t, keys)
         if len(np.unique(hashes)) != len(keys) and len({keys.item(i) for i in range(len(keys))}) != len(keys):
@@ -320,32 +364,46 @@ class Engine:
         stored = np.zeros(len(keys), dtype=np.bool_)
         expires = self.clock_ms() + ttl_ms if ttl_ms else 0
         for i in np.flatnonzero(wanted & present):
-            stored[i] = self._overwrite(t, int(slots[i]), keys, values, hashes, int(i), expires)
+            kept = int(self._expires[slots[i]]) if keep_ttl else expires
+            stored[i] = self._overwrite(t, int(slots[i]), keys, values, hashes, int(i), kept)
         new = np.flatnonzero(wanted & ~present)
         if len(new):
             stored[new] = self._insert_new(t, keys, values, hashes, new, expires, prefetch)
         return stored
 
     def set(
-        self, tenant: str, key: bytes, value: bytes, ttl_ms: int = 0, condition: Condition = Condition.ALWAYS
+        self,
+        tenant: str,
+        key: bytes,
+        value: bytes,
+        ttl_ms: int = 0,
+        condition: Condition = Condition.ALWAYS,
+        keep_ttl: bool = False,
     ) -> bool:
-        return bool(self.set_many(tenant, KeyBatch.of([key]), KeyBatch.of([value]), ttl_ms, condition)[0])
+        batch, values = KeyBatch.of([key]), KeyBatch.of([value])
+        return bool(self.set_many(tenant, batch, values, ttl_ms, condition, keep_ttl=keep_ttl)[0])
 
     def insert_prefetched(self, tenant: str, key: bytes, value: bytes) -> bool:
         """Stores a prefetched value at low priority if the key is absent."""
-        stored = bool(self.set_many(tenant, KeyBatch.of([key]), KeyBatch.of([value]), prefetch=True)[0])
-        if stored:
-            self.count(tenant, Counter.PREFETCHES)
-        return stored
+        return bool(self.set_many(tenant, KeyBatch.of([key]), KeyBatch.of([value]), prefetch=True)[0])
 
     def delete(self, tenant: str, keys: Sequence[bytes]) -> int:
+        """Removes keys; answers how many distinct keys were cached (as Redis DEL: a key named
+        twice counts once)."""
         batch = KeyBatch.of(list(keys))
         _check_keys(batch)
         t = self.tenant_id(tenant)
         slots = self._drop_expired(t, self.storage.find(t, batch, self.storage.hashes(t, batch)))
         live = np.unique(slots[slots >= 0])
         self._remove(t, live, evicted=False)
-        return int((slots >= 0).sum())
+        return len(live)
+
+    def expire_at(self, tenant: str, key: bytes, unix_ms: int) -> bool:
+        """Makes ``key`` expire at ``unix_ms`` (Unix milliseconds, Redis PEXPIREAT); a time not in
+        the future removes it. False when the key is not cached."""
+        if not isinstance(unix_ms, (int, np.integer)) or isinstance(unix_ms, bool):
+            raise InvalidInput(f"unix_ms must be an integer number of milliseconds, not {type(unix_ms).__name__}")
+        return self.expire(tenant, key, max(0, int(unix_ms) - self.wall_clock_ms()))
 
     def expire(self, tenant: str, key: bytes, ttl_ms: int, persist: bool = False) -> bool:
         self.check_ttl(ttl_ms, allow_nonpositive=True)
@@ -394,6 +452,14 @@ class Engine:
         t = self.tenant_id(tenant)
         return int(self._drop_expired(t, self.storage.find(t, batch, self.storage.hashes(t, batch)))[0])
 
+    def _live_slots(self, t: int) -> np.ndarray:
+        """``t``'s slots whose entries have not expired (expired ones stay for the sweep)."""
+        slots = self.storage.slots_of_tenant(t)
+        if not self._ttl_entries:
+            return slots
+        expires = self._expires[slots]
+        return slots[(expires == 0) | (expires > self.clock_ms())]
+
     def _set_expiry(self, slot: int, expires: int) -> None:
         self._ttl_entries += int(expires != 0) - int(self._expires[slot] != 0)
         self._expires[slot] = expires
@@ -424,7 +490,6 @@ class Engine:
         row = self._counters[t]
         row[Counter.ENTRIES] -= len(slots)
         row[Counter.MEMORY] -= int(charges.sum())
-        row[Counter.PREFETCHES_UNUSED] += int(unused.sum())
         row[Counter.PREFETCH_BYTES] -= int(charges[unused].sum())
         if evicted:
             row[Counter.EVICTIONS] += len(slots)
@@ -588,6 +653,8 @@ def warm_up(policy: str, storage: Storage) -> None:
     engine.insert_prefetched("warm-up", b"p", b"v")
     engine.exists("warm-up", [b"k1"])
     engine.expire("warm-up", b"k1", 0, persist=True)
+    engine.peek("warm-up", b"k3")
+    engine.keys("warm-up")
     engine.delete("warm-up", [b"k1", b"k2"])
     engine.sweep_expired()
     engine.flush("warm-up")

@@ -1,0 +1,404 @@
+"""The cache domain: the one object every front end of the cache calls (the gRPC servicer, the
+learned prefetch loop, the RESP server). Plain Python and asyncio, no gRPC.
+
+It owns the parts a read or a write must keep in step:
+- the engine (entries, policy, budget, TTLs), which nobody else reaches;
+- the origin fills (``read_through.py``): read-through and prefetch loads, one per key at a time;
+- the hint table, whose followers a read prefetches;
+- the access event ring and whoever listens to reads (the ring, the shadow, the prefetch loop's
+  wake-up), registered with :meth:`CacheDomain.on_read`;
+- the prefetch outcomes (``prefetch_outcomes.py``): what became of every prefetch, the one count
+  that Stats, the predictor's reports and drift's quality windows read.
+
+Writes win over fills: every write (set, set_many, delete, expire, expire_at, flush) goes through
+here, so the fills learn of it before any load that started earlier can land, and such a load
+never stores the origin's older value over the newer write (a reader already waiting on it still
+gets what the origin said: its read began before the write).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from predis.plugins.origin import Origin
+from predis.services.cache import snapshot
+from predis.services.cache.collector import AccessRing, EventBatch
+from predis.services.cache.engine.engine import AccessListener, BatchRead, Condition, Engine
+from predis.services.cache.engine.storage import KeyBatch
+from predis.services.cache.hints import HintTable
+from predis.services.cache.origin_breaker import OriginBreaker
+from predis.services.cache.prefetch_outcomes import PendingPrefetch, PrefetchIssuer, PrefetchOutcome, PrefetchOutcomes
+from predis.services.cache.read_through import OriginFills, ReadResult, ValueOrigin, merge_fills
+from predis.services.cache.shadow import QualityCounts, ShadowCache
+from predis.services.runtime.errors import FailedPrecondition, NotBuilt
+
+__all__ = ["CacheDomain", "Condition", "EngineView", "LiveQuality", "ReadResult", "TenantMemory", "ValueOrigin"]
+
+SETTLE_CHECKS = 256  # pending prefetches per tenant checked for having left the cache, per call
+
+
+@dataclass(frozen=True)
+class EngineView:
+    """The engine as a whole."""
+
+    memory_budget_bytes: int
+    memory_bytes: int
+    entries: int
+    policy: str
+    backend: str
+
+
+@dataclass(frozen=True)
+class TenantMemory:
+    """What one tenant holds, against what it may hold (the prefetch loop's memory budget)."""
+
+    capacity_bytes: int  # its quota, or the whole budget without one
+    used_bytes: int
+    unread_prefetch_bytes: int  # held by prefetched entries nobody has read yet
+    cache_used_bytes: int  # all tenants
+    cache_budget_bytes: int
+
+
+@dataclass(frozen=True)
+class LiveQuality:
+    """The shadow's view of one tenant: reads, hits with and without prefetching."""
+
+    counts: QualityCounts
+    shadow_entries: int
+    sample_rate: float
+
+
+class CacheDomain:
+    """The cache over ``engine``; misses read through ``origin`` when there is one. Takes
+    ownership of ``engine`` (its read listener included) and of ``origin`` (closed by
+    :meth:`close`). Not thread-safe: one caller at a time (the event loop)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        origin: Origin | None = None,
+        *,
+        ring: AccessRing | None = None,
+        shadow: ShadowCache | None = None,
+        origin_timeout_s: float = 2.0,
+        origin_workers: int = 32,
+        prefetch_queue: int = 10_000,
+        breaker: OriginBreaker | None = None,
+    ) -> None:
+        if engine.listener is not None:
+            raise ValueError("this engine already tells another listener of its reads; a domain must own its engine")
+        self._engine = engine
+        self._ring = ring
+        self._shadow = shadow
+        self._hints = HintTable()
+        self._listeners: list[AccessListener] = []
+        self.prefetch_outcomes = PrefetchOutcomes()
+        self._fills = OriginFills(
+            engine, origin, self.prefetch_outcomes, origin_timeout_s, origin_workers, prefetch_queue, breaker
+        )
+        if ring is not None:
+            self.on_read(ring.append)
+        if shadow is not None:
+            self.on_read(shadow.observe)
+
+    @property
+    def has_origin(self) -> bool:
+        return self._fills.origin is not None
+
+    # -- reads -------------------------------------------------------------------------------
+
+    async def get(self, tenant: str, key: bytes, skip_origin: bool = False) -> ReadResult:
+        """Reads ``key``; a miss reads through the origin (unless ``skip_origin``). Every read is
+        recorded (counters, event ring, shadow, the prefetch loop's wake-up) and prefetches the
+        key's hinted followers."""
+        self._prefetch_hinted(tenant, [key])
+        read = self._read(tenant, KeyBatch.of([key]))
+        if read.found[0]:
+            return ReadResult(read.values, ValueOrigin.PREFETCH if read.prefetched[0] else ValueOrigin.CACHE)
+        if skip_origin or not self.has_origin:
+            return ReadResult(None, ValueOrigin.NONE)
+        fetched = await self._fills.fetch(tenant, key)
+        return ReadResult(fetched, ValueOrigin.ORIGIN if fetched is not None else ValueOrigin.NONE)
+
+    async def get_many(
+        self, tenant: str, keys: KeyBatch, skip_origin: bool = False
+    ) -> tuple[bytes, np.ndarray, np.ndarray]:
+        """Values packed in key order, their lengths and a found mask, recorded as :meth:`get`
+        records; misses read through the origin (unless ``skip_origin``)."""
+        if self.has_origin and self._hints.has(tenant):
+            self._prefetch_hinted(tenant, [keys.item(i) for i in range(len(keys))])
+        read = self._read(tenant, keys)
+        missing = np.flatnonzero(~read.found)
+        if skip_origin or not self.has_origin or not len(missing):
+            return read.values, read.lengths, read.found
+        fetched = await asyncio.gather(*(self._fills.fetch(tenant, keys.item(int(i))) for i in missing))
+        return merge_fills(read, missing, fetched)
+
+    def peek(self, tenant: str, key: bytes) -> bytes | None:
+        """The cached value without counting a read, touching the policy, recording an event or
+        asking the origin (for read-modify-write commands); None when not cached."""
+        return self._engine.peek(tenant, key)
+
+    def exists(self, tenant: str, keys: Sequence[bytes]) -> int:
+        """How many of ``keys`` are cached, not counted as reads; a key named twice counts twice
+        (as Redis EXISTS)."""
+        return self._engine.exists(tenant, keys)
+
+    def ttl_ms(self, tenant: str, key: bytes) -> int:
+        """Milliseconds ``key`` has left: -2 when not cached, -1 when it has no expiry."""
+        return self._engine.ttl_ms(tenant, key)
+
+    def expires_at_ms(self, tenant: str, key: bytes) -> int:
+        """When ``key`` expires in Unix milliseconds: -2 when not cached, -1 when it has no expiry.
+        Expiry runs on the engine's monotonic clock; this converts through the wall clock's offset
+        from it now (engine.py, "Time")."""
+        return self._engine.expires_at_ms(tenant, key)
+
+    def keys(self, tenant: str) -> list[bytes]:
+        """Every live (unexpired) key of ``tenant``."""
+        return self._engine.keys(tenant)
+
+    def key_count(self, tenant: str) -> int:
+        """How many live (unexpired) keys ``tenant`` holds."""
+        return self._engine.key_count(tenant)
+
+    # -- writes (each wins over the origin loads in flight for its keys) ---------------------
+
+    def set(
+        self,
+        tenant: str,
+        key: bytes,
+        value: bytes,
+        ttl_ms: int = 0,
+        condition: Condition = Condition.ALWAYS,
+        keep_ttl: bool = False,
+    ) -> bool:
+        """Stores ``value``; False when the condition was not met (or the policy declined it).
+        ``keep_ttl``: an overwrite keeps the key's expiry (Redis KEEPTTL)."""
+        stored = self._engine.set(tenant, key, value, ttl_ms, condition, keep_ttl)
+        if stored or condition is Condition.ALWAYS:  # an unconditional write replaced the old value
+            self._written(tenant, [key])
+        return stored
+
+    def set_many(
+        self,
+        tenant: str,
+        keys: KeyBatch,
+        values: KeyBatch,
+        ttl_ms: int = 0,
+        condition: Condition = Condition.ALWAYS,
+    ) -> np.ndarray:
+        """Stores a batch, validated whole first (all or nothing); a bool per key: stored or not."""
+        stored = self._engine.set_many(tenant, keys, values, ttl_ms, condition)
+        if self._fills.loads_in_flight(tenant) or self.prefetch_outcomes.has_pending(tenant):
+            written = range(len(keys)) if condition is Condition.ALWAYS else np.flatnonzero(stored).tolist()
+            self._written(tenant, [keys.item(i) for i in written])
+        return stored
+
+    def delete(self, tenant: str, keys: Sequence[bytes]) -> int:
+        """Removes keys; how many distinct keys were cached (as Redis DEL)."""
+        removed = self._engine.delete(tenant, keys)
+        self._written(tenant, keys)
+        return removed
+
+    def expire(self, tenant: str, key: bytes, ttl_ms: int, persist: bool = False) -> bool:
+        """Gives ``key`` ``ttl_ms`` more to live (0 or less removes it), or with ``persist`` no
+        expiry; False when it is not cached (or, with ``persist``, had no expiry)."""
+        applied = self._engine.expire(tenant, key, ttl_ms, persist)
+        self._expiry_changed(tenant, key)
+        return applied
+
+    def expire_at(self, tenant: str, key: bytes, unix_ms: int) -> bool:
+        """Makes ``key`` expire at ``unix_ms`` (Unix milliseconds); a time not in the future
+        removes it. False when it is not cached."""
+        applied = self._engine.expire_at(tenant, key, unix_ms)
+        self._expiry_changed(tenant, key)
+        return applied
+
+    def flush(self, tenant: str) -> int:
+        """Removes every entry of ``tenant`` and voids its loads in flight; how many entries."""
+        removed = self._engine.flush(tenant)
+        self._fills.invalidate_tenant(tenant)
+        self.prefetch_outcomes.flushed(tenant)
+        return removed
+
+    # -- prefetching and hints ---------------------------------------------------------------
+
+    def prefetch(self, tenant: str, keys: Sequence[bytes]) -> int:
+        """Loads keys neither cached nor loading in the background, at low priority; how many
+        were queued. Needs an origin."""
+        if not self.has_origin:
+            raise FailedPrecondition("prefetching needs an origin to load from; start the cache with PREDIS_ORIGIN")
+        self._engine.check_batch_size(len(keys))
+        return len(self._fills.prefetch(tenant, list(keys), PrefetchIssuer.CLIENT))
+
+    def start_prefetches(
+        self, tenant: str, keys: Sequence[bytes], issuer: PrefetchIssuer = PrefetchIssuer.LOOP
+    ) -> list[PendingPrefetch]:
+        """As :meth:`prefetch` for an issuer that follows its prefetches: the ones started, which
+        it may label (their outcomes come back from ``prefetch_outcomes.take_settled``)."""
+        return self._fills.prefetch(tenant, keys, issuer)
+
+    def hint(self, tenant: str, kind: str, keys: Sequence[bytes]) -> int:
+        """Records a ``group`` or ``sequence`` hint; how many links it added."""
+        return self._hints.add(tenant, kind, keys)
+
+    def cached(self, tenant: str, keys: Sequence[bytes]) -> np.ndarray:
+        """Whether each key is cached, not counted as a read."""
+        return self._engine.exists_mask(tenant, KeyBatch.of(list(keys)))
+
+    def is_loading(self, tenant: str, key: bytes) -> bool:
+        """Whether an origin load of ``key`` is in flight."""
+        return self._fills.is_loading(tenant, key)
+
+    def settle_departed_prefetches(self, tenant: str, limit: int = SETTLE_CHECKS) -> int:
+        """Settles as wasted the oldest pending prefetches whose entries left the cache unread
+        (evicted or expired: the engine does not say which keys it drops); how many."""
+        oldest = self.prefetch_outcomes.oldest_pending(tenant, limit)
+        if not oldest:
+            return 0
+        present = self.cached(tenant, [p.key for p in oldest])
+        settled = 0
+        for prefetch, here in zip(oldest, present.tolist(), strict=True):
+            if not here and not self._fills.is_loading(tenant, prefetch.key):
+                settled += self.prefetch_outcomes.settle(prefetch, PrefetchOutcome.WASTED)
+        return settled
+
+    # -- listeners and events ----------------------------------------------------------------
+
+    def on_read(self, listener: AccessListener) -> None:
+        """Makes ``listener`` hear every read (tenant id, keys, found, prefetched, value lengths,
+        time in ns), after the listeners registered before it. Listeners run on the read path:
+        they must be quick and must not raise."""
+        self._listeners.append(listener)
+        self._engine.listener = listener if len(self._listeners) == 1 else self._tell_listeners
+
+    @property
+    def has_events(self) -> bool:
+        """Whether reads are kept in the event ring (the collector is on)."""
+        return self._ring is not None
+
+    @property
+    def ring(self) -> AccessRing | None:
+        """The event ring, for readers with their own cursor (exporter, segment recorder)."""
+        return self._ring
+
+    def event_cursor(self) -> int:
+        """A cursor from which :meth:`read_events` gives only events recorded after this call."""
+        return self._events().head
+
+    def read_events(self, cursor: int, limit: int, tenant: str | None = None) -> tuple[EventBatch, int]:
+        """Up to ``limit`` events after ``cursor`` (of ``tenant`` only, when given) and the next cursor."""
+        t = None if tenant is None else self._engine.tenant_id(tenant)
+        return self._events().read(cursor, limit, tenant=t)
+
+    def tenant_name(self, tenant: int) -> str:
+        """The name of the tenant an event's tenant id stands for."""
+        return self._engine.tenant_name(tenant)
+
+    # -- what it holds -----------------------------------------------------------------------
+
+    def counters(self, tenant: str) -> dict[str, int]:
+        """``tenant``'s counters: reads, entries and memory, expiry and eviction, origin calls,
+        and its prefetches in prefetch_outcomes.py's meanings (every issuer together)."""
+        view = self._engine.tenant_view(tenant)
+        c = view.counters
+        outcomes = self.prefetch_outcomes.counts(tenant)
+        return {
+            "hits": c["hits"],
+            "misses": c["misses"],
+            "entries": c["entries"],
+            "memory_bytes": c["memory"],
+            "quota_bytes": view.quota_bytes,
+            "evictions": c["evictions"],
+            "expired": c["expired"],
+            "origin_fetches": c["origin_fetches"],
+            "origin_errors": c["origin_errors"],
+            "unread_prefetch_bytes": c["prefetch_bytes"],
+            "prefetches_issued": outcomes.issued,
+            "prefetches_loaded": outcomes.loaded,
+            "prefetches_used": outcomes.used,
+            "prefetches_late": outcomes.late,
+            "prefetches_wasted": outcomes.wasted,
+        }
+
+    def engine_view(self) -> EngineView:
+        e = self._engine
+        return EngineView(e.config.memory_bytes, e.memory_bytes, e.entry_count, e.policy_name, e.storage.name)
+
+    def memory(self, tenant: str) -> TenantMemory:
+        e = self._engine
+        c = e.tenant_view(tenant).counters
+        capacity = e.quota_of(tenant) or e.config.memory_bytes
+        return TenantMemory(capacity, c["memory"], c["prefetch_bytes"], e.memory_bytes, e.config.memory_bytes)
+
+    def quality(self, tenant: str) -> LiveQuality | None:
+        """The shadow's counts for ``tenant``; None when the shadow is off."""
+        if self._shadow is None:
+            return None
+        t = self._engine.tenant_id(tenant)
+        return LiveQuality(self._shadow.counts(t), self._shadow.entries(t), self._shadow.sample_rate(t))
+
+    @property
+    def shadow(self) -> ShadowCache | None:
+        """The keys-only shadow, for the quality windows sent to drift."""
+        return self._shadow
+
+    # -- upkeep ------------------------------------------------------------------------------
+
+    def sweep(self) -> int:
+        """Active expiry, and pending prefetches whose entries left unread settle as wasted;
+        answers how many entries expired."""
+        removed = self._engine.sweep_expired()
+        for tenant in self.prefetch_outcomes.tenants_pending():
+            self.settle_departed_prefetches(tenant)
+        return removed
+
+    def capture_snapshot(self, now_unix_ms: int | None = None) -> snapshot.Snapshot:
+        """Every live entry with its expiry as a wall-clock time (snapshot.py)."""
+        return snapshot.capture(self._engine, now_unix_ms)
+
+    def close(self) -> None:
+        """Stops the origin's workers and closes the origin."""
+        self._fills.close()
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _read(self, tenant: str, keys: KeyBatch) -> BatchRead:
+        read = self._engine.get_many(tenant, keys)
+        if read.prefetched.any():
+            first_reads = (keys.item(int(i)) for i in np.flatnonzero(read.prefetched))
+            self.prefetch_outcomes.read_prefetched(tenant, first_reads)
+        return read
+
+    def _prefetch_hinted(self, tenant: str, keys: Sequence[bytes]) -> None:
+        if self.has_origin:
+            followers = self._hints.followers(tenant, keys)
+            if followers:
+                self._fills.prefetch(tenant, followers, PrefetchIssuer.HINT)
+
+    def _written(self, tenant: str, keys: Sequence[bytes]) -> None:
+        """``keys`` were just written or removed: loads in flight for them must not store, and
+        prefetched entries of them that nobody read were wasted."""
+        self._fills.invalidate(tenant, keys)
+        self.prefetch_outcomes.left_unread(tenant, keys)
+
+    def _expiry_changed(self, tenant: str, key: bytes) -> None:
+        self._fills.invalidate(tenant, [key])
+        if self.prefetch_outcomes.has_pending(tenant) and not self.cached(tenant, [key])[0]:
+            self.prefetch_outcomes.left_unread(tenant, [key])  # the expiry removed it
+
+    def _tell_listeners(
+        self, tenant: int, keys: KeyBatch, found: np.ndarray, prefetched: np.ndarray, lengths: np.ndarray, now: int
+    ) -> None:
+        for listener in self._listeners:
+            listener(tenant, keys, found, prefetched, lengths, now)
+
+    def _events(self) -> AccessRing:
+        if self._ring is None:
+            raise NotBuilt("the access collector is off in this cache (PREDIS_CACHE_COLLECTOR_EVENTS=0)")
+        return self._ring
