@@ -172,7 +172,7 @@ def test_prefetching_needs_an_origin() -> None:
 async def test_every_read_is_heard_by_each_listener_and_a_peek_by_none() -> None:
     cache = make(PageOrigin())
     heard: list[tuple[int, list[bool]]] = []
-    cache.on_read(lambda t, keys, found, prefetched, lengths, now: heard.append((len(keys), found.tolist())))
+    cache.on_read(lambda t, keys, found, prefetched, lengths, now, hashes: heard.append((len(keys), found.tolist())))
     cursor = cache.event_cursor()
     cache.set("t", b"here", b"v")
     await cache.get("t", b"here")

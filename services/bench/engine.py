@@ -1,7 +1,7 @@
 """``predis bench engine``: batch reads and writes per second of the cache engine in process, per
 storage backend (NumPy; CuPy where a CUDA device is present). No gRPC: this is what the engine
-itself can do, the ceiling of the service's batch path. Reads alternate rounds with the access
-collector off and on; the overhead is the ratio of their medians."""
+itself can do, the ceiling of the service's batch path. Reads alternate rounds with no read
+listener, the access collector, and the live-quality shadow; each overhead is the ratio of medians."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from predis.services.cache.collector import AccessRing
 from predis.services.cache.engine.backends import cuda_available, make_storage
 from predis.services.cache.engine.engine import Engine, EngineConfig
 from predis.services.cache.engine.storage import KeyBatch
+from predis.services.cache.shadow import ShadowCache
 
 
 def _keys(ids: np.ndarray) -> KeyBatch:
@@ -34,23 +35,25 @@ def bench_backend(backend: str, keys: int, batch: int, value_size: int, seconds:
     batches = [_keys(rng.integers(0, keys, batch)) for _ in range(64)]
     engine.get_many("bench", batches[0])
     ring = AccessRing()
-    # Alternate the access collector off and on in short rounds so both see the same machine.
-    timings: dict[bool, list[float]] = {False: [], True: []}
-    calls = {False: 0, True: 0}
+    shadow = ShadowCache(engine.capacity_of, engine.charge_terms(), engine.mean_charge, 1 << 20)
+    # Alternate the listeners (none, the access collector, the live-quality shadow) in short
+    # rounds so all see the same machine.
+    listeners = {"off": None, "collector": ring.append, "shadow": shadow.observe}
+    timings: dict[str, list[float]] = {name: [] for name in listeners}
     rounds = 10
     for r in range(rounds):
-        for collector in (False, True) if r % 2 == 0 else (True, False):
-            engine.listener = ring.append if collector else None
+        order = list(listeners) if r % 2 == 0 else list(reversed(listeners))
+        for name in order:
+            engine.listener = listeners[name]
             started = time.perf_counter()
             n = 0
             while time.perf_counter() - started < seconds / rounds:
                 read = engine.get_many("bench", batches[n % len(batches)])
                 n += 1
-            timings[collector].append((time.perf_counter() - started) / n)
-            calls[collector] += n
+            timings[name].append((time.perf_counter() - started) / n)
             if not read.found.all():
                 raise RuntimeError("loaded keys were missing; the budget is too small")
-    off, on = float(np.median(timings[False])), float(np.median(timings[True]))
+    off, on, shadowed = (float(np.median(timings[name])) for name in listeners)
     return {
         "backend": engine.storage.name,
         "keys": keys,
@@ -59,6 +62,8 @@ def bench_backend(backend: str, keys: int, batch: int, value_size: int, seconds:
         "get_keys_per_s": round(batch / off),
         "get_batch_us": round(off * 1e6, 1),
         "collector_overhead": round(on / off - 1, 4),
+        "shadow_overhead": round(shadowed / off - 1, 4),
+        "shadow_sample_rate": round(shadow.sample_rate(engine.tenant_id("bench")), 5),
         "set_keys_per_s": round(keys / load_s),
     }
 
@@ -89,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"  {row['backend']:<6} get {row['get_keys_per_s']:>12,} keys/s ({row['get_batch_us']} us/batch)"
             f"   set {row['set_keys_per_s']:>12,} keys/s   collector {row['collector_overhead']:+.1%}"
+            f"   shadow {row['shadow_overhead']:+.1%} (sample {row['shadow_sample_rate']:.4f})"
         )
     return 0
 

@@ -118,7 +118,14 @@ class AccessRing:
         return int(self._state[_HEAD])
 
     def append(
-        self, tenant: int, keys: KeyBatch, found: np.ndarray, prefetched: np.ndarray, sizes: np.ndarray, time_ns: int
+        self,
+        tenant: int,
+        keys: KeyBatch,
+        found: np.ndarray,
+        prefetched: np.ndarray,
+        sizes: np.ndarray,
+        time_ns: int,
+        _hashes: np.ndarray | None = None,
     ) -> None:
         """Records one read of ``keys``: hit where ``found``, prefetch hit where ``prefetched``, else miss."""
         _append(

@@ -272,7 +272,7 @@ class CacheDomain:
 
     def on_read(self, listener: AccessListener) -> None:
         """Makes ``listener`` hear every read (tenant id, keys, found, prefetched, value lengths,
-        time in ns), after the listeners registered before it. Listeners run on the read path:
+        time in ns, the keys' hashes), after the listeners registered before it. Listeners run on the read path:
         they must be quick and must not raise."""
         self._listeners.append(listener)
         self._engine.listener = listener if len(self._listeners) == 1 else self._tell_listeners
@@ -393,10 +393,17 @@ class CacheDomain:
             self.prefetch_outcomes.left_unread(tenant, [key])  # the expiry removed it
 
     def _tell_listeners(
-        self, tenant: int, keys: KeyBatch, found: np.ndarray, prefetched: np.ndarray, lengths: np.ndarray, now: int
+        self,
+        tenant: int,
+        keys: KeyBatch,
+        found: np.ndarray,
+        prefetched: np.ndarray,
+        lengths: np.ndarray,
+        now: int,
+        hashes: np.ndarray,
     ) -> None:
         for listener in self._listeners:
-            listener(tenant, keys, found, prefetched, lengths, now)
+            listener(tenant, keys, found, prefetched, lengths, now, hashes)
 
     def _events(self) -> AccessRing:
         if self._ring is None:

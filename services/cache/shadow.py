@@ -28,7 +28,7 @@ import numba
 import numpy as np
 
 from predis.services.cache.engine import policy as pol
-from predis.services.cache.engine.hashing import hash_bytes
+from predis.services.cache.engine.hashing import hash_many
 from predis.services.cache.engine.slot_index import (
     SlotIndex,
     cell_of,
@@ -50,8 +50,7 @@ def _replay(
     free_slots: np.ndarray,
     free_top: np.ndarray,
     evicted: np.ndarray,
-    data: np.ndarray,
-    offsets: np.ndarray,
+    key_hashes: np.ndarray,
     key_lengths: np.ndarray,
     found: np.ndarray,
     value_lengths: np.ndarray,
@@ -59,7 +58,7 @@ def _replay(
     sample_limit: int,
     counts: np.ndarray,
 ) -> None:
-    """Replays the reads of the sampled keys in ``data`` (those whose hash's top 16 bits are below
+    """Replays the reads of the sampled keys (those whose hash in ``key_hashes`` has its top 16 bits below
     ``sample_limit``, of 65536) and adds to ``counts`` their number, the real cache's hits among
     them and the shadow's. A miss inserts the key (plain S3-FIFO), charged as the engine charges
     (``terms``: block bytes, bytes per block, bytes per entry, and the charge for a key whose value
@@ -68,7 +67,7 @@ def _replay(
     block_bytes, per_block, fixed, unknown = terms[0], terms[1], terms[2], terms[3]
     rows, index_hashes, cells = s.slot, ix.hashes, ix.slots  # read once: see pol.touch_s3fifo
     for i in range(len(key_lengths)):
-        h = hash_bytes(data, offsets[i], key_lengths[i], 0)
+        h = key_hashes[i]
         if (h >> np.uint64(48)) >= sample_limit:
             continue
         reads += 1
@@ -174,9 +173,17 @@ class ShadowCache:
         self._evicted = np.empty(_EVICT_CHUNK, dtype=np.int32)
 
     def observe(
-        self, tenant: int, keys: KeyBatch, found: np.ndarray, prefetched: np.ndarray, lengths: np.ndarray, _: int
+        self,
+        tenant: int,
+        keys: KeyBatch,
+        found: np.ndarray,
+        prefetched: np.ndarray,
+        lengths: np.ndarray,
+        _: int,
+        hashes: np.ndarray | None = None,
     ) -> None:
-        """One read as the engine records it (an ``AccessListener``)."""
+        """One read as the engine records it (an ``AccessListener``); ``hashes`` are the engine's
+        own of the keys (computed here when not given)."""
         n = len(keys)
         if not n:
             return
@@ -190,8 +197,7 @@ class ShadowCache:
             shadow.free_slots,
             shadow.free_top,
             self._evicted,
-            keys.data,
-            keys.offsets,
+            hash_many(keys.data, keys.offsets, keys.lengths, tenant) if hashes is None else hashes,
             keys.lengths,
             found,
             lengths,

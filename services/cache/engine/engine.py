@@ -100,7 +100,9 @@ class TenantView:
 
 # Called with (tenant, keys, found, prefetched, value lengths, time in ns) after every read. Set
 # by the engine's one owner: the cache domain (or a test or benchmark of the engine alone).
-AccessListener = Callable[[int, KeyBatch, np.ndarray, np.ndarray, np.ndarray, int], None]
+# (tenant id, keys, found, prefetched, value lengths, time in ns, the keys' hashes as the storage
+# computed them: listeners that index keys reuse them instead of hashing again on the read path)
+AccessListener = Callable[[int, KeyBatch, np.ndarray, np.ndarray, np.ndarray, int, np.ndarray], None]
 
 
 class Engine:
@@ -282,7 +284,7 @@ class Engine:
         row[Counter.HITS] += hits
         row[Counter.MISSES] += len(slots) - hits
         if self.listener is not None:
-            self.listener(t, keys, found, prefetched, lengths, time.time_ns())
+            self.listener(t, keys, found, prefetched, lengths, time.time_ns(), hashes)
         return BatchRead(values, lengths, found, prefetched)
 
     def get(self, tenant: str, key: bytes) -> tuple[bytes | None, bool]:
