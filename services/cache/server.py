@@ -28,6 +28,7 @@ from predis.services.cache.segments import SegmentWriter
 from predis.services.cache.servicer import CacheServicer
 from predis.services.cache.settings import CacheSettings
 from predis.services.cache.shadow import ShadowCache
+from predis.services.resp.server import create_resp_server
 from predis.services.runtime.lifecycle import run_service
 from predis.services.runtime.server import RunningServer, ServiceBinding, start_server
 from predis.services.runtime.settings import ServerSettings
@@ -199,6 +200,15 @@ async def create_server(
 async def main(settings: CacheSettings) -> None:
     async def start(provider: trace.TracerProvider) -> tuple[RunningServer, Callable[[], Awaitable[None]]]:
         deps = build_deps(settings, provider)
-        return await create_server(settings.server, deps, provider), deps.close
+        running = await create_server(settings.server, deps, provider)
+        if not settings.resp.enabled:
+            return running, deps.close
+        resp, _ = await create_resp_server(settings.resp, deps.cache)
+
+        async def close() -> None:
+            await resp.close(settings.server.grace_seconds)
+            await deps.close()
+
+        return running, close
 
     await run_service("cache", settings.server, start)

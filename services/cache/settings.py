@@ -9,6 +9,7 @@ from predis.services.cache.engine.backends import BACKENDS
 from predis.services.cache.engine.policy import POLICIES
 from predis.services.cache.engine.threshold import TunerSettings
 from predis.services.cache.prefetcher import PrefetchSettings
+from predis.services.resp.settings import RespSettings
 from predis.services.runtime.settings import Env, ServerSettings, SettingsError
 
 
@@ -69,6 +70,8 @@ class CacheSettings:
             (``PREDIS_SEGMENT_ROWS``, 100000) or when its oldest event is this old
             (``PREDIS_SEGMENT_AGE_S``, 10); each tenant keeps at most this many bytes of segments
             (``PREDIS_SEGMENT_RETAIN_BYTES``, 1 GiB).
+        resp: the Redis-protocol front end over the same cache (``PREDIS_RESP_LISTEN`` and the
+            other ``PREDIS_RESP_*`` variables; off unless ``PREDIS_RESP_LISTEN`` is set).
     """
 
     server: ServerSettings
@@ -99,6 +102,7 @@ class CacheSettings:
     segment_rows: int = 100_000
     segment_age_s: float = 10.0
     segment_retain_bytes: int = 1 << 30
+    resp: RespSettings = field(default_factory=RespSettings)
 
     def __post_init__(self) -> None:
         if self.max_value_bytes > self.memory_bytes // 4:
@@ -122,6 +126,7 @@ class CacheSettings:
         env = Env(environ)
         return cls(
             server=ServerSettings.from_env("cache", environ, listen),
+            resp=RespSettings.from_env(environ),
             memory_bytes=env.integer("PREDIS_CACHE_MEMORY_BYTES", 256 * 1024 * 1024, minimum=64 * 1024),
             max_value_bytes=env.integer("PREDIS_CACHE_MAX_VALUE_BYTES", 1024 * 1024, minimum=1),
             max_batch_keys=env.integer("PREDIS_CACHE_MAX_BATCH_KEYS", 100_000, minimum=1),

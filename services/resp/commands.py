@@ -1,0 +1,270 @@
+"""The command table, and dispatch as redis-server 7.0's ``processCommand`` does it.
+
+Each command's name, arity, flags, key positions and ACL categories are Redis's own
+(``catalog.py``); its handler comes from the module of its family. Dispatch checks, in Redis's
+order: the HTTP guard (``POST`` and ``Host:`` drop the connection), that the command exists,
+its arity, authentication, then queues it inside MULTI or runs it. Domain errors become error
+replies here, in one table (``error_reply``).
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from predis.services.resp import catalog
+from predis.services.resp.arguments import c_text, option
+from predis.services.resp.connection_commands import HANDLERS as CONNECTION_HANDLERS
+from predis.services.resp.context import Args, Handler, RespContext
+from predis.services.resp.databases import ReservedKey
+from predis.services.resp.keyspace_commands import HANDLERS as KEYSPACE_HANDLERS
+from predis.services.resp.replies import OK, QUEUED, Encoded, Reply, SetReply, encode, err, error
+from predis.services.resp.server_commands import HANDLERS as SERVER_HANDLERS
+from predis.services.resp.session import Session
+from predis.services.resp.string_commands import HANDLERS as STRING_HANDLERS
+from predis.services.runtime import errors
+
+log = logging.getLogger(__name__)
+
+NOAUTH = error("NOAUTH Authentication required.")
+EXEC_ABORT = error("EXECABORT Transaction discarded because of previous errors.")
+OOM = "OOM command not allowed when used memory > 'maxmemory'."
+# Commands that run at once inside MULTI instead of being queued (Redis's processCommand).
+_RUN_INSIDE_MULTI = frozenset({"exec", "discard", "multi", "watch", "quit", "reset"})
+_HTTP = frozenset({b"POST", b"HOST:"})  # Redis drops a connection that speaks HTTP to it
+
+
+@dataclass(frozen=True)
+class Command:
+    """One command (or subcommand, named ``container|sub``) as Redis describes it, with its handler.
+
+    ``arity`` counts the command's name: 2 for ``GET key``; a negative arity is a minimum
+    (``-3``: at least three). ``info`` is its COMMAND INFO entry without the subcommands,
+    ``docs`` its COMMAND DOCS entry without them."""
+
+    name: str
+    arity: int
+    flags: frozenset[str]
+    first_key: int
+    last_key: int
+    key_step: int
+    acl_categories: tuple[str, ...]
+    handler: Handler | None
+    is_async: bool
+    info: list[Reply]
+    docs: dict[str, Reply]
+    subcommands: Mapping[bytes, Command] = field(default_factory=dict)
+
+    def arity_fits(self, argc: int) -> bool:
+        return argc == self.arity if self.arity > 0 else argc >= -self.arity
+
+    def info_reply(self) -> list[Reply]:
+        if not self.subcommands:
+            return [*self.info, SetReply([])]  # Redis says "no subcommands" as an empty set
+        return [*self.info, [sub.info_reply() for sub in self.subcommands.values()]]
+
+    def docs_reply(self) -> dict[str, Reply]:
+        if not self.subcommands:
+            return self.docs
+        return {**self.docs, "subcommands": {sub.name: sub.docs_reply() for sub in self.subcommands.values()}}
+
+    def keys_of(self, args: Args) -> list[int] | None:
+        """Positions of the key arguments in ``args`` (the command's name at 0), from its first
+        key, last key (negative: from the end) and step; None when it takes no keys."""
+        if self.first_key <= 0:
+            return None
+        last = self.last_key if self.last_key >= 0 else len(args) + self.last_key
+        return list(range(self.first_key, last + 1, self.key_step))
+
+
+def _command(name: str, handler: Handler | None, subcommands: Mapping[bytes, Command] | None = None) -> Command:
+    info = catalog.INFO[name]
+    return Command(
+        name=name,
+        arity=info[1],
+        flags=frozenset(str(flag) for flag in info[2]),
+        first_key=info[3],
+        last_key=info[4],
+        key_step=info[5],
+        acl_categories=tuple(str(category) for category in info[6]),
+        handler=handler,
+        is_async=handler is not None and inspect.iscoroutinefunction(handler),
+        info=info,
+        docs=catalog.DOCS[name],
+        subcommands=subcommands or {},
+    )
+
+
+class CommandTable:
+    """The commands served, by lower-case name; everything else is Redis's unknown command."""
+
+    def __init__(self, handlers: Mapping[str, Handler]) -> None:
+        containers: dict[str, dict[bytes, Command]] = {}
+        for name, handler in handlers.items():
+            container, bar, sub = name.partition("|")
+            if bar:
+                containers.setdefault(container, {})[sub.encode()] = _command(name, handler)
+        top: dict[bytes, Command] = {}
+        for name, handler in handlers.items():
+            if "|" not in name:
+                top[name.encode()] = _command(name, handler, containers.pop(name, None))
+        for container, subs in containers.items():
+            top[container.encode()] = _command(container, None, subs)
+        self.commands = top
+
+    def __len__(self) -> int:
+        return len(self.commands)
+
+    def lookup(self, args: Args) -> Command | None:
+        """The command ``args`` names (a container's subcommand when it has one), as Redis's
+        ``lookupCommand``: a container alone is itself, so that its arity error is Redis's."""
+        base = self.commands.get(args[0].lower())
+        if base is None or not base.subcommands or len(args) == 1:
+            return base
+        return base.subcommands.get(args[1].lower())
+
+    def named(self, name: bytes) -> Command | None:
+        """A command by name, ``container|sub`` for a subcommand (COMMAND INFO, DOCS)."""
+        container, bar, sub = name.lower().partition(b"|")
+        base = self.commands.get(container)
+        if not bar or base is None:
+            return base
+        return base.subcommands.get(sub)
+
+    def every_name(self) -> list[str]:
+        """Every command's and subcommand's name (COMMAND LIST)."""
+        names = []
+        for command in self.commands.values():
+            names.append(command.name)
+            names.extend(sub.name for sub in command.subcommands.values())
+        return names
+
+    async def dispatch(self, ctx: RespContext, session: Session, args: Args) -> Reply | None:
+        """The reply to one request (``args`` not empty); None when the connection must be
+        dropped without one (``session.dropped``)."""
+        if option(args[0]) in _HTTP:
+            log.warning("a connection from %s sent an HTTP request; closing it", session.address)
+            session.dropped = True
+            return None
+        command = self.lookup(args)
+        refusal = self._refusal(ctx, session, command, args)
+        if refusal is not None:
+            if session.transaction is not None:
+                session.transaction_failed = True
+            if command is not None and command.name == "exec":
+                return _exec_abort(session, refusal)
+            return refusal
+        assert command is not None
+        if session.transaction is not None and command.name not in _RUN_INSIDE_MULTI:
+            session.transaction.append(args)
+            return QUEUED
+        return await self.run(ctx, session, command, args)
+
+    def _refusal(self, ctx: RespContext, session: Session, command: Command | None, args: Args) -> Reply | None:
+        if command is None:
+            return unknown_command(self, args)
+        if not command.arity_fits(len(args)):
+            return err(f"wrong number of arguments for '{command.name}' command")
+        if not session.authenticated and "no_auth" not in command.flags:
+            return NOAUTH
+        return None
+
+    async def run(self, ctx: RespContext, session: Session, command: Command, args: Args) -> Reply:
+        """Runs a command that passed the checks; domain errors become their error replies."""
+        session.last_command = command.name
+        session.argv_bytes = sum(map(len, args))
+        ctx.stats.commands_processed += 1
+        assert command.handler is not None
+        try:
+            if command.is_async:
+                return await command.handler(ctx, session, args)  # type: ignore[misc]
+            return command.handler(ctx, session, args)
+        except errors.DomainError as exc:
+            return error_reply(exc)
+        except ReservedKey:
+            return err("keys beginning with the bytes FF DB are another database's; use SELECT")
+        except Exception:  # noqa: BLE001 - no traceback may reach a client
+            log.exception("a %s command failed", command.name)
+            return err(f"internal error in the server running '{command.name}'; its log has the details")
+
+    async def run_transaction(self, ctx: RespContext, session: Session) -> Reply:
+        """EXEC: the queued commands, each reply encoded in the protocol of the moment it ran
+        (HELLO inside a transaction switches the protocol for the replies after it)."""
+        queued = session.transaction or []
+        failed = session.transaction_failed
+        session.transaction, session.transaction_failed = None, False
+        if failed:
+            return EXEC_ABORT
+        replies: list[Reply] = []
+        for args in queued:
+            command = self.lookup(args)
+            assert command is not None, "queued commands were looked up when they were queued"
+            reply = await self.run(ctx, session, command, args)
+            replies.append(Encoded(encode(reply, session.resp3)))
+        return replies
+
+
+def _exec_abort(session: Session, refusal: Reply) -> Reply:
+    """A refused EXEC discards the transaction and says why, as Redis's ``execCommandAbort``."""
+    session.transaction, session.transaction_failed = None, False
+    text = str(refusal)
+    return error(f"EXECABORT Transaction discarded because of: {text[4:] if text.startswith('ERR ') else text}")
+
+
+def unknown_command(table: CommandTable, args: Args) -> Reply:
+    """Redis 7.0's unknown command (or subcommand) error: names and arguments as C strings
+    (cut at a NUL byte), 128 bytes at most, the arguments until 128 bytes of them are shown."""
+    container = table.commands.get(args[0].lower())
+    if container is not None and container.subcommands:
+        return err(f"unknown subcommand '{c_text(args[1], 128)}'. Try {container.name.upper()} HELP.")
+    shown = ""
+    for arg in args[1:]:
+        if len(shown.encode("utf-8", "surrogateescape")) >= 128:
+            break
+        room = 128 - len(shown.encode("utf-8", "surrogateescape"))
+        shown += f"'{c_text(arg, room)}' "
+    return err(f"unknown command '{c_text(args[0], 128)}', with args beginning with: {shown}")
+
+
+def error_reply(exc: errors.DomainError) -> Reply:
+    """The one table from domain errors to error replies."""
+    if isinstance(exc, errors.Overloaded):
+        return error(f"{OOM} {exc}")
+    return err(str(exc))
+
+
+def multi(ctx: RespContext, session: Session, args: Args) -> Reply:
+    if session.transaction is not None:
+        return err("MULTI calls can not be nested")
+    session.transaction, session.transaction_failed = [], False
+    return OK
+
+
+async def exec_(ctx: RespContext, session: Session, args: Args) -> Reply:
+    if session.transaction is None:
+        return err("EXEC without MULTI")
+    return await ctx.table.run_transaction(ctx, session)
+
+
+def discard(ctx: RespContext, session: Session, args: Args) -> Reply:
+    if session.transaction is None:
+        return err("DISCARD without MULTI")
+    session.transaction, session.transaction_failed = None, False
+    return OK
+
+
+TRANSACTION_HANDLERS: dict[str, Handler] = {"multi": multi, "exec": exec_, "discard": discard}
+
+
+def build_table() -> CommandTable:
+    """Every command served: each family's handlers over Redis's descriptions of them."""
+    handlers = {
+        **CONNECTION_HANDLERS,
+        **STRING_HANDLERS,
+        **KEYSPACE_HANDLERS,
+        **SERVER_HANDLERS,
+        **TRANSACTION_HANDLERS,
+    }
+    return CommandTable(handlers)

@@ -1,0 +1,64 @@
+"""What every command handler may reach: the cache domain, the settings, the connections and
+the server's counters. One per RESP server."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from predis.services.cache.domain import CacheDomain
+from predis.services.resp.replies import Reply
+from predis.services.resp.session import Session, SessionTable
+from predis.services.resp.settings import Account, RespSettings
+
+if TYPE_CHECKING:
+    from predis.services.resp.commands import CommandTable
+
+Args = list[bytes]
+Handler = Callable[["RespContext", Session, Args], Reply | Awaitable[Reply]]
+
+
+@dataclass
+class ServerStats:
+    """INFO stats: what the server counted since it started."""
+
+    commands_processed: int = 0
+    net_input_bytes: int = 0
+    net_output_bytes: int = 0
+
+
+@dataclass
+class RespContext:
+    """
+    Attributes:
+        domain: the cache; handlers call it alone.
+        settings: the RESP server's settings.
+        sessions: the connections open now.
+        commands: the command table (set by the server once it is built).
+        port: the port the server listens on (INFO, CONFIG GET port).
+    """
+
+    domain: CacheDomain
+    settings: RespSettings
+    sessions: SessionTable
+    commands: CommandTable | None = None
+    port: int = 0
+    stats: ServerStats = field(default_factory=ServerStats)
+    started: float = field(default_factory=time.monotonic)
+    run_id: str = field(default_factory=lambda: os.urandom(20).hex())
+
+    def __post_init__(self) -> None:
+        self.accounts: dict[str, Account] = self.settings.accounts
+
+    @property
+    def auth_required(self) -> bool:
+        """Whether connections start unauthenticated (any user or password is configured)."""
+        return bool(self.accounts)
+
+    @property
+    def table(self) -> CommandTable:
+        assert self.commands is not None, "the command table is set when the server is built"
+        return self.commands

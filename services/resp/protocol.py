@@ -1,0 +1,329 @@
+"""Requests off the wire, read as redis-server 7.0 reads them.
+
+Two forms: multibulk frames (``*<n>\\r\\n`` then ``$<len>\\r\\n<bytes>\\r\\n`` per argument, what every
+client library sends) and inline commands (a line of words, split as Redis's ``sdssplitargs``
+splits it, quotes and escapes included: what a person types into telnet).
+
+Multibulk frames are parsed by hiredis's C reader whenever a read ends on a frame boundary with
+nothing pending, which is how client libraries write; ``RequestScanner``, Redis's own state
+machine in Python, reads everything else (inline commands, frames split across reads, anything
+malformed) and is the authority: hiredis's answer is used only when it provably equals the
+scanner's (``_hiredis_frames``). Every limit and error text is redis-server 7.0.15's, including the
+quirks: a header line ends at its first ``\\r`` followed by any byte, a NUL byte hides the end of a
+line (Redis searches with ``strchr``), an argument's trailing two bytes are skipped unread.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+
+import hiredis
+
+from predis.services.resp.arguments import INT_MAX, to_int
+from predis.services.resp.replies import ErrorReply, error
+
+INLINE_MAX_BYTES = 64 * 1024  # PROTO_INLINE_MAX_SIZE: an inline request, or a header line
+UNAUTHENTICATED_MAX_ARGS = 10  # before AUTH, as Redis 7.0 bounds what it buffers for strangers
+UNAUTHENTICATED_MAX_BULK = 16 * 1024
+ARGUMENT_OVERHEAD_BYTES = 40  # what one parsed argument costs beyond its bytes (object, pointer)
+
+
+class ProtocolError(Exception):
+    """A request Redis answers with a protocol error and then closes the connection."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.reply: ErrorReply = error(f"ERR Protocol error: {what}")
+
+
+class QueryBufferFull(Exception):
+    """A connection's unfinished request outgrew the query buffer limit; Redis closes such a
+    connection without a reply (``client-query-buffer-limit``)."""
+
+
+# -- inline commands --------------------------------------------------------------------------
+
+_C_SPACE = frozenset(b" \t\n\v\f\r")  # C's isspace
+_TOKEN_END = frozenset(b" \n\r\t")  # sdssplitargs ends an unquoted token at these (and at NUL)
+_HEX = frozenset(b"0123456789abcdefABCDEF")
+_ESCAPES = {ord("n"): 10, ord("r"): 13, ord("t"): 9, ord("b"): 8, ord("a"): 7}
+
+
+def split_inline(line: bytes) -> list[bytes] | None:
+    """``line`` split into arguments as Redis's ``sdssplitargs`` splits it, or None for unbalanced
+    quotes (a closing quote must be followed by a space or the end)."""
+    args: list[bytes] = []
+    i, n = 0, len(line)
+    while True:
+        while i < n and line[i] in _C_SPACE:
+            i += 1
+        if i >= n:
+            return args
+        token, i = _token(line, i)
+        if token is None:
+            return None
+        args.append(token)
+
+
+def _token(line: bytes, i: int) -> tuple[bytes | None, int]:
+    current = bytearray()
+    n = len(line)
+    in_double = in_single = False
+    while True:
+        c = line[i] if i < n else 0
+        nxt = line[i + 1] if i + 1 < n else 0
+        done = False
+        if in_double:
+            if c == 0x5C and nxt == 0x78 and i + 3 < n and line[i + 2] in _HEX and line[i + 3] in _HEX:
+                current.append(int(line[i + 2 : i + 4], 16))
+                i += 3
+            elif c == 0x5C and nxt:
+                i += 1
+                current.append(_ESCAPES.get(nxt, nxt))
+            elif c == 0x22:
+                if nxt and nxt not in _C_SPACE:
+                    return None, i
+                done = True
+            elif i >= n:
+                return None, i
+            else:
+                current.append(c)
+        elif in_single:
+            if c == 0x5C and nxt == 0x27:
+                i += 1
+                current.append(0x27)
+            elif c == 0x27:
+                if nxt and nxt not in _C_SPACE:
+                    return None, i
+                done = True
+            elif i >= n:
+                return None, i
+            else:
+                current.append(c)
+        elif i >= n or c in _TOKEN_END:
+            done = True
+        elif c == 0x22:
+            in_double = True
+        elif c == 0x27:
+            in_single = True
+        else:
+            current.append(c)
+        if i < n:
+            i += 1
+        if done:
+            return bytes(current), i
+
+
+# -- the scanner --------------------------------------------------------------------------------
+
+
+class RequestScanner:
+    """Redis 7.0's request state machine (``processInlineBuffer``, ``processMultibulkBuffer``):
+    bytes in, one request (its arguments) out at a time, the partial one kept between reads."""
+
+    def __init__(self, max_bulk_len: int, query_buffer_limit: int) -> None:
+        self.max_bulk_len = max_bulk_len
+        self.query_buffer_limit = query_buffer_limit
+        self._buf = bytearray()
+        self._pos = 0
+        self._remaining = 0  # arguments still to read of the multibulk frame in progress
+        self._bulk_len = -1  # length of the argument being read; -1 before its header
+        self._args: list[bytes] = []
+        self._args_bytes = 0
+
+    @property
+    def idle(self) -> bool:
+        """Whether nothing is buffered and no request is in progress."""
+        return self._pos >= len(self._buf) and not self._remaining
+
+    @property
+    def buffered_bytes(self) -> int:
+        """What the unfinished request holds: its bytes unread and its arguments read so far."""
+        return len(self._buf) - self._pos + self._args_bytes
+
+    def feed(self, data: bytes) -> None:
+        if self._pos:
+            del self._buf[: self._pos]
+            self._pos = 0
+        self._buf += data
+        if self.buffered_bytes > self.query_buffer_limit:
+            raise QueryBufferFull(f"an unfinished request holds more than {self.query_buffer_limit} bytes")
+
+    def next_request(self, authenticated: bool) -> list[bytes] | None:
+        """The next whole request (possibly of no arguments: an empty line, ``*0``), or None until
+        more bytes come; raises :class:`ProtocolError` as Redis replies one."""
+        if not self._remaining:
+            if self._pos >= len(self._buf):
+                return None
+            if self._buf[self._pos] != 0x2A:  # '*'
+                return self._inline()
+            if not self._multibulk_header(authenticated):
+                return None
+            if not self._remaining:
+                return []
+        return self._arguments(authenticated)
+
+    def _line_end(self, too_long: str) -> int:
+        """Where the header line at the read position ends (its ``\\r``), or -1 while it is not
+        all here: Redis needs one byte after the ``\\r`` and cannot see past a NUL."""
+        buf, pos = self._buf, self._pos
+        cr = buf.find(b"\r", pos)
+        if cr >= 0 and buf.find(b"\0", pos, cr) >= 0:
+            cr = -1
+        if cr < 0:
+            if len(buf) - pos > INLINE_MAX_BYTES:
+                raise ProtocolError(too_long)
+            return -1
+        return cr if cr + 1 < len(buf) else -1
+
+    def _multibulk_header(self, authenticated: bool) -> bool:
+        cr = self._line_end("too big mbulk count string")
+        if cr < 0:
+            return False
+        count = to_int(bytes(self._buf[self._pos + 1 : cr]))
+        if count is None or count > INT_MAX:
+            raise ProtocolError("invalid multibulk length")
+        if count > UNAUTHENTICATED_MAX_ARGS and not authenticated:
+            raise ProtocolError("unauthenticated multibulk length")
+        self._pos = cr + 2
+        self._remaining = max(count, 0)
+        return True
+
+    def _arguments(self, authenticated: bool) -> list[bytes] | None:
+        buf = self._buf
+        while self._remaining:
+            if self._bulk_len < 0:
+                cr = self._line_end("too big bulk count string")
+                if cr < 0:
+                    return None
+                if buf[self._pos] != 0x24:  # '$'
+                    got = bytes(buf[self._pos : self._pos + 1]).decode("utf-8", "surrogateescape")
+                    raise ProtocolError(f"expected '$', got '{got}'")
+                length = to_int(bytes(buf[self._pos + 1 : cr]))
+                if length is None or length < 0 or length > self.max_bulk_len:
+                    raise ProtocolError("invalid bulk length")
+                if length > UNAUTHENTICATED_MAX_BULK and not authenticated:
+                    raise ProtocolError("unauthenticated bulk length")
+                self._pos = cr + 2
+                self._bulk_len = length
+            end = self._pos + self._bulk_len
+            if len(buf) < end + 2:
+                return None
+            self._args.append(bytes(buf[self._pos : end]))
+            self._args_bytes += self._bulk_len + ARGUMENT_OVERHEAD_BYTES
+            self._pos = end + 2  # the two bytes after an argument are skipped unread, as Redis does
+            self._bulk_len = -1
+            self._remaining -= 1
+        args, self._args, self._args_bytes = self._args, [], 0
+        return args
+
+    def _inline(self) -> list[bytes] | None:
+        buf, pos = self._buf, self._pos
+        newline = buf.find(b"\n", pos)
+        if newline >= 0 and buf.find(b"\0", pos, newline) >= 0:
+            newline = -1
+        if newline < 0:
+            if len(buf) - pos > INLINE_MAX_BYTES:
+                raise ProtocolError("too big inline request")
+            return None
+        end = newline - 1 if newline > pos and buf[newline - 1] == 0x0D else newline
+        args = split_inline(bytes(buf[pos:end]))
+        if args is None:
+            raise ProtocolError("unbalanced quotes in request")
+        self._pos = newline + 1
+        return args
+
+
+# -- the hiredis fast path ------------------------------------------------------------------------
+
+# hiredis allocates a list as soon as it reads an aggregate's header: big counts go to the scanner.
+_BIG_AGGREGATE = re.compile(rb"[*%~>|][0-9]{6}")
+# hiredis reads a verbatim string (=) as bytes longer than their canonical frame; no such reads.
+_VERBATIM = re.compile(rb"=[0-9]+\r\n...:", re.DOTALL)
+_SENTINEL = b"*0\r\n"
+
+
+def _frame_bytes(frame: list[bytes]) -> int:
+    """The length of ``frame`` written canonically (``*n``, then ``$len`` per argument)."""
+    lengths = list(map(len, frame))
+    return 3 + len(str(len(frame))) + 5 * len(frame) + sum(lengths) + sum(map(len, map(str, lengths)))
+
+
+class RequestParser:
+    """Requests of one connection: hiredis for reads that are whole canonical frames, the
+    scanner for the rest, one request at a time in order."""
+
+    def __init__(self, max_bulk_len: int, query_buffer_limit: int) -> None:
+        self.scanner = RequestScanner(max_bulk_len, query_buffer_limit)
+        self.max_bulk_len = max_bulk_len
+        self._reader = hiredis.Reader()
+        self._ready: deque[list[bytes]] = deque()
+
+    @property
+    def buffered_bytes(self) -> int:
+        return self.scanner.buffered_bytes
+
+    def feed(self, data: bytes, authenticated: bool) -> None:
+        if authenticated and not self._ready and self.scanner.idle:
+            frames = self._hiredis_frames(data)
+            if frames is not None:
+                self._ready.extend(frames)
+                return
+        self.scanner.feed(data)
+
+    def next_request(self, authenticated: bool) -> list[bytes] | None:
+        """As :meth:`RequestScanner.next_request`; a frame hiredis read is checked against the
+        limits for a connection not (or no longer, after RESET) authenticated."""
+        if self._ready:
+            frame = self._ready.popleft()
+            if not authenticated:
+                _check_unauthenticated(frame)
+            return frame
+        return self.scanner.next_request(authenticated)
+
+    def _hiredis_frames(self, data: bytes) -> list[list[bytes]] | None:
+        """The frames ``data`` holds if it is exactly a run of whole canonical multibulk frames
+        (what the scanner would read too), else None and the scanner reads it.
+
+        Why this is exact: after ``data`` the reader must be between frames (the sentinel frame
+        comes back whole), every frame a list of bytes starting with ``*``, and the canonical
+        lengths must add up to ``len(data)``. hiredis reads other element types as bytes too, but
+        ``+`` and ``(`` are shorter than their canonical form and ``=`` is excluded up front, so the
+        sum is only met when every element was a ``$`` bulk string."""
+        if (
+            data[:1] != b"*"
+            or not data.endswith(b"\r\n")
+            or len(data) > self.max_bulk_len
+            or _BIG_AGGREGATE.search(data)
+            or _VERBATIM.search(data)
+        ):
+            return None
+        reader = self._reader
+        frames: list[list[bytes]] = []
+        try:
+            reader.feed(data)
+            while (frame := reader.gets()) is not False:
+                frames.append(frame)
+            reader.feed(_SENTINEL)
+            sentinel = reader.gets()
+        except hiredis.ProtocolError:
+            sentinel = None
+        if sentinel != [] or type(sentinel) is not list or reader.has_data():
+            self._reader = hiredis.Reader()
+            return None
+        total = 0
+        for frame in frames:
+            if type(frame) is not list or total >= len(data) or data[total] != 0x2A:
+                return None
+            if not all(map(bytes.__instancecheck__, frame)):
+                return None
+            total += _frame_bytes(frame)
+        return frames if total == len(data) else None
+
+
+def _check_unauthenticated(frame: list[bytes]) -> None:
+    if len(frame) > UNAUTHENTICATED_MAX_ARGS:
+        raise ProtocolError("unauthenticated multibulk length")
+    if any(len(arg) > UNAUTHENTICATED_MAX_BULK for arg in frame):
+        raise ProtocolError("unauthenticated bulk length")

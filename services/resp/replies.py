@@ -1,0 +1,150 @@
+"""Replies as Python values, and their RESP2 and RESP3 encodings (as redis-server 7.0 writes them).
+
+A handler answers plain values: ``bytes`` (or ``str``) is a bulk string, ``int`` an integer,
+``None`` a null, ``list`` an array, ``dict`` a map; the classes below mark what plain values
+cannot say. RESP2 has no maps, sets, nulls of their own or verbatim strings: maps flatten to
+arrays of key, value, ...; sets are arrays; a null is the null bulk string ``$-1``; a verbatim
+string is a bulk string.
+
+Text (``str`` and the classes built on it) is encoded as UTF-8, bytes that came from a client
+and are not UTF-8 (decoded with ``surrogateescape``) as the bytes they were.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+Reply = Any  # one of the types ``encode`` knows; Any because replies nest
+
+
+class Status(str):
+    """A simple string (``+OK``)."""
+
+    __slots__ = ()
+
+
+class ErrorReply(str):
+    """An error line without its leading ``-``, its first word the error code (``ERR syntax error``)."""
+
+    __slots__ = ()
+
+
+class SetReply(list[Any]):
+    """An array that RESP3 marks as a set (``~``), in this order."""
+
+    __slots__ = ()
+
+
+class Verbatim(str):
+    """Text that RESP3 sends as a verbatim string of format ``txt`` (INFO, CLIENT LIST)."""
+
+    __slots__ = ()
+
+
+class Encoded(bytes):
+    """A reply encoded already (each reply of EXEC, in the protocol at the moment it ran)."""
+
+    __slots__ = ()
+
+
+OK = Status("OK")
+PONG = Status("PONG")
+QUEUED = Status("QUEUED")
+
+
+def error(message: str) -> ErrorReply:
+    """An ``ERR`` error unless ``message`` starts with its own code in capitals (``WRONGPASS ...``);
+    CR and LF become spaces, as Redis does, so that user text never breaks the reply."""
+    return ErrorReply(message.replace("\r", " ").replace("\n", " "))
+
+
+def err(message: str) -> ErrorReply:
+    """``-ERR message``."""
+    return error("ERR " + message)
+
+
+SYNTAX_ERROR = err("syntax error")
+NOT_AN_INTEGER = err("value is not an integer or out of range")
+
+
+def encode(reply: Reply, resp3: bool) -> bytes:
+    out: list[bytes] = []
+    encode_into(reply, resp3, out)
+    return b"".join(out)
+
+
+def encode_into(reply: Reply, resp3: bool, out: list[bytes]) -> None:
+    """Appends the encoding of ``reply`` to ``out`` (joined once per batch of replies)."""
+    _ENCODERS[type(reply)](reply, resp3, out)
+
+
+def _bulk(value: bytes, resp3: bool, out: list[bytes]) -> None:
+    out.append(b"$%d\r\n%b\r\n" % (len(value), value))
+
+
+def _text(value: str, resp3: bool, out: list[bytes]) -> None:
+    _bulk(value.encode("utf-8", "surrogateescape"), resp3, out)
+
+
+def _integer(value: int, resp3: bool, out: list[bytes]) -> None:
+    out.append(b":%d\r\n" % value)
+
+
+def _null(value: None, resp3: bool, out: list[bytes]) -> None:
+    out.append(b"_\r\n" if resp3 else b"$-1\r\n")
+
+
+def _array(value: list[Any], resp3: bool, out: list[bytes]) -> None:
+    out.append(b"*%d\r\n" % len(value))
+    for item in value:
+        _ENCODERS[type(item)](item, resp3, out)
+
+
+def _set(value: SetReply, resp3: bool, out: list[bytes]) -> None:
+    out.append(b"%c%d\r\n" % (126 if resp3 else 42, len(value)))  # '~' or '*'
+    for item in value:
+        _ENCODERS[type(item)](item, resp3, out)
+
+
+def _map(value: dict[Any, Any], resp3: bool, out: list[bytes]) -> None:
+    out.append(b"%%%d\r\n" % len(value) if resp3 else b"*%d\r\n" % (2 * len(value)))
+    for key, item in value.items():
+        _ENCODERS[type(key)](key, resp3, out)
+        _ENCODERS[type(item)](item, resp3, out)
+
+
+def _status(value: Status, resp3: bool, out: list[bytes]) -> None:
+    out.append(b"+%b\r\n" % value.encode("utf-8", "surrogateescape"))
+
+
+def _error(value: ErrorReply, resp3: bool, out: list[bytes]) -> None:
+    out.append(b"-%b\r\n" % value.encode("utf-8", "surrogateescape"))
+
+
+def _verbatim(value: Verbatim, resp3: bool, out: list[bytes]) -> None:
+    data = value.encode("utf-8", "surrogateescape")
+    if resp3:
+        out.append(b"=%d\r\ntxt:%b\r\n" % (len(data) + 4, data))
+    else:
+        _bulk(data, resp3, out)
+
+
+def _encoded(value: Encoded, resp3: bool, out: list[bytes]) -> None:
+    out.append(value)
+
+
+_ENCODERS: dict[type, Callable[[Any, bool, list[bytes]], None]] = {
+    bytes: _bulk,
+    str: _text,
+    int: _integer,
+    type(None): _null,
+    list: _array,
+    tuple: _array,
+    SetReply: _set,
+    dict: _map,
+    Status: _status,
+    ErrorReply: _error,
+    Verbatim: _verbatim,
+    Encoded: _encoded,
+}

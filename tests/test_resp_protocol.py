@@ -1,0 +1,218 @@
+"""The RESP request parser and reply encoder alone: inline splitting, the scanner against
+chunked input, hiredis's fast path never disagreeing with the scanner, and fuzzing (random
+bytes and mutated frames: a reply, an error or waiting for more; never another exception)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import test_resp_harness
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_resp_harness import PredisResp, RawClient, command
+
+from predis.services.resp.protocol import (
+    ProtocolError,
+    QueryBufferFull,
+    RequestParser,
+    RequestScanner,
+    split_inline,
+)
+from predis.services.resp.replies import (
+    Encoded,
+    ErrorReply,
+    SetReply,
+    Status,
+    Verbatim,
+    encode,
+)
+
+# The shared fixtures, by name (pytest finds them here).
+predis = test_resp_harness.predis
+
+MAX_BULK = 1 << 20
+QUERY_LIMIT = 4 << 20
+
+
+def _scan_all(data: bytes, chunks: list[int] | None = None, authenticated: bool = True) -> tuple[list, str | None]:
+    """Every request the scanner reads from ``data`` fed in ``chunks``, and the protocol error
+    it stopped at (or None)."""
+    scanner = RequestScanner(MAX_BULK, QUERY_LIMIT)
+    requests: list[list[bytes]] = []
+    pieces = [data] if chunks is None else _split(data, chunks)
+    try:
+        for piece in pieces:
+            scanner.feed(piece)
+            while (request := scanner.next_request(authenticated)) is not None:
+                requests.append(request)
+    except ProtocolError as refused:
+        return requests, str(refused)
+    return requests, None
+
+
+def _split(data: bytes, sizes: list[int]) -> list[bytes]:
+    pieces, pos = [], 0
+    for size in sizes:
+        if pos >= len(data):
+            break
+        pieces.append(data[pos : pos + size])
+        pos += size
+    if pos < len(data):
+        pieces.append(data[pos:])
+    return pieces
+
+
+def test_inline_commands_split_as_sdssplitargs_does() -> None:
+    assert split_inline(b"set  key   value") == [b"set", b"key", b"value"]
+    assert split_inline(b'set "a b" c') == [b"set", b"a b", b"c"]
+    assert split_inline(b"echo \"\\x41\\n\\t\\\"q\" 'it\\'s'") == [b"echo", b'A\n\t"q', b"it's"]
+    assert split_inline(b'echo "\\xzz"') == [b"echo", b"xzz"]
+    assert split_inline(b'echo a"b c"d') is None
+    assert split_inline(b'echo a"b c"') == [b"echo", b"ab c"]
+    assert split_inline(b'echo "unterminated') is None
+    assert split_inline(b"echo 'x'y") is None
+    assert split_inline(b'""') == [b""]
+    assert split_inline(b"   ") == []
+    assert split_inline(b"a\x0bb") == [b"a\x0bb"]
+
+
+def test_a_request_split_anywhere_reads_the_same() -> None:
+    data = command("SET", "k", "v" * 300) + b"ping\r\n" + command("MGET", "a", "b") + b'echo "x y"\n'
+    whole = _scan_all(data)
+    assert whole == ([[b"SET", b"k", b"v" * 300], [b"ping"], [b"MGET", b"a", b"b"], [b"echo", b"x y"]], None)
+    for size in (1, 2, 3, 7, 64):
+        assert _scan_all(data, [size] * len(data)) == whole
+
+
+def test_the_parser_prefers_hiredis_only_for_whole_canonical_frames() -> None:
+    parser = RequestParser(MAX_BULK, QUERY_LIMIT)
+    data = command("SET", "a", "1") + command("GET", "a")
+    assert parser._hiredis_frames(data) == [[b"SET", b"a", b"1"], [b"GET", b"a"]]
+    assert parser._hiredis_frames(b"*1\r\n+foo\r\n") is None
+    assert parser._hiredis_frames(b"*1\r\n$3\r\nfoo\r\n*1\r\n$2\r\n") is None  # ends mid-frame
+    assert parser._hiredis_frames(b"*2\r\n+a\r\n=8\r\ntxt:abcd\r\n") is None
+    assert parser._hiredis_frames(b"~1\r\n$4\r\nping\r\n") is None
+    assert parser._hiredis_frames(b"*1000000\r\n") is None
+    assert parser._hiredis_frames(command("GET", "a")) == [[b"GET", b"a"]]  # a refusal left it clean
+
+
+def test_unauthenticated_limits_apply_to_frames_hiredis_read() -> None:
+    parser = RequestParser(MAX_BULK, QUERY_LIMIT)
+    parser.feed(command("AUTH", "pw") + command("GET", *"abcdefghijk"), authenticated=True)
+    assert parser.next_request(authenticated=True) == [b"AUTH", b"pw"]
+    with pytest.raises(ProtocolError, match="unauthenticated multibulk length"):
+        parser.next_request(authenticated=False)
+
+
+def test_an_unfinished_request_is_bounded_by_the_query_buffer_limit() -> None:
+    scanner = RequestScanner(MAX_BULK, 2 * MAX_BULK)
+    scanner.feed(b"*3\r\n$1048576\r\n" + b"x" * MAX_BULK + b"\r\n")
+    assert scanner.next_request(True) is None
+    with pytest.raises(QueryBufferFull):
+        scanner.feed(b"$1048576\r\n" + b"x" * MAX_BULK)
+
+
+# -- fuzzing --------------------------------------------------------------------------------------
+
+frames = st.lists(
+    st.lists(st.binary(max_size=40), min_size=0, max_size=6).map(lambda args: command(*args) if args else b"*0\r\n"),
+    min_size=1,
+    max_size=5,
+).map(b"".join)
+inline = st.lists(st.sampled_from([b"ping", b"get", b'"a b"', b"'x'", b"\\x41", b" ", b"\t", b'"', b"\r\n", b"\n"]))
+
+
+@st.composite
+def mutated(draw: st.DrawFn) -> bytes:
+    data = bytearray(draw(st.one_of(frames, inline.map(b"".join))))
+    for _ in range(draw(st.integers(0, 4))):
+        if not data:
+            break
+        at = draw(st.integers(0, len(data) - 1))
+        choice = draw(st.integers(0, 3))
+        if choice == 0:
+            data[at] = draw(st.integers(0, 255))
+        elif choice == 1:
+            data.insert(at, draw(st.sampled_from(b"*$+-:\r\n0123456789\x00")))
+        elif choice == 2:
+            del data[at]
+        else:
+            del data[at:]
+    return bytes(data)
+
+
+@settings(max_examples=300, deadline=1000, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.one_of(st.binary(max_size=300), mutated()), sizes=st.lists(st.integers(1, 50), max_size=20))
+def test_the_parser_survives_anything(data: bytes, sizes: list[int]) -> None:
+    for authenticated in (True, False):
+        parser = RequestParser(MAX_BULK, QUERY_LIMIT)
+        started = time.monotonic()
+        try:
+            for piece in _split(data, sizes):
+                parser.feed(piece, authenticated)
+                for _ in range(len(data) + 2):  # every request consumes bytes: this many at most
+                    request = parser.next_request(authenticated)
+                    if request is None:
+                        break
+                    assert all(type(arg) is bytes for arg in request)
+        except (ProtocolError, QueryBufferFull):
+            pass
+        assert time.monotonic() - started < 0.5
+
+
+@settings(max_examples=300, deadline=1000)
+@given(data=st.one_of(frames, mutated()))
+def test_hiredis_never_disagrees_with_the_scanner(data: bytes) -> None:
+    fast = RequestParser(MAX_BULK, QUERY_LIMIT)._hiredis_frames(data)
+    if fast is None:
+        return
+    scanner = RequestScanner(MAX_BULK, QUERY_LIMIT)
+    scanner.feed(data)
+    exact = []
+    while (request := scanner.next_request(True)) is not None:
+        exact.append(request)
+    assert scanner.idle
+    assert fast == exact
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.one_of(st.binary(min_size=1, max_size=200), mutated()))
+def test_the_server_answers_or_closes_and_stays_up(data: bytes, predis: PredisResp) -> None:
+    raw = RawClient(predis.port, timeout=2)
+    try:
+        raw.send(data)
+        raw.until_closed(0.05)
+    except (TimeoutError, ConnectionError):
+        pass
+    finally:
+        raw.close()
+    check = RawClient(predis.port)
+    try:
+        assert check.call("PING") == b"+PONG\r\n"
+    finally:
+        check.close()
+
+
+# -- replies --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("reply", "resp2", "resp3"),
+    [
+        (b"v", b"$1\r\nv\r\n", b"$1\r\nv\r\n"),
+        (None, b"$-1\r\n", b"_\r\n"),
+        (7, b":7\r\n", b":7\r\n"),
+        (Status("OK"), b"+OK\r\n", b"+OK\r\n"),
+        (ErrorReply("ERR x"), b"-ERR x\r\n", b"-ERR x\r\n"),
+        ([b"a", None], b"*2\r\n$1\r\na\r\n$-1\r\n", b"*2\r\n$1\r\na\r\n_\r\n"),
+        ({"k": 1}, b"*2\r\n$1\r\nk\r\n:1\r\n", b"%1\r\n$1\r\nk\r\n:1\r\n"),
+        (SetReply([Status("x")]), b"*1\r\n+x\r\n", b"~1\r\n+x\r\n"),
+        (Verbatim("a:b\r\n"), b"$5\r\na:b\r\n\r\n", b"=9\r\ntxt:a:b\r\n\r\n"),
+        (Encoded(b":1\r\n"), b":1\r\n", b":1\r\n"),
+        ("\udcff", b"$1\r\n\xff\r\n", b"$1\r\n\xff\r\n"),
+    ],
+)
+def test_replies_encode_as_redis_writes_them(reply: object, resp2: bytes, resp3: bytes) -> None:
+    assert encode(reply, resp3=False) == resp2
+    assert encode(reply, resp3=True) == resp3
