@@ -383,6 +383,16 @@ def build_parser() -> argparse.ArgumentParser:
     faults.add_arguments(faults_bench)
     faults_bench.set_defaults(func=faults.run)
 
+    from predis.services.bench import redis_compare, redis_suite
+
+    suite_bench = benches.add_parser("redis-suite", help="redis-py's own test suite against Redis-protocol URLs")
+    redis_suite.add_arguments(suite_bench)
+    suite_bench.set_defaults(func=redis_suite.run)
+
+    compare_bench = benches.add_parser("redis-compare", help="redis-benchmark and redis-py beside a redis-server")
+    redis_compare.add_arguments(compare_bench)
+    compare_bench.set_defaults(func=redis_compare.run)
+
     targets = benches.add_parser("targets", help="learned-policy replay rows against the bars they must clear")
     prefetch_targets.add_arguments(targets)
     targets.set_defaults(func=prefetch_targets.run)

@@ -1,0 +1,451 @@
+"""``predis bench redis-compare``: a Redis-protocol server measured beside a redis-server on the
+same machine, in one run, with clients nobody here wrote.
+
+With ``--start-redis`` (the default) the reference is a redis-server this command starts on a free
+loopback port (``--save '' --appendonly no``); ``--reference HOST:PORT`` names one already running.
+Both get the same keys first (``key:<12 digits>`` for every number below ``--keyspace``, 100-byte
+values, as redis-benchmark's ``__rand_int__`` writes them), so GET and MGET hit. Then, for each of
+``--rounds`` rounds:
+
+- ``redis-benchmark -t set,get,incr,mset -n N -r KEYSPACE -d 100 -c 50 --csv``, once as it is and
+  once with ``-P 16``;
+- an MGET of 100 keys as a custom command (``MGET key:__rand_int__`` x 100: redis-benchmark draws a
+  number for each occurrence), whose requests/s x 100 is keys/s.
+
+Each measurement runs against both servers back to back, the one that goes first alternating from
+one measurement to the next, so that a change in the machine's load hits both; the table shows
+medians over the rounds. Last, GET and SET latency through redis-py, one client per server on
+loopback, ``--latency-calls`` calls each after a warm-up, p50 and p99, the two servers taking turns
+every tenth of the calls.
+
+The command writes ``key:*`` and ``counter:*`` keys to both servers and flushes neither.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import math
+import shutil
+import socket
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from predis.services.bench import machine
+
+# redis-benchmark's -t tests and the names its --csv output gives them.
+TESTS = "set,get,incr,mset"
+LOAD_CHUNK = 10_000
+LATENCY_BLOCKS = 10
+
+
+@dataclass(frozen=True)
+class CompareSettings:
+    requests: int = 100_000  # -n of the -t runs
+    keyspace: int = 100_000  # -r, and the keys loaded first
+    value_size: int = 100  # -d, and the loaded values
+    clients: int = 50  # -c
+    pipeline: int = 16  # -P of the pipelined run
+    mget_keys: int = 100
+    mget_requests: int = 10_000  # -n of the MGET run: each request reads mget_keys keys
+    latency_calls: int = 20_000
+    warmup_calls: int = 2_000
+    rounds: int = 3
+    protocol: int = 2  # RESP version of redis-benchmark (-3) and redis-py alike
+    timeout_s: float = 300.0  # the longest one redis-benchmark run may take
+
+    def __post_init__(self) -> None:
+        counts = ("requests", "keyspace", "value_size", "clients", "pipeline", "mget_keys", "mget_requests")
+        for name in (*counts, "latency_calls", "rounds"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
+        if self.warmup_calls < 0:
+            raise ValueError("--warmup-calls must not be negative")
+        if self.protocol not in (2, 3):
+            raise ValueError("--protocol must be 2 or 3")
+        if self.timeout_s <= 0:
+            raise ValueError("--timeout must be positive")
+
+
+def parse_address(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:6379`` for IPv6) -> (host, port); ValueError with the reason."""
+    host, sep, port = text.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{text!r} is not HOST:PORT (say 127.0.0.1:6379)")
+    return host, int(port)
+
+
+def require(*programs: str) -> None:
+    """RuntimeError naming the programs that are not on PATH."""
+    missing = [p for p in programs if shutil.which(p) is None]
+    if missing:
+        raise RuntimeError(f"{' and '.join(missing)} not found on PATH (apt-get install redis-server, or redis-tools)")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@contextmanager
+def redis_server(extra: tuple[str, ...] = ()) -> Iterator[tuple[str, int]]:
+    """A redis-server on a free loopback port, without persistence, stopped on exit."""
+    require("redis-server")
+    import redis
+
+    with tempfile.TemporaryDirectory(prefix="predis-redis-") as folder, ExitStack() as stack:
+        port = _free_port()
+        log = stack.enter_context((Path(folder) / "redis.log").open("wb"))
+        command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        process = subprocess.Popen([*command, "--dir", folder, *extra], stdout=log, stderr=subprocess.STDOUT)
+        stack.callback(_stop, process)
+        password = extra[extra.index("--requirepass") + 1] if "--requirepass" in extra else None
+        client = redis.Redis("127.0.0.1", port, password=password, socket_connect_timeout=1)
+        for _ in range(200):
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if process.poll() is not None:
+                    break
+                time.sleep(0.025)
+        else:
+            raise RuntimeError("redis-server did not answer PING within 5 s")
+        if process.poll() is not None:
+            raise RuntimeError(f"redis-server exited at start: {(Path(folder) / 'redis.log').read_text()[-500:]}")
+        client.close()
+        yield "127.0.0.1", port
+
+
+def _client(address: tuple[str, int], protocol: int, retries: int = 3) -> Any:
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    return redis.Redis(
+        address[0],
+        address[1],
+        protocol=protocol,
+        socket_timeout=30,
+        socket_connect_timeout=5,
+        retry=Retry(NoBackoff(), retries),
+    )
+
+
+def check_server(address: tuple[str, int], role: str, protocol: int) -> str | None:
+    """PINGs the server (RuntimeError with the reason when it does not answer); its INFO version if any."""
+    import redis
+
+    where = f"{address[0]}:{address[1]}"
+    try:
+        client = _client(address, protocol, retries=0)
+        client.ping()
+    except redis.RedisError as e:
+        raise RuntimeError(f"the {role} at {where} does not answer PING (RESP{protocol}): {e}") from None
+    try:
+        return str(client.info("server").get("redis_version")) or None
+    except redis.RedisError:
+        return None  # INFO is not what is measured here
+    finally:
+        client.close()
+
+
+def key_name(i: int) -> str:
+    """The name redis-benchmark's ``key:__rand_int__`` gives number ``i``."""
+    return f"key:{i:012d}"
+
+
+def load_keys(address: tuple[str, int], settings: CompareSettings) -> None:
+    client = _client(address, settings.protocol)
+    value = b"v" * settings.value_size
+    try:
+        for start in range(0, settings.keyspace, LOAD_CHUNK):
+            stop = min(settings.keyspace, start + LOAD_CHUNK)
+            client.mset({key_name(i): value for i in range(start, stop)})
+    finally:
+        client.close()
+
+
+def benchmark_commands(address: tuple[str, int], settings: CompareSettings) -> dict[str, list[str]]:
+    """The three redis-benchmark command lines, by measurement."""
+    base = ["redis-benchmark", "-h", address[0], "-p", str(address[1]), "-r", str(settings.keyspace)]
+    base += ["-d", str(settings.value_size), "-c", str(settings.clients), "--csv"]
+    if settings.protocol == 3:
+        base.append("-3")
+    n = ["-n", str(settings.requests)]
+    mget = ["-n", str(settings.mget_requests), "MGET", *(["key:__rand_int__"] * settings.mget_keys)]
+    return {
+        "plain": [*base, *n, "-t", TESTS],
+        "pipelined": [*base, *n, "-t", TESTS, "-P", str(settings.pipeline)],
+        "mget": [*base, *mget],
+    }
+
+
+def parse_csv(output: str) -> dict[str, dict[str, float]]:
+    """redis-benchmark 7's ``--csv``: a header row ("test","rps","avg_latency_ms",...), then a row a
+    test, every field quoted. Test -> {column: value}."""
+    rows = list(csv.reader(io.StringIO(output)))
+    header = next((i for i, row in enumerate(rows) if row and row[0] == "test"), None)
+    if header is None:
+        raise ValueError(f"no CSV header in redis-benchmark's output: {output[:200]!r}")
+    columns = rows[header][1:]
+    return {row[0]: dict(zip(columns, map(float, row[1:]), strict=True)) for row in rows[header + 1 :] if row}
+
+
+def _test_name(measurement: str, test: str, settings: CompareSettings) -> str:
+    if measurement == "mget":
+        return f"MGET ({settings.mget_keys} keys)"
+    return test if measurement == "plain" else f"{test} -P {settings.pipeline}"
+
+
+def run_benchmark(command: list[str], timeout_s: float) -> dict[str, dict[str, float]]:
+    # redis-benchmark waits forever on a server that refuses connections: hence the timeout.
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, check=False)
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"redis-benchmark ran past {timeout_s:g}s: {' '.join(command[:8])} ...") from None
+    if done.returncode != 0:
+        error = done.stderr.strip().splitlines()[-1:] or ["(nothing on stderr)"]
+        raise RuntimeError(f"redis-benchmark exited {done.returncode} on {' '.join(command[:5])}: {error[0]}")
+    return parse_csv(done.stdout)
+
+
+def _percentiles(ns: list[int]) -> dict[str, float]:
+    us = np.asarray(ns, dtype=np.float64) / 1000
+    return {"p50_us": round(float(np.percentile(us, 50)), 1), "p99_us": round(float(np.percentile(us, 99)), 1)}
+
+
+def redis_py_latency(
+    servers: dict[str, tuple[str, int]], op: str, settings: CompareSettings, seed: int
+) -> dict[str, dict[str, float]]:
+    """p50 and p99 of ``op`` (GET or SET) through one redis-py client per server, after a warm-up.
+    The calls go in ``LATENCY_BLOCKS`` blocks, the servers taking turns block by block (the one that
+    goes first alternating), so that a change in the machine's load reaches both."""
+    clients = {side: _client(address, settings.protocol) for side, address in servers.items()}
+    rng = np.random.default_rng(seed)
+    keys = [key_name(int(i)) for i in rng.integers(0, settings.keyspace, settings.latency_calls)]
+    value = b"s" * settings.value_size
+    timings: dict[str, list[int]] = {side: [] for side in servers}
+    try:
+        calls = {
+            side: client.get if op == "GET" else (lambda key, c=client: c.set(key, value))
+            for side, client in clients.items()
+        }
+        for call in calls.values():
+            for key in keys[: settings.warmup_calls]:
+                call(key)
+        for b, block in enumerate(np.array_split(np.arange(len(keys)), LATENCY_BLOCKS)):
+            for side in list(servers)[:: 1 if b % 2 == 0 else -1]:
+                call, out = calls[side], timings[side]
+                for i in block:
+                    started = time.perf_counter_ns()
+                    call(keys[i])
+                    out.append(time.perf_counter_ns() - started)
+    finally:
+        for client in clients.values():
+            client.close()
+    return {side: _percentiles(t) for side, t in timings.items()}
+
+
+def _ratio(a: float, b: float) -> float | None:
+    return round(a / b, 3) if b else None
+
+
+def compare(
+    target: tuple[str, int], reference: tuple[str, int], settings: CompareSettings, started_redis: bool = False
+) -> dict[str, Any]:
+    """Every measurement against both servers; see the module's docstring."""
+    require("redis-benchmark")
+    versions = {
+        "target": check_server(target, "target", settings.protocol),
+        "reference": check_server(reference, "reference", settings.protocol),
+    }
+    began = time.perf_counter()
+    for address in (target, reference):
+        load_keys(address, settings)
+    commands = {"target": benchmark_commands(target, settings), "reference": benchmark_commands(reference, settings)}
+    runs: dict[str, dict[str, list[dict[str, float]]]] = {}
+    step = 0
+    for _ in range(settings.rounds):
+        for measurement in ("plain", "pipelined", "mget"):
+            order = ("target", "reference") if step % 2 == 0 else ("reference", "target")
+            step += 1
+            for side in order:
+                for test, figures in run_benchmark(commands[side][measurement], settings.timeout_s).items():
+                    name = _test_name(measurement, test, settings)
+                    runs.setdefault(name, {"target": [], "reference": []})[side].append(figures)
+    benchmark = {name: _summary(sides) for name, sides in runs.items()}
+    mget = benchmark.get(f"MGET ({settings.mget_keys} keys)")
+    latency: dict[str, dict[str, Any]] = {}
+    for i, op in enumerate(("GET", "SET")):
+        timed = redis_py_latency({"target": target, "reference": reference}, op, settings, i)
+        latency[op] = {**timed, "p50_ratio": _ratio(timed["target"]["p50_us"], timed["reference"]["p50_us"])}
+    return {
+        "target": f"{target[0]}:{target[1]}",
+        "reference": f"{reference[0]}:{reference[1]}",
+        "reference_started_here": started_redis,
+        "versions": {**versions, "redis_benchmark": _benchmark_version()},
+        "settings": asdict(settings),
+        "commands": commands,
+        "benchmark": benchmark,
+        "mget_keys_per_s": {
+            side: round(mget[f"{side}_rps"] * settings.mget_keys) if mget and mget[f"{side}_rps"] else None
+            for side in ("target", "reference")
+        },
+        "latency": latency,
+        "seconds": round(time.perf_counter() - began, 1),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+    }
+
+
+def _summary(sides: dict[str, list[dict[str, float]]]) -> dict[str, Any]:
+    """Medians over the rounds. redis-benchmark prints rps "inf" for a run shorter than its 1 ms
+    clock: such runs are left out of the median (None when every run was one; raise --requests)."""
+    out: dict[str, Any] = {}
+    for side, figures in sides.items():
+        timed = [f for f in figures if math.isfinite(f["rps"])]
+        out[f"{side}_rps"] = round(statistics.median(f["rps"] for f in timed), 1) if timed else None
+        out[f"{side}_p50_ms"] = round(statistics.median(f["p50_latency_ms"] for f in figures), 3)
+        out[f"{side}_p99_ms"] = round(statistics.median(f["p99_latency_ms"] for f in figures), 3)
+        out[f"{side}_runs_rps"] = [f["rps"] if math.isfinite(f["rps"]) else None for f in figures]
+        rps = [f["rps"] for f in timed]
+        # How far apart the rounds were: a ratio nearer 1 than this says nothing.
+        out[f"{side}_spread"] = round((max(rps) - min(rps)) / statistics.median(rps), 3) if rps else None
+    target, reference = out.get("target_rps"), out.get("reference_rps")
+    out["ratio"] = _ratio(target, reference) if target is not None and reference is not None else None
+    return out
+
+
+def _benchmark_version() -> str:
+    done = subprocess.run(["redis-benchmark", "--version"], capture_output=True, text=True, check=False)
+    return done.stdout.strip()
+
+
+def run_compare(target: str, reference: str | None = None, settings: CompareSettings | None = None) -> dict[str, Any]:
+    """``compare`` with the reference started here when ``reference`` is None."""
+    settings = settings or CompareSettings()
+    target_address = parse_address(target)
+    if reference is not None:
+        reference_address = parse_address(reference)
+        if reference_address == target_address:
+            raise ValueError("--target and --reference are the same server")
+        return compare(target_address, reference_address, settings)
+    require("redis-server", "redis-benchmark")
+    with redis_server() as started:
+        return compare(target_address, started, settings, started_redis=True)
+
+
+def _count(value: float | None) -> str:
+    return "too fast to time" if value is None else f"{value:,.0f}"
+
+
+def print_table(result: dict[str, Any]) -> None:
+    s = result["settings"]
+    versions = result["versions"]
+    started = " (started here)" if result["reference_started_here"] else ""
+    print(
+        f"redis-compare: target {result['target']} (redis_version {versions['target']}) vs reference "
+        f"{result['reference']}{started} (redis-server {versions['reference']}); {versions['redis_benchmark']}"
+    )
+    print(
+        f"redis-benchmark -n {s['requests']:,} -r {s['keyspace']:,} -d {s['value_size']} -c {s['clients']}, "
+        f"RESP{s['protocol']}, median of {s['rounds']} round(s), target and reference alternating"
+    )
+    print(f"  {'test':<24}{'target req/s':>14}{'reference req/s':>17}{'target/ref':>12}{'spread':>9}")
+    for name, row in result["benchmark"].items():
+        target, reference = (_count(row[f"{side}_rps"]) for side in ("target", "reference"))
+        ratio = f"{row['ratio']:.3f}" if row["ratio"] is not None else "-"
+        spreads = [x for x in (row["target_spread"], row["reference_spread"]) if x is not None]
+        spread = f"{max(spreads):.0%}" if spreads else "-"
+        print(f"  {name:<24}{target:>14}{reference:>17}{ratio:>12}{spread:>9}")
+    print("  (spread: the wider of the two sides' (max - min) / median over the rounds)")
+    keys = result["mget_keys_per_s"]
+    print(f"  MGET keys/s: target {_count(keys['target'])}, reference {_count(keys['reference'])}")
+    calls = f"{s['latency_calls']:,} calls each after {s['warmup_calls']:,} warm-up"
+    print(f"redis-py, one client per server on loopback, {calls}, the servers taking turns:")
+    print(f"  {'':<6}{'target p50 / p99 us':>22}{'reference p50 / p99 us':>25}{'p50 ratio':>12}")
+    for op, row in result["latency"].items():
+        t, r = (f"{row[side]['p50_us']:.1f} / {row[side]['p99_us']:.1f}" for side in ("target", "reference"))
+        ratio = f"{row['p50_ratio']:.3f}" if row["p50_ratio"] is not None else "-"
+        print(f"  {op:<6}{t:>22}{r:>25}{ratio:>12}")
+    print(f"  {result['seconds']}s, {result['date']}, {result['machine']}")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    d = CompareSettings()
+    parser.add_argument("--target", required=True, help="HOST:PORT of the server measured (Predis's RESP address)")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--reference", help="HOST:PORT of a redis-server already running (it gets key:* keys)")
+    where.add_argument(
+        "--start-redis", action="store_true", help="start a redis-server here as the reference (the default)"
+    )
+    parser.add_argument("--requests", type=int, default=d.requests, help=f"-n of the -t runs ({d.requests:,})")
+    parser.add_argument("--keyspace", type=int, default=d.keyspace, help=f"-r and keys loaded first ({d.keyspace:,})")
+    parser.add_argument("--value-size", type=int, default=d.value_size, help=f"-d ({d.value_size})")
+    parser.add_argument("--clients", type=int, default=d.clients, help=f"-c ({d.clients})")
+    parser.add_argument("--pipeline", type=int, default=d.pipeline, help=f"-P of the pipelined run ({d.pipeline})")
+    parser.add_argument("--mget-keys", type=int, default=d.mget_keys, help=f"keys per MGET ({d.mget_keys})")
+    parser.add_argument(
+        "--mget-requests", type=int, default=d.mget_requests, help=f"-n of the MGET run ({d.mget_requests:,})"
+    )
+    parser.add_argument(
+        "--latency-calls", type=int, default=d.latency_calls, help=f"redis-py GETs and SETs ({d.latency_calls:,})"
+    )
+    parser.add_argument("--warmup-calls", type=int, default=d.warmup_calls, help=f"before them ({d.warmup_calls:,})")
+    parser.add_argument("--rounds", type=int, default=d.rounds, help=f"of the redis-benchmark runs ({d.rounds})")
+    parser.add_argument("--protocol", type=int, choices=(2, 3), default=d.protocol, help="RESP version (2)")
+    parser.add_argument("--timeout", type=float, default=d.timeout_s, help="longest redis-benchmark run, s (300)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        settings = CompareSettings(
+            requests=args.requests,
+            keyspace=args.keyspace,
+            value_size=args.value_size,
+            clients=args.clients,
+            pipeline=args.pipeline,
+            mget_keys=args.mget_keys,
+            mget_requests=args.mget_requests,
+            latency_calls=args.latency_calls,
+            warmup_calls=args.warmup_calls,
+            rounds=args.rounds,
+            protocol=args.protocol,
+            timeout_s=args.timeout,
+        )
+        parse_address(args.target)
+        if args.reference is not None:
+            parse_address(args.reference)
+        result = run_compare(args.target, args.reference, settings)
+    except (ValueError, RuntimeError) as e:
+        raise SystemExit(f"predis bench redis-compare: {e}") from None
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print_table(result)
+    return 0
