@@ -23,6 +23,15 @@ def prefetched_flags(s: pol.PolicyState, slots: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(cache=True)
+def read_hits(s: pol.PolicyState, slots: np.ndarray) -> np.ndarray:
+    """Whether a prefetch had loaded each slot (read before any is touched), then touches them:
+    :func:`prefetched_flags` and :func:`touch_many` in one compiled call."""
+    out = prefetched_flags(s, slots)
+    touch_many(s, slots)
+    return out
+
+
+@numba.njit(cache=True)
 def can_admit_many(s: pol.PolicyState, t: int, sizes: np.ndarray) -> np.ndarray:
     out = np.empty(len(sizes), dtype=np.bool_)
     for i in range(len(sizes)):

@@ -275,10 +275,10 @@ class Engine:
         prefetched = np.zeros(len(slots), dtype=np.bool_)
         row = self._counters[t]
         if len(live):
-            prefetched[found] = bp.prefetched_flags(self._policy, live)
+            # The flags are read before the touches clear them (charges_of does not look at them).
+            prefetched[found] = bp.read_hits(self._policy, live)
             if prefetched.any():  # first reads: these bytes no longer count as unused prefetches
                 row[Counter.PREFETCH_BYTES] -= int(bp.charges_of(self._policy, np.unique(slots[prefetched])).sum())
-            bp.touch_many(self._policy, live)
         values, lengths = self.storage.read(slots)
         hits = int(found.sum())
         row[Counter.HITS] += hits
@@ -635,9 +635,13 @@ class Engine:
 
 
 def _check_keys(keys: KeyBatch) -> None:
-    if not len(keys):
+    n = len(keys)
+    if not n:
         return
-    shortest, longest = int(keys.lengths.min()), int(keys.lengths.max())
+    if n == 1:  # NumPy's min and max cost more than the whole check for one key
+        shortest = longest = int(keys.lengths[0])
+    else:
+        shortest, longest = int(keys.lengths.min()), int(keys.lengths.max())
     if shortest == 0:
         raise InvalidInput("a key is empty; keys are 1 byte to 64 KiB")
     if longest > MAX_KEY_BYTES:

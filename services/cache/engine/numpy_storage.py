@@ -329,8 +329,10 @@ class NumpyStorage(SlotTableStorage):
 
     def read(self, slots: np.ndarray) -> tuple[bytes, np.ndarray]:
         slots = np.asarray(slots, dtype=np.int32)
-        live = slots >= 0
-        total = int(self._a.info[slots[live], VALUE_LEN].sum())
+        if len(slots) == 1:  # a fancy index and a sum cost more than the read of one value
+            total = int(self._a.info[slots[0], VALUE_LEN]) if slots[0] >= 0 else 0
+        else:
+            total = int(self._a.info[slots[slots >= 0], VALUE_LEN].sum())
         out = np.empty(total, dtype=np.uint8)
         lengths = np.empty(len(slots), dtype=np.uint32)
         _read(self._a, self.block_bytes, slots, out, lengths)

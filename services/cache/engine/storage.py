@@ -39,6 +39,10 @@ class KeyBatch:
 
     @classmethod
     def of(cls, items: list[bytes]) -> KeyBatch:
+        if len(items) == 1:  # the single-key calls (GET, SET) skip the join and the cumulative sum
+            key = items[0]
+            lengths = np.array([len(key)], dtype=np.int64)
+            return cls(np.frombuffer(key, dtype=np.uint8), np.zeros(1, dtype=np.int64), lengths)
         return cls.from_blob(b"".join(items), np.array([len(k) for k in items], dtype=np.int64))
 
     def __len__(self) -> int:
