@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import pytest
 
@@ -252,6 +252,109 @@ def test_absolute_expiry_is_in_unix_milliseconds() -> None:
     assert cache.expire_at("t", b"k", WALL_START_MS)  # in the past: removed, as Redis PEXPIREAT
     assert cache.peek("t", b"k") is None
     assert not cache.expire_at("t", b"absent", WALL_START_MS + 10**9)
+
+
+class TickingClocks(Clocks):
+    """Clocks that move on by ``step_ns`` at every read of either, the wall clock half a
+    millisecond off the monotonic one: the two are never read in the same instant."""
+
+    def __init__(self, step_ns: int) -> None:
+        super().__init__()
+        self.wall_ns += 500_000
+        self.step_ns = step_ns
+
+    def mono(self) -> int:
+        self.advance_ns()
+        return self.mono_ns
+
+    def wall(self) -> int:
+        self.advance_ns()
+        return self.wall_ns
+
+    def advance_ns(self) -> None:
+        self.mono_ns += self.step_ns
+        self.wall_ns += self.step_ns
+
+
+@pytest.mark.parametrize("step_ns", [1, 20_000, 137_000])  # a call reads the clocks about five times
+def test_an_absolute_expiry_reads_back_exactly_while_the_clocks_tick(step_ns: int) -> None:
+    clocks = TickingClocks(step_ns)
+    engine = Engine(EngineConfig(memory_bytes=1 << 20), NumpyStorage(), clock_ns=clocks.mono, wall_clock_ns=clocks.wall)
+    cache = CacheDomain(engine)
+    cache.set("t", b"k", b"v")
+    off_by_one = 0
+    for i in range(300):
+        when = WALL_START_MS + 10_000_000 + 7 * i
+        assert cache.expire_at("t", b"k", when)
+        assert cache.expires_at_ms("t", b"k") == when  # as Redis: PEXPIREAT, then PEXPIRETIME
+        off_by_one += engine.expires_at_ms("t", b"k") != when  # the engine's conversion of the moment
+    assert cache.ttl_ms("t", b"k") > 0
+    if step_ns >= 20_000:
+        assert off_by_one, "the clocks tick between reads: the engine's own conversion is off at times"
+
+
+def test_an_absolute_expiry_call_gives_up_retrying_on_a_clock_that_always_ticks() -> None:
+    clocks = TickingClocks(1_000_000)  # a millisecond per read: no call ever fits in one
+    engine = Engine(EngineConfig(memory_bytes=1 << 20), NumpyStorage(), clock_ns=clocks.mono, wall_clock_ns=clocks.wall)
+    cache = CacheDomain(engine)
+    cache.set("t", b"k", b"v")
+    assert cache.expire_at("t", b"k", WALL_START_MS + 10_000_000)
+    assert abs(cache.expires_at_ms("t", b"k") - (WALL_START_MS + 10_000_000)) <= 20
+
+
+def test_an_absolute_expiry_reads_back_exactly_on_the_real_clocks() -> None:
+    cache = CacheDomain(Engine(EngineConfig(memory_bytes=1 << 20), NumpyStorage()))
+    cache.set("t", b"a", b"v")
+    for i in range(2000):
+        when = 33177117420000 + i  # redis-py's test_pexpiretime asks for this one
+        assert cache.expire_at("t", b"a", when) and cache.expires_at_ms("t", b"a") == when
+
+
+def test_a_step_of_the_wall_clock_moves_absolute_times_not_times_to_live() -> None:
+    clocks = Clocks()
+    cache = make(clocks=clocks)
+    cache.set("t", b"k", b"v")
+    assert cache.expire_at("t", b"k", WALL_START_MS + 5_000)
+    clocks.wall_ns += 60_000 * 1_000_000  # the wall clock is stepped a minute forward
+    assert cache.ttl_ms("t", b"k") == 5_000  # expiry runs on the monotonic clock
+    assert cache.expires_at_ms("t", b"k") == WALL_START_MS + 65_000
+    assert cache.expire_at("t", b"k", WALL_START_MS + 70_000) and cache.ttl_ms("t", b"k") == 10_000
+
+
+def test_write_listeners_hear_every_write_that_was_made() -> None:
+    cache = make()
+    heard: list[tuple[str, list[bytes] | None]] = []
+
+    def listener(tenant: str, keys: Sequence[bytes] | None) -> None:
+        heard.append((tenant, None if keys is None else list(keys)))
+
+    cache.set("t", b"before", b"v")
+    cache.on_write(listener)
+    cache.set("t", b"a", b"1")
+    cache.set("t", b"a", b"2", condition=Condition.IF_ABSENT)  # not applied: no write
+    cache.set_many("t", KeyBatch.of([b"b", b"c"]), KeyBatch.of([b"1", b"2"]))
+    cache.set_many("t", KeyBatch.of([b"c", b"d"]), KeyBatch.of([b"1", b"2"]), condition=Condition.IF_ABSENT)
+    cache.delete("t", [b"a", b"absent", b"b"])  # only the keys that were cached
+    cache.delete("t", [b"absent"])
+    cache.expire("t", b"c", 10_000)
+    cache.expire("t", b"c", 0, persist=True)
+    cache.expire("t", b"c", 0, persist=True)  # had no expiry any more: no write
+    cache.expire("t", b"absent", 10_000)
+    cache.expire_at("t", b"d", WALL_START_MS + 5_000)
+    cache.flush("other")
+    assert heard == [
+        ("t", [b"a"]),
+        ("t", [b"b", b"c"]),
+        ("t", [b"d"]),
+        ("t", [b"a", b"b"]),
+        ("t", [b"c"]),
+        ("t", [b"c"]),
+        ("t", [b"d"]),
+        ("other", None),
+    ]
+    cache.remove_write_listener(listener)
+    cache.set("t", b"a", b"3")
+    assert len(heard) == 8
 
 
 def test_keys_and_key_count_are_the_live_keys_of_one_tenant() -> None:

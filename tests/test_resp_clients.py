@@ -176,6 +176,32 @@ def test_wrong_passwords_and_missing_auth_are_refused(guarded: PredisResp) -> No
         raw.close()
 
 
+def test_client_kill_and_pause_reach_only_the_caller_s_tenant(guarded: PredisResp) -> None:
+    def connect(credentials: str) -> redis.Redis:
+        return redis.Redis.from_url(f"redis://{credentials}@127.0.0.1:{guarded.port}/0", socket_timeout=5)
+
+    alice, alice2, bob = connect("alice:secret1"), connect("alice:secret1"), connect("bob:secret2")
+    try:
+        bob_info, alice2_id = bob.client_info(), alice2.client_id()
+        with pytest.raises(redis.ResponseError, match="No such client"):
+            alice.client_kill(bob_info["addr"])
+        assert alice.client_kill_filter(_id=bob_info["id"]) == 0
+        with pytest.raises(redis.ResponseError, match="No such user 'bob'"):
+            alice.client_kill_filter(user="bob")
+        assert alice.client_pause(300)  # every command of alice's connections waits; bob's do not
+        started = time.monotonic()
+        assert bob.set("k", "bob's") is True and time.monotonic() - started < 0.2
+        assert alice2.get("k") is None and time.monotonic() - started >= 0.25
+        ids = {c["id"] for c in alice.client_list()}
+        assert ids == {str(alice.client_id()), str(alice2_id)}
+        assert alice.client_kill_filter(user="alice") == 1  # alice2; the caller is skipped
+        assert [c["id"] for c in alice.client_list()] == [str(alice.client_id())]
+        assert bob.ping() is True
+    finally:
+        for r in (alice, alice2, bob):
+            r.close()
+
+
 # -- read-through ----------------------------------------------------------------------------------
 
 

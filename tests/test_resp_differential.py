@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import shlex
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import pytest
 import test_resp_harness
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from test_resp_harness import PredisResp, RawClient, RedisServer, command
+from test_resp_harness import Closed, PredisResp, RawClient, RedisServer, command
 
 from predis.services.resp.protocol import INLINE_MAX_BYTES
 from predis.services.resp.settings import RespSettings, parse_requirepass, parse_users
@@ -126,6 +127,15 @@ exists n2
 setrange a 0 ""
 setrange a 10 ""
 setrange a x y
+set s hello
+substr s 1 3
+substr s -3 -1
+substr s 0 -100
+substr s 5 1
+substr none 0 -1
+substr s x 1
+substr s 0
+substr s 0 1 2
 """
 
 COUNTERS = """
@@ -236,6 +246,41 @@ scan 0 type hash
 scan 0 count 10 match * type string
 set only 1
 randomkey
+flushall
+set a 1
+copy a a
+copy a b
+copy a b
+get b
+copy a b replace
+copy a b replace replace
+copy zz a
+copy zz zz
+copy a b foo
+copy a b db
+copy a b db x
+copy a b db -1
+copy a b db 16
+copy a b db 99999999999
+copy a b db 2147483648
+copy a b db 16 db x
+copy a b db 1 db 2
+copy a a db 1
+copy a a db 1
+copy a b DB 0 REPLACE
+select 2
+get b
+select 1
+get a
+select 0
+set t v ex 100
+copy t t2
+ttl t2
+set t v
+copy t t2 replace
+ttl t2
+copy
+copy a
 """
 
 EXPIRY = """
@@ -383,6 +428,148 @@ exec
 """
 
 
+TRANSACTIONS = """
+watch
+watch a
+watch a b a
+unwatch
+unwatch x
+multi
+watch a
+unwatch
+exec
+set a 1
+watch a
+set a 2
+multi
+incr a
+exec
+get a
+watch a
+multi
+incr a
+exec
+watch a
+del a
+watch b
+multi
+exec
+watch a
+unwatch
+set a 1
+multi
+exec
+watch a
+set a 2
+reset
+multi
+exec
+watch a
+set b 1
+multi
+foo
+exec
+watch a
+set a 1 nx
+multi
+exec
+watch a
+expire a 100 gt
+persist a
+getex a
+setrange a 0 ""
+rename a a
+multi
+exec
+watch a
+append a ""
+multi
+exec
+watch a
+multi
+exec a
+exec
+watch a
+select 1
+set a 1
+select 0
+multi
+exec
+watch a
+flushall
+multi
+exec
+watch zz
+flushall
+multi
+exec
+"""
+
+CLIENTS = """
+client kill
+client kill 1.2.3.4:5
+client kill id
+client kill id x
+client kill id 0
+client kill id -1
+client kill id 999999
+client kill id 1 id 2
+client kill id 1 foo
+client kill id 99 skipme
+client kill addr 1.2.3.4:5
+client kill ADDR 1.2.3.4:5 TYPE
+client kill laddr 1.2.3.4:5
+client kill type normal skipme yes addr 1.2.3.4:5
+client kill type foo
+client kill type master
+client kill type pubsub
+client kill type replica
+client kill type slave
+client kill user nobody
+client kill user default addr 1.2.3.4:5
+client kill laddr x user nobody type foo
+client kill skipme foo
+client kill skipme no id 99999
+client kill maxage 10
+client pause
+client pause 0
+client pause -1
+client pause x
+client pause 1.5
+client pause 10 foo
+client pause 10 write extra
+client PAUSE 10 write extra
+client pause x foo
+client pause 9223372036854775807
+client pause 9223372036854775807 write
+client pause 5 write
+client pause 5 all
+client unpause
+client unpause x
+client reply
+client reply foo
+client reply on
+client reply on x
+client no-evict
+client no-evict foo
+client no-evict on
+client no-evict OFF
+client no-evict on x
+client getredir
+client getredir x
+client unblock
+client unblock x
+client unblock 1
+client unblock 1 timeout
+client unblock 1 ERROR
+client unblock 1 foo
+client unblock x foo
+client unblock 1 timeout x
+client trackinginfo
+client trackinginfo x
+"""
+
+
 def _scripts() -> dict[str, list[list[str]]]:
     return {
         name: [shlex.split(line) for line in text.strip().splitlines()]
@@ -392,6 +579,8 @@ def _scripts() -> dict[str, list[list[str]]]:
             "keyspace": KEYSPACE,
             "expiry": EXPIRY,
             "connection": CONNECTION,
+            "transactions": TRANSACTIONS,
+            "clients": CLIENTS,
         }.items()
     }
 
@@ -482,6 +671,234 @@ def _scan(raw: bytes) -> tuple[bytes, list[bytes]]:
     lines = raw.split(b"\r\n")
     cursor = lines[2]
     return cursor, lines[5:-1:2]
+
+
+# -- absolute expiry times read back exactly ------------------------------------------------------
+
+EXACT_EXPIRY = """
+set k v
+pexpireat k {t}
+pexpiretime k
+expireat k {s}
+expiretime k
+pexpiretime k
+set k v pxat {t}
+pexpiretime k
+getex k pxat {u}
+pexpiretime k
+copy k k2 replace
+pexpiretime k2
+rename k2 k3
+pexpiretime k3
+pexpireat k3 {t} gt
+pexpireat k3 {v} lt
+pexpiretime k3
+"""
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+def test_absolute_expiry_times_read_back_exactly(protocol: int, predis: PredisResp, redis_server: RedisServer) -> None:
+    script = []
+    for i in range(60):  # the clocks tick between and inside commands: any slip shows in 60 rounds
+        t = 33177117420000 + 7 * i
+        times = {"t": t, "s": t // 1000 + 1, "u": t + 3, "v": t - 5}
+        script += [shlex.split(line.format(**times)) for line in EXACT_EXPIRY.strip().splitlines()]
+    ours = _replies(predis.port, script, protocol)
+    theirs = _replies(redis_server.port, script, protocol)
+    assert [(args, o, t) for args, o, t in zip(script, ours, theirs, strict=True) if o != t] == []
+
+
+# -- several connections: WATCH, CLIENT KILL, CLIENT REPLY, CLIENT PAUSE --------------------------
+
+# Each line: the connection (a, b, c, ...) and its command, or "sleep <seconds>". "{a.id}",
+# "{a.addr}", "{a.laddr}" stand for that connection's CLIENT ID and addresses.
+WATCH_ACROSS_CONNECTIONS = """
+a flushall
+a set k v
+a watch k
+b set k v2
+a multi
+a get k
+a exec
+a watch k
+b set k v3 nx
+b expire k 100 gt
+b persist k
+b getex k
+b rename k k
+b copy zz k
+b select 1
+b set k other
+b select 0
+a multi
+a exec
+a set p v px 50
+a watch p
+sleep 0.15
+a multi
+a exec
+a watch absent
+b set other 1
+b del absent other
+b flushall
+a multi
+a exec
+a set k v
+a watch k
+b flushall
+a client info
+a multi
+a exec
+a set k v
+a watch k
+b set k v2
+a watch other
+a multi
+a exec
+a set k v
+a set k2 v
+a watch k2
+b copy k k2
+a multi
+a exec
+a watch k2
+b copy k k2 replace
+a multi
+a exec
+a watch k
+b setrange k 0 x
+a unwatch
+a multi
+a exec
+a watch k
+b del k
+c exists k
+a discard
+a multi
+a exec
+"""
+
+KILLS = """
+c client setname victim
+b client kill id {a.id}
+a ping
+b client kill {c.addr}
+c ping
+b client kill {c.addr}
+b client kill addr {d.addr} type master
+b client kill addr {d.addr} type pubsub
+b client kill laddr {d.laddr} id {d.id} type normal
+d ping
+b client kill user default id {e.id}
+e ping
+b client kill id {b.id}
+b client kill id {b.id} skipme yes
+b client kill id {b.id} skipme no
+b ping
+"""
+
+
+def _connections(port: int, script: str, protocol: int) -> list[bytes]:
+    """``script``'s replies, b"<closed>" where the connection was closed."""
+    lines = [line.split(" ", 1) for line in script.strip().splitlines()]
+    names = sorted({who for who, _ in lines if who != "sleep"})
+    clients = {name: RawClient(port) for name in names}
+    facts: dict[str, str] = {}
+    out = []
+    try:
+        for name, client in clients.items():
+            if protocol == 3:
+                client.call("HELLO", 3)
+            info = {k.decode(): v.decode() for k, v in re.findall(rb"([\w-]+)=(\S*)", client.call("CLIENT", "INFO"))}
+            facts.update({f"{name}.id": info["id"], f"{name}.addr": info["addr"], f"{name}.laddr": info["laddr"]})
+        for who, text in lines:
+            if who == "sleep":
+                time.sleep(float(text))
+                continue
+            args = shlex.split(re.sub(r"\{(\w\.\w+)\}", lambda m: facts[m.group(1)], text))
+            try:
+                out.append(clients[who].call(*args))
+            except (Closed, ConnectionError):
+                out.append(b"<closed>")
+    finally:
+        for client in clients.values():
+            client.close()
+    return out
+
+
+_CLIENT_FIELDS = re.compile(rb"(id|addr|laddr|fd|age|idle|qbuf|qbuf-free|argv-mem|rbs|rbp|tot-mem)=\S*")
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+@pytest.mark.parametrize("script", [WATCH_ACROSS_CONNECTIONS, KILLS], ids=["watch", "kill"])
+def test_connections_affect_each_other_as_in_redis(
+    script: str, protocol: int, predis: PredisResp, redis_server: RedisServer
+) -> None:
+    _fresh(predis.port)
+    _fresh(redis_server.port)
+    ours = _connections(predis.port, script, protocol)
+    theirs = _connections(redis_server.port, script, protocol)
+    steps = [line for line in script.strip().splitlines() if not line.startswith("sleep")]
+    differences = [
+        (step, o, t)
+        for step, o, t in zip(steps, ours, theirs, strict=True)
+        if _CLIENT_FIELDS.sub(b"", o).split(b"\r\n", 1)[-1] != _CLIENT_FIELDS.sub(b"", t).split(b"\r\n", 1)[-1]
+    ]
+    assert differences == []
+    assert b"<closed>" in ours if script is KILLS else True
+
+
+@pytest.mark.parametrize(
+    "requests",
+    [
+        "client reply skip|ping 1|ping 2",
+        "client reply off|ping 2|set k v|client reply on|get k",
+        "client reply skip|foo|ping 3",
+        "client reply off|client reply skip|ping 4|client reply on",
+        "client reply skip|client reply skip|ping 5|ping 6",
+        "client reply skip|multi|ping 8|exec",
+        "client reply skip|client reply foo|ping 9",
+        "client reply skip|client reply on|ping 10",
+        "client reply skip|get|ping 11",
+        "client reply off|reset|ping 12",
+    ],
+)
+def test_client_reply_suppresses_what_redis_suppresses(
+    requests: str, predis: PredisResp, redis_server: RedisServer
+) -> None:
+    blob = b"".join(command(*shlex.split(r)) for r in requests.split("|")) + command("PING", "END") + command("QUIT")
+    ours, theirs = _both((predis.port, redis_server.port), blob, 2.0)
+    assert ours == theirs and ours[1]
+
+
+# What a second connection runs while the first has paused: (its command, held?).
+PAUSED = [
+    ("write", [("get x", False), ("multi", False), ("set x 1", True), ("get x", False), ("exec", False)]),
+    ("write", [("multi", False), ("get x", False), ("exec", False), ("ping", False), ("del x", True)]),
+    ("write", [("multi", False), ("incr x", True), ("exec", False), ("expire x 10", False)]),
+    ("all", [("ping", True), ("client unpause", False), ("ping", False)]),
+    ("write", [("client pause 300 all", False), ("ping", True), ("ping", False)]),
+]
+
+
+@pytest.mark.parametrize("mode, steps", PAUSED, ids=range(len(PAUSED)))
+def test_client_pause_holds_what_redis_holds(
+    mode: str, steps: list[tuple[str, bool]], predis: PredisResp, redis_server: RedisServer
+) -> None:
+    for port in (predis.port, redis_server.port):
+        pauser, other = RawClient(port), RawClient(port)
+        try:
+            assert pauser.call("CLIENT", "PAUSE", 300, mode) == b"+OK\r\n"
+            held = []
+            for step, _ in steps:
+                started = time.monotonic()
+                other.call(*step.split())
+                held.append(time.monotonic() - started > 0.15)
+            assert held == [h for _, h in steps], port
+        finally:
+            pauser.call("CLIENT", "UNPAUSE")
+            pauser.close()
+            other.close()
 
 
 # -- protocol errors: raw bytes, the connection closing ------------------------------------------
@@ -792,6 +1209,14 @@ FUZZ_COMMANDS = [
     "exec",
     "discard",
     "flushdb",
+    "substr",
+    "copy",
+    "watch",
+    "unwatch",
+    "client|getredir",
+    "client|unblock",
+    "client|trackinginfo",
+    "client|no-evict",
 ]
 FUZZ_ARGS = [
     *[
@@ -812,6 +1237,11 @@ FUZZ_ARGS = [
         "SYNC",
         "ASYNC",
         "default",
+        "DB",
+        "REPLACE",
+        "TIMEOUT",
+        "ERROR",
+        "ON",
     ],
     *["-1", "0", "1", "2", "10", "100", "9223372036854775807", "-9223372036854775808", "99999999999"],
     *[

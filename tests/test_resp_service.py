@@ -114,3 +114,30 @@ def test_redis_cli_commands_and_pipe_mode(cache: CacheProcess) -> None:
     out = cli("--pipe", stdin=frames)
     assert "errors: 0, replies: 1000" in out
     assert cli("GET", "p999").strip() == "9"
+
+
+def test_a_grpc_write_modifies_a_key_a_resp_connection_watches(cache: CacheProcess) -> None:
+    r = redis.Redis(port=cache.resp_port, socket_timeout=5)
+    with predis.Client(cache.grpc_address, config=ClientConfig(tracing=False)) as client:
+        r.set("watched", "0")
+        with r.pipeline() as pipe:
+            pipe.watch("watched")
+            client.set(b"watched", b"from grpc")  # between WATCH and EXEC, through the other front end
+            pipe.multi()
+            pipe.set("watched", "from resp")
+            with pytest.raises(redis.WatchError):
+                pipe.execute()
+        assert r.get("watched") == b"from grpc"
+        with r.pipeline() as pipe:  # a gRPC write of another key, or none, lets EXEC run
+            pipe.watch("watched")
+            client.set(b"unwatched", b"x")
+            pipe.multi()
+            pipe.set("watched", "from resp")
+            assert pipe.execute() == [True]
+        with r.pipeline() as pipe:
+            pipe.watch("watched")
+            client.delete(b"watched")
+            pipe.multi()
+            pipe.set("watched", "again")
+            with pytest.raises(redis.WatchError):
+                pipe.execute()

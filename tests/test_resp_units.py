@@ -1,17 +1,22 @@
 """The RESP layer's parts alone: settings from the environment, Redis's numbers, the command
-table against Redis's catalog, SELECT's namespaces, SCAN's cursors, glob patterns."""
+table against Redis's catalog, SELECT's namespaces, SCAN's cursors, glob patterns, WATCH's table."""
 
 from __future__ import annotations
 
 import pytest
 
+from predis.services.cache.domain import CacheDomain
+from predis.services.cache.engine.engine import Engine, EngineConfig
+from predis.services.cache.engine.numpy_storage import NumpyStorage
 from predis.services.resp import catalog
 from predis.services.resp.arguments import to_int, to_long_double
 from predis.services.resp.commands import build_table, unknown_command
 from predis.services.resp.databases import EMPTY_KEY, Database, ReservedKey, split_by_database
 from predis.services.resp.patterns import matcher
 from predis.services.resp.scan_order import ScanOrder, parse_cursor
+from predis.services.resp.session import Session
 from predis.services.resp.settings import Account, RespSettings, parse_requirepass, parse_users
+from predis.services.resp.watches import WatchedKeys
 from predis.services.runtime.settings import SettingsError
 
 # -- settings -------------------------------------------------------------------------------------
@@ -95,7 +100,7 @@ def test_long_doubles_add_and_print_as_redis_does(a: bytes, b: bytes, total: byt
     assert (x + y).human() == total
 
 
-@pytest.mark.parametrize("text", [b"nan", b" 1", b"1 ", b"abc", b"", b"1e5000"])
+@pytest.mark.parametrize("text", [b"nan", b" 1", b"1 ", b"abc", b"", b"1e5000", b"\x00", b"1\x002", b"1\x00"])
 def test_long_doubles_refuse_what_string2ld_refuses(text: bytes) -> None:
     assert to_long_double(text) is None
 
@@ -179,3 +184,42 @@ def test_a_scan_page_never_splits_keys_of_one_position() -> None:
 )
 def test_patterns_match_as_stringmatchlen(pattern: bytes, key: bytes, matches: bool) -> None:
     assert matcher(pattern)(key) is matches
+
+
+# -- WATCH's table ----------------------------------------------------------------------------------
+
+
+def _session(id_: int, tenant: str) -> Session:
+    return Session(id=id_, address="127.0.0.1:1", local_address="127.0.0.1:2", fd=-1, tenant=tenant)
+
+
+def test_watches_listen_to_the_domain_only_while_a_connection_watches(monkeypatch: pytest.MonkeyPatch) -> None:
+    domain = CacheDomain(Engine(EngineConfig(memory_bytes=1 << 20), NumpyStorage()))
+    listening: list[object] = []
+    monkeypatch.setattr(domain, "on_write", listening.append)
+    monkeypatch.setattr(domain, "remove_write_listener", listening.remove)
+    watches, one, two = WatchedKeys(domain), _session(1, "t"), _session(2, "t")
+    watches.watch(one, [b"a"])
+    watches.watch(two, [b"a", b"b"])
+    assert len(listening) == 1
+    watches.unwatch(one)
+    assert len(listening) == 1
+    watches.unwatch(two)
+    assert listening == []
+
+
+def test_a_write_modifies_the_watches_of_its_own_tenant_only() -> None:
+    domain = CacheDomain(Engine(EngineConfig(memory_bytes=1 << 20), NumpyStorage()))
+    watches = WatchedKeys(domain)
+    alice, bob, absent = _session(1, "alice"), _session(2, "bob"), _session(3, "bob")
+    domain.set("bob", b"k", b"v")
+    watches.watch(alice, [b"k"])
+    watches.watch(bob, [b"k"])
+    watches.watch(absent, [b"zz"])
+    domain.set("alice", b"k", b"v")
+    assert watches.modified(alice) and not watches.modified(bob)
+    domain.flush("bob")  # gone: a watched key that was cached; one that was not stays unmodified
+    assert watches.modified(bob) and not watches.modified(absent)
+    for session in (alice, bob, absent):
+        watches.unwatch(session)
+        assert not watches.modified(session) and session.watching == {}

@@ -13,13 +13,19 @@ It owns the parts a read or a write must keep in step:
 Writes win over fills: every write (set, set_many, delete, expire, expire_at, flush) goes through
 here, so the fills learn of it before any load that started earlier can land, and such a load
 never stores the origin's older value over the newer write (a reader already waiting on it still
-gets what the origin said: its read began before the write).
+gets what the origin said: its read began before the write). Whoever registers with
+:meth:`CacheDomain.on_write` (the RESP server's WATCH) hears of the same writes, whichever front
+end made them.
+
+Absolute expiry times (``expire_at``, ``expires_at_ms``) are Unix milliseconds over the engine's
+monotonic expiry clock through one fixed offset (``UnixExpiryClock``), so a time written reads
+back exactly (Redis PEXPIREAT, then PEXPIRETIME).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,9 +42,92 @@ from predis.services.cache.read_through import OriginFills, ReadResult, ValueOri
 from predis.services.cache.shadow import QualityCounts, ShadowCache
 from predis.services.runtime.errors import FailedPrecondition, NotBuilt
 
-__all__ = ["CacheDomain", "Condition", "EngineView", "LiveQuality", "ReadResult", "TenantMemory", "ValueOrigin"]
+__all__ = [
+    "CacheDomain",
+    "Condition",
+    "EngineView",
+    "LiveQuality",
+    "ReadResult",
+    "TenantMemory",
+    "UnixExpiryClock",
+    "ValueOrigin",
+    "WriteListener",
+]
 
 SETTLE_CHECKS = 256  # pending prefetches per tenant checked for having left the cache, per call
+# A change of the wall clock's offset from the monotonic clock beyond this is a step of the wall
+# clock (settimeofday, an NTP step), which UnixExpiryClock follows; NTP's slewing moves both clocks
+# alike. The offset is measured between two monotonic reads at most OFFSET_READ_NS apart, so that
+# a thread switch between the reads is not taken for a step.
+WALL_STEP_NS = 1_000_000
+OFFSET_READ_NS = 100_000
+# Tries of an absolute expiry call whose engine call the expiry clock's millisecond tick crossed;
+# a call lasts microseconds, so a second try almost always lands inside one millisecond, and past
+# this many the last one stands (a millisecond off at most, as the engine's own conversion).
+TICK_RETRIES = 8
+
+# Hears of writes: the tenant, and the keys written or removed, or None for all of the tenant's.
+WriteListener = Callable[[str, Sequence[bytes] | None], None]
+
+
+class UnixExpiryClock:
+    """Unix milliseconds as the engine's expiry clock (monotonic milliseconds) plus one fixed
+    offset, taken at the start and again only when the wall clock steps, so an absolute expiry
+    time written reads back exactly instead of through the two clocks' offset of each moment
+    (which moves by a millisecond between calls as either clock ticks).
+
+    Engine-independent stand-in, until the engine keeps the offset itself: the engine sets and
+    reports expiry times relative to its own ``clock_ms()`` read inside each call, so a call is
+    repeated when that clock ticked around it (then the engine read the same millisecond as this
+    clock did; ``TICK_RETRIES``). With ``Engine.expire_at``/``expires_at_ms`` converting through an
+    offset fixed at construction (``self._expires[slot] + offset``, ``unix_ms - offset``, no clock
+    read), this class goes."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        measured = self._measured_offset_ns()
+        self._offset_ns = engine.wall_clock_ns() - engine.clock_ns() if measured is None else measured
+        self._offset_ms = self._offset_ns // 1_000_000
+
+    def _measured_offset_ns(self) -> int | None:
+        """Wall minus monotonic nanoseconds now; None when no try read both within ``OFFSET_READ_NS``."""
+        clock, wall = self._engine.clock_ns, self._engine.wall_clock_ns
+        for _ in range(TICK_RETRIES):
+            before, at, after = clock(), wall(), clock()
+            if after - before <= OFFSET_READ_NS:
+                return at - (before + after) // 2
+        return None
+
+    def offset_ms(self) -> int:
+        """Unix ms minus engine ms; follows a step of the wall clock (``WALL_STEP_NS``)."""
+        now = self._measured_offset_ns()
+        if now is not None and abs(now - self._offset_ns) > WALL_STEP_NS:
+            self._offset_ns, self._offset_ms = now, now // 1_000_000
+        return self._offset_ms
+
+    def expires_at_ms(self, tenant: str, key: bytes) -> int:
+        """As :meth:`Engine.expires_at_ms`, through the fixed offset."""
+        engine, offset = self._engine, self.offset_ms()
+        for _ in range(TICK_RETRIES):
+            before = engine.clock_ms()
+            left = engine.ttl_ms(tenant, key)
+            if left < 0:
+                return left
+            if engine.clock_ms() == before:  # the engine's reading of its clock was ``before``
+                break
+        return before + left + offset
+
+    def expire_at(self, tenant: str, key: bytes, unix_ms: int) -> bool:
+        """As :meth:`Engine.expire_at`, through the fixed offset."""
+        if not isinstance(unix_ms, (int, np.integer)) or isinstance(unix_ms, bool):
+            return self._engine.expire_at(tenant, key, unix_ms)  # the engine's own refusal
+        engine, target = self._engine, int(unix_ms) - self.offset_ms()
+        for _ in range(TICK_RETRIES):
+            before = engine.clock_ms()
+            applied = engine.expire(tenant, key, max(0, target - before))
+            if not applied or target <= before or engine.clock_ms() == before:
+                break
+        return applied
 
 
 @dataclass(frozen=True)
@@ -96,6 +185,8 @@ class CacheDomain:
         self._shadow = shadow
         self._hints = HintTable()
         self._listeners: list[AccessListener] = []
+        self._write_listeners: list[WriteListener] = []
+        self._unix_expiry = UnixExpiryClock(engine)
         self.prefetch_outcomes = PrefetchOutcomes()
         self._fills = OriginFills(
             engine, origin, self.prefetch_outcomes, origin_timeout_s, origin_workers, prefetch_queue, breaker
@@ -154,9 +245,9 @@ class CacheDomain:
 
     def expires_at_ms(self, tenant: str, key: bytes) -> int:
         """When ``key`` expires in Unix milliseconds: -2 when not cached, -1 when it has no expiry.
-        Expiry runs on the engine's monotonic clock; this converts through the wall clock's offset
-        from it now (engine.py, "Time")."""
-        return self._engine.expires_at_ms(tenant, key)
+        Expiry runs on the engine's monotonic clock; this converts through a fixed offset
+        (``UnixExpiryClock``), so what :meth:`expire_at` set reads back exactly."""
+        return self._unix_expiry.expires_at_ms(tenant, key)
 
     def keys(self, tenant: str) -> list[bytes]:
         """Every live (unexpired) key of ``tenant``."""
@@ -182,6 +273,8 @@ class CacheDomain:
         stored = self._engine.set(tenant, key, value, ttl_ms, condition, keep_ttl)
         if stored or condition is Condition.ALWAYS:  # an unconditional write replaced the old value
             self._written(tenant, [key])
+            if self._write_listeners:
+                self._tell_writes(tenant, [key])
         return stored
 
     def set_many(
@@ -194,36 +287,49 @@ class CacheDomain:
     ) -> np.ndarray:
         """Stores a batch, validated whole first (all or nothing); a bool per key: stored or not."""
         stored = self._engine.set_many(tenant, keys, values, ttl_ms, condition)
-        if self._fills.loads_in_flight(tenant) or self.prefetch_outcomes.has_pending(tenant):
+        invalidating = self._fills.loads_in_flight(tenant) or self.prefetch_outcomes.has_pending(tenant)
+        if invalidating or self._write_listeners:
             written = range(len(keys)) if condition is Condition.ALWAYS else np.flatnonzero(stored).tolist()
-            self._written(tenant, [keys.item(i) for i in written])
+            written_keys = [keys.item(i) for i in written]
+            if invalidating:
+                self._written(tenant, written_keys)
+            if self._write_listeners and written_keys:
+                self._tell_writes(tenant, written_keys)
         return stored
 
     def delete(self, tenant: str, keys: Sequence[bytes]) -> int:
-        """Removes keys; how many distinct keys were cached (as Redis DEL)."""
+        """Removes keys; how many distinct keys were cached (as Redis DEL). Write listeners hear of
+        the keys that were cached only."""
+        # Which keys are here is only asked for the listeners, and only for more than one key.
+        present = self.cached(tenant, keys) if self._write_listeners and len(keys) > 1 else None
         removed = self._engine.delete(tenant, keys)
         self._written(tenant, keys)
+        if removed and self._write_listeners:
+            self._tell_writes(tenant, keys if present is None else [k for k, p in zip(keys, present, strict=True) if p])
         return removed
 
     def expire(self, tenant: str, key: bytes, ttl_ms: int, persist: bool = False) -> bool:
         """Gives ``key`` ``ttl_ms`` more to live (0 or less removes it), or with ``persist`` no
         expiry; False when it is not cached (or, with ``persist``, had no expiry)."""
         applied = self._engine.expire(tenant, key, ttl_ms, persist)
-        self._expiry_changed(tenant, key)
+        self._expiry_changed(tenant, key, applied)
         return applied
 
     def expire_at(self, tenant: str, key: bytes, unix_ms: int) -> bool:
         """Makes ``key`` expire at ``unix_ms`` (Unix milliseconds); a time not in the future
-        removes it. False when it is not cached."""
-        applied = self._engine.expire_at(tenant, key, unix_ms)
-        self._expiry_changed(tenant, key)
+        removes it. False when it is not cached. :meth:`expires_at_ms` then answers ``unix_ms``."""
+        applied = self._unix_expiry.expire_at(tenant, key, unix_ms)
+        self._expiry_changed(tenant, key, applied)
         return applied
 
     def flush(self, tenant: str) -> int:
-        """Removes every entry of ``tenant`` and voids its loads in flight; how many entries."""
+        """Removes every entry of ``tenant`` and voids its loads in flight; how many entries.
+        Write listeners hear ``(tenant, None)``."""
         removed = self._engine.flush(tenant)
         self._fills.invalidate_tenant(tenant)
         self.prefetch_outcomes.flushed(tenant)
+        if self._write_listeners:
+            self._tell_writes(tenant, None)
         return removed
 
     # -- prefetching and hints ---------------------------------------------------------------
@@ -276,6 +382,19 @@ class CacheDomain:
         they must be quick and must not raise."""
         self._listeners.append(listener)
         self._engine.listener = listener if len(self._listeners) == 1 else self._tell_listeners
+
+    def on_write(self, listener: WriteListener) -> None:
+        """Makes ``listener`` hear of every write from any front end, after it is made: the tenant
+        and the keys it set, removed or gave another expiry (a conditional set or expiry that
+        was not applied, and a delete of a key not cached, are no writes), or the tenant and None
+        when the tenant was flushed. Loads from the origin and evictions are not writes. Listeners
+        run on the write path: they must be quick and must not raise. Without listeners writes
+        do no work for them."""
+        self._write_listeners.append(listener)
+
+    def remove_write_listener(self, listener: WriteListener) -> None:
+        """Stops telling ``listener`` of writes (registered with :meth:`on_write`)."""
+        self._write_listeners.remove(listener)
 
     @property
     def has_events(self) -> bool:
@@ -387,10 +506,16 @@ class CacheDomain:
         self._fills.invalidate(tenant, keys)
         self.prefetch_outcomes.left_unread(tenant, keys)
 
-    def _expiry_changed(self, tenant: str, key: bytes) -> None:
+    def _expiry_changed(self, tenant: str, key: bytes, applied: bool) -> None:
         self._fills.invalidate(tenant, [key])
         if self.prefetch_outcomes.has_pending(tenant) and not self.cached(tenant, [key])[0]:
             self.prefetch_outcomes.left_unread(tenant, [key])  # the expiry removed it
+        if applied and self._write_listeners:
+            self._tell_writes(tenant, [key])
+
+    def _tell_writes(self, tenant: str, keys: Sequence[bytes] | None) -> None:
+        for listener in list(self._write_listeners):  # a listener may remove itself
+            listener(tenant, keys)
 
     def _tell_listeners(
         self,

@@ -104,11 +104,12 @@ def _printed(value: np.longdouble | float) -> bytes:
 
 
 def to_long_double(arg: bytes) -> LongDouble | None:
-    """``arg`` as Redis's ``string2ld`` reads it, or None: all of it (up to a NUL byte) must be a
-    number ``strtold`` accepts, not starting with a space, not NaN, not out of range."""
-    if not arg or len(arg) >= MAX_LONG_DOUBLE_CHARS or arg[:1].isspace():
+    """``arg`` as Redis's ``string2ld`` reads it, or None: all of it must be a number ``strtold``
+    accepts (a NUL byte ends what strtold reads short of the whole, so it never is), not
+    starting with a space, not NaN, not out of range."""
+    if not arg or len(arg) >= MAX_LONG_DOUBLE_CHARS or arg[:1].isspace() or b"\0" in arg:
         return None
-    text = arg.split(b"\0", 1)[0]
+    text = arg
     if _LIBC is None:
         return _double(text)
     end = ctypes.c_char_p()

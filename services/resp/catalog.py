@@ -394,6 +394,25 @@ INFO: dict[str, list[Reply]] = {
             ]
         ),
     ],
+    "substr": [
+        "substr",
+        4,
+        SetReply([S("readonly")]),
+        1,
+        1,
+        1,
+        SetReply([S("@read"), S("@string"), S("@slow")]),
+        SetReply([]),
+        SetReply(
+            [
+                {
+                    "flags": SetReply([S("RO"), S("access")]),
+                    "begin_search": {"type": "index", "spec": {"index": 1}},
+                    "find_keys": {"type": "range", "spec": {"lastkey": 0, "keystep": 1, "limit": 0}},
+                }
+            ]
+        ),
+    ],
     "setrange": [
         "setrange",
         4,
@@ -626,6 +645,30 @@ INFO: dict[str, list[Reply]] = {
                 },
                 {
                     "flags": SetReply([S("OW"), S("insert")]),
+                    "begin_search": {"type": "index", "spec": {"index": 2}},
+                    "find_keys": {"type": "range", "spec": {"lastkey": 0, "keystep": 1, "limit": 0}},
+                },
+            ]
+        ),
+    ],
+    "copy": [
+        "copy",
+        -3,
+        SetReply([S("write"), S("denyoom")]),
+        1,
+        2,
+        1,
+        SetReply([S("@keyspace"), S("@write"), S("@slow")]),
+        SetReply([]),
+        SetReply(
+            [
+                {
+                    "flags": SetReply([S("RO"), S("access")]),
+                    "begin_search": {"type": "index", "spec": {"index": 1}},
+                    "find_keys": {"type": "range", "spec": {"lastkey": 0, "keystep": 1, "limit": 0}},
+                },
+                {
+                    "flags": SetReply([S("OW"), S("update")]),
                     "begin_search": {"type": "index", "spec": {"index": 2}},
                     "find_keys": {"type": "range", "spec": {"lastkey": 0, "keystep": 1, "limit": 0}},
                 },
@@ -902,6 +945,36 @@ INFO: dict[str, list[Reply]] = {
         SetReply([]),
         SetReply([]),
     ],
+    "watch": [
+        "watch",
+        -2,
+        SetReply([S("noscript"), S("loading"), S("stale"), S("fast"), S("allow_busy")]),
+        1,
+        -1,
+        1,
+        SetReply([S("@fast"), S("@transaction")]),
+        SetReply([]),
+        SetReply(
+            [
+                {
+                    "flags": SetReply([S("RO")]),
+                    "begin_search": {"type": "index", "spec": {"index": 1}},
+                    "find_keys": {"type": "range", "spec": {"lastkey": -1, "keystep": 1, "limit": 0}},
+                }
+            ]
+        ),
+    ],
+    "unwatch": [
+        "unwatch",
+        1,
+        SetReply([S("noscript"), S("loading"), S("stale"), S("fast"), S("allow_busy")]),
+        0,
+        0,
+        0,
+        SetReply([S("@fast"), S("@transaction")]),
+        SetReply([]),
+        SetReply([]),
+    ],
     "client|id": [
         "client|id",
         2,
@@ -961,6 +1034,94 @@ INFO: dict[str, list[Reply]] = {
         "client|help",
         2,
         SetReply([S("loading"), S("stale")]),
+        0,
+        0,
+        0,
+        SetReply([S("@slow"), S("@connection")]),
+        SetReply([]),
+        SetReply([]),
+    ],
+    "client|kill": [
+        "client|kill",
+        -3,
+        SetReply([S("admin"), S("noscript"), S("loading"), S("stale")]),
+        0,
+        0,
+        0,
+        SetReply([S("@admin"), S("@slow"), S("@dangerous"), S("@connection")]),
+        SetReply([]),
+        SetReply([]),
+    ],
+    "client|pause": [
+        "client|pause",
+        -3,
+        SetReply([S("admin"), S("noscript"), S("loading"), S("stale")]),
+        0,
+        0,
+        0,
+        SetReply([S("@admin"), S("@slow"), S("@dangerous"), S("@connection")]),
+        SetReply([]),
+        SetReply([]),
+    ],
+    "client|unpause": [
+        "client|unpause",
+        2,
+        SetReply([S("admin"), S("noscript"), S("loading"), S("stale")]),
+        0,
+        0,
+        0,
+        SetReply([S("@admin"), S("@slow"), S("@dangerous"), S("@connection")]),
+        SetReply([]),
+        SetReply([]),
+    ],
+    "client|reply": [
+        "client|reply",
+        3,
+        SetReply([S("noscript"), S("loading"), S("stale")]),
+        0,
+        0,
+        0,
+        SetReply([S("@slow"), S("@connection")]),
+        SetReply([]),
+        SetReply([]),
+    ],
+    "client|no-evict": [
+        "client|no-evict",
+        3,
+        SetReply([S("admin"), S("noscript"), S("loading"), S("stale")]),
+        0,
+        0,
+        0,
+        SetReply([S("@admin"), S("@slow"), S("@dangerous"), S("@connection")]),
+        SetReply([]),
+        SetReply([]),
+    ],
+    "client|getredir": [
+        "client|getredir",
+        2,
+        SetReply([S("noscript"), S("loading"), S("stale")]),
+        0,
+        0,
+        0,
+        SetReply([S("@slow"), S("@connection")]),
+        SetReply([]),
+        SetReply([]),
+    ],
+    "client|unblock": [
+        "client|unblock",
+        -3,
+        SetReply([S("admin"), S("noscript"), S("loading"), S("stale")]),
+        0,
+        0,
+        0,
+        SetReply([S("@admin"), S("@slow"), S("@dangerous"), S("@connection")]),
+        SetReply([]),
+        SetReply([]),
+    ],
+    "client|trackinginfo": [
+        "client|trackinginfo",
+        2,
+        SetReply([S("noscript"), S("loading"), S("stale")]),
         0,
         0,
         0,
@@ -1326,6 +1487,20 @@ DOCS: dict[str, dict[str, Reply]] = {
             {"name": "end", "type": "integer"},
         ],
     },
+    "substr": {
+        "summary": "Get a substring of the string stored at a key",
+        "since": "1.0.0",
+        "group": "string",
+        "complexity": "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.",
+        "doc_flags": SetReply([S("deprecated")]),
+        "deprecated_since": "2.0.0",
+        "replaced_by": "`GETRANGE`",
+        "arguments": [
+            {"name": "key", "type": "key", "key_spec_index": 0},
+            {"name": "start", "type": "integer"},
+            {"name": "end", "type": "integer"},
+        ],
+    },
     "setrange": {
         "summary": "Overwrite part of a string at key starting at the specified offset",
         "since": "2.2.0",
@@ -1422,6 +1597,18 @@ DOCS: dict[str, dict[str, Reply]] = {
         "arguments": [
             {"name": "key", "type": "key", "key_spec_index": 0},
             {"name": "newkey", "type": "key", "key_spec_index": 1},
+        ],
+    },
+    "copy": {
+        "summary": "Copy a key",
+        "since": "6.2.0",
+        "group": "generic",
+        "complexity": "O(N) worst case for collections, where N is the number of nested items. O(1) for string values.",
+        "arguments": [
+            {"name": "source", "type": "key", "key_spec_index": 0},
+            {"name": "destination", "type": "key", "key_spec_index": 1},
+            {"name": "destination-db", "type": "integer", "token": "DB", "flags": SetReply([S("optional")])},
+            {"name": "replace", "type": "pure-token", "token": "REPLACE", "flags": SetReply([S("optional")])},
         ],
     },
     "keys": {
@@ -1649,6 +1836,19 @@ DOCS: dict[str, dict[str, Reply]] = {
         "group": "transactions",
         "complexity": "O(N), when N is the number of queued commands",
     },
+    "watch": {
+        "summary": "Watch the given keys to determine execution of the MULTI/EXEC block",
+        "since": "2.2.0",
+        "group": "transactions",
+        "complexity": "O(1) for every key.",
+        "arguments": [{"name": "key", "type": "key", "key_spec_index": 0, "flags": SetReply([S("multiple")])}],
+    },
+    "unwatch": {
+        "summary": "Forget about all watched keys",
+        "since": "2.2.0",
+        "group": "transactions",
+        "complexity": "O(1)",
+    },
     "client|id": {
         "summary": "Returns the client ID for the current connection",
         "since": "5.0.0",
@@ -1716,6 +1916,160 @@ DOCS: dict[str, dict[str, Reply]] = {
     "client|help": {
         "summary": "Show helpful text about the different subcommands",
         "since": "5.0.0",
+        "group": "connection",
+        "complexity": "O(1)",
+    },
+    "client|kill": {
+        "summary": "Kill the connection of a client",
+        "since": "2.4.0",
+        "group": "connection",
+        "complexity": "O(N) where N is the number of client connections",
+        "history": SetReply(
+            [
+                ["2.8.12", "Added new filter format."],
+                ["2.8.12", "`ID` option."],
+                ["3.2.0", "Added `master` type in for `TYPE` option."],
+                [
+                    "5.0.0",
+                    "Replaced `slave` `TYPE` with `replica`. `slave` still supported for backward compatibility.",
+                ],
+                ["6.2.0", "`LADDR` option."],
+            ]
+        ),
+        "arguments": [
+            {
+                "name": "filter",
+                "type": "oneof",
+                "arguments": [
+                    {"name": "ip:port", "type": "string", "deprecated_since": "2.8.12"},
+                    {
+                        "name": "new-format",
+                        "type": "oneof",
+                        "flags": SetReply([S("multiple")]),
+                        "arguments": [
+                            {
+                                "name": "client-id",
+                                "type": "integer",
+                                "token": "ID",
+                                "since": "2.8.12",
+                                "flags": SetReply([S("optional")]),
+                            },
+                            {
+                                "name": "normal_master_slave_pubsub",
+                                "type": "oneof",
+                                "token": "TYPE",
+                                "since": "2.8.12",
+                                "flags": SetReply([S("optional")]),
+                                "arguments": [
+                                    {"name": "normal", "type": "pure-token", "token": "NORMAL"},
+                                    {"name": "master", "type": "pure-token", "token": "MASTER", "since": "3.2.0"},
+                                    {"name": "slave", "type": "pure-token", "token": "SLAVE"},
+                                    {"name": "replica", "type": "pure-token", "token": "REPLICA", "since": "5.0.0"},
+                                    {"name": "pubsub", "type": "pure-token", "token": "PUBSUB"},
+                                ],
+                            },
+                            {"name": "username", "type": "string", "token": "USER", "flags": SetReply([S("optional")])},
+                            {"name": "ip:port", "type": "string", "token": "ADDR", "flags": SetReply([S("optional")])},
+                            {
+                                "name": "ip:port",
+                                "type": "string",
+                                "token": "LADDR",
+                                "since": "6.2.0",
+                                "flags": SetReply([S("optional")]),
+                            },
+                            {"name": "yes/no", "type": "string", "token": "SKIPME", "flags": SetReply([S("optional")])},
+                        ],
+                    },
+                ],
+            }
+        ],
+    },
+    "client|pause": {
+        "summary": "Stop processing commands from clients for some time",
+        "since": "2.9.50",
+        "group": "connection",
+        "complexity": "O(1)",
+        "history": SetReply([["6.2.0", "`CLIENT PAUSE WRITE` mode added along with the `mode` option."]]),
+        "arguments": [
+            {"name": "timeout", "type": "integer"},
+            {
+                "name": "mode",
+                "type": "oneof",
+                "since": "6.2.0",
+                "flags": SetReply([S("optional")]),
+                "arguments": [
+                    {"name": "write", "type": "pure-token", "token": "WRITE"},
+                    {"name": "all", "type": "pure-token", "token": "ALL"},
+                ],
+            },
+        ],
+    },
+    "client|unpause": {
+        "summary": "Resume processing of clients that were paused",
+        "since": "6.2.0",
+        "group": "connection",
+        "complexity": "O(N) Where N is the number of paused clients",
+    },
+    "client|reply": {
+        "summary": "Instruct the server whether to reply to commands",
+        "since": "3.2.0",
+        "group": "connection",
+        "complexity": "O(1)",
+        "arguments": [
+            {
+                "name": "on_off_skip",
+                "type": "oneof",
+                "arguments": [
+                    {"name": "on", "type": "pure-token", "token": "ON"},
+                    {"name": "off", "type": "pure-token", "token": "OFF"},
+                    {"name": "skip", "type": "pure-token", "token": "SKIP"},
+                ],
+            }
+        ],
+    },
+    "client|no-evict": {
+        "summary": "Set client eviction mode for the current connection",
+        "since": "7.0.0",
+        "group": "connection",
+        "complexity": "O(1)",
+        "arguments": [
+            {
+                "name": "enabled",
+                "type": "oneof",
+                "arguments": [
+                    {"name": "on", "type": "pure-token", "token": "ON"},
+                    {"name": "off", "type": "pure-token", "token": "OFF"},
+                ],
+            }
+        ],
+    },
+    "client|getredir": {
+        "summary": "Get tracking notifications redirection client ID if any",
+        "since": "6.0.0",
+        "group": "connection",
+        "complexity": "O(1)",
+    },
+    "client|unblock": {
+        "summary": "Unblock a client blocked in a blocking command from a different connection",
+        "since": "5.0.0",
+        "group": "connection",
+        "complexity": "O(log N) where N is the number of client connections",
+        "arguments": [
+            {"name": "client-id", "type": "integer"},
+            {
+                "name": "timeout_error",
+                "type": "oneof",
+                "flags": SetReply([S("optional")]),
+                "arguments": [
+                    {"name": "timeout", "type": "pure-token", "token": "TIMEOUT"},
+                    {"name": "error", "type": "pure-token", "token": "ERROR"},
+                ],
+            },
+        ],
+    },
+    "client|trackinginfo": {
+        "summary": "Return information about server assisted client side caching for the current connection",
+        "since": "6.2.0",
         "group": "connection",
         "complexity": "O(1)",
     },

@@ -3,8 +3,9 @@
 Each command's name, arity, flags, key positions and ACL categories are Redis's own
 (``catalog.py``); its handler comes from the module of its family. Dispatch checks, in Redis's
 order: the HTTP guard (``POST`` and ``Host:`` drop the connection), that the command exists,
-its arity, authentication, then queues it inside MULTI or runs it. Domain errors become error
-replies here, in one table (``error_reply``).
+its arity, authentication, then waits out a CLIENT PAUSE (``client_pause.py``), then queues it
+inside MULTI or runs it. Domain errors become error replies here, in one table (``error_reply``).
+Transactions (MULTI, EXEC, DISCARD, WATCH, UNWATCH) are here too: EXEC needs the table.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from predis.services.resp.connection_commands import HANDLERS as CONNECTION_HAND
 from predis.services.resp.context import Args, Handler, RespContext
 from predis.services.resp.databases import ReservedKey
 from predis.services.resp.keyspace_commands import HANDLERS as KEYSPACE_HANDLERS
-from predis.services.resp.replies import OK, QUEUED, Encoded, Reply, SetReply, encode, err, error
+from predis.services.resp.replies import NULL_ARRAY, OK, QUEUED, Encoded, Reply, SetReply, encode, err, error
 from predis.services.resp.server_commands import HANDLERS as SERVER_HANDLERS
 from predis.services.resp.session import Session
 from predis.services.resp.string_commands import HANDLERS as STRING_HANDLERS
@@ -154,13 +155,27 @@ class CommandTable:
             if session.transaction is not None:
                 session.transaction_failed = True
             if command is not None and command.name == "exec":
-                return _exec_abort(session, refusal)
+                return _exec_abort(ctx, session, refusal)
             return refusal
         assert command is not None
+        if session.authenticated:
+            pause = ctx.pauses.holding(session.tenant)
+            if pause is not None:
+                await pause.wait(self._writes(session, command))
         if session.transaction is not None and command.name not in _RUN_INSIDE_MULTI:
             session.transaction.append(args)
             return QUEUED
         return await self.run(ctx, session, command, args)
+
+    def _writes(self, session: Session, command: Command) -> bool:
+        """Whether ``command`` may write, for a WRITE pause: flagged ``write``, or an EXEC with
+        such a command queued (Redis's ``is_may_replicate_command``)."""
+        if "write" in command.flags:
+            return True
+        if command.name != "exec" or not session.transaction:
+            return False
+        queued = (self.lookup(args) for args in session.transaction)
+        return any(c is not None and "write" in c.flags for c in queued)
 
     def _refusal(self, ctx: RespContext, session: Session, command: Command | None, args: Args) -> Reply | None:
         if command is None:
@@ -191,12 +206,18 @@ class CommandTable:
 
     async def run_transaction(self, ctx: RespContext, session: Session) -> Reply:
         """EXEC: the queued commands, each reply encoded in the protocol of the moment it ran
-        (HELLO inside a transaction switches the protocol for the replies after it)."""
+        (HELLO inside a transaction switches the protocol for the replies after it); the null
+        array when a watched key was modified, as Redis's ``execCommand`` (a refused command
+        queued counts first). The watches end either way, before the commands run."""
         queued = session.transaction or []
         failed = session.transaction_failed
         session.transaction, session.transaction_failed = None, False
+        modified = ctx.watches.modified(session)
+        ctx.watches.unwatch(session)
         if failed:
             return EXEC_ABORT
+        if modified:
+            return NULL_ARRAY
         replies: list[Reply] = []
         for args in queued:
             command = self.lookup(args)
@@ -206,9 +227,10 @@ class CommandTable:
         return replies
 
 
-def _exec_abort(session: Session, refusal: Reply) -> Reply:
+def _exec_abort(ctx: RespContext, session: Session, refusal: Reply) -> Reply:
     """A refused EXEC discards the transaction and says why, as Redis's ``execCommandAbort``."""
     session.transaction, session.transaction_failed = None, False
+    ctx.watches.unwatch(session)
     text = str(refusal)
     return error(f"EXECABORT Transaction discarded because of: {text[4:] if text.startswith('ERR ') else text}")
 
@@ -252,10 +274,32 @@ def discard(ctx: RespContext, session: Session, args: Args) -> Reply:
     if session.transaction is None:
         return err("DISCARD without MULTI")
     session.transaction, session.transaction_failed = None, False
+    ctx.watches.unwatch(session)
     return OK
 
 
-TRANSACTION_HANDLERS: dict[str, Handler] = {"multi": multi, "exec": exec_, "discard": discard}
+def watch(ctx: RespContext, session: Session, args: Args) -> Reply:
+    """As Redis's ``watchCommand``: not inside MULTI (refused without failing the transaction),
+    and nothing more to watch once a watched key was modified."""
+    if session.transaction is not None:
+        return err("WATCH inside MULTI is not allowed")
+    if not session.watch_dirty:
+        ctx.watches.watch(session, session.database.keys(args[1:]))
+    return OK
+
+
+def unwatch(ctx: RespContext, session: Session, args: Args) -> Reply:
+    ctx.watches.unwatch(session)
+    return OK
+
+
+TRANSACTION_HANDLERS: dict[str, Handler] = {
+    "multi": multi,
+    "exec": exec_,
+    "discard": discard,
+    "watch": watch,
+    "unwatch": unwatch,
+}
 
 
 def build_table() -> CommandTable:

@@ -10,9 +10,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from predis.services.cache.domain import CacheDomain
+from predis.services.resp.client_pause import ClientPauses
 from predis.services.resp.replies import Reply
 from predis.services.resp.session import Session, SessionTable
 from predis.services.resp.settings import Account, RespSettings
+from predis.services.resp.watches import WatchedKeys
 
 if TYPE_CHECKING:
     from predis.services.resp.commands import CommandTable
@@ -39,6 +41,8 @@ class RespContext:
         sessions: the connections open now.
         commands: the command table (set by the server once it is built).
         port: the port the server listens on (INFO, CONFIG GET port).
+        watches: the keys connections WATCH.
+        pauses: each tenant's CLIENT PAUSE.
     """
 
     domain: CacheDomain
@@ -52,6 +56,16 @@ class RespContext:
 
     def __post_init__(self) -> None:
         self.accounts: dict[str, Account] = self.settings.accounts
+        self.watches = WatchedKeys(self.domain)
+        self.pauses = ClientPauses()
+
+    def disconnect(self, session: Session) -> None:
+        """Closes another connection at once, its replies not yet written dropped (CLIENT KILL):
+        it leaves the connection table and its watches now, as Redis's ``freeClient``."""
+        session.closing = session.dropped = True
+        self.sessions.remove(session)
+        self.watches.unwatch(session)
+        session.abort()
 
     @property
     def auth_required(self) -> bool:

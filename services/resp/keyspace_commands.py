@@ -1,4 +1,4 @@
-"""Keyspace commands: DEL, EXISTS, TYPE, RENAME, KEYS, SCAN, RANDOMKEY, DBSIZE, FLUSHDB,
+"""Keyspace commands: DEL, EXISTS, TYPE, RENAME, COPY, KEYS, SCAN, RANDOMKEY, DBSIZE, FLUSHDB,
 FLUSHALL, and expiry (EXPIRE and kin, TTL and kin, PERSIST).
 
 Only strings exist here, so TYPE answers ``string`` or ``none``. Listing commands (KEYS, SCAN,
@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import random
 
-from predis.services.resp.arguments import LLONG_MAX, LLONG_MIN, c_text, option, to_int
+from predis.services.resp.arguments import INT_MAX, INT_MIN, LLONG_MAX, LLONG_MIN, c_text, option, to_int
 from predis.services.resp.context import Args, Handler, RespContext
+from predis.services.resp.databases import Database
 from predis.services.resp.patterns import matcher
 from predis.services.resp.replies import NOT_AN_INTEGER, OK, SYNTAX_ERROR, Reply, Status, err
 from predis.services.resp.scan_order import ScanOrder, parse_cursor
 from predis.services.resp.session import Session
-from predis.services.resp.string_commands import now_ms
+from predis.services.resp.string_commands import NOT_STORED, now_ms
 
 NO_SUCH_KEY = err("no such key")
 # A connection keeps its SCAN iteration's listing only up to this many keys, so that many
@@ -38,8 +39,19 @@ def type_(ctx: RespContext, session: Session, args: Args) -> Reply:
     return STRING if ctx.domain.exists(session.tenant, [session.database.key(args[1])]) else NONE
 
 
+def _place(ctx: RespContext, tenant: str, target: bytes, value: bytes, expires_at_ms: int) -> bool:
+    """Stores ``value`` at ``target`` with the expiry ``expires_at_ms`` (Unix ms; -1: none), the
+    very time, so that PEXPIRETIME answers what it answered for the source; False when the cache
+    declined the value."""
+    if not ctx.domain.set(tenant, target, value):
+        return False
+    if expires_at_ms >= 0:
+        ctx.domain.expire_at(tenant, target, expires_at_ms)
+    return True
+
+
 def _rename(ctx: RespContext, session: Session, args: Args, only_new: bool) -> Reply:
-    """Redis's ``renameGenericCommand``: the value and its time to live move to the new name."""
+    """Redis's ``renameGenericCommand``: the value and its expiry move to the new name."""
     tenant, db = session.tenant, session.database
     source, target = db.key(args[1]), db.key(args[2])
     value = ctx.domain.peek(tenant, source)
@@ -49,8 +61,8 @@ def _rename(ctx: RespContext, session: Session, args: Args, only_new: bool) -> R
         return 0 if only_new else OK
     if only_new and ctx.domain.exists(tenant, [target]):
         return 0
-    ttl = ctx.domain.ttl_ms(tenant, source)
-    ctx.domain.set(tenant, target, value, max(ttl, 1) if ttl >= 0 else 0)
+    if not _place(ctx, tenant, target, value, ctx.domain.expires_at_ms(tenant, source)):
+        return NOT_STORED
     ctx.domain.delete(tenant, [source])
     return 1 if only_new else OK
 
@@ -61,6 +73,45 @@ def rename(ctx: RespContext, session: Session, args: Args) -> Reply:
 
 def renamenx(ctx: RespContext, session: Session, args: Args) -> Reply:
     return _rename(ctx, session, args, only_new=True)
+
+
+def copy(ctx: RespContext, session: Session, args: Args) -> Reply:
+    """COPY source destination [DB db] [REPLACE], as Redis 7.0's ``copyCommand``: the options in
+    order (each DB checked as it comes), the same key in the same database (an error), then the
+    source (the cached value, not read through, as for RENAME) and the destination; the expiry
+    is copied."""
+    replace, index = False, session.database.index
+    i = 3
+    while i < len(args):
+        word = option(args[i])
+        if word == b"REPLACE":
+            replace = True
+        elif word == b"DB" and i + 1 < len(args):
+            chosen = to_int(args[i + 1])
+            if chosen is None:
+                return NOT_AN_INTEGER
+            if not INT_MIN <= chosen <= INT_MAX:
+                return err(f"value is out of range, value must between {INT_MIN} and {INT_MAX}")
+            if not 0 <= chosen < ctx.settings.databases:
+                return err("DB index is out of range")
+            index = chosen
+            i += 1
+        else:
+            return SYNTAX_ERROR
+        i += 1
+    tenant = session.tenant
+    source = session.database.key(args[1])
+    target = (session.database if index == session.database.index else Database(index)).key(args[2])
+    if source == target:
+        return err("source and destination objects are the same")
+    value = ctx.domain.peek(tenant, source)
+    if value is None:
+        return 0
+    if not replace and ctx.domain.exists(tenant, [target]):
+        return 0
+    if not _place(ctx, tenant, target, value, ctx.domain.expires_at_ms(tenant, source)):
+        return NOT_STORED
+    return 1
 
 
 def _database_keys(ctx: RespContext, session: Session) -> list[bytes]:
@@ -198,6 +249,8 @@ def _expire(ctx: RespContext, session: Session, args: Args, name: str, milliseco
         return 0
     if when <= now:
         ctx.domain.delete(tenant, [key])
+    elif absolute:
+        ctx.domain.expire_at(tenant, key, when)  # read back exactly by (P)EXPIRETIME
     else:
         ctx.domain.expire(tenant, key, when - now)
     return 1
@@ -250,6 +303,7 @@ HANDLERS: dict[str, Handler] = {
     "type": type_,
     "rename": rename,
     "renamenx": renamenx,
+    "copy": copy,
     "keys": keys,
     "scan": scan,
     "randomkey": randomkey,

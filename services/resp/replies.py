@@ -48,9 +48,23 @@ class Encoded(bytes):
     __slots__ = ()
 
 
+class NullArray:
+    """The null array: ``*-1`` in RESP2, ``_`` in RESP3 (an EXEC refused because of WATCH)."""
+
+    __slots__ = ()
+
+
+class NoReply:
+    """No reply at all (CLIENT REPLY OFF and SKIP answer nothing)."""
+
+    __slots__ = ()
+
+
 OK = Status("OK")
 PONG = Status("PONG")
 QUEUED = Status("QUEUED")
+NULL_ARRAY = NullArray()
+NO_REPLY = NoReply()
 
 
 def error(message: str) -> ErrorReply:
@@ -134,6 +148,14 @@ def _encoded(value: Encoded, resp3: bool, out: list[bytes]) -> None:
     out.append(value)
 
 
+def _null_array(value: NullArray, resp3: bool, out: list[bytes]) -> None:
+    out.append(b"_\r\n" if resp3 else b"*-1\r\n")
+
+
+def _no_reply(value: NoReply, resp3: bool, out: list[bytes]) -> None:
+    return None
+
+
 _ENCODERS: dict[type, Callable[[Any, bool, list[bytes]], None]] = {
     bytes: _bulk,
     str: _text,
@@ -147,4 +169,6 @@ _ENCODERS: dict[type, Callable[[Any, bool, list[bytes]], None]] = {
     ErrorReply: _error,
     Verbatim: _verbatim,
     Encoded: _encoded,
+    NullArray: _null_array,
+    NoReply: _no_reply,
 }

@@ -85,7 +85,8 @@ class RespConnection:
                 args = parser.next_request(session.authenticated)
             except ProtocolError as refused:
                 log.info("protocol error from %s: %s", session.address, refused)
-                out.append(encode(refused.reply, session.resp3))
+                if session.reply_wanted:
+                    out.append(encode(refused.reply, session.resp3))
                 session.closing = True
                 break
             if args is None:
@@ -97,7 +98,9 @@ class RespConnection:
             if session.dropped:
                 session.closing = True
                 return  # as Redis: what this read had answered is dropped too
-            encode_into(reply, session.resp3, out)
+            if session.reply_wanted:
+                encode_into(reply, session.resp3, out)
+            session.command_done()
             if len(out) >= FLUSH_PIECES:
                 await self._write(out)
                 out = []
@@ -141,6 +144,7 @@ class RespServer:
             tenant=DEFAULT_TENANT,
             authenticated=not self.ctx.auth_required,
         )
+        session.abort = writer.transport.abort
         sessions.add(session)
         task = asyncio.current_task()
         if task is not None:
@@ -153,6 +157,7 @@ class RespServer:
             log.exception("the connection from %s failed", session.address)
         finally:
             sessions.remove(session)
+            self.ctx.watches.unwatch(session)
             self._connections.discard(connection)
             if task is not None:
                 self._tasks.discard(task)

@@ -97,6 +97,10 @@ def _replication(ctx: RespContext, session: Session) -> list[tuple[str, object]]
     return [("role", "master"), ("connected_slaves", 0)]
 
 
+def _cluster(ctx: RespContext, session: Session) -> list[tuple[str, object]]:
+    return [("cluster_enabled", 0)]  # clients (redis-py's tests among them) read it to pick a mode
+
+
 def _prefetch(ctx: RespContext, session: Session) -> list[tuple[str, object]]:
     counters = ctx.domain.counters(session.tenant)
     names = ("issued", "loaded", "used", "late", "wasted")
@@ -119,6 +123,7 @@ SECTIONS = {
     "stats": ("Stats", _stats),
     "replication": ("Replication", _replication),
     "prefetch": ("Prefetch", _prefetch),
+    "cluster": ("Cluster", _cluster),
     "keyspace": ("Keyspace", _keyspace),
 }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from predis.services.resp.databases import Database
@@ -12,7 +13,11 @@ from predis.services.resp.scan_order import ScanOrder
 from predis.services.resp.settings import DEFAULT_USER
 
 
-@dataclass
+def _nothing() -> None:
+    return None
+
+
+@dataclass(eq=False)  # a connection is itself: compared and hashed by identity (the WATCH table)
 class Session:
     """One connection's state.
 
@@ -32,6 +37,11 @@ class Session:
         transaction_failed: a command was refused while queueing (EXEC then aborts).
         closing: reply, then close the connection (QUIT, a protocol error).
         dropped: close at once, without the replies not yet written (Redis's answer to HTTP).
+        watching: (tenant, stored key) -> whether it was cached at WATCH; watch_dirty: a watched
+            key was written since (``watches.py``).
+        no_evict: CLIENT NO-EVICT (shown in CLIENT LIST; connections are never evicted here).
+        reply_off, skip_reply, skip_next_reply: CLIENT REPLY OFF and SKIP (``reply_wanted``).
+        abort: closes the connection at once (CLIENT KILL by another connection); set by the server.
     """
 
     id: int
@@ -54,10 +64,32 @@ class Session:
     buffered_bytes: int = 0  # the parser's unfinished request (CLIENT LIST's qbuf)
     argv_bytes: int = 0  # the arguments of the command running (argv-mem)
     scan_order: ScanOrder | None = None  # the keys of the SCAN iteration in progress
+    watching: dict[tuple[str, bytes], bool] = field(default_factory=dict)
+    watch_dirty: bool = False
+    no_evict: bool = False
+    reply_off: bool = False
+    skip_reply: bool = False
+    skip_next_reply: bool = False
+    abort: Callable[[], None] = field(default=_nothing, repr=False)
 
     @property
     def resp3(self) -> bool:
         return self.protocol == 3
+
+    @property
+    def reply_wanted(self) -> bool:
+        """Whether the reply of the command just run is sent (CLIENT REPLY)."""
+        return not (self.reply_off or self.skip_reply)
+
+    def command_done(self) -> None:
+        """After every request, as Redis's ``resetClient``: a SKIP covers the one that follows it."""
+        self.skip_reply, self.skip_next_reply = self.skip_next_reply, False
+
+    def flags(self) -> str:
+        """CLIENT LIST's flags, in Redis 7.0's order: x (in MULTI), d (a watched key was
+        written), e (no-evict); N for none."""
+        flags = ("x" if self.transaction is not None else "") + ("d" if self.watch_dirty else "")
+        return flags + ("e" if self.no_evict else "") or "N"
 
     def describe(self, now: float | None = None) -> str:
         """The connection's line of CLIENT LIST and CLIENT INFO, in Redis 7.0's fields and order
@@ -73,7 +105,7 @@ class Session:
             ("name", (self.name or b"").decode("utf-8", "surrogateescape")),
             ("age", str(int(now - self.created))),
             ("idle", str(int(now - self.last_active))),
-            ("flags", "x" if self.transaction is not None else "N"),
+            ("flags", self.flags()),
             ("db", str(self.database.index)),
             ("sub", "0"),
             ("psub", "0"),

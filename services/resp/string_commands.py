@@ -1,4 +1,5 @@
-"""String commands: GET, SET and their kin, MGET/MSET, APPEND, ranges, counters.
+"""String commands: GET, SET and their kin, MGET/MSET, APPEND, ranges (GETRANGE and its old name
+SUBSTR), counters.
 
 Reads that answer a value (GET, MGET, GETEX, GETDEL, GETSET, SET ... GET, GETRANGE, STRLEN) go
 through the domain's ``get``/``get_many``: they count as reads, feed the prefetch loop and, in
@@ -146,7 +147,7 @@ async def _set(ctx: RespContext, session: Session, name: str, key: bytes, value:
         expires = when
     old = await _read(ctx, session, stored_key) if opts.get else None
     condition = Condition.IF_ABSENT if opts.nx else Condition.IF_PRESENT if opts.xx else Condition.ALWAYS
-    stored = _store(ctx, session, stored_key, value, expires, now, condition, opts.keep_ttl)
+    stored = _store(ctx, session, stored_key, value, expires, now, condition, opts.keep_ttl, opts.absolute)
     if opts.get:
         return old
     if not stored:
@@ -163,13 +164,17 @@ def _store(
     now: int,
     condition: Condition = Condition.ALWAYS,
     keep_ttl: bool = False,
+    absolute: bool = False,
 ) -> bool:
     """Writes with an expiry in Unix milliseconds (0: none); one already past stores and at
-    once removes, as Redis leaves such a key to expire on its next access."""
+    once removes, as Redis leaves such a key to expire on its next access. An ``absolute``
+    expiry (EXAT, PXAT) is then set as the very time asked, so that PEXPIRETIME answers it."""
     ttl = expires - now if expires else 0
     stored = ctx.domain.set(session.tenant, stored_key, value, max(ttl, 1) if expires else 0, condition, keep_ttl)
     if stored and expires and ttl <= 0:
         ctx.domain.delete(session.tenant, [stored_key])
+    elif stored and expires and absolute:
+        ctx.domain.expire_at(session.tenant, stored_key, expires)
     return stored
 
 
@@ -192,6 +197,8 @@ async def getex(ctx: RespContext, session: Session, args: Args) -> Reply:
             return _expire_error("getex")
         if when <= now:
             ctx.domain.delete(tenant, [key])
+        elif opts.absolute:
+            ctx.domain.expire_at(tenant, key, when)
         else:
             ctx.domain.expire(tenant, key, when - now)
     elif opts.persist:
@@ -396,6 +403,7 @@ HANDLERS: dict[str, Handler] = {
     "append": append,
     "strlen": strlen,
     "getrange": getrange,
+    "substr": getrange,  # GETRANGE's old name, the same command in Redis 7.0
     "setrange": setrange,
     "incr": incr,
     "decr": decr,
