@@ -237,7 +237,9 @@ def pytest_command(
 ) -> list[str]:
     """The pytest command line one URL's run uses (the URL as given: it may hold a password)."""
     command = [sys.executable, "-m", "pytest", *files, "-c", str(folder / "pyproject.toml")]
-    command += ["--rootdir", str(folder), "-p", "no:cacheprovider", "-q", "-m", MARKERS, "-k", keywords]
+    # --tb=line: pytest formatting whole tracebacks of failures took most of a run's time, so
+    # the seconds column measured the failures rather than the server.
+    command += ["--rootdir", str(folder), "-p", "no:cacheprovider", "-q", "--tb=line", "-m", MARKERS, "-k", keywords]
     # The module-tests' server is the same one: otherwise the suite looks for one on localhost:6479.
     command += ["--redis-url", url, "--redis-mod-url", url, f"--junitxml={junit}"]
     if protocol is not None:
