@@ -1,9 +1,13 @@
-"""Bootstrap of the RESP server: asyncio streams, one task per connection, pipelining.
+"""Bootstrap of the RESP server: an asyncio protocol per connection, pipelining.
 
 Each read is parsed whole and its requests answered in order, the replies written once per read
 (and whenever more than ``FLUSH_PIECES`` are waiting, so a big pipeline never piles up in memory).
-A connection that does not read its replies waits in ``drain`` and is read no further: it holds
-its own buffers, bounded by the query buffer limit and asyncio's flow control, and nobody else's.
+A read is answered inside the event loop's callback for it (``data_received``): a command that
+completes without waiting (a cache hit, a write) costs no task and no extra turn of the loop, which
+is most of what a request costs in Python. A command that must wait (a miss read through the
+origin, a CLIENT PAUSE, a full socket buffer) finishes in a task, and the connection is read no
+further until it has: it holds its own buffers, bounded by the query buffer limit and flow
+control, and nobody else's.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Coroutine
 
 from predis.services.cache.domain import CacheDomain
 from predis.services.resp.commands import CommandTable, build_table
@@ -25,8 +30,8 @@ from predis.services.runtime.tenancy import DEFAULT_TENANT
 
 log = logging.getLogger(__name__)
 
-READ_BYTES = 64 * 1024
 FLUSH_PIECES = 512  # reply pieces waiting that make the connection write before reading on
+TURN_COMMANDS = 64  # commands one connection runs before the event loop turns to the others
 MAX_CLIENTS_REACHED = encode(err("max number of clients reached"), resp3=False)
 
 
@@ -36,84 +41,209 @@ def _address(info: object) -> str:
     return f"{info}:0"
 
 
-class RespConnection:
+class RespConnection(asyncio.Protocol):
     """One client's connection: read, parse, answer, until it quits, errs or goes away."""
 
-    def __init__(
-        self,
-        ctx: RespContext,
-        table: CommandTable,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-        session: Session,
-    ) -> None:
-        self.ctx, self.table, self.reader, self.writer, self.session = ctx, table, reader, writer, session
-        settings = ctx.settings
+    def __init__(self, server: RespServer) -> None:
+        self.server, self.ctx, self.table = server, server.ctx, server.table
+        settings = self.ctx.settings
         self.parser = RequestParser(settings.proto_max_bulk_len, settings.query_buffer_limit)
+        self.transport: asyncio.Transport | None = None
+        self.session: Session | None = None
         self.answering = False  # between a read and its replies written (close lets it finish)
+        self.task: asyncio.Task[None] | None = None  # the answer that had to wait, while it does
+        self._drained: asyncio.Future[None] | None = None  # set while the socket's buffer is full
+        self._idle_timer: asyncio.TimerHandle | None = None
+        self._fed_while_waiting = False  # bytes came while an answer waited (before reads paused)
 
-    async def serve(self) -> None:
+    # -- asyncio.Protocol -------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        sessions = self.ctx.sessions
+        if sessions.full:
+            sessions.rejected_connections += 1
+            transport.write(MAX_CLIENTS_REACHED)
+            transport.close()
+            return
+        sock = transport.get_extra_info("socket")
+        self.session = session = Session(
+            id=sessions.next_id(),
+            address=_address(transport.get_extra_info("peername")),
+            local_address=_address(transport.get_extra_info("sockname")),
+            fd=sock.fileno() if sock is not None else -1,
+            tenant=DEFAULT_TENANT,
+            authenticated=not self.ctx.auth_required,
+        )
+        session.abort = transport.abort
+        sessions.add(session)
+        self.server.connections.add(self)
+        if self.ctx.settings.timeout_s > 0:
+            self._idle_timer = asyncio.get_running_loop().call_later(self.ctx.settings.timeout_s, self._check_idle)
+
+    def data_received(self, data: bytes) -> None:
+        session = self.session
+        if session is None or session.closing:
+            return
+        self.ctx.stats.net_input_bytes += len(data)
         try:
-            while not self.session.closing:
-                data = await self._read()
-                if not data:
-                    return
-                self.answering = True
-                self.ctx.stats.net_input_bytes += len(data)
-                self.parser.feed(data, self.session.authenticated)
-                self.session.buffered_bytes = self.parser.buffered_bytes
-                await self._answer()
-                self.answering = False
+            self.parser.feed(data, session.authenticated)
         except QueryBufferFull as full:
-            log.warning("closing the connection from %s: %s", self.session.address, full)
-        except TimeoutError:
-            log.debug("closing the connection from %s: idle for %ss", self.session.address, self.ctx.settings.timeout_s)
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
+            log.warning("closing the connection from %s: %s", session.address, full)
+            self._close()
+            return
+        session.buffered_bytes = self.parser.buffered_bytes
+        if self.task is None:
+            self._answer_eagerly()
+        else:
+            self._fed_while_waiting = True
 
-    async def _read(self) -> bytes:
-        timeout = self.ctx.settings.timeout_s
-        if timeout > 0:
-            return await asyncio.wait_for(self.reader.read(READ_BYTES), timeout)
-        return await self.reader.read(READ_BYTES)
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+        if self._drained is not None and not self._drained.done():
+            self._drained.set_exception(ConnectionResetError("the client went away"))
+        if self.task is not None:
+            self.task.cancel()
+        session = self.session
+        if session is not None:
+            session.closing = True
+            self.ctx.sessions.remove(session)
+            self.ctx.watches.unwatch(session)
+        self.server.connections.discard(self)
+        self.server.closed_one()
+
+    def pause_writing(self) -> None:
+        if self._drained is None or self._drained.done():
+            self._drained = asyncio.get_running_loop().create_future()
+
+    def resume_writing(self) -> None:
+        if self._drained is not None and not self._drained.done():
+            self._drained.set_result(None)
+
+    # -- answering ---------------------------------------------------------------------------
+
+    def _answer_eagerly(self) -> None:
+        """Runs ``_answer`` now, in this callback, as far as it goes without waiting; what waits
+        finishes in a task (asyncio's eager tasks do the same from Python 3.12 on)."""
+        coroutine = self._answer()
+        try:
+            waiting_on = coroutine.send(None)
+        except StopIteration:
+            self._answered()
+            return
+        except Exception:  # noqa: BLE001 - one connection's failure must not reach the server
+            log.exception("the connection from %s failed", self.session.address if self.session else "?")
+            self._close()
+            return
+        assert self.transport is not None
+        self.transport.pause_reading()
+        self.task = asyncio.get_running_loop().create_task(self._finish(coroutine, waiting_on))
+        self.server.tasks.add(self.task)
+
+    async def _finish(self, coroutine: Coroutine[object, None, None], waiting_on: object) -> None:
+        """Drives ``coroutine`` on from where ``_answer_eagerly`` left it, as a task would."""
+        try:
+            while True:
+                try:
+                    if isinstance(waiting_on, asyncio.Future):
+                        waiting_on._asyncio_future_blocking = False  # as Task.__step does
+                        await asyncio.wait([waiting_on])
+                    else:  # a bare yield (asyncio.sleep(0)): one turn of the loop
+                        await asyncio.sleep(0)
+                except asyncio.CancelledError:
+                    coroutine.close()
+                    raise
+                try:
+                    waiting_on = coroutine.send(None)
+                except StopIteration:
+                    break
+        except asyncio.CancelledError:
+            return
+        except Exception:  # noqa: BLE001
+            log.exception("the connection from %s failed", self.session.address if self.session else "?")
+            self._close()
+            return
+        finally:
+            task, self.task = self.task, None
+            if task is not None:
+                self.server.tasks.discard(task)
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.resume_reading()
+        self._answered()
+        if self._fed_while_waiting and self.session is not None and not self.session.closing:
+            self._fed_while_waiting = False
+            self._answer_eagerly()  # requests that came while the answer waited
+
+    def _answered(self) -> None:
+        if self.session is not None and self.session.closing:
+            self._close()
 
     async def _answer(self) -> None:
         session, parser = self.session, self.parser
+        assert session is not None
+        self.answering = True
         out: list[bytes] = []
-        while not session.closing:
-            try:
-                args = parser.next_request(session.authenticated)
-            except ProtocolError as refused:
-                log.info("protocol error from %s: %s", session.address, refused)
+        answered = 0
+        try:
+            while not session.closing:
+                try:
+                    args = parser.next_request(session.authenticated)
+                except ProtocolError as refused:
+                    log.info("protocol error from %s: %s", session.address, refused)
+                    if session.reply_wanted:
+                        out.append(encode(refused.reply, session.resp3))
+                    session.closing = True
+                    break
+                if args is None:
+                    break
+                if not args:
+                    continue
+                session.last_active = time.monotonic()
+                reply = await self.table.dispatch(self.ctx, session, args)
+                if session.dropped:
+                    session.closing = True
+                    return  # as Redis: what this read had answered is dropped too
                 if session.reply_wanted:
-                    out.append(encode(refused.reply, session.resp3))
-                session.closing = True
-                break
-            if args is None:
-                break
-            if not args:
-                continue
-            session.last_active = time.monotonic()
-            reply = await self.table.dispatch(self.ctx, session, args)
-            if session.dropped:
-                session.closing = True
-                return  # as Redis: what this read had answered is dropped too
-            if session.reply_wanted:
-                encode_into(reply, session.resp3, out)
-            session.command_done()
-            if len(out) >= FLUSH_PIECES:
-                await self._write(out)
-                out = []
-        session.buffered_bytes = parser.buffered_bytes
-        await self._write(out)
+                    encode_into(reply, session.resp3, out)
+                session.command_done()
+                answered += 1
+                if len(out) >= FLUSH_PIECES or answered % TURN_COMMANDS == 0:
+                    await self._write(out)
+                    out = []
+                if answered % TURN_COMMANDS == 0:
+                    await asyncio.sleep(0)  # a long pipeline lets the other connections have a turn
+            session.buffered_bytes = parser.buffered_bytes
+            await self._write(out)
+        finally:
+            self.answering = False
 
     async def _write(self, out: list[bytes]) -> None:
-        if not out:
+        if not out or self.transport is None or self.transport.is_closing():
             return
         data = b"".join(out)
         self.ctx.stats.net_output_bytes += len(data)
-        self.writer.write(data)
-        await self.writer.drain()
+        self.transport.write(data)
+        if self._drained is not None and not self._drained.done():
+            await self._drained  # the client does not read its replies: read it no further
+
+    def _check_idle(self) -> None:
+        session, timeout = self.session, self.ctx.settings.timeout_s
+        if session is None or session.closing:
+            return
+        idle = time.monotonic() - session.last_active
+        if idle >= timeout and self.task is None:
+            log.debug("closing the connection from %s: idle for %ss", session.address, timeout)
+            self._close()
+            return
+        self._idle_timer = asyncio.get_running_loop().call_later(max(timeout - idle, 0.01), self._check_idle)
+
+    def _close(self) -> None:
+        if self.session is not None:
+            self.session.closing = True
+        if self.transport is not None:
+            self.transport.close()  # what was written is still sent
 
 
 class RespServer:
@@ -123,65 +253,39 @@ class RespServer:
         self.ctx = ctx
         self.table = table
         self.server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._connections: set[RespConnection] = set()
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.connections: set[RespConnection] = set()
+        self._all_closed: asyncio.Event | None = None
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        sessions = self.ctx.sessions
-        if sessions.full:
-            sessions.rejected_connections += 1
-            with contextlib.suppress(ConnectionError):
-                writer.write(MAX_CLIENTS_REACHED)
-                await writer.drain()
-            writer.close()
-            return
-        sock = writer.get_extra_info("socket")
-        session = Session(
-            id=sessions.next_id(),
-            address=_address(writer.get_extra_info("peername")),
-            local_address=_address(writer.get_extra_info("sockname")),
-            fd=sock.fileno() if sock is not None else -1,
-            tenant=DEFAULT_TENANT,
-            authenticated=not self.ctx.auth_required,
-        )
-        session.abort = writer.transport.abort
-        sessions.add(session)
-        task = asyncio.current_task()
-        if task is not None:
-            self._tasks.add(task)
-        connection = RespConnection(self.ctx, self.table, reader, writer, session)
-        self._connections.add(connection)
-        try:
-            await connection.serve()
-        except Exception:  # noqa: BLE001 - one connection's failure must not reach the server
-            log.exception("the connection from %s failed", session.address)
-        finally:
-            sessions.remove(session)
-            self.ctx.watches.unwatch(session)
-            self._connections.discard(connection)
-            if task is not None:
-                self._tasks.discard(task)
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
+    def closed_one(self) -> None:
+        if self._all_closed is not None and not self.connections:
+            self._all_closed.set()
 
     async def close(self, grace_s: float = 1.0) -> None:
         """Stops accepting, closes every connection (each finishes the read it is answering
-        first, for up to ``grace_s``), and waits for their tasks."""
+        first, for up to ``grace_s``), and waits for them to close."""
         if self.server is not None:
             self.server.close()
-        for connection in list(self._connections):
-            connection.session.closing = True
+        for connection in list(self.connections):
+            if connection.session is not None:
+                connection.session.closing = True
             if not connection.answering:
-                connection.writer.close()
-        tasks = list(self._tasks)
+                connection._close()
+        tasks = list(self.tasks)
         if tasks:
             _, pending = await asyncio.wait(tasks, timeout=grace_s)
-            for connection in list(self._connections):
-                connection.writer.close()
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+        self._all_closed = asyncio.Event()
+        for connection in list(self.connections):
+            connection._close()
+        if self.connections:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._all_closed.wait(), grace_s)
+        for connection in list(self.connections):
+            if connection.transport is not None:
+                connection.transport.abort()
         if self.server is not None:
             await self.server.wait_closed()
 
@@ -194,7 +298,7 @@ async def create_resp_server(settings: RespSettings, domain: CacheDomain) -> tup
     table = build_table()
     ctx.commands = table
     resp = RespServer(ctx, table)
-    resp.server = await asyncio.start_server(resp._accept, host, port, limit=READ_BYTES)
+    resp.server = await asyncio.get_running_loop().create_server(lambda: RespConnection(resp), host, port)
     bound = resp.server.sockets[0].getsockname()[1]
     ctx.port = bound
     log.info("RESP server listening on %s:%d", host, bound)
