@@ -185,19 +185,24 @@ def _replay(args: argparse.Namespace) -> int:
         if args.per_read < 1:
             raise ValueError("--per-read must be at least 1")
         if args.through_service:
-            from predis.services.replay.through_service import replay_through_service
+            from predis.services.replay.through_service import FrontEndError, replay_through_service
 
             progress = Progress(0)
-            rows = [
-                replay_through_service(
-                    load_trace(path, args.format, args.keys, args.key_seed, _say),
-                    args.through_service,
-                    args.train_fraction,
-                    args.value_size,
-                    progress,
-                )
-                for path in args.traces
-            ]
+            try:
+                rows = [
+                    replay_through_service(
+                        load_trace(path, args.format, args.keys, args.key_seed, _say),
+                        args.through_service,
+                        args.train_fraction,
+                        args.value_size,
+                        progress,
+                        _say,
+                    )
+                    for path in args.traces
+                ]
+            except FrontEndError as error:
+                print(f"predis replay: {error}", file=sys.stderr)
+                return 2
         else:
             rows = run_replay(
                 args.traces,
@@ -309,7 +314,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     replay.add_argument("--json", action="store_true", help="print one JSON object")
     replay.add_argument("--plot", type=Path, help="write hit ratio against cache size, a panel per trace, to this PNG")
-    replay.add_argument("--through-service", metavar="ADDR", help="replay through a running cache service instead")
+    replay.add_argument(
+        "--through-service",
+        metavar="ADDR",
+        help="replay through a running cache service instead: a gRPC address (the SDK), or "
+        "redis://[user:password@]HOST:PORT[/db] (redis-py on its RESP port)",
+    )
     replay.add_argument("--value-size", type=int, default=100, help="with --through-service: bytes per value set")
     replay.set_defaults(func=_replay)
 
@@ -392,6 +402,14 @@ def build_parser() -> argparse.ArgumentParser:
     compare_bench = benches.add_parser("redis-compare", help="redis-benchmark and redis-py beside a redis-server")
     redis_compare.add_arguments(compare_bench)
     compare_bench.set_defaults(func=redis_compare.run)
+
+    from predis.services.bench import resp_prefetch
+
+    resp_prefetch_bench = benches.add_parser(
+        "resp-prefetch", help="learned prefetching's gain through gRPC and through RESP on the same replay"
+    )
+    resp_prefetch.add_arguments(resp_prefetch_bench)
+    resp_prefetch_bench.set_defaults(func=resp_prefetch.run)
 
     targets = benches.add_parser("targets", help="learned-policy replay rows against the bars they must clear")
     prefetch_targets.add_arguments(targets)
