@@ -23,6 +23,7 @@ import numpy as np
 
 from predis.client import Client
 from predis.config import ClientConfig
+from predis.services.bench import budget_env
 from predis.services.cache.engine.engine import Engine, EngineConfig
 from predis.services.cache.engine.numpy_storage import NumpyStorage
 from predis.services.cache.engine.simulate import LiveThreshold, SimulationResult, simulate
@@ -157,8 +158,7 @@ def run_demo(
         env = {
             **SWITCH_ENV,
             "PREDIS_ORIGIN": f"sqlite://{origin}",
-            "PREDIS_CACHE_MEMORY_BYTES": str(budget),
-            "PREDIS_CACHE_MAX_VALUE_BYTES": str(budget // 4),
+            **budget_env(budget),
             **(env_extra or {}),
         }
         print("Starting the four services on loopback (free ports)...")

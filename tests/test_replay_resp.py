@@ -6,7 +6,6 @@ from __future__ import annotations
 import gzip
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import redis
+from test_resp_harness import free_port
 
 from predis.services.replay.keys import load_trace
 from predis.services.replay.runner import Row
@@ -29,12 +29,6 @@ USERS = {"first": "pw-first", "second": "pw-second", "third": "pw-third"}
 # Each tenant's quota, about 190 entries, far fewer than the trace's keys; a tenant only evicts its
 # own entries, so the gRPC tenant and the three users get a quota each.
 QUOTA_BYTES = 65_536
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

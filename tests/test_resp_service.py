@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -16,18 +15,13 @@ from dataclasses import dataclass
 
 import pytest
 import redis
+from test_resp_harness import free_port
 
 import predis
 from predis.config import ClientConfig
 
 PREDIS = [sys.executable, "-m", "predis.services.cli"]
 ORIGIN_LATENCY_S = 1.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

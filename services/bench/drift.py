@@ -40,7 +40,7 @@ import numpy as np
 from predis.client import Client
 from predis.config import ClientConfig
 from predis.errors import PredisError
-from predis.services.bench import machine
+from predis.services.bench import budget_env, machine
 from predis.services.cache.engine.engine import Engine, EngineConfig
 from predis.services.cache.engine.numpy_storage import NumpyStorage
 from predis.services.cache.engine.simulate import LiveThreshold, simulate
@@ -285,8 +285,7 @@ def run_drift(options: DriftOptions) -> dict[str, Any]:
         budget = entry_budget(scenario.names, scenario.cache_entries)
         env = {
             "PREDIS_ORIGIN": f"synthetic:?value_size={VALUE_BYTES}",
-            "PREDIS_CACHE_MEMORY_BYTES": str(budget),
-            "PREDIS_CACHE_MAX_VALUE_BYTES": str(budget // 4),
+            **budget_env(budget),
             "PREDIS_DATA_DIR": str(data),
             "PREDIS_SEGMENT_AGE_S": "2",
             "PREDIS_RETRAINER_VOLUME_EVENTS": "0",  # only the drift service's alerts start jobs here

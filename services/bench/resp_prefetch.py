@@ -58,7 +58,7 @@ import numpy as np
 
 from predis.client import Client
 from predis.config import ClientConfig
-from predis.services.bench import machine
+from predis.services.bench import budget_env, machine
 from predis.services.replay.through_service import (
     CacheFrontEnd,
     FrontEndError,
@@ -180,8 +180,7 @@ def prepare(tmp: Path, requests: int) -> tuple[Path, dict[str, str], list[bytes]
     budget = CACHE_ENTRIES * entry_charge(names)
     env = {
         "PREDIS_ORIGIN": f"sqlite://{origin}",
-        "PREDIS_CACHE_MEMORY_BYTES": str(budget),
-        "PREDIS_CACHE_MAX_VALUE_BYTES": str(budget // 4),
+        **budget_env(budget),
     }
     return model_dir, env, [names[i] for i in name_of.tolist()]
 

@@ -28,7 +28,7 @@ import numpy as np
 from predis.client import Client
 from predis.config import ClientConfig
 from predis.errors import PredisError
-from predis.services.bench import machine
+from predis.services.bench import budget_env, machine
 from predis.services.replay.keys import load_trace
 
 TRAIN_REQUESTS = 100_000  # the model learns from these; the soak replays the requests after them
@@ -159,8 +159,7 @@ def prepare_demo_suite(tmp: Path) -> tuple[Path, dict[str, str], list[bytes]]:
     budget = CACHE_ENTRIES * entry_charge(names)
     env = {
         "PREDIS_ORIGIN": f"sqlite://{origin}",
-        "PREDIS_CACHE_MEMORY_BYTES": str(budget),
-        "PREDIS_CACHE_MAX_VALUE_BYTES": str(budget // 4),
+        **budget_env(budget),
     }
     return model_dir, env, keys
 
