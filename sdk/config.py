@@ -13,6 +13,7 @@ import grpc
 SERVICES = ("cache", "predictor", "drift", "retrainer")
 DEFAULT_PORTS = {"cache": 50051, "predictor": 50052, "drift": 50053, "retrainer": 50054}
 TENANT_METADATA_KEY = "predis-tenant"
+AUTHORIZATION_KEY = "authorization"
 # What the cache accepts as a tenant name (services/runtime/tenancy.py), checked before a call is
 # made: gRPC metadata could not carry every string anyway, and a bad name would fail every call.
 _TENANT_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -54,6 +55,24 @@ class TlsConfig:
     private_key: Path | None = None
     server_name_override: str | None = None
 
+    @classmethod
+    def from_env(cls) -> TlsConfig | None:
+        """From ``PREDIS_TLS_CA`` (the CA that signed the servers' certificates), and for mutual
+        TLS ``PREDIS_TLS_CLIENT_CERT`` and ``PREDIS_TLS_CLIENT_KEY``, with ``PREDIS_TLS_SERVER_NAME``
+        to verify another name than the address's; None (plaintext) when ``PREDIS_TLS_CA`` is unset."""
+        ca = os.environ.get("PREDIS_TLS_CA")
+        if not ca:
+            return None
+        cert, key = os.environ.get("PREDIS_TLS_CLIENT_CERT"), os.environ.get("PREDIS_TLS_CLIENT_KEY")
+        if bool(cert) != bool(key):
+            raise ValueError("set both PREDIS_TLS_CLIENT_CERT and PREDIS_TLS_CLIENT_KEY for mutual TLS, or neither")
+        return cls(
+            Path(ca),
+            Path(cert) if cert else None,
+            Path(key) if key else None,
+            os.environ.get("PREDIS_TLS_SERVER_NAME") or None,
+        )
+
     def credentials(self) -> grpc.ChannelCredentials:
         def read(path: Path | None) -> bytes | None:
             return path.read_bytes() if path else None
@@ -85,12 +104,17 @@ class ClientConfig:
     """Settings shared by every channel a client opens.
 
     Attributes:
-        tenant: sent as ``predis-tenant`` metadata on every call; None means the default tenant.
+        tenant: sent as ``predis-tenant`` metadata on every call; None means the default tenant
+            (or, with a token, the token's own tenant).
+        token: the API token (``predis tokens create``), sent as ``authorization: Bearer`` on
+            every call; default ``PREDIS_TOKEN``. Needed where the services run with
+            ``PREDIS_AUTH=required``. Never shown in the config's repr.
         timeout_s: deadline for unary calls that do not pass their own ``timeout``.
         retry: retry policy for idempotent calls.
         keepalive_s: interval of HTTP/2 keepalive pings on idle connections (0 disables them).
         compression: None, ``"gzip"`` or ``"deflate"`` for request messages.
-        tls: TLS settings; None for a plaintext channel (loopback, service mesh).
+        tls: TLS settings; None for a plaintext channel (loopback, service mesh). Default from
+            ``PREDIS_TLS_CA`` and its neighbours (:meth:`TlsConfig.from_env`).
         max_message_bytes: largest message sent or received (batch calls can be large).
         tracing: wrap channels in OpenTelemetry client interceptors.
         max_reconnect_backoff_s: longest wait between reconnection attempts after a server went
@@ -98,11 +122,12 @@ class ClientConfig:
     """
 
     tenant: str | None = None
+    token: str | None = field(default_factory=lambda: os.environ.get("PREDIS_TOKEN") or None, repr=False)
     timeout_s: float = 5.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     keepalive_s: float = 30.0
     compression: str | None = None
-    tls: TlsConfig | None = None
+    tls: TlsConfig | None = field(default_factory=TlsConfig.from_env)
     max_message_bytes: int = 256 * 1024 * 1024
     tracing: bool = True
     max_reconnect_backoff_s: float = 0.0
@@ -116,6 +141,8 @@ class ClientConfig:
             raise ValueError("retry.max_attempts must be 1 to 5 (gRPC's limit)")
         if self.tenant is not None:
             check_tenant(self.tenant)
+        if self.token is not None and (not self.token.isascii() or not self.token.isprintable() or " " in self.token):
+            raise ValueError("token must be the printable ASCII text `predis tokens create` printed")
 
     @property
     def metadata(self) -> tuple[tuple[str, str], ...]:
@@ -124,7 +151,8 @@ class ClientConfig:
     def metadata_for(self, tenant: str | None) -> tuple[tuple[str, str], ...]:
         """Call metadata naming ``tenant``, or this config's tenant when None."""
         tenant = check_tenant(tenant) if tenant else self.tenant
-        return ((TENANT_METADATA_KEY, tenant),) if tenant else ()
+        named = ((TENANT_METADATA_KEY, tenant),) if tenant else ()
+        return ((AUTHORIZATION_KEY, f"Bearer {self.token}"), *named) if self.token else named
 
     @property
     def grpc_compression(self) -> grpc.Compression | None:

@@ -16,9 +16,21 @@ from predis.services.runtime.settings import (
     address_env_var,
     default_address,
 )
+from predis.services.security.token_command import add_parser as add_tokens_parser
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from predis.plugins import PluginError
+    from predis.services.security.tokens import TokenError
+
+    try:
+        return _run_service(args)
+    except (SettingsError, PluginError, TokenError) as error:  # found at start: bind address, tokens file
+        print(f"predis serve {args.service}: {error}", file=sys.stderr)
+        return 2
+
+
+def _run_service(args: argparse.Namespace) -> int:
     from predis.plugins import PluginError
 
     try:
@@ -169,6 +181,20 @@ def _bench_wire(args: argparse.Namespace) -> int:
     return 0
 
 
+def _certs(args: argparse.Namespace) -> int:
+    from predis.services.security.certs import DEFAULT_CLIENTS, how_to_use, write_dev_certificates
+
+    hosts = [host.strip() for host in args.hosts.split(",") if host.strip()]
+    clients = args.client or list(DEFAULT_CLIENTS)
+    try:
+        paths = write_dev_certificates(args.dir, hosts, args.days, clients, args.force)
+    except (ValueError, FileExistsError) as error:
+        print(f"predis certs: {error}", file=sys.stderr)
+        return 2
+    print("\n".join([*(f"wrote {path}" for path in paths), "", how_to_use(args.dir, clients[0])]))
+    return 0
+
+
 def _say(line: str) -> None:
     """What a command assumed of its input (a trace's format, its keys), on stderr."""
     print(f"predis: {line}", file=sys.stderr)
@@ -274,6 +300,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     up.add_argument("--log-dir", type=Path, help="where each service's log goes (default a temporary folder)")
     up.set_defaults(func=_up)
+
+    add_tokens_parser(commands)
 
     status = commands.add_parser("status", help="health of each service")
     status.add_argument("--only", action="append", choices=SERVICES, help="check only this service (repeatable)")
@@ -435,6 +463,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="training requests served first, unscored (default 10,000; 0: start from an empty cache)",
     )
     demo.set_defaults(func=_demo)
+
+    certs = commands.add_parser("certs", help="make a development CA and certificates for TLS and mutual TLS")
+    certs.add_argument("dir", type=Path, help="folder to write them to (made if missing)")
+    certs.add_argument(
+        "--hosts",
+        default="localhost,127.0.0.1,::1",
+        help="names and addresses the server certificate is for, comma-separated (localhost,127.0.0.1,::1)",
+    )
+    certs.add_argument("--days", type=int, default=365, help="days the certificates are valid (365)")
+    certs.add_argument(
+        "--client",
+        action="append",
+        metavar="NAME",
+        help="write client-NAME.pem and client-NAME-key.pem (repeatable; default one client, predis)",
+    )
+    certs.add_argument("--force", action="store_true", help="replace files that exist")
+    certs.set_defaults(func=_certs)
     return parser
 
 

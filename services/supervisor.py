@@ -171,6 +171,11 @@ def start_suite(
     # One data directory for the loop: the cache's access segments, the retrainer's jobs and model
     # store, which the predictor reads its champions from at start.
     env.setdefault("PREDIS_DATA_DIR", str(log_dir / "data"))
+    if env.get("PREDIS_AUTH", "off").lower() == "required" and not env.get("PREDIS_TOKEN"):
+        raise StartupError(
+            "PREDIS_AUTH=required: set PREDIS_TOKEN to an admin token for the services' calls to each other "
+            "(PREDIS_DATA_DIR=... predis tokens create ops --admin), and keep PREDIS_DATA_DIR set to where it is"
+        )
     try:
         for name in START_ORDER:
             port = 0 if base_port == 0 else base_port + (DEFAULT_PORTS[name] - DEFAULT_PORTS["cache"])

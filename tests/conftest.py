@@ -30,12 +30,40 @@ from predis.services.retrainer import server as retrainer_server
 from predis.services.retrainer.jobs import JobBook
 from predis.services.runtime.server import RunningServer
 from predis.services.runtime.settings import ServerSettings
+from predis.services.security.settings import AuthSettings
+from predis.services.security.tls import TlsSettings
 
 T = TypeVar("T")
 LOOPBACK = ServerSettings(listen="127.0.0.1:0")
 
 
-class BackgroundSuite:
+class LoopThread:
+    """An event loop in its own thread, for servers that the synchronous SDK and redis-py call
+    from a test: ``run`` a coroutine in it, ``call`` a function in it."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+
+    def start_loop(self) -> None:
+        self.thread.start()
+
+    def run(self, coro: Awaitable[T]) -> T:
+        future: Future[T] = asyncio.run_coroutine_threadsafe(coro, self.loop)  # type: ignore[arg-type]
+        return future.result(timeout=30)
+
+    def call(self, fn: Callable[[], T]) -> T:
+        async def wrapper() -> T:
+            return fn()
+
+        return self.run(wrapper())
+
+    def stop_loop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+
+
+class BackgroundSuite(LoopThread):
     """The four services as in-process servers on free loopback ports, in their own loop thread."""
 
     def __init__(
@@ -50,11 +78,16 @@ class BackgroundSuite:
         app_candidates: Callable[[str, bytes], list[bytes]] | None = None,
         cache_max_concurrent_rpcs: int = 1024,
         cache_max_pending_calls: int = 256,
+        auth: AuthSettings | None = None,
+        tls: TlsSettings | None = None,
     ) -> None:
+        self.settings = ServerSettings(listen="127.0.0.1:0", auth=auth or AuthSettings(), tls=tls)
         self.cache_settings = ServerSettings(
             listen="127.0.0.1:0",
             max_concurrent_rpcs=cache_max_concurrent_rpcs,
             max_pending_calls=cache_max_pending_calls,
+            auth=self.settings.auth,
+            tls=tls,
         )
         self.app_candidates = app_candidates
         self.batch_wait_s = batch_wait_s
@@ -64,8 +97,7 @@ class BackgroundSuite:
         self.origin = origin
         self.memory_bytes = memory_bytes
         self.origin_timeout_s = origin_timeout_s
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        super().__init__()
         self.servers: dict[str, RunningServer] = {}
         self.addresses: dict[str, str] = {}
         self.registry = ModelRegistry()
@@ -73,27 +105,18 @@ class BackgroundSuite:
         self.book = JobBook()
         self.cache: CacheDomain | None = None
 
-    def run(self, coro: Awaitable[T]) -> T:
-        future: Future[T] = asyncio.run_coroutine_threadsafe(coro, self.loop)  # type: ignore[arg-type]
-        return future.result(timeout=30)
-
-    def call(self, fn: Callable[[], T]) -> T:
-        async def wrapper() -> T:
-            return fn()
-
-        return self.run(wrapper())
-
     def start(self) -> BackgroundSuite:
-        self.thread.start()
+        self.start_loop()
         self.run(self._start())
         return self
 
     async def _start(self) -> None:
         tp = self.tracer_provider
         self.batcher = MicroBatcher(self.registry, self.batch_wait_s)
-        self.servers["predictor"] = await predictor_server.create_server(LOOPBACK, self.registry, tp, self.batcher)
-        self.servers["drift"] = await drift_server.create_server(LOOPBACK, self.observer, tp)
-        self.servers["retrainer"] = await retrainer_server.create_server(LOOPBACK, self.book, tp)
+        settings = self.settings
+        self.servers["predictor"] = await predictor_server.create_server(settings, self.registry, tp, self.batcher)
+        self.servers["drift"] = await drift_server.create_server(settings, self.observer, tp)
+        self.servers["retrainer"] = await retrainer_server.create_server(settings, self.book, tp)
         self.addresses = {name: f"127.0.0.1:{s.port}" for name, s in self.servers.items()}
         warm_up("s3fifo", NumpyStorage())  # as the service does: compile before serving
         engine = Engine(EngineConfig(memory_bytes=self.memory_bytes), NumpyStorage())
@@ -117,7 +140,7 @@ class BackgroundSuite:
 
     def restart_predictor(self) -> None:
         """Starts the predictor again on its old address, with the same registry."""
-        settings = ServerSettings(listen=self.addresses["predictor"])
+        settings = ServerSettings(listen=self.addresses["predictor"], auth=self.settings.auth, tls=self.settings.tls)
         self.servers["predictor"] = self.run(
             predictor_server.create_server(settings, self.registry, self.tracer_provider, self.batcher)
         )
@@ -129,8 +152,7 @@ class BackgroundSuite:
             await self.deps.close()
 
         self.run(stop_all())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
+        self.stop_loop()
 
     def client_kwargs(self) -> dict[str, str]:
         return {

@@ -9,6 +9,8 @@ It owns the parts a read or a write must keep in step:
   wake-up), registered with :meth:`CacheDomain.on_read`;
 - the prefetch outcomes (``prefetch_outcomes.py``): what became of every prefetch, the one count
   that Stats, the predictor's reports and drift's quality windows read.
+- the tenants' rate quotas (``admission.py``): the request rate every front end admits each
+  request through (:meth:`CacheDomain.admit`), and the prefetch budget the fills keep to.
 
 Writes win over fills: every write (set, set_many, delete, expire, expire_at, flush) goes through
 here, so the fills learn of it before any load that started earlier can land, and such a load
@@ -32,6 +34,7 @@ import numpy as np
 
 from predis.plugins.origin import Origin
 from predis.services.cache import snapshot
+from predis.services.cache.admission import PrefetchBudget, RequestRates
 from predis.services.cache.collector import AccessRing, EventBatch
 from predis.services.cache.engine.engine import AccessListener, BatchRead, Condition, Engine
 from predis.services.cache.engine.storage import KeyBatch
@@ -177,6 +180,8 @@ class CacheDomain:
         origin_workers: int = 32,
         prefetch_queue: int = 10_000,
         breaker: OriginBreaker | None = None,
+        request_rates: RequestRates | None = None,
+        prefetch_budget: PrefetchBudget | None = None,
     ) -> None:
         if engine.listener is not None:
             raise ValueError("this engine already tells another listener of its reads; a domain must own its engine")
@@ -188,8 +193,19 @@ class CacheDomain:
         self._write_listeners: list[WriteListener] = []
         self._unix_expiry = UnixExpiryClock(engine)
         self.prefetch_outcomes = PrefetchOutcomes()
+        self._request_rates = request_rates
+        # Whether any tenant's requests are limited: front ends skip finding the tenant otherwise.
+        self.limits_requests = request_rates is not None and request_rates.limits_any
+        self._prefetch_budget = prefetch_budget
         self._fills = OriginFills(
-            engine, origin, self.prefetch_outcomes, origin_timeout_s, origin_workers, prefetch_queue, breaker
+            engine,
+            origin,
+            self.prefetch_outcomes,
+            origin_timeout_s,
+            origin_workers,
+            prefetch_queue,
+            breaker,
+            prefetch_budget,
         )
         if ring is not None:
             self.on_read(ring.append)
@@ -199,6 +215,15 @@ class CacheDomain:
     @property
     def has_origin(self) -> bool:
         return self._fills.origin is not None
+
+    # -- admission ---------------------------------------------------------------------------
+
+    def admit(self, tenant: str) -> None:
+        """Counts one data-plane request of ``tenant`` (a gRPC call, a RESP command; a batch is
+        one) against its request rate (``admission.py``): ``RateLimited``, an ``Overloaded``, when
+        the rate is spent. Front ends call it once per request, before doing anything."""
+        if self._request_rates is not None:
+            self._request_rates.admit(tenant)
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -423,7 +448,8 @@ class CacheDomain:
 
     def counters(self, tenant: str) -> dict[str, int]:
         """``tenant``'s counters: reads, entries and memory, expiry and eviction, origin calls,
-        and its prefetches in prefetch_outcomes.py's meanings (every issuer together)."""
+        and its prefetches in prefetch_outcomes.py's meanings (every issuer together), with the
+        keys its prefetches skipped over its prefetch budget (``prefetches_over_budget``)."""
         view = self._engine.tenant_view(tenant)
         c = view.counters
         outcomes = self.prefetch_outcomes.counts(tenant)
@@ -443,6 +469,7 @@ class CacheDomain:
             "prefetches_used": outcomes.used,
             "prefetches_late": outcomes.late,
             "prefetches_wasted": outcomes.wasted,
+            "prefetches_over_budget": self._prefetch_budget.over_budget[tenant] if self._prefetch_budget else 0,
         }
 
     def engine_view(self) -> EngineView:

@@ -28,6 +28,7 @@ from enum import Enum
 import numpy as np
 
 from predis.plugins.origin import Origin
+from predis.services.cache.admission import PrefetchBudget
 from predis.services.cache.engine.engine import BatchRead, Counter, Engine
 from predis.services.cache.engine.storage import KeyBatch
 from predis.services.cache.origin_breaker import OriginBreaker
@@ -71,7 +72,8 @@ def _start_every_worker(pool: ThreadPoolExecutor, workers: int) -> None:
 
 class OriginFills:
     """Loads from ``origin`` into ``engine`` for the cache domain; tells ``outcomes`` what became
-    of each prefetch it loads."""
+    of each prefetch it loads. Prefetch loads keep to each tenant's ``prefetch_budget`` (origin
+    fetches a second); read-through fills of a reader's misses do not."""
 
     def __init__(
         self,
@@ -82,6 +84,7 @@ class OriginFills:
         origin_workers: int = 32,
         prefetch_queue: int = 10_000,
         breaker: OriginBreaker | None = None,
+        prefetch_budget: PrefetchBudget | None = None,
     ) -> None:
         self.engine = engine
         self.origin = origin
@@ -89,6 +92,7 @@ class OriginFills:
         self.breaker = breaker or OriginBreaker()
         self.origin_timeout_s = origin_timeout_s
         self.prefetch_queue = prefetch_queue
+        self.prefetch_budget = prefetch_budget if prefetch_budget is not None and prefetch_budget.limits_any else None
         self._pool = ThreadPoolExecutor(max_workers=origin_workers, thread_name_prefix="origin")
         if origin is not None:
             _start_every_worker(self._pool, origin_workers)
@@ -110,13 +114,17 @@ class OriginFills:
 
     def prefetch(self, tenant: str, keys: Sequence[bytes], issuer: PrefetchIssuer) -> list[PendingPrefetch]:
         """Starts background loads of the keys neither cached nor loading, within the prefetch
-        queue; answers the prefetches started. Callers never wait for them."""
+        queue and the tenant's prefetch budget (keys over it are skipped and counted there);
+        answers the prefetches started. Callers never wait for them."""
         if self.origin is None or not keys:
             return []
         present = self.engine.exists_mask(tenant, KeyBatch.of(list(keys)))
+        budget = self.prefetch_budget
         started = []
         for i, key in enumerate(keys):
             if present[i] or (tenant, key) in self._inflight or self._prefetching >= self.prefetch_queue:
+                continue
+            if budget is not None and not budget.allows(tenant):
                 continue
             prefetch = self.outcomes.issue(tenant, key, issuer)
             self._prefetching += 1

@@ -15,6 +15,7 @@ from opentelemetry import trace
 
 from predis.plugins.manager import Plugins, plugins
 from predis.services.cache import snapshot
+from predis.services.cache.admission import PrefetchBudget, RateLimit, RequestRates
 from predis.services.cache.collector import AccessRing
 from predis.services.cache.domain import CacheDomain
 from predis.services.cache.engine.backends import make_storage
@@ -32,6 +33,7 @@ from predis.services.resp.server import create_resp_server
 from predis.services.runtime.lifecycle import run_service
 from predis.services.runtime.server import RunningServer, ServiceBinding, start_server
 from predis.services.runtime.settings import ServerSettings
+from predis.services.security.settings import check_exposure
 from predis.v1 import cache_pb2_grpc
 
 SERVICE_NAME = "predis.v1.CacheService"
@@ -51,6 +53,7 @@ class CacheDeps:
     snapshot_path: Path | None = None
     snapshot_interval_s: float = 0.0
     recorder: SegmentRecorder | None = None
+    max_streams_per_tenant: int = 8
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def start_background(self) -> None:
@@ -151,6 +154,10 @@ def build_deps(
         origin_workers=settings.origin_workers,
         prefetch_queue=settings.prefetch_queue,
         breaker=OriginBreaker(settings.origin_breaker_failures, settings.origin_breaker_open_s),
+        request_rates=RequestRates(
+            RateLimit(settings.tenant_rate_limit, settings.tenant_rate_limits, settings.tenant_rate_burst)
+        ),
+        prefetch_budget=PrefetchBudget(RateLimit(settings.tenant_prefetch_rate, settings.tenant_prefetch_rates)),
     )
     predictor = None
     if settings.predictor_address:
@@ -184,15 +191,16 @@ def build_deps(
         snapshot_path=snapshot_path,
         snapshot_interval_s=settings.snapshot_interval_s,
         recorder=recorder,
+        max_streams_per_tenant=settings.tenant_max_streams,
     )
 
 
 async def create_server(
     settings: ServerSettings, deps: CacheDeps, tracer_provider: trace.TracerProvider
 ) -> RunningServer:
-    servicer = CacheServicer(deps.cache, deps.predictor, deps.exporter, deps.prefetcher)
+    servicer = CacheServicer(deps.cache, deps.predictor, deps.exporter, deps.prefetcher, deps.max_streams_per_tenant)
     binding = ServiceBinding(SERVICE_NAME, lambda s: cache_pb2_grpc.add_CacheServiceServicer_to_server(servicer, s))
-    running = await start_server(settings, [binding], tracer_provider)
+    running = await start_server(settings, [binding], tracer_provider, "cache")
     deps.start_background()
     return running
 
@@ -203,7 +211,9 @@ async def main(settings: CacheSettings) -> None:
         running = await create_server(settings.server, deps, provider)
         if not settings.resp.enabled:
             return running, deps.close
-        resp, _ = await create_resp_server(settings.resp, deps.cache)
+        resp_tls = settings.resp.tls is not None
+        check_exposure("PREDIS_RESP_LISTEN", settings.resp.listen, settings.server.auth, resp_tls)
+        resp, _ = await create_resp_server(settings.resp, deps.cache, running.access)
 
         async def close() -> None:
             await resp.close(settings.server.grace_seconds)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import collections
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
 
 import grpc
 import numpy as np
@@ -15,9 +18,10 @@ from predis.services.cache.exporter import DriftExporter, to_access_events
 from predis.services.cache.predictor_link import PredictorLink
 from predis.services.cache.prefetch_outcomes import PrefetchIssuer
 from predis.services.cache.prefetcher import Prefetcher
-from predis.services.runtime.errors import InvalidInput
+from predis.services.runtime.errors import InvalidInput, Overloaded
 from predis.services.runtime.status import maps_domain_errors, maps_domain_errors_stream
 from predis.services.runtime.tenancy import tenant_from_metadata
+from predis.services.security.principal import visible_tenant
 from predis.v1 import cache_pb2, cache_pb2_grpc
 
 _SOURCES = {
@@ -48,6 +52,35 @@ def _batch(block: cache_pb2.KeyBlock, what: str) -> KeyBatch:
         raise InvalidInput(f"{what}: {exc}") from None
 
 
+M = TypeVar("M", bound=Callable[..., Awaitable[Any]])
+
+
+def _admitted(method: M) -> M:
+    """Admits the call against its tenant's request rate (``CacheDomain.admit``) before it runs:
+    one call, batch or not, is one request. Without rate limits the tenant is not even looked up."""
+
+    @functools.wraps(method)
+    async def admitted(self: CacheServicer, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        if self.cache.limits_requests:
+            self.cache.admit(_tenant(context))
+        return await method(self, request, context)
+
+    return admitted  # type: ignore[return-value]
+
+
+def _admitted_stream(method: Callable[..., AsyncIterator[Any]]) -> Callable[..., AsyncIterator[Any]]:
+    """As :func:`_admitted` for a server-streaming method: opening the stream is one request."""
+
+    @functools.wraps(method)
+    async def admitted(self: CacheServicer, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        if self.cache.limits_requests:
+            self.cache.admit(_tenant(context))
+        async for item in method(self, request, context):
+            yield item
+
+    return admitted
+
+
 class CacheServicer(cache_pb2_grpc.CacheServiceServicer):
     """gRPC over the cache domain; the predictor link, exporter and prefetch loop only for Stats."""
 
@@ -57,13 +90,17 @@ class CacheServicer(cache_pb2_grpc.CacheServiceServicer):
         predictor: PredictorLink | None = None,
         exporter: DriftExporter | None = None,
         prefetcher: Prefetcher | None = None,
+        max_streams_per_tenant: int = 8,
     ) -> None:
         self.cache = cache
+        self.max_streams_per_tenant = max_streams_per_tenant
+        self._open_streams: collections.Counter[str] = collections.Counter()
         self.prefetcher = prefetcher
         self.predictor = predictor
         self.exporter = exporter
 
     @maps_domain_errors
+    @_admitted
     async def Get(self, request: cache_pb2.GetRequest, context: grpc.aio.ServicerContext) -> cache_pb2.GetResponse:
         result = await self.cache.get(_tenant(context), request.key, request.skip_origin)
         return cache_pb2.GetResponse(
@@ -71,6 +108,7 @@ class CacheServicer(cache_pb2_grpc.CacheServiceServicer):
         )
 
     @maps_domain_errors
+    @_admitted
     async def Set(self, request: cache_pb2.SetRequest, context: grpc.aio.ServicerContext) -> cache_pb2.SetResponse:
         condition = _CONDITIONS.get(request.condition)
         if condition is None:
@@ -79,18 +117,21 @@ class CacheServicer(cache_pb2_grpc.CacheServiceServicer):
         return cache_pb2.SetResponse(stored=stored)
 
     @maps_domain_errors
+    @_admitted
     async def Delete(
         self, request: cache_pb2.DeleteRequest, context: grpc.aio.ServicerContext
     ) -> cache_pb2.DeleteResponse:
         return cache_pb2.DeleteResponse(deleted=self.cache.delete(_tenant(context), list(request.keys)))
 
     @maps_domain_errors
+    @_admitted
     async def Exists(
         self, request: cache_pb2.ExistsRequest, context: grpc.aio.ServicerContext
     ) -> cache_pb2.ExistsResponse:
         return cache_pb2.ExistsResponse(count=self.cache.exists(_tenant(context), list(request.keys)))
 
     @maps_domain_errors
+    @_admitted
     async def Expire(
         self, request: cache_pb2.ExpireRequest, context: grpc.aio.ServicerContext
     ) -> cache_pb2.ExpireResponse:
@@ -98,10 +139,12 @@ class CacheServicer(cache_pb2_grpc.CacheServiceServicer):
         return cache_pb2.ExpireResponse(applied=applied)
 
     @maps_domain_errors
+    @_admitted
     async def Ttl(self, request: cache_pb2.TtlRequest, context: grpc.aio.ServicerContext) -> cache_pb2.TtlResponse:
         return cache_pb2.TtlResponse(ttl_ms=self.cache.ttl_ms(_tenant(context), request.key))
 
     @maps_domain_errors
+    @_admitted
     async def BatchGet(
         self, request: cache_pb2.BatchGetRequest, context: grpc.aio.ServicerContext
     ) -> cache_pb2.BatchGetResponse:
@@ -113,6 +156,7 @@ class CacheServicer(cache_pb2_grpc.CacheServiceServicer):
         )
 
     @maps_domain_errors
+    @_admitted
     async def BatchSet(
         self, request: cache_pb2.BatchSetRequest, context: grpc.aio.ServicerContext
     ) -> cache_pb2.BatchSetResponse:
@@ -121,12 +165,14 @@ class CacheServicer(cache_pb2_grpc.CacheServiceServicer):
         return cache_pb2.BatchSetResponse(stored=int(stored.sum()))
 
     @maps_domain_errors
+    @_admitted
     async def Prefetch(
         self, request: cache_pb2.PrefetchRequest, context: grpc.aio.ServicerContext
     ) -> cache_pb2.PrefetchResponse:
         return cache_pb2.PrefetchResponse(queued=self.cache.prefetch(_tenant(context), list(request.keys)))
 
     @maps_domain_errors
+    @_admitted
     async def Hint(self, request: cache_pb2.HintRequest, context: grpc.aio.ServicerContext) -> cache_pb2.HintResponse:
         kind = _HINT_KINDS.get(request.kind)
         if kind is None:
@@ -135,6 +181,7 @@ class CacheServicer(cache_pb2_grpc.CacheServiceServicer):
         return cache_pb2.HintResponse(links_added=added)
 
     @maps_domain_errors
+    @_admitted
     async def Stats(
         self, request: cache_pb2.StatsRequest, context: grpc.aio.ServicerContext
     ) -> cache_pb2.StatsResponse:
@@ -160,8 +207,9 @@ class CacheServicer(cache_pb2_grpc.CacheServiceServicer):
             ),
             engine=cache_pb2.EngineStats(
                 memory_budget_bytes=engine.memory_budget_bytes,
-                memory_bytes=engine.memory_bytes,
-                entries=engine.entries,
+                # What every tenant holds together is not a tenant token's to see.
+                memory_bytes=engine.memory_bytes if visible_tenant() is None else 0,
+                entries=engine.entries if visible_tenant() is None else 0,
                 policy=engine.policy,
                 backend=engine.backend,
                 events_dropped=self.exporter.dropped if self.exporter else 0,
@@ -232,12 +280,14 @@ class CacheServicer(cache_pb2_grpc.CacheServiceServicer):
         )
 
     @maps_domain_errors
+    @_admitted
     async def Flush(
         self, request: cache_pb2.FlushRequest, context: grpc.aio.ServicerContext
     ) -> cache_pb2.FlushResponse:
         return cache_pb2.FlushResponse(removed=self.cache.flush(_tenant(context)))
 
     @maps_domain_errors_stream
+    @_admitted_stream
     async def StreamAccessEvents(
         self, request: cache_pb2.StreamAccessEventsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[cache_pb2.StreamAccessEventsResponse]:
@@ -248,10 +298,21 @@ class CacheServicer(cache_pb2_grpc.CacheServiceServicer):
             )
         tenant = _tenant(context)
         limit = request.max_batch or STREAM_BATCH
-        while True:
-            batch, cursor = self.cache.read_events(cursor, limit, tenant=tenant)
-            if batch.keys or batch.dropped:
-                events = to_access_events(batch, self.cache.tenant_name)
-                yield cache_pb2.StreamAccessEventsResponse(events=events, dropped=batch.dropped)
-            else:
-                await asyncio.sleep(STREAM_IDLE_S)
+        if self._open_streams[tenant] >= self.max_streams_per_tenant:
+            raise Overloaded(
+                f"tenant {tenant!r} already has {self._open_streams[tenant]} access event streams open, the most "
+                "one tenant may (PREDIS_TENANT_MAX_STREAMS); close one first"
+            )
+        self._open_streams[tenant] += 1
+        try:
+            while True:
+                batch, cursor = self.cache.read_events(cursor, limit, tenant=tenant)
+                if batch.keys or batch.dropped:
+                    events = to_access_events(batch, self.cache.tenant_name)
+                    yield cache_pb2.StreamAccessEventsResponse(events=events, dropped=batch.dropped)
+                else:
+                    await asyncio.sleep(STREAM_IDLE_S)
+        finally:
+            self._open_streams[tenant] -= 1
+            if not self._open_streams[tenant]:
+                del self._open_streams[tenant]

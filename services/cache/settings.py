@@ -10,7 +10,9 @@ from predis.services.cache.engine.policy import POLICIES
 from predis.services.cache.engine.threshold import TunerSettings
 from predis.services.cache.prefetcher import PrefetchSettings
 from predis.services.resp.settings import RespSettings
+from predis.services.runtime.errors import InvalidInput
 from predis.services.runtime.settings import Env, ServerSettings, SettingsError
+from predis.services.runtime.tenancy import validate_tenant
 
 
 def _quotas(raw: str) -> dict[str, int]:
@@ -21,6 +23,30 @@ def _quotas(raw: str) -> dict[str, int]:
             raise SettingsError(f"PREDIS_CACHE_TENANT_QUOTAS entry {part!r} is not TENANT=BYTES")
         quotas[name.strip()] = int(value)
     return quotas
+
+
+def _rates(raw: str, variable: str) -> dict[str, float]:
+    """``tenant=rate,tenant=rate``: per-second rates of named tenants, 0 for unlimited."""
+    rates: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in raw.split(","))):
+        name, sep, value = (piece.strip() for piece in part.partition("="))
+        try:
+            rate = float(value) if sep else -1.0
+        except ValueError:
+            rate = -1.0
+        if not (0 <= rate < float("inf")):
+            raise SettingsError(f"{variable} entry {part!r} is not TENANT=RATE (per second, 0 for unlimited)")
+        try:
+            validate_tenant(name)
+        except InvalidInput:
+            raise SettingsError(
+                f"{variable} entry {part!r} names the tenant {name[:80]!r}: "
+                "use 1 to 64 letters, digits, '.', '_' or '-'"
+            ) from None
+        if name in rates:
+            raise SettingsError(f"{variable} names the tenant {name!r} twice")
+        rates[name] = rate
+    return rates
 
 
 @dataclass(frozen=True)
@@ -36,6 +62,20 @@ class CacheSettings:
         block_bytes: block size of the value store (``PREDIS_CACHE_BLOCK_BYTES``, default 64).
         tenant_quota_bytes: default per-tenant quota, 0 for none (``PREDIS_CACHE_TENANT_QUOTA_BYTES``).
         tenant_quotas: per-tenant quotas, ``a=BYTES,b=BYTES`` (``PREDIS_CACHE_TENANT_QUOTAS``).
+        tenant_rate_limit: data-plane requests a second each tenant may make, 0 for unlimited
+            (``PREDIS_TENANT_RATE_LIMIT``, default 0): every gRPC CacheService call and every RESP
+            command but the connection ones is one request, a batch call one (``admission.py``).
+        tenant_rate_burst: requests a tenant may make at once, at least 1; 0, the default, gives each
+            tenant one second of its own rate (``PREDIS_TENANT_RATE_BURST``).
+        tenant_rate_limits: per-tenant request rates, ``a=RATE,b=RATE``, overriding the default
+            (``PREDIS_TENANT_RATE_LIMITS``).
+        tenant_prefetch_rate: origin fetches a second each tenant's prefetches (the learned loop's,
+            hints', Prefetch calls') may start, 0 for unlimited (``PREDIS_TENANT_PREFETCH_RATE``);
+            keys over it are skipped and counted (``prefetches_over_budget``).
+        tenant_max_streams: access event streams one tenant may hold open at once
+            (``PREDIS_TENANT_MAX_STREAMS``): each holds a call slot, which a tenant must not take all of.
+        tenant_prefetch_rates: per-tenant prefetch rates, ``a=RATE,b=RATE``
+            (``PREDIS_TENANT_PREFETCH_RATES``).
         collector_events: capacity of the access-event ring, 0 to disable
             (``PREDIS_CACHE_COLLECTOR_EVENTS``, default 65536).
         origin: origin URL for read-through, ``name:location?options`` (``PREDIS_ORIGIN``).
@@ -83,6 +123,12 @@ class CacheSettings:
     block_bytes: int = 64
     tenant_quota_bytes: int = 0
     tenant_quotas: Mapping[str, int] = field(default_factory=dict)
+    tenant_rate_limit: float = 0.0
+    tenant_rate_burst: float = 0.0
+    tenant_rate_limits: Mapping[str, float] = field(default_factory=dict)
+    tenant_prefetch_rate: float = 0.0
+    tenant_prefetch_rates: Mapping[str, float] = field(default_factory=dict)
+    tenant_max_streams: int = 8
     collector_events: int = 1 << 16
     origin: str = ""
     origin_timeout_s: float = 2.0
@@ -120,6 +166,11 @@ class CacheSettings:
             raise SettingsError(f"PREDIS_CACHE_BACKEND={self.backend!r} is not one of {', '.join(BACKENDS)}")
         if not 16 <= self.block_bytes <= 4096:
             raise SettingsError("PREDIS_CACHE_BLOCK_BYTES must be 16 to 4096")
+        if 0 < self.tenant_rate_burst < 1:
+            raise SettingsError(
+                f"PREDIS_TENANT_RATE_BURST={self.tenant_rate_burst:g} must be at least 1 (a request), "
+                "or 0 for one second of each tenant's rate"
+            )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], listen: str | None = None) -> CacheSettings:
@@ -135,6 +186,12 @@ class CacheSettings:
             block_bytes=env.integer("PREDIS_CACHE_BLOCK_BYTES", 64, minimum=1),
             tenant_quota_bytes=env.integer("PREDIS_CACHE_TENANT_QUOTA_BYTES", 0),
             tenant_quotas=_quotas(env.text("PREDIS_CACHE_TENANT_QUOTAS", "")),
+            tenant_rate_limit=env.number("PREDIS_TENANT_RATE_LIMIT", 0.0),
+            tenant_rate_burst=env.number("PREDIS_TENANT_RATE_BURST", 0.0),
+            tenant_rate_limits=_rates(env.text("PREDIS_TENANT_RATE_LIMITS", ""), "PREDIS_TENANT_RATE_LIMITS"),
+            tenant_prefetch_rate=env.number("PREDIS_TENANT_PREFETCH_RATE", 0.0),
+            tenant_prefetch_rates=_rates(env.text("PREDIS_TENANT_PREFETCH_RATES", ""), "PREDIS_TENANT_PREFETCH_RATES"),
+            tenant_max_streams=env.integer("PREDIS_TENANT_MAX_STREAMS", 8, minimum=1),
             collector_events=env.integer("PREDIS_CACHE_COLLECTOR_EVENTS", 1 << 16),
             origin=env.text("PREDIS_ORIGIN", ""),
             origin_timeout_s=env.number("PREDIS_ORIGIN_TIMEOUT_S", 2.0),

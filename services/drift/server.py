@@ -27,7 +27,7 @@ async def create_server(
 ) -> RunningServer:
     servicer = DriftServicer(observer)
     binding = ServiceBinding(SERVICE_NAME, lambda s: drift_pb2_grpc.add_DriftServiceServicer_to_server(servicer, s))
-    return await start_server(settings, [binding], tracer_provider)
+    return await start_server(settings, [binding], tracer_provider, "drift")
 
 
 def build_observer(settings: DriftSettings, tracer_provider: trace.TracerProvider) -> StreamObserver:

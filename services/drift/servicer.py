@@ -13,6 +13,7 @@ from predis.services.drift.observer import AccessBatch, DriftAlert, StreamObserv
 from predis.services.drift.watch import DetectorState, Phase, QualityWindow, Severity
 from predis.services.runtime.status import maps_domain_errors, maps_domain_errors_stream
 from predis.services.runtime.tenancy import validate_tenant
+from predis.services.security.principal import listing_tenant, visible_tenant
 from predis.v1 import drift_pb2, drift_pb2_grpc
 
 _SEVERITY = {Severity.WARNING: drift_pb2.ALERT_SEVERITY_WARNING, Severity.CRITICAL: drift_pb2.ALERT_SEVERITY_CRITICAL}
@@ -123,12 +124,19 @@ class DriftServicer(drift_pb2_grpc.DriftServiceServicer):
     ) -> drift_pb2.GetStatusResponse:
         if request.tenant:
             validate_tenant(request.tenant)
-        status = self.observer.status(request.tenant)
+        tenant = listing_tenant(request.tenant)
+        status = self.observer.status(tenant)
+        if visible_tenant() is not None:
+            # A tenant token sees its own counts, not the service's totals over every tenant.
+            mine = status.tenants[0] if status.tenants else None
+            totals = (mine.events, mine.outcomes, mine.windows, 0) if mine else (0, 0, 0, 0)
+        else:
+            totals = (status.events, status.outcomes, status.windows, status.events_not_watched)
         return drift_pb2.GetStatusResponse(
-            events_observed=status.events,
-            outcomes_observed=status.outcomes,
-            windows_observed=status.windows,
-            events_not_watched=status.events_not_watched,
+            events_observed=totals[0],
+            outcomes_observed=totals[1],
+            windows_observed=totals[2],
+            events_not_watched=totals[3],
             detectors=[_detector(s) for s in status.detectors],
             recent_alerts=[encode_alert(a) for a in status.recent_alerts],
             tenants=[
@@ -152,7 +160,7 @@ class DriftServicer(drift_pb2_grpc.DriftServiceServicer):
     ) -> AsyncIterator[drift_pb2.WatchAlertsResponse]:
         if request.tenant:
             validate_tenant(request.tenant)
-        subscription = self.observer.feed.subscribe(request.tenant)
+        subscription = self.observer.feed.subscribe(listing_tenant(request.tenant))
         more = asyncio.Event()
         subscription.waker = more.set
         try:

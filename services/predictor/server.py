@@ -32,7 +32,7 @@ async def create_server(
     binding = ServiceBinding(
         SERVICE_NAME, lambda s: predictor_pb2_grpc.add_PredictorServiceServicer_to_server(servicer, s)
     )
-    return await start_server(settings, [binding], tracer_provider)
+    return await start_server(settings, [binding], tracer_provider, "predictor")
 
 
 async def main(settings: PredictorSettings) -> None:

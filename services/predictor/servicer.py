@@ -9,9 +9,10 @@ import numpy as np
 
 from predis.services.predictor.batching import MicroBatcher
 from predis.services.predictor.registry import ModelRegistry, ModelVersion, Role, scope_of
-from predis.services.runtime.errors import InvalidInput
+from predis.services.runtime.errors import InvalidInput, NotFound
 from predis.services.runtime.status import maps_domain_errors
 from predis.services.runtime.tenancy import tenant_from_metadata
+from predis.services.security.principal import check_may_act_for, visible_tenant
 from predis.v1 import common_pb2, predictor_pb2, predictor_pb2_grpc
 
 _ROLE_TO_PB = {
@@ -59,8 +60,8 @@ class PredictorServicer(predictor_pb2_grpc.PredictorServiceServicer):
     async def Predict(
         self, request: predictor_pb2.PredictRequest, context: grpc.aio.ServicerContext
     ) -> predictor_pb2.PredictResponse:
+        tenant = tenant_from_metadata(context.invocation_metadata())  # who first: a refusal says nothing of the input
         features = _features(request)
-        tenant = tenant_from_metadata(context.invocation_metadata())
         if not request.group_sizes and not request.group_routing_keys:
             prediction = await self.batcher.predict(tenant, request.routing_key, features)
             return predictor_pb2.PredictResponse(
@@ -103,6 +104,11 @@ class PredictorServicer(predictor_pb2_grpc.PredictorServiceServicer):
         self, request: predictor_pb2.ListModelsRequest, context: grpc.aio.ServicerContext
     ) -> predictor_pb2.ListModelsResponse:
         tenant = request.tenant if request.HasField("tenant") else None
+        visible = visible_tenant()
+        if visible is not None:  # a tenant token lists its own scope's models only
+            if tenant is not None:
+                check_may_act_for(tenant)
+            tenant = visible
         return predictor_pb2.ListModelsResponse(models=[_info(m) for m in self.registry.loaded(tenant)])
 
     @maps_domain_errors
@@ -124,7 +130,14 @@ class PredictorServicer(predictor_pb2_grpc.PredictorServiceServicer):
     async def GetModelStatus(
         self, request: predictor_pb2.GetModelStatusRequest, context: grpc.aio.ServicerContext
     ) -> predictor_pb2.GetModelStatusResponse:
-        model = self.registry.status(request.version)
+        visible = visible_tenant()
+        if visible is None:
+            model = self.registry.status(request.version)
+        else:  # another scope's version is as if absent, and the error lists no other scope's versions
+            found = self.registry.versions.get(request.version)
+            if found is None or found.tenant != visible:
+                raise NotFound(f"model version {request.version!r} is not loaded for tenant {visible!r}")
+            model = found
         m = model.metrics
         return predictor_pb2.GetModelStatusResponse(
             model=_info(model),

@@ -3,9 +3,11 @@
 Each command's name, arity, flags, key positions and ACL categories are Redis's own
 (``catalog.py``); its handler comes from the module of its family. Dispatch checks, in Redis's
 order: the HTTP guard (``POST`` and ``Host:`` drop the connection), that the command exists,
-its arity, authentication, then waits out a CLIENT PAUSE (``client_pause.py``), then queues it
-inside MULTI or runs it. Domain errors become error replies here, in one table (``error_reply``).
-Transactions (MULTI, EXEC, DISCARD, WATCH, UNWATCH) are here too: EXEC needs the table.
+its arity, authentication, the tenant's request rate (where Redis refuses a command over
+``maxmemory``; connection commands are exempt, ``_is_request``), then waits out a CLIENT PAUSE
+(``client_pause.py``), then queues it inside MULTI or runs it. Domain errors become error
+replies here, in one table (``error_reply``). Transactions (MULTI, EXEC, DISCARD, WATCH,
+UNWATCH) are here too: EXEC needs the table.
 """
 
 from __future__ import annotations
@@ -35,6 +37,10 @@ OOM = "OOM command not allowed when used memory > 'maxmemory'."
 # Commands that run at once inside MULTI instead of being queued (Redis's processCommand).
 _RUN_INSIDE_MULTI = frozenset({"exec", "discard", "multi", "watch", "quit", "reset"})
 _HTTP = frozenset({b"POST", b"HOST:"})  # Redis drops a connection that speaks HTTP to it
+# Commands that are no request of the tenant's request rate (CacheDomain.admit), besides Redis's
+# @connection category (AUTH, HELLO, PING, ECHO, SELECT, QUIT, RESET, CLIENT, COMMAND): the
+# bounds of a transaction, which touch no data. Inside MULTI only EXEC counts, once for them all.
+_NOT_REQUESTS = frozenset({"multi", "discard", "unwatch"})
 
 
 @dataclass(frozen=True)
@@ -183,7 +189,14 @@ class CommandTable:
         if not command.arity_fits(len(args)):
             return err(f"wrong number of arguments for '{command.name}' command")
         if not session.authenticated and "no_auth" not in command.flags:
+            ctx.audit(session, command.name.upper(), "NOAUTH", "a command before AUTH")
             return NOAUTH
+        if ctx.domain.limits_requests and _is_request(session, command):
+            try:
+                ctx.domain.admit(session.tenant)
+            except errors.Overloaded as exc:
+                ctx.audit(session, command.name.upper(), "RATE_LIMITED", str(exc))
+                return error_reply(exc)
         return None
 
     async def run(self, ctx: RespContext, session: Session, command: Command, args: Args) -> Reply:
@@ -197,6 +210,8 @@ class CommandTable:
                 return await command.handler(ctx, session, args)  # type: ignore[misc]
             return command.handler(ctx, session, args)
         except errors.DomainError as exc:
+            if isinstance(exc, errors.Overloaded):  # a quota refused it: audited, as gRPC's RESOURCE_EXHAUSTED
+                ctx.audit(session, command.name.upper(), "OOM", str(exc))
             return error_reply(exc)
         except ReservedKey:
             return err("keys beginning with the bytes FF DB are another database's; use SELECT")
@@ -227,6 +242,14 @@ class CommandTable:
         return replies
 
 
+def _is_request(session: Session, command: Command) -> bool:
+    """Whether running ``command`` now is one request of the tenant's request rate: a command
+    queued inside MULTI is not (its EXEC is, once), nor are connection commands (``_NOT_REQUESTS``)."""
+    if session.transaction is not None:
+        return command.name == "exec"
+    return command.name not in _NOT_REQUESTS and "@connection" not in command.acl_categories
+
+
 def _exec_abort(ctx: RespContext, session: Session, refusal: Reply) -> Reply:
     """A refused EXEC discards the transaction and says why, as Redis's ``execCommandAbort``."""
     session.transaction, session.transaction_failed = None, False
@@ -252,6 +275,8 @@ def unknown_command(table: CommandTable, args: Args) -> Reply:
 
 def error_reply(exc: errors.DomainError) -> Reply:
     """The one table from domain errors to error replies."""
+    if isinstance(exc, errors.RateLimited):  # a limit that is not memory: ERR, as Redis's client limit
+        return err(str(exc))
     if isinstance(exc, errors.Overloaded):
         return error(f"{OOM} {exc}")
     return err(str(exc))

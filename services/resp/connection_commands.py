@@ -17,7 +17,10 @@ from predis.services.resp.databases import Database
 from predis.services.resp.replies import NO_REPLY, OK, PONG, SYNTAX_ERROR, Reply, SetReply, Status, Verbatim, err, error
 from predis.services.resp.session import Session
 from predis.services.resp.settings import DEFAULT_USER
-from predis.services.runtime.tenancy import DEFAULT_TENANT
+from predis.services.runtime.errors import InvalidInput
+from predis.services.runtime.tenancy import DEFAULT_TENANT, validate_tenant
+from predis.services.security.principal import Identity
+from predis.services.security.tokens import token_id_of
 
 SERVER_NAME = "redis"  # what clients expect HELLO to say; INFO's predis_version says what this is
 REDIS_VERSION = "7.0.15"
@@ -43,36 +46,61 @@ def echo(ctx: RespContext, session: Session, args: Args) -> Reply:
     return args[1]
 
 
-def authenticate(ctx: RespContext, session: Session, user: bytes, password: bytes) -> bool:
-    """Whether ``user`` and ``password`` are an account's; if so the connection now acts for its
-    tenant. Without any account configured the ``default`` user takes any password, as Redis's
-    ``nopass`` default user does. A failed attempt changes nothing."""
+async def authenticate(ctx: RespContext, session: Session, user: bytes, password: bytes) -> bool:
+    """Whether ``user`` and ``password`` are a token's or an account's; if so the connection now
+    acts for its tenant. A token (``pdt_...``, ``predis tokens``) authenticates the ``default``
+    user or its own tenant as the user (an admin token any tenant); otherwise an account of
+    ``PREDIS_RESP_USERS`` must match. Without any token or account required the ``default`` user
+    takes any password, as Redis's ``nopass`` default user does. A failed attempt changes
+    nothing, and is audited."""
     name = user.decode("utf-8", "surrogateescape")
-    if not ctx.accounts:
+    token = password.decode("ascii", "replace")
+    if ctx.verifier is not None and token_id_of(token) is not None:
+        identity = await ctx.verifier.identify(token)
+        tenant = identity.tenant if identity is not None and name == DEFAULT_USER else name
+        if identity is None or not _may_be(identity, tenant):
+            ctx.audit(session, "AUTH", "WRONGPASS", f"user {name[:64]!r}: the token is not valid for it")
+            return False
+        session.authenticated, session.user, session.tenant = True, tenant, tenant
+        session.identity = identity
+        return True
+    if not ctx.accounts and ctx.verifier is None:
         if name != DEFAULT_USER:
             return False
         session.authenticated, session.user, session.tenant = True, DEFAULT_USER, DEFAULT_TENANT
         return True
     account = ctx.accounts.get(name)
     if account is None or not hmac.compare_digest(password, account.password.encode("utf-8", "surrogateescape")):
+        ctx.audit(session, "AUTH", "WRONGPASS", f"user {name[:64]!r}: no such user or a wrong password")
         return False
     session.authenticated, session.user, session.tenant = True, account.user, account.tenant
+    session.identity = None
     return True
 
 
-def auth(ctx: RespContext, session: Session, args: Args) -> Reply:
+def _may_be(identity: Identity, tenant: str) -> bool:
+    """Whether a connection authenticated by ``identity`` may act for ``tenant``."""
+    try:
+        validate_tenant(tenant)
+    except InvalidInput:
+        return False
+    return identity.admin or identity.tenant == tenant
+
+
+async def auth(ctx: RespContext, session: Session, args: Args) -> Reply:
     if len(args) > 3:
         return SYNTAX_ERROR
     if len(args) == 2:
-        if DEFAULT_USER not in ctx.accounts:
+        token_given = ctx.verifier is not None and token_id_of(args[1].decode("ascii", "replace")) is not None
+        if DEFAULT_USER not in ctx.accounts and not token_given:
             return NO_DEFAULT_PASSWORD
         user, password = DEFAULT_USER.encode(), args[1]
     else:
         user, password = args[1], args[2]
-    return OK if authenticate(ctx, session, user, password) else WRONGPASS
+    return OK if await authenticate(ctx, session, user, password) else WRONGPASS
 
 
-def hello(ctx: RespContext, session: Session, args: Args) -> Reply:
+async def hello(ctx: RespContext, session: Session, args: Args) -> Reply:
     version = 0
     if len(args) >= 2:
         parsed = to_int(args[1])
@@ -95,9 +123,10 @@ def hello(ctx: RespContext, session: Session, args: Args) -> Reply:
             i += 2
         else:
             return err(f"Syntax error in HELLO option '{c_text(args[i])}'")
-    if credentials is not None and not authenticate(ctx, session, *credentials):
+    if credentials is not None and not await authenticate(ctx, session, *credentials):
         return WRONGPASS
     if not session.authenticated:
+        ctx.audit(session, "HELLO", "NOAUTH", "HELLO before AUTH")
         return HELLO_NOAUTH
     if name is not None:
         refused = set_name(session, name)
@@ -143,7 +172,7 @@ def reset(ctx: RespContext, session: Session, args: Args) -> Reply:
     session.database = Database(0)
     session.protocol = 2
     session.name = None
-    session.user, session.tenant = DEFAULT_USER, DEFAULT_TENANT
+    session.user, session.tenant, session.identity = DEFAULT_USER, DEFAULT_TENANT, None
     session.authenticated = not ctx.auth_required
     return Status("RESET")
 
@@ -276,6 +305,8 @@ def client_kill(ctx: RespContext, session: Session, args: Args) -> Reply:
 def _user_of_tenant(ctx: RespContext, user: str, tenant: str) -> bool:
     """Whether ``user`` is a user a connection of ``tenant`` may name (another tenant's users
     are no users to it, as its connections are not)."""
+    if ctx.verifier is not None and user == tenant:
+        return True  # a token's user is its tenant
     if user == DEFAULT_USER:
         account = ctx.accounts.get(DEFAULT_USER)
         return (account.tenant if account is not None else DEFAULT_TENANT) == tenant

@@ -18,6 +18,8 @@ from predis.services.resp.watches import WatchedKeys
 
 if TYPE_CHECKING:
     from predis.services.resp.commands import CommandTable
+    from predis.services.security.access import AccessControl
+    from predis.services.security.tokens import TokenVerifier
 
 Args = list[bytes]
 Handler = Callable[["RespContext", Session, Args], Reply | Awaitable[Reply]]
@@ -43,6 +45,8 @@ class RespContext:
         port: the port the server listens on (INFO, CONFIG GET port).
         watches: the keys connections WATCH.
         pauses: each tenant's CLIENT PAUSE.
+        access: the cache's tokens and audit log (security/access.py); None in tests of the
+            RESP layer alone, which then has only the users of ``PREDIS_RESP_USERS``.
     """
 
     domain: CacheDomain
@@ -53,6 +57,7 @@ class RespContext:
     stats: ServerStats = field(default_factory=ServerStats)
     started: float = field(default_factory=time.monotonic)
     run_id: str = field(default_factory=lambda: os.urandom(20).hex())
+    access: AccessControl | None = None
 
     def __post_init__(self) -> None:
         self.accounts: dict[str, Account] = self.settings.accounts
@@ -69,8 +74,18 @@ class RespContext:
 
     @property
     def auth_required(self) -> bool:
-        """Whether connections start unauthenticated (any user or password is configured)."""
-        return bool(self.accounts)
+        """Whether connections start unauthenticated (tokens are required, or any user or
+        password is configured)."""
+        return bool(self.accounts) or self.verifier is not None
+
+    @property
+    def verifier(self) -> TokenVerifier | None:
+        return self.access.verifier if self.access is not None else None
+
+    def audit(self, session: Session, action: str, outcome: str, detail: str = "") -> None:
+        """An audit record of a refused or administrative command of ``session``."""
+        if self.access is not None:
+            self.access.audit.record(action, outcome, session.identity, session.address, session.tenant, detail)
 
     @property
     def table(self) -> CommandTable:

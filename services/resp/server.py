@@ -27,6 +27,8 @@ from predis.services.resp.session import Session, SessionTable
 from predis.services.resp.settings import RespSettings
 from predis.services.runtime.settings import parse_address
 from predis.services.runtime.tenancy import DEFAULT_TENANT
+from predis.services.security.access import AccessControl
+from predis.services.security.tls import ReloadingSslContext
 
 log = logging.getLogger(__name__)
 
@@ -290,16 +292,28 @@ class RespServer:
             await self.server.wait_closed()
 
 
-async def create_resp_server(settings: RespSettings, domain: CacheDomain) -> tuple[RespServer, int]:
+async def create_resp_server(
+    settings: RespSettings, domain: CacheDomain, access: AccessControl | None = None
+) -> tuple[RespServer, int]:
     """Starts the RESP server on ``settings.listen`` over ``domain``; answers it and the port it
-    bound (port 0 picks a free one). Stop it with :meth:`RespServer.close`."""
+    bound (port 0 picks a free one). ``access``: the cache's tokens and audit log (AUTH with a
+    token; refusals audited). Stop it with :meth:`RespServer.close`."""
     host, port = parse_address(settings.listen or "127.0.0.1:0", "PREDIS_RESP_LISTEN")
-    ctx = RespContext(domain, settings, SessionTable(settings.max_clients))
+    ctx = RespContext(domain, settings, SessionTable(settings.max_clients), access=access)
     table = build_table()
     ctx.commands = table
     resp = RespServer(ctx, table)
-    resp.server = await asyncio.get_running_loop().create_server(lambda: RespConnection(resp), host, port)
+    tls = ReloadingSslContext(settings.tls) if settings.tls is not None else None
+
+    def connection() -> RespConnection:
+        # Here, not in connection_made: asyncio calls that after the handshake, too late for this one.
+        if tls is not None:
+            tls.maybe_reload()
+        return RespConnection(resp)
+
+    loop = asyncio.get_running_loop()
+    resp.server = await loop.create_server(connection, host, port, ssl=tls.context if tls is not None else None)
     bound = resp.server.sockets[0].getsockname()[1]
     ctx.port = bound
-    log.info("RESP server listening on %s:%d", host, bound)
+    log.info("RESP server listening on %s:%d%s", host, bound, " (TLS)" if tls is not None else "")
     return resp, bound

@@ -103,7 +103,7 @@ def _cluster(ctx: RespContext, session: Session) -> list[tuple[str, object]]:
 
 def _prefetch(ctx: RespContext, session: Session) -> list[tuple[str, object]]:
     counters = ctx.domain.counters(session.tenant)
-    names = ("issued", "loaded", "used", "late", "wasted")
+    names = ("issued", "loaded", "used", "late", "wasted", "over_budget")
     return [(f"prefetches_{name}", counters[f"prefetches_{name}"]) for name in names] + [
         ("unread_prefetch_bytes", counters["unread_prefetch_bytes"])
     ]

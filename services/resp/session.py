@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from predis.services.resp.databases import Database
 from predis.services.resp.scan_order import ScanOrder
 from predis.services.resp.settings import DEFAULT_USER
+from predis.services.security.principal import Identity
 
 
 def _nothing() -> None:
@@ -26,7 +27,8 @@ class Session:
         address, local_address: ``ip:port`` of the peer and of this end.
         fd: the socket's file descriptor.
         tenant: whom the connection acts for; the ``default`` tenant until it authenticates.
-        user: the user it authenticated as (``default`` before).
+        user: the user it authenticated as (``default`` before; a token's tenant for a token).
+        identity: the token it authenticated with, or None (security/principal.py).
         authenticated: whether it may run commands other than AUTH, HELLO, QUIT, RESET.
         protocol: 2 or 3 (HELLO).
         database: the selected database (SELECT).
@@ -50,6 +52,7 @@ class Session:
     fd: int
     tenant: str
     user: str = DEFAULT_USER
+    identity: Identity | None = None
     authenticated: bool = True
     protocol: int = 2
     database: Database = field(default_factory=lambda: Database(0))

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from predis.services.runtime.errors import InvalidInput
 from predis.services.runtime.settings import Env, SettingsError, parse_address
 from predis.services.runtime.tenancy import validate_tenant
+from predis.services.security.tls import RESP_TLS_PREFIX, TLS_PREFIX, TlsSettings
 
 DEFAULT_USER = "default"  # Redis's name for the user of the one-argument AUTH
 MAX_DATABASES = 256  # a database's key prefix holds its number in one byte (databases.py)
@@ -83,6 +84,10 @@ class RespSettings:
             and a tenant (``PREDIS_RESP_USERS``, ``alice:secret1=tenant-a,bob:secret2=tenant-b``).
         default_account: the ``default`` user's password and tenant, for one-argument AUTH
             (``PREDIS_RESP_REQUIREPASS``, ``password=tenant``).
+        tls: the certificate and key the RESP port serves TLS with, and the client CA that makes
+            it mutual TLS (``PREDIS_RESP_TLS_CERT``, ``PREDIS_RESP_TLS_KEY``,
+            ``PREDIS_RESP_TLS_CLIENT_CA``; each one unset takes its ``PREDIS_TLS_*`` value, so one
+            certificate can cover every port); None serves plaintext.
 
     Without ``users`` and ``default_account`` no authentication is asked for and every
     connection acts for the ``default`` tenant, as gRPC calls without tenant metadata do; with
@@ -97,6 +102,7 @@ class RespSettings:
     databases: int = 16
     users: Mapping[str, Account] = field(default_factory=dict)
     default_account: Account | None = None
+    tls: TlsSettings | None = None
 
     def __post_init__(self) -> None:
         if self.listen:
@@ -143,4 +149,5 @@ class RespSettings:
             databases=env.integer("PREDIS_RESP_DATABASES", 16, minimum=1),
             users=parse_users(env.text("PREDIS_RESP_USERS", "")),
             default_account=parse_requirepass(env.text("PREDIS_RESP_REQUIREPASS", "")),
+            tls=TlsSettings.from_env(environ, RESP_TLS_PREFIX, fallback_prefix=TLS_PREFIX),
         )

@@ -4,11 +4,16 @@ Plain Python, no gRPC. Rules:
 
 - At most one job per scope (a tenant's own model, or the global model, ``""``) is queued or
   running at a time, and two jobs of one scope start at least ``min_interval_s`` apart.
-- A manual request (``StartTraining``) that breaks a rule is refused (FailedPrecondition) with
-  what blocks it and when to try again: a person asked and gets an answer now.
+- A tenant has at most ``max_jobs_per_tenant`` jobs queued or running, over every scope, those
+  started by triggers included (``PREDIS_RETRAINER_MAX_JOBS_PER_TENANT``; a job is a tenant's when
+  it trains the tenant's scope or the tenant asked for it).
+- A manual request (``StartTraining``) that breaks a rule is refused (FailedPrecondition; over
+  the tenant's job limit Overloaded) with what blocks it and when to try again: a person asked and
+  gets an answer now.
 - An automatic trigger (drift alert, schedule, volume) is never lost: when a job of its scope is
   running or the interval has not passed, it is queued to start once it may (``not_before``);
   when one is already queued, it is recorded as SKIPPED, naming the queued job that will cover it.
+  Over its tenant's job limit it is recorded as SKIPPED too, and logged.
 - The book is saved to ``jobs.json`` (atomically) after every change. A job found TRAINING,
   VALIDATING or PROMOTING when the book is opened was interrupted by a stop of the retrainer: it
   is queued again once (``max_attempts`` 2), or marked FAILED saying so. Either way it never
@@ -27,7 +32,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from predis.services.runtime.errors import FailedPrecondition, NotFound
+from predis.services.runtime.errors import FailedPrecondition, NotFound, Overloaded
 from predis.services.runtime.files import write_atomically
 
 log = logging.getLogger(__name__)
@@ -35,6 +40,7 @@ log = logging.getLogger(__name__)
 FORMAT = "predis-retrainer-jobs/1"
 KEEP_JOBS = 1000
 MAX_ATTEMPTS = 2
+MAX_JOBS_PER_TENANT = 2
 INTERRUPTED = "interrupted"
 
 
@@ -135,7 +141,8 @@ class TrainingJob:
 
 class JobBook:
     """The jobs, saved in ``path`` (None: kept in memory only). ``clock`` gives nanoseconds since
-    the Unix epoch (tests pass their own)."""
+    the Unix epoch (tests pass their own). ``max_jobs_per_tenant``: jobs one tenant may have
+    queued or running at once, 0 for no limit."""
 
     def __init__(
         self,
@@ -143,11 +150,13 @@ class JobBook:
         min_interval_s: float = 300.0,
         clock: Callable[[], int] = time.time_ns,
         max_attempts: int = MAX_ATTEMPTS,
+        max_jobs_per_tenant: int = MAX_JOBS_PER_TENANT,
     ) -> None:
         self.path = path
         self.min_interval_ns = int(min_interval_s * 1e9)
         self.clock = clock
         self.max_attempts = max_attempts
+        self.max_jobs_per_tenant = max_jobs_per_tenant
         self.jobs: dict[str, TrainingJob] = {}
         self.recovered: list[TrainingJob] = []  # jobs found interrupted when the book was opened
         if path is not None and path.exists():
@@ -162,7 +171,10 @@ class JobBook:
         queued = self.queued(scope)
         active = self.active(scope)
         wait_until = self._interval_end(scope)
+        over_limit = self._over_tenant_limit(trigger.tenant or scope)
         if trigger.kind is TriggerKind.MANUAL:
+            if over_limit:
+                raise Overloaded(over_limit)
             self._check_manual(scope, queued or active, wait_until, now)
         job = TrainingJob(
             id=f"job-{uuid.uuid4().hex[:12]}",
@@ -179,7 +191,10 @@ class JobBook:
             strategy=strategy,
             not_before_unix_nano=max(now, wait_until),
         )
-        if queued is not None:
+        if over_limit:
+            job.state, job.finished_unix_nano, job.note = JobState.SKIPPED, now, over_limit
+            log.info("a %s trigger started no job: %s", trigger.kind.value, over_limit)
+        elif queued is not None:
             job.state, job.finished_unix_nano = JobState.SKIPPED, now
             job.note = f"{scope_name(scope)} already has job {queued.id} queued; it will use the newest data"
         elif active is not None:
@@ -207,10 +222,34 @@ class JobBook:
                 f"try again in {(wait_until - now) / 1e9:.0f}s"
             )
 
-    def may_start_now(self, scope: str) -> bool:
-        """Whether a new job of ``scope`` would start at once (nothing queued or running, the
-        interval passed): the schedule and volume triggers ask before submitting."""
-        return self.queued(scope) is None and self.active(scope) is None and self._interval_end(scope) <= self.clock()
+    def may_start_now(self, scope: str, tenant: str = "") -> bool:
+        """Whether a new job of ``scope`` (for ``tenant``) would start at once (nothing queued or
+        running, the interval passed, the tenant under its job limit): the schedule and volume
+        triggers ask before submitting."""
+        idle = self.queued(scope) is None and self.active(scope) is None
+        return idle and self._interval_end(scope) <= self.clock() and not self._over_tenant_limit(tenant or scope)
+
+    def tenant_jobs(self, tenant: str) -> list[TrainingJob]:
+        """``tenant``'s jobs queued or running, oldest first: those of its scope and those it asked for."""
+        mine = (j for j in self.jobs.values() if tenant in (j.tenant, j.requested_tenant))
+        live = (j for j in mine if j.state is JobState.QUEUED or j.state in ACTIVE)
+        return sorted(live, key=lambda j: j.created_unix_nano)
+
+    def _over_tenant_limit(self, tenant: str) -> str:
+        """Why ``tenant`` may not have another job now (its jobs queued or running are at the
+        limit); "" when it may, or for the global model, which is no tenant's."""
+        limit = self.max_jobs_per_tenant
+        if not tenant or limit <= 0:
+            return ""
+        jobs = self.tenant_jobs(tenant)
+        if len(jobs) < limit:
+            return ""
+        listed = ", ".join(f"{j.id} {j.state.value}" for j in jobs)
+        return (
+            f"tenant {tenant!r} already has {len(jobs)} training jobs queued or running ({listed}), the most one "
+            f"tenant may have (PREDIS_RETRAINER_MAX_JOBS_PER_TENANT={limit}): follow them with GetJob and start "
+            "another once one has finished"
+        )
 
     def due(self) -> list[TrainingJob]:
         """Queued jobs that may start now, oldest first, one per scope with nothing running."""

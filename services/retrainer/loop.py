@@ -214,7 +214,7 @@ class RetrainingLoop:
         for tenant in await asyncio.to_thread(segment_tenants, data_dir):
             events = await asyncio.to_thread(event_count, data_dir, tenant)
             scope = self.strategy.scope(tenant, events, self.settings.tenant_min_events)
-            if not self.book.may_start_now(scope):
+            if not self.book.may_start_now(scope, tenant):  # busy, too soon, or at its job limit: next poll
                 continue
             trigger = await self._due_trigger(tenant, scope, now)
             if trigger is not None:

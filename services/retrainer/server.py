@@ -37,7 +37,7 @@ async def create_server(
     binding = ServiceBinding(
         SERVICE_NAME, lambda s: retrainer_pb2_grpc.add_RetrainerServiceServicer_to_server(servicer, s)
     )
-    return await start_server(settings, [binding], tracer_provider)
+    return await start_server(settings, [binding], tracer_provider, "retrainer")
 
 
 def build_loop(settings: RetrainerSettings, tracer_provider: trace.TracerProvider) -> RetrainingLoop:
@@ -46,7 +46,11 @@ def build_loop(settings: RetrainerSettings, tracer_provider: trace.TracerProvide
 
     data_dir = settings.data_dir
     store = ModelStore(data_dir) if data_dir is not None else None
-    book = JobBook(data_dir.joinpath(*JOBS_FILE) if data_dir is not None else None, settings.min_interval_s)
+    book = JobBook(
+        data_dir.joinpath(*JOBS_FILE) if data_dir is not None else None,
+        settings.min_interval_s,
+        max_jobs_per_tenant=settings.max_jobs_per_tenant,
+    )
     serving = PredictorLink(settings.predictor_address, tracer_provider) if settings.predictor_address else None
     drift = DriftLink(settings.drift_address, tracer_provider) if settings.drift_address else None
     return RetrainingLoop(

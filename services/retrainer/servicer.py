@@ -8,7 +8,9 @@ import grpc
 
 from predis.services.retrainer.jobs import JobState, TrainingJob, TriggerKind
 from predis.services.retrainer.loop import RetrainingLoop
+from predis.services.runtime.errors import NotFound
 from predis.services.runtime.status import maps_domain_errors
+from predis.services.security.principal import visible_tenant
 from predis.v1 import retrainer_pb2, retrainer_pb2_grpc
 
 _STATES = {state: retrainer_pb2.JobState.Value(f"JOB_STATE_{state.name}") for state in JobState}
@@ -83,6 +85,13 @@ def job_message(job: TrainingJob) -> retrainer_pb2.Job:
     )
 
 
+def _visible(job: TrainingJob) -> bool:
+    """Whether the caller may see ``job``: an admin (or no auth) every job, a tenant token the
+    jobs of its own scope and those it was named in."""
+    tenant = visible_tenant()
+    return tenant is None or tenant in (job.tenant, job.requested_tenant)
+
+
 class RetrainerServicer(retrainer_pb2_grpc.RetrainerServiceServicer):
     def __init__(self, loop: RetrainingLoop) -> None:
         self.loop = loop
@@ -98,13 +107,21 @@ class RetrainerServicer(retrainer_pb2_grpc.RetrainerServiceServicer):
     async def GetJob(
         self, request: retrainer_pb2.GetJobRequest, context: grpc.aio.ServicerContext
     ) -> retrainer_pb2.GetJobResponse:
-        return retrainer_pb2.GetJobResponse(job=job_message(self.loop.book.get(request.id)))
+        job = self.loop.book.get(request.id)
+        if not _visible(job):
+            raise NotFound(f"no training job has id {request.id!r}")  # another tenant's: as if absent
+        return retrainer_pb2.GetJobResponse(job=job_message(job))
 
     @maps_domain_errors
     async def ListJobs(
         self, request: retrainer_pb2.ListJobsRequest, context: grpc.aio.ServicerContext
     ) -> retrainer_pb2.ListJobsResponse:
-        jobs = self.loop.book.newest_first(request.limit)
+        tenant = visible_tenant()
+        if tenant is None:
+            jobs = self.loop.book.newest_first(request.limit)
+        else:
+            every = self.loop.book.newest_first(len(self.loop.book.jobs))
+            jobs = [j for j in every if _visible(j)][: request.limit or 100]
         return retrainer_pb2.ListJobsResponse(jobs=[job_message(j) for j in jobs])
 
     @maps_domain_errors

@@ -55,6 +55,10 @@ class RetrainerSettings:
             reset on promotion (``PREDIS_DRIFT_ADDRESS``; empty: no alerts).
         min_interval_s: least time between the starts of two jobs of one scope
             (``PREDIS_RETRAINER_MIN_INTERVAL_S``, default 300).
+        max_jobs_per_tenant: jobs one tenant may have queued or running at once, those its drift
+            alerts, schedule and volume started included; a StartTraining over it is refused with
+            RESOURCE_EXHAUSTED, an automatic start skipped (``PREDIS_RETRAINER_MAX_JOBS_PER_TENANT``,
+            default 2, 0 for no limit).
         schedule_s: a job per scope at least this often, 0 for never (``PREDIS_RETRAINER_SCHEDULE_S``).
         volume_events: a job when a tenant has this many events newer than its scope's last training
             window, 0 for never (``PREDIS_RETRAINER_VOLUME_EVENTS``, default 1,000,000).
@@ -93,6 +97,7 @@ class RetrainerSettings:
     predictor_address: str = ""
     drift_address: str = ""
     min_interval_s: float = 300.0
+    max_jobs_per_tenant: int = 2
     schedule_s: float = 0.0
     volume_events: int = 1_000_000
     poll_s: float = 10.0
@@ -131,6 +136,7 @@ class RetrainerSettings:
             predictor_address=env.text("PREDIS_PREDICTOR_ADDRESS", ""),
             drift_address=env.text("PREDIS_DRIFT_ADDRESS", ""),
             min_interval_s=env.number("PREDIS_RETRAINER_MIN_INTERVAL_S", 300.0),
+            max_jobs_per_tenant=env.integer("PREDIS_RETRAINER_MAX_JOBS_PER_TENANT", 2),
             schedule_s=env.number("PREDIS_RETRAINER_SCHEDULE_S", 0.0),
             volume_events=env.integer("PREDIS_RETRAINER_VOLUME_EVENTS", 1_000_000),
             poll_s=env.number("PREDIS_RETRAINER_POLL_S", 10.0),

@@ -27,6 +27,11 @@ class Overloaded(DomainError):
     """A quota or capacity limit refuses the request."""
 
 
+class RateLimited(Overloaded):
+    """A per-tenant rate quota refuses the request: the same request may succeed once the
+    tenant's rate allows it (not a memory limit, so RESP says ``ERR``, not ``OOM``)."""
+
+
 class Unavailable(DomainError):
     """A dependency (the origin, another service) failed; the call may succeed later."""
 
@@ -46,3 +51,11 @@ class TimedOut(DomainError):
 
 class NotBuilt(DomainError):
     """The operation is part of the contract but this version does not implement it yet."""
+
+
+class Unauthenticated(DomainError):
+    """The call carries no valid credentials (no token, a wrong one, a revoked one)."""
+
+
+class PermissionDenied(DomainError):
+    """The caller is known but may not do this (another tenant's data, an admin operation)."""

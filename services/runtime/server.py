@@ -16,6 +16,9 @@ from opentelemetry import trace
 
 from predis.services.runtime.settings import ServerSettings
 from predis.services.runtime.tracing import server_interceptors
+from predis.services.security.access import AccessControl
+from predis.services.security.settings import check_exposure
+from predis.services.security.tls import grpc_server_credentials
 
 log = logging.getLogger(__name__)
 
@@ -34,11 +37,13 @@ class RunningServer:
     port: int
     health: health.aio.HealthServicer
     service_names: tuple[str, ...]
+    access: AccessControl
 
     async def stop(self, grace_seconds: float) -> None:
         """Stops accepting calls, lets in-flight ones finish for up to ``grace_seconds``, then stops."""
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace_seconds)
+        self.access.close()
 
 
 def _server_options(settings: ServerSettings) -> list[tuple[str, int]]:
@@ -61,10 +66,17 @@ async def start_server(
     settings: ServerSettings,
     bindings: Sequence[ServiceBinding],
     tracer_provider: trace.TracerProvider,
+    service: str = "",
 ) -> RunningServer:
-    """Starts a server hosting ``bindings`` on ``settings.listen`` and marks them SERVING."""
+    """Starts a server hosting ``bindings`` on ``settings.listen`` and marks them SERVING. Refuses
+    (SettingsError) to listen beyond loopback without authentication and TLS (security/settings.py).
+    ``service`` names it in the audit log."""
+    check_exposure("PREDIS_LISTEN", settings.listen, settings.auth, settings.tls is not None)
+    service = service or (bindings[0].full_name.rsplit(".", 1)[-1] if bindings else "server")
+    access = AccessControl.start(service, settings.auth)
     server = grpc.aio.server(
-        interceptors=server_interceptors(tracer_provider),  # type: ignore[arg-type]
+        # Security first: a refused call costs no span and reaches no servicer.
+        interceptors=[access.interceptor(), *server_interceptors(tracer_provider)],  # type: ignore[arg-type]
         options=_server_options(settings),
         maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
     )
@@ -74,13 +86,16 @@ async def start_server(
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = tuple(b.full_name for b in bindings)
     reflection.enable_server_reflection((*names, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
-    port = server.add_insecure_port(settings.listen)
+    if settings.tls is None:
+        port = server.add_insecure_port(settings.listen)
+    else:
+        port = server.add_secure_port(settings.listen, grpc_server_credentials(settings.tls))
     if port == 0:
         raise OSError(f"could not bind {settings.listen}: the address is taken or not local")
     await server.start()
     for name in ("", *names):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return RunningServer(server=server, port=port, health=health_servicer, service_names=names)
+    return RunningServer(server=server, port=port, health=health_servicer, service_names=names, access=access)
 
 
 async def serve_until_signalled(running: RunningServer, grace_seconds: float) -> None:

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from predis.services.security.settings import AuthSettings
+    from predis.services.security.tls import TlsSettings
 
 SERVICES = ("cache", "predictor", "drift", "retrainer")
 DEFAULT_PORTS = {"cache": 50051, "predictor": 50052, "drift": 50053, "retrainer": 50054}
@@ -86,6 +91,24 @@ MAX_CONCURRENT_RPCS = {"cache": 1024, "predictor": 64, "drift": 256, "retrainer"
 MAX_PENDING_CALLS = {"cache": 256, "predictor": 32, "drift": 64, "retrainer": 64}
 
 
+def _no_auth() -> AuthSettings:
+    from predis.services.security.settings import AuthSettings  # security's settings read these helpers
+
+    return AuthSettings()
+
+
+def _auth_from_env(service: str, environ: Mapping[str, str]) -> AuthSettings:
+    from predis.services.security.settings import AuthSettings
+
+    return AuthSettings.from_env(service, environ)
+
+
+def _tls_from_env(environ: Mapping[str, str]) -> TlsSettings | None:
+    from predis.services.security.tls import TlsSettings  # tls.py raises this module's SettingsError
+
+    return TlsSettings.from_env(environ)
+
+
 @dataclass(frozen=True)
 class ServerSettings:
     """What every service's server needs.
@@ -101,6 +124,10 @@ class ServerSettings:
         max_pending_calls: calls gRPC's core holds before the service takes them; past a quarter
             of it new calls are refused at random (more often as it fills), at it all are
             (``PREDIS_MAX_PENDING_CALLS``; default per service, ``MAX_PENDING_CALLS``).
+        tls: the certificate and key every gRPC port serves TLS with, and the client CA that makes
+            it mutual TLS (``PREDIS_TLS_CERT``, ``PREDIS_TLS_KEY``, ``PREDIS_TLS_CLIENT_CA``);
+            None, the default, serves plaintext.
+        auth: tokens, the audit log and what may listen beyond loopback (security/settings.py).
     """
 
     listen: str
@@ -109,6 +136,8 @@ class ServerSettings:
     max_message_bytes: int = 256 * 1024 * 1024
     max_concurrent_rpcs: int = 256
     max_pending_calls: int = 256
+    tls: TlsSettings | None = None
+    auth: AuthSettings = field(default_factory=_no_auth)
 
     def __post_init__(self) -> None:
         parse_address(self.listen, "listen address")
@@ -127,4 +156,6 @@ class ServerSettings:
                 "PREDIS_MAX_CONCURRENT_RPCS", MAX_CONCURRENT_RPCS.get(service, 256), minimum=1
             ),
             max_pending_calls=env.integer("PREDIS_MAX_PENDING_CALLS", MAX_PENDING_CALLS.get(service, 256), minimum=1),
+            tls=_tls_from_env(environ),
+            auth=_auth_from_env(service, environ),
         )

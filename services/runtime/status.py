@@ -22,6 +22,8 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], grpc.StatusCode] = {
     errors.Unavailable: grpc.StatusCode.UNAVAILABLE,
     errors.TimedOut: grpc.StatusCode.DEADLINE_EXCEEDED,
     errors.NotBuilt: grpc.StatusCode.UNIMPLEMENTED,
+    errors.Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
+    errors.PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
 }
 
 

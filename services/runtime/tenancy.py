@@ -1,4 +1,5 @@
-"""Which tenant a call acts for: read from request metadata, validated once."""
+"""Which tenant a call acts for: the one its token proved, or (without authentication) the one
+its metadata names, validated once."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import re
 from collections.abc import Iterable
 
 from predis.services.runtime.errors import InvalidInput
+from predis.services.security.principal import calling_identity
 
 TENANT_METADATA_KEY = "predis-tenant"
 DEFAULT_TENANT = "default"
@@ -22,9 +24,18 @@ def validate_tenant(name: str) -> str:
 
 
 def tenant_from_metadata(metadata: Iterable[tuple[str, str | bytes]] | None) -> str:
-    """The tenant named in the metadata, or the default tenant when none is named."""
+    """The tenant a call acts for. With authentication on, a tenant token's own tenant (metadata
+    naming another is refused with PermissionDenied, never believed) or, for an admin token, the
+    tenant the metadata names. Without it, the tenant named in the metadata. The default tenant
+    when none is named."""
+    named = None
     for key, value in metadata or ():
         if key == TENANT_METADATA_KEY:
-            text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
-            return validate_tenant(text)
-    return DEFAULT_TENANT
+            named = validate_tenant(value.decode("utf-8", "replace") if isinstance(value, bytes) else value)
+            break
+    identity = calling_identity()
+    if identity is None or identity.admin:
+        return named or DEFAULT_TENANT
+    if named is not None:
+        identity.check_may_act_for(named)
+    return identity.tenant

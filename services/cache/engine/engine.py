@@ -209,13 +209,14 @@ class Engine:
 
     # -- validation --------------------------------------------------------------------------
 
-    def validate(self, keys: KeyBatch, values: KeyBatch | None = None, ttl_ms: int = 0) -> None:
-        """Raises for a batch that must not be stored; changes nothing."""
+    def validate(self, keys: KeyBatch, values: KeyBatch | None = None, ttl_ms: int = 0) -> np.ndarray | None:
+        """Raises for a batch that must not be stored; changes nothing. Answers the entries'
+        charges (None without values)."""
         self.check_batch_size(len(keys))
         _check_keys(keys)
         self.check_ttl(ttl_ms, allow_nonpositive=False)
         if values is None:
-            return
+            return None
         if len(values) != len(keys):
             raise InvalidInput(f"{len(keys)} keys but {len(values)} values; send one value per key")
         if len(values) and int(values.lengths.max()) > self.config.max_value_bytes:
@@ -230,6 +231,7 @@ class Engine:
                 f"an entry costing {int(charges.max())} bytes is more than a quarter of the cache's memory "
                 f"budget of {self.config.memory_bytes} bytes"
             )
+        return charges
 
     def check_ttl(self, ttl_ms: int, allow_nonpositive: bool) -> None:
         """Refuses a TTL the cache cannot keep, before anything changes. The limit is Redis's:
@@ -349,7 +351,8 @@ class Engine:
         """Stores values (validated first, all or nothing); returns a bool per key: stored or not
         (a condition not met, or S3-FIFO declining an entry too large for its small queue).
         ``keep_ttl``: an overwritten entry keeps its expiry (Redis KEEPTTL); a new one has none."""
-        self.validate(keys, values, ttl_ms)
+        charges = self.validate(keys, values, ttl_ms)
+        assert charges is not None
         if keep_ttl and ttl_ms:
             raise InvalidInput("keep_ttl keeps the expiry a key has; it cannot be combined with a ttl_ms")
         t = self.tenant_id(tenant)
@@ -363,6 +366,11 @@ class Engine:
             wanted &= ~present
         elif condition is Condition.IF_PRESENT:
             wanted &= present
+        # More than the tenant can hold at all (its quota, or the budget) is refused before any
+        # entry changes, not declined one by one after the overwrites removed the old values.
+        needed = int(charges[wanted].sum())
+        if needed > int(self._policy.tenant[t, pol.CAPACITY]):
+            raise Overloaded(self._no_room_message(t, needed))
         stored = np.zeros(len(keys), dtype=np.bool_)
         expires = self.clock_ms() + ttl_ms if ttl_ms else 0
         for i in np.flatnonzero(wanted & present):
@@ -533,9 +541,18 @@ class Engine:
         tenants hold (only then are they named)."""
         others = sum(int(pol.used(self._policy, o)) for o in range(len(self._names)) if o != t)
         capacity = int(self._policy.tenant[t, pol.CAPACITY])
+        name = self._names[t]
+        if self.quota_of(name) and charge > capacity:
+            variable = (
+                "PREDIS_CACHE_TENANT_QUOTAS" if name in self.config.tenant_quotas else "PREDIS_CACHE_TENANT_QUOTA_BYTES"
+            )
+            return (
+                f"tenant {name!r} needs {charge} bytes at once but can hold at most {capacity} bytes (its quota, "
+                f"{variable}); nothing was stored: send fewer or smaller entries per call, or raise its quota"
+            )
         if others == 0 or charge > capacity:
             return (
-                f"tenant {self._names[t]!r} needs {charge} bytes at once but can hold at most {capacity} bytes "
+                f"tenant {name!r} needs {charge} bytes at once but can hold at most {capacity} bytes "
                 f"(of the memory budget of {self.config.memory_bytes} bytes, PREDIS_CACHE_MEMORY_BYTES, with what "
                 "the cache's tables take); nothing was stored: send fewer or smaller entries per call"
             )

@@ -1,0 +1,1 @@
+"""Identity, transport security and audit for every service."""
