@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -732,3 +733,91 @@ def test_a_tenant_may_hold_only_so_many_event_streams(secured: Secured) -> None:
         reading.set()
         for stream in streams:
             stream.cancel()
+
+
+RESP_ATTEMPTS = [
+    ("GET", "victim"),
+    ("SET", "victim", "mine"),
+    ("SET", "victim", "mine", "XX", "GET"),
+    ("GETEX", "victim", "PX", "1"),
+    ("GETDEL", "victim"),
+    ("GETSET", "victim", "mine"),
+    ("SETNX", "victim", "mine"),
+    ("SETEX", "victim", "1", "mine"),
+    ("PSETEX", "victim", "1", "mine"),
+    ("MGET", "victim", "other"),
+    ("MSET", "victim", "mine", "other", "mine"),
+    ("MSETNX", "victim", "mine"),
+    ("APPEND", "victim", "more"),
+    ("STRLEN", "victim"),
+    ("GETRANGE", "victim", "0", "-1"),
+    ("SETRANGE", "victim", "0", "x"),
+    ("INCR", "counter"),
+    ("DECRBY", "counter", "5"),
+    ("INCRBYFLOAT", "counter", "1.5"),
+    ("DEL", "victim", "counter"),
+    ("UNLINK", "victim"),
+    ("EXISTS", "victim"),
+    ("TYPE", "victim"),
+    ("RENAME", "victim", "stolen"),
+    ("RENAMENX", "victim", "stolen"),
+    ("KEYS", "*"),
+    ("SCAN", "0", "COUNT", "1000"),
+    ("RANDOMKEY",),
+    ("DBSIZE",),
+    ("EXPIRE", "victim", "1"),
+    ("PEXPIREAT", "victim", "1"),
+    ("EXPIRETIME", "victim"),
+    ("TTL", "victim"),
+    ("PERSIST", "victim"),
+    ("SELECT", "1"),
+    ("FLUSHDB",),
+    ("FLUSHALL",),
+    ("CLIENT", "LIST"),
+    ("CLIENT", "KILL", "USER", "b"),
+    ("INFO", "keyspace"),
+]
+
+
+def test_no_resp_command_of_one_tenant_reaches_another_s_keys(secured: Secured) -> None:
+    """Every string and keyspace command, run by tenant a on the names of tenant b's keys: b's
+    keys, values and expiry times are as they were, and no reply of a's shows b's data."""
+    b = secured.redis("b", secured.tokens["b"])
+    b.flushdb()
+    b.set("victim", "b-secret")
+    b.set("counter", "10")
+    a = secured.redis("a", secured.tokens["a"])
+    for attempt in RESP_ATTEMPTS:
+        try:
+            reply = a.execute_command(*attempt)
+        except redis.ResponseError as refused:
+            reply = str(refused)
+        assert b"b-secret" not in repr(reply).encode(), attempt
+        assert b.get("victim") == b"b-secret" and b.get("counter") == b"10", attempt
+        assert b.ttl("victim") == -1 and b.dbsize() == 2, attempt
+    assert b.ping()  # CLIENT KILL USER b from a closed none of b's connections
+
+
+def test_predis_up_with_auth_required_needs_the_services_token(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from predis.services.supervisor import StartupError, start_suite
+
+    monkeypatch.setenv("PREDIS_AUTH", "required")
+    monkeypatch.delenv("PREDIS_TOKEN", raising=False)
+    with pytest.raises(StartupError, match="PREDIS_TOKEN"):
+        start_suite(base_port=0, log_dir=tmp_path)
+
+
+def test_predis_serve_beyond_loopback_without_protection_exits_with_the_reason(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREDIS_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "predis.services.cli", "serve", "drift", "--listen", "0.0.0.0:0"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "PREDIS_ALLOW_INSECURE=on" in done.stderr and "Traceback" not in done.stderr
