@@ -1,7 +1,10 @@
-"""Every hook a Predis plugin can implement. A hook's docstring is its contract.
+"""Every hook a Predis plugin can implement. A hook's docstring is its contract, and the single
+source of the contracts in docs/plugins.md (``python -m predis.plugins.reference docs/plugins.md``
+copies them there; a test fails when the two differ).
 
 Plugins implement hooks with ``@predis.plugins.hookimpl`` and may accept any subset of a hook's
-arguments, so hooks can gain arguments without breaking them.
+arguments, so hooks can gain arguments without breaking them. Every hook is called through pluggy,
+so ``tryfirst``/``trylast`` and wrappers apply.
 """
 
 from __future__ import annotations
@@ -44,8 +47,10 @@ def predis_prefetch_candidates(tenant: str, key: bytes) -> Iterable[bytes] | Non
     that are not cached are loaded through the origin like the model's prefetches, within the
     same budgets, and their outcomes (used or not) are counted; they are not scored by the model:
     the application's knowledge is not a guess. Return None or an empty iterable for nothing.
-    Keep it fast and free of I/O (it runs in the event loop); an exception is logged and the
-    read's application candidates are skipped.
+    Keep it fast and free of I/O (it runs in the event loop). An answer that is not an iterable
+    of non-empty ``bytes`` is logged and skipped; an exception is logged and that read gets no
+    application candidates from any plugin (pluggy calls no implementation after it). A wrapper
+    (``wrapper=True``) receives, and may change, the list of the other implementations' answers.
     """
 
 

@@ -1,9 +1,14 @@
 """The process-wide plugin manager and the facade through which services call hooks.
 
 Built-ins are plugins like any other (``DEFAULT_PLUGINS``); third-party plugins come from the
-``predis`` entry-point group. ``PREDIS_PLUGINS`` (comma-separated entry-point names) loads only
+``predis`` entry-point group, loaded by pluggy (``load_setuptools_entrypoints``), which records
+the distribution each came from. ``PREDIS_PLUGINS`` (comma-separated entry-point names) loads only
 those third-party plugins; ``PREDIS_DISABLE_PLUGINS`` blocks any plugin by name, built-ins
-included (a built-in's name is its module's last part, such as ``sqlite_origin``).
+included (a built-in's name is its module's last part, such as ``sqlite_origin``). Both work
+through pluggy's own blocking (``set_blocked``), so ``is_blocked`` answers for every name.
+
+Every hook is called through ``pm.hook``, so pluggy's call order applies: ``tryfirst`` and
+``trylast`` implementations, and wrappers (``wrapper=True``, ``hookwrapper=True``) around the rest.
 """
 
 from __future__ import annotations
@@ -13,10 +18,11 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING, Any, cast
 
 import pluggy
+from pluggy import HookImpl
 
 from predis.plugins import hookspecs
 from predis.plugins.origin import Origin, OriginFactory, OriginSpec
@@ -35,6 +41,12 @@ DEFAULT_PLUGINS = (
     "predis.services.retrainer.adaptation",
 )
 
+REGISTRATION_HOOKS = (
+    "predis_register_origins",
+    "predis_register_adaptation_strategies",
+    "predis_register_drift_detectors",
+)
+
 
 class PluginError(ValueError):
     """A plugin is misconfigured or misbehaves; the message names it."""
@@ -47,24 +59,53 @@ def _names(environ: Mapping[str, str], var: str) -> set[str] | None:
     return {name.strip() for name in raw.split(",") if name.strip()}
 
 
+def builtin_name(module_path: str) -> str:
+    """The plugin name a built-in is registered under: its module's last part."""
+    return module_path.rsplit(".", 1)[-1]
+
+
+def _distribution(ep: EntryPoint) -> str:
+    dist = ep.dist
+    return f"{dist.name} {dist.version}" if dist is not None else "an unknown distribution"
+
+
 def build_plugin_manager(environ: Mapping[str, str] | None = None) -> pluggy.PluginManager:
-    """A plugin manager with the built-ins and the allowed entry-point plugins registered."""
+    """A plugin manager with the built-ins and the allowed entry-point plugins registered.
+
+    Raises PluginError naming the plugin when one fails to import, implements a hook with
+    arguments the hook does not have, or implements a hook that does not exist (a typo).
+    """
     env = os.environ if environ is None else environ
     allowed = _names(env, ALLOW_ENV)
     denied = _names(env, DENY_ENV) or set()
     pm = pluggy.PluginManager("predis")
     pm.add_hookspecs(hookspecs)
-    for module_path in DEFAULT_PLUGINS:
-        name = module_path.rsplit(".", 1)[-1]
-        if name not in denied:
-            pm.register(importlib.import_module(module_path), name=name)
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name in denied or (allowed is not None and ep.name not in allowed):
-            continue
-        if pm.get_plugin(ep.name) is None:
-            pm.register(ep.load(), name=ep.name)
-    # A hook implementation whose name matches no hookspec (a typo) fails here, loudly.
-    pm.check_pending()
+    for name in denied:  # before registering: pluggy then refuses these names, built-ins included
+        pm.set_blocked(name)
+    third_party = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    known = {builtin_name(path) for path in DEFAULT_PLUGINS} | set(third_party)
+    for var, names in ((ALLOW_ENV, allowed or set()), (DENY_ENV, denied)):
+        for name in sorted(names - known):
+            log.warning("%s names %r, but no plugin has that name (installed: %s)", var, name, ", ".join(sorted(known)))
+    try:
+        for module_path in DEFAULT_PLUGINS:
+            pm.register(importlib.import_module(module_path), name=builtin_name(module_path))
+        if allowed is not None:
+            for name in third_party.keys() - allowed:
+                if not pm.has_plugin(name):  # an entry point named like a built-in never replaces it
+                    pm.set_blocked(name)
+        for name, ep in third_party.items():
+            try:
+                pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP, name=name)
+            except pluggy.PluginValidationError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - whatever a plugin's import raises, name the plugin
+                where = f"{ep.value}, from {_distribution(ep)}"
+                raise PluginError(f"plugin {name!r} ({where}) failed to load: {exc}") from exc
+        # A hook implementation whose name matches no hookspec (a typo) fails here, loudly.
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise PluginError(f"{exc} (`predis plugins --hooks` lists the hooks and their arguments)") from exc
     return pm
 
 
@@ -130,20 +171,50 @@ class Plugins:
         return bool(self._pm.hook.predis_prefetch_candidates.get_hookimpls())
 
     def prefetch_candidates(self, tenant: str, key: bytes) -> list[bytes]:
-        """Every plugin's application candidates after a read of ``key``; a plugin that fails
-        or answers something other than keys is logged and skipped."""
+        """Every plugin's application candidates after a read of ``key``, in pluggy's call order.
+
+        An answer that is not an iterable of non-empty ``bytes`` keys is logged and skipped. An
+        exception stops the call (pluggy runs no further implementation): it is logged, naming
+        the plugin, and this read gets no application candidates.
+        """
+        hook = self._pm.hook.predis_prefetch_candidates
+        try:
+            answers = hook(tenant=tenant, key=key)
+        except Exception as exc:  # noqa: BLE001 - one plugin's bug must not stop prefetching
+            log.warning(
+                "plugin %s: predis_prefetch_candidates failed: %s; this read's application candidates are skipped",
+                _culprit(exc, hook.get_hookimpls()),
+                exc,
+            )
+            return []
         out: list[bytes] = []
-        for impl in self._pm.hook.predis_prefetch_candidates.get_hookimpls():
-            try:
-                answer = impl.function(**{a: {"tenant": tenant, "key": key}[a] for a in impl.argnames})
-                keys = list(cast("Iterable[bytes]", answer or ()))
-                if not all(isinstance(k, bytes) and k for k in keys):
-                    raise TypeError("predis_prefetch_candidates must return non-empty bytes keys")
-            except Exception as exc:  # noqa: BLE001 - one plugin's bug must not stop prefetching
-                log.warning("plugin %s: predis_prefetch_candidates failed: %s", impl.plugin_name, exc)
+        for answer in answers if isinstance(answers, list) else [answers]:
+            keys = _keys(answer)
+            if keys is None:
+                log.warning("predis_prefetch_candidates answered %.80r, not an iterable of bytes keys: skipped", answer)
                 continue
             out.extend(keys)
         return out
+
+    def registrations(self, plugin: object) -> dict[str, list[str]]:
+        """The names one registered plugin registers, by registration hook (``predis plugins``).
+
+        Calls only that plugin's implementations (pluggy's ``subset_hook_caller``); names are
+        not validated here. A hook that raises is reported as ``["failed: ..."]``.
+        """
+        others = [p for p in self._pm.get_plugins() if p is not plugin]
+        found: dict[str, list[str]] = {}
+        for hook in REGISTRATION_HOOKS:
+            names: list[str] = []
+            caller = self._pm.subset_hook_caller(hook, others)
+            if not caller.get_hookimpls():
+                continue
+            try:
+                caller(register=lambda name, _provided, names=names: names.append(str(name)))
+            except Exception as exc:  # noqa: BLE001 - reported, not raised: this is a listing
+                names.append(f"failed: {exc}")
+            found[hook] = names
+        return found
 
     def make_origin(self, url: str) -> Origin:
         """The origin the URL names, built by the plugin that registered that name."""
@@ -163,6 +234,30 @@ class Plugins:
         if not isinstance(origin, Origin):
             raise PluginError(f"origin {spec.name!r}: its factory returned {type(origin).__name__}, not an Origin")
         return origin
+
+
+def _keys(answer: object) -> list[bytes] | None:
+    """The keys in one implementation's answer, or None when it is not an iterable of keys."""
+    if isinstance(answer, bytes | str) or not isinstance(answer, Iterable):
+        return None
+    try:
+        keys = list(cast("Iterable[object]", answer))
+    except Exception:  # noqa: BLE001 - a generator that fails is a wrong answer like any other
+        return None
+    if not all(isinstance(k, bytes) and k for k in keys):
+        return None
+    return cast("list[bytes]", keys)
+
+
+def _culprit(exc: BaseException, impls: Iterable[HookImpl]) -> str:
+    """The plugin whose implementation raised ``exc`` (the innermost one in its traceback)."""
+    by_code = {impl.function.__code__: impl.plugin_name for impl in impls if hasattr(impl.function, "__code__")}
+    name = "unknown"
+    tb = exc.__traceback__
+    while tb is not None:
+        name = by_code.get(tb.tb_frame.f_code, name)
+        tb = tb.tb_next
+    return name
 
 
 _lock = threading.Lock()

@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from predis.plugins.listing import add_parser as add_plugins_parser
 from predis.services.runtime.settings import (
     DEFAULT_PORTS,
     SERVICES,
@@ -17,6 +18,7 @@ from predis.services.runtime.settings import (
     default_address,
 )
 from predis.services.security.token_command import add_parser as add_tokens_parser
+from predis.services.stats_command import add_parsers as add_stats_parsers
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -62,6 +64,23 @@ def _up(args: argparse.Namespace) -> int:
     from predis.services.supervisor import run_up
 
     return run_up(args.host, args.base_port, args.log_dir)
+
+
+def _dashboard(args: argparse.Namespace) -> int:
+    from predis.services.dashboard.server import main
+    from predis.services.dashboard.settings import DashboardSettings
+
+    try:
+        settings = DashboardSettings.from_env(os.environ, args.listen)
+    except SettingsError as error:
+        print(f"predis dashboard: {error}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(main(settings))
+    except OSError as error:  # the address is taken, or not this machine's
+        print(f"predis dashboard: cannot listen on {settings.listen}: {error}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -302,6 +321,13 @@ def build_parser() -> argparse.ArgumentParser:
     up.set_defaults(func=_up)
 
     add_tokens_parser(commands)
+    add_plugins_parser(commands)
+
+    dashboard = commands.add_parser("dashboard", help="serve the ROI dashboard: a web page over the running suite")
+    dashboard.add_argument(
+        "--listen", help="HOST:PORT to serve on (default PREDIS_DASHBOARD_LISTEN or 127.0.0.1:8080); port 0 picks one"
+    )
+    dashboard.set_defaults(func=_dashboard)
 
     status = commands.add_parser("status", help="health of each service")
     status.add_argument("--only", action="append", choices=SERVICES, help="check only this service (repeatable)")
@@ -310,6 +336,8 @@ def build_parser() -> argparse.ArgumentParser:
             f"--{service}", help=f"address (default {address_env_var(service)} or {default_address(service)})"
         )
     status.set_defaults(func=_status)
+
+    add_stats_parsers(commands)
 
     replay = commands.add_parser("replay", help="replay recorded traces through the engine's policies")
     replay.add_argument("traces", nargs="+", type=Path)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from predis.services.runtime.files import write_atomically
-from predis.services.runtime.settings import DEFAULT_PORTS, address_env_var
+from predis.services.runtime.settings import DEFAULT_PORTS, METRICS_PORTS, address_env_var
 
 # The cache is started last because it connects to the others.
 START_ORDER = ("predictor", "drift", "retrainer", "cache")
@@ -34,6 +34,11 @@ RESTART_RESET_AFTER_S = 60.0  # a service that ran this long starts its back-off
 # does not need, and the cache's reads never wait behind their work.
 HELPER_NICE = 10
 _READY = re.compile(r"^predis-(\w+) listening on (\S+):(\d+)$")
+_METRICS = re.compile(r"^predis-(\w+) metrics on http://(\S+)/metrics$")  # runtime/lifecycle.py's METRICS_LINE
+# The ROI dashboard runs beside the four under `predis up` (not under start_suite's other callers):
+# a helper like the others, restarted when it exits, never a reason to stop the suite.
+DASHBOARD = "dashboard"
+DASHBOARD_PORT = 8080
 
 
 class StartupError(RuntimeError):
@@ -50,6 +55,7 @@ class ServiceProcess:
     started_at: float = field(default_factory=time.monotonic)
     restarts: int = 0
     next_delay_s: float = RESTART_FIRST_DELAY_S
+    metrics: str = ""  # HOST:PORT of its Prometheus /metrics, when it serves them
 
     def restart_delay(self) -> float:
         """How long to wait before the next restart (doubling, reset after a long healthy run)."""
@@ -71,7 +77,7 @@ class Suite:
         return {s.name: s.address for s in self.services}
 
     def env(self) -> dict[str, str]:
-        return {address_env_var(s.name): s.address for s in self.services}
+        return {address_env_var(s.name): s.address for s in self.services if s.name != DASHBOARD}
 
     def exited(self) -> ServiceProcess | None:
         return next((s for s in self.services if s.process.poll() is not None), None)
@@ -98,13 +104,20 @@ class Suite:
                 service.process.wait()
 
 
-def _wait_ready(process: subprocess.Popen[str], name: str, log_path: Path, timeout_s: float) -> str:
+def _wait_ready(
+    process: subprocess.Popen[str], name: str, log_path: Path, timeout_s: float, seen: dict[str, str] | None = None
+) -> str:
+    """The address the service's ready line names; ``seen`` gets its metrics address (``metrics``)
+    when it prints one first."""
     assert process.stdout is not None
     found: list[str] = []
 
     def read() -> None:
         assert process.stdout is not None
         for line in process.stdout:
+            metrics = _METRICS.match(line.strip())
+            if metrics and metrics.group(1) == name and seen is not None:
+                seen["metrics"] = metrics.group(2)
             match = _READY.match(line.strip())
             if match and match.group(1) == name:
                 found.append(f"{match.group(2)}:{match.group(3)}")
@@ -124,11 +137,19 @@ def _wait_ready(process: subprocess.Popen[str], name: str, log_path: Path, timeo
 
 
 def _launch(
-    name: str, host: str, port: int, log_path: Path, env: dict[str, str], timeout_s: float, mode: str = "w"
+    name: str,
+    host: str,
+    port: int,
+    log_path: Path,
+    env: dict[str, str],
+    timeout_s: float,
+    mode: str = "w",
+    seen: dict[str, str] | None = None,
 ) -> tuple[subprocess.Popen[str], str]:
     nice = 0 if name == "cache" else helper_nice(env)
+    command = [DASHBOARD] if name == DASHBOARD else ["serve", name]  # the dashboard is no `serve` service
     process = subprocess.Popen(
-        [sys.executable, "-m", "predis.services.cli", "serve", name, "--listen", f"{host}:{port}"],
+        [sys.executable, "-m", "predis.services.cli", *command, "--listen", f"{host}:{port}"],
         stdout=subprocess.PIPE,
         stderr=log_path.open(mode),
         text=True,
@@ -137,7 +158,7 @@ def _launch(
     )
     if nice:
         os.setpriority(os.PRIO_PROCESS, process.pid, nice)  # (preexec_fn is unsafe with threads)
-    return process, _wait_ready(process, name, log_path, timeout_s)
+    return process, _wait_ready(process, name, log_path, timeout_s, seen)
 
 
 def helper_nice(env: Mapping[str, str]) -> int:
@@ -158,10 +179,12 @@ def start_suite(
     extra_env: Mapping[str, str] | None = None,
     timeout_s: float = 120.0,
     dial: Mapping[str, str] | None = None,
+    metrics: bool = False,
 ) -> Suite:
     """Starts the four services; ``base_port`` 0 lets each pick a free port. ``dial`` gives, by
     service name, the address the services started after it call instead of its own (a proxy
-    in front of it, as ``predis bench faults`` puts one that slows the predictor down)."""
+    in front of it, as ``predis bench faults`` puts one that slows the predictor down).
+    ``metrics``: each serves Prometheus metrics (``metrics_listen``), as under ``predis up``."""
     log_dir = log_dir or Path(os.environ.get("TMPDIR", "/tmp")) / f"predis-{os.getpid()}"
     log_dir.mkdir(parents=True, exist_ok=True)
     suite = Suite()
@@ -181,12 +204,46 @@ def start_suite(
             port = 0 if base_port == 0 else base_port + (DEFAULT_PORTS[name] - DEFAULT_PORTS["cache"])
             log_path = log_dir / f"{name}.log"
             service_env = {**env, **suite.env(), **{address_env_var(n): a for n, a in (dial or {}).items()}}
-            process, address = _launch(name, host, port, log_path, service_env, timeout_s)
-            suite.services.append(ServiceProcess(name, process, address, log_path, service_env))
+            if metrics:
+                service_env["PREDIS_METRICS_LISTEN"] = metrics_listen(name, host, base_port, env)
+            seen: dict[str, str] = {}
+            process, address = _launch(name, host, port, log_path, service_env, timeout_s, seen=seen)
+            if "metrics" in seen:  # a restart serves them where they were, a free port included
+                service_env["PREDIS_METRICS_LISTEN"] = seen["metrics"]
+            service = ServiceProcess(name, process, address, log_path, service_env, metrics=seen.get("metrics", ""))
+            suite.services.append(service)
     except BaseException:
         suite.stop()
         raise
     return suite
+
+
+def metrics_listen(name: str, host: str, base_port: int, env: Mapping[str, str]) -> str:
+    """Where ``predis up`` has a service serve metrics: its port of ``METRICS_PORTS`` on the
+    suite's host (a free port when the services take free ports too); ``off`` when
+    ``PREDIS_METRICS_LISTEN=off`` says so."""
+    if env.get("PREDIS_METRICS_LISTEN", "").lower() == "off":
+        return "off"
+    return f"{host}:{METRICS_PORTS[name] if base_port else 0}"
+
+
+def dashboard_listen(host: str, base_port: int, env: Mapping[str, str]) -> str:
+    """``PREDIS_DASHBOARD_LISTEN``, else port 8080 on the suite's host (a free port when the
+    services take free ports too)."""
+    return env.get("PREDIS_DASHBOARD_LISTEN") or f"{host}:{DASHBOARD_PORT if base_port else 0}"
+
+
+def start_dashboard(suite: Suite, listen: str, timeout_s: float = 60.0) -> ServiceProcess:
+    """Starts ``predis dashboard`` over ``suite`` on ``listen`` and adds it to the suite, whose
+    supervision restarts it like a helper; StartupError when it does not come up."""
+    cache = next(s for s in suite.services if s.name == "cache")
+    host, port = listen.rsplit(":", 1)
+    log_path = cache.log_path.parent / f"{DASHBOARD}.log"
+    env = {**cache.env, **suite.env()}  # the cache's environment (token, TLS) and every address
+    process, address = _launch(DASHBOARD, host, int(port), log_path, env, timeout_s)
+    dashboard = ServiceProcess(DASHBOARD, process, address, log_path, env)
+    suite.services.append(dashboard)
+    return dashboard
 
 
 def run_up(host: str, base_port: int, log_dir: Path | None) -> int:
@@ -195,16 +252,28 @@ def run_up(host: str, base_port: int, log_dir: Path | None) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     try:
-        suite = start_suite(host, base_port, log_dir)
+        suite = start_suite(host, base_port, log_dir, metrics=True)
     except StartupError as error:
         print(f"predis up: {error}", file=sys.stderr)
         return 1
+    dashboard = None
+    try:
+        dashboard = start_dashboard(suite, dashboard_listen(host, base_port, os.environ))
+    except (StartupError, ValueError) as error:  # the suite serves without it
+        print(f"predis up: the dashboard did not start: {error}", file=sys.stderr, flush=True)
     print("Predis is up:")
     for service in suite.services:
         print(f"  {service.name:<10} {service.address:<22} pid {service.process.pid:<8} log {service.log_path}")
     print("For clients in another shell:")
     for var, address in suite.env().items():
         print(f"  export {var}={address}")
+    served = [s for s in suite.services if s.metrics]
+    if served:
+        print("Prometheus metrics:")
+        for service in served:
+            print(f"  {service.name:<10} http://{service.metrics}/metrics")
+    if dashboard is not None:
+        print(f"Dashboard: http://{dashboard.address}/")
     print("Ctrl-C stops all four.", flush=True)
     code = supervise(suite, stop)
     print("Stopping...", flush=True)

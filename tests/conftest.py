@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from concurrent.futures import Future
 from typing import TypeVar
 
@@ -18,9 +18,10 @@ from predis.services.cache.collector import AccessRing
 from predis.services.cache.domain import CacheDomain
 from predis.services.cache.engine.engine import Engine, EngineConfig, warm_up
 from predis.services.cache.engine.numpy_storage import NumpyStorage
-from predis.services.cache.exporter import DriftExporter
+from predis.services.cache.exporter import DriftExporter, QualityWindows
 from predis.services.cache.predictor_link import PredictorLink
 from predis.services.cache.prefetcher import Prefetcher, PrefetchSettings
+from predis.services.cache.shadow import ShadowCache
 from predis.services.drift import server as drift_server
 from predis.services.drift.observer import StreamObserver
 from predis.services.predictor import server as predictor_server
@@ -28,6 +29,7 @@ from predis.services.predictor.batching import MicroBatcher
 from predis.services.predictor.registry import ModelRegistry
 from predis.services.retrainer import server as retrainer_server
 from predis.services.retrainer.jobs import JobBook
+from predis.services.runtime.metrics import ServiceMeters
 from predis.services.runtime.server import RunningServer
 from predis.services.runtime.settings import ServerSettings
 from predis.services.security.settings import AuthSettings
@@ -80,6 +82,8 @@ class BackgroundSuite(LoopThread):
         cache_max_pending_calls: int = 256,
         auth: AuthSettings | None = None,
         tls: TlsSettings | None = None,
+        shadow: bool = False,
+        meters: Mapping[str, ServiceMeters] | None = None,
     ) -> None:
         self.settings = ServerSettings(listen="127.0.0.1:0", auth=auth or AuthSettings(), tls=tls)
         self.cache_settings = ServerSettings(
@@ -97,6 +101,8 @@ class BackgroundSuite(LoopThread):
         self.origin = origin
         self.memory_bytes = memory_bytes
         self.origin_timeout_s = origin_timeout_s
+        self.shadow = shadow  # the keys-only S3-FIFO beside the cache: Stats.quality
+        self.meters = dict(meters or {})  # by service: metrics registered on them (tests/test_metrics.py)
         super().__init__()
         self.servers: dict[str, RunningServer] = {}
         self.addresses: dict[str, str] = {}
@@ -114,24 +120,37 @@ class BackgroundSuite(LoopThread):
         tp = self.tracer_provider
         self.batcher = MicroBatcher(self.registry, self.batch_wait_s)
         settings = self.settings
-        self.servers["predictor"] = await predictor_server.create_server(settings, self.registry, tp, self.batcher)
-        self.servers["drift"] = await drift_server.create_server(settings, self.observer, tp)
-        self.servers["retrainer"] = await retrainer_server.create_server(settings, self.book, tp)
+        meters = self.meters.get
+        self.servers["predictor"] = await predictor_server.create_server(
+            settings, self.registry, tp, self.batcher, meters("predictor")
+        )
+        self.servers["drift"] = await drift_server.create_server(settings, self.observer, tp, meters("drift"))
+        self.servers["retrainer"] = await retrainer_server.create_server(settings, self.book, tp, meters("retrainer"))
         self.addresses = {name: f"127.0.0.1:{s.port}" for name, s in self.servers.items()}
         warm_up("s3fifo", NumpyStorage())  # as the service does: compile before serving
         engine = Engine(EngineConfig(memory_bytes=self.memory_bytes), NumpyStorage())
         self.ring = AccessRing(1 << 12)
-        self.cache = CacheDomain(engine, self.origin, ring=self.ring, origin_timeout_s=self.origin_timeout_s)
+        shadow = None
+        if self.shadow:
+            shadow = ShadowCache(engine.capacity_of, engine.charge_terms(), engine.mean_charge, 1 << 20)
+        self.cache = CacheDomain(
+            engine, self.origin, ring=self.ring, shadow=shadow, origin_timeout_s=self.origin_timeout_s
+        )
         exporter = None
         if self.export_to_drift:
-            exporter = DriftExporter(self.ring, self.cache.tenant_name, self.addresses["drift"], tp, idle_s=0.02)
+            quality = (
+                None if shadow is None else QualityWindows(shadow, self.cache.tenant_name, self.cache.prefetch_outcomes)
+            )
+            exporter = DriftExporter(
+                self.ring, self.cache.tenant_name, self.addresses["drift"], tp, idle_s=0.02, quality=quality
+            )
         link = PredictorLink(self.addresses["predictor"], tp)
         prefetcher = None
         if self.prefetch is not None:
             prefetcher = Prefetcher(self.cache, link, self.prefetch, tp, self.app_candidates)
         deps = cache_server.CacheDeps(self.cache, link, exporter, prefetcher)
         self.deps = deps
-        self.servers["cache"] = await cache_server.create_server(self.cache_settings, deps, tp)
+        self.servers["cache"] = await cache_server.create_server(self.cache_settings, deps, tp, meters("cache"))
         self.addresses["cache"] = f"127.0.0.1:{self.servers['cache'].port}"
 
     def stop_predictor(self) -> None:

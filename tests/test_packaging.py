@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import tomllib
+import zipfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+# Folders inside the package folders that are distributions of their own, never in the predis wheel.
+SEPARATE_DISTRIBUTIONS = (REPO / "plugins" / "examples",)
+IGNORED = shutil.ignore_patterns("__pycache__", "build", "*.egg-info")
 
 
 def test_only_predis_is_importable_from_outside_the_repo(tmp_path: Path) -> None:
@@ -26,15 +31,26 @@ def test_every_package_folder_is_listed_in_pyproject() -> None:
     found = set()
     for folder, name in roots.items():
         for init in folder.rglob("__init__.py"):
+            if any(init.is_relative_to(separate) for separate in SEPARATE_DISTRIBUTIONS):
+                continue
             rel = init.parent.relative_to(folder)
             found.add(".".join([name, *rel.parts]))
     assert found == set(config["packages"])
 
 
-def test_compose_runs_the_same_four_services_beside_jaeger() -> None:
-    yaml = __import__("yaml")
-    services = yaml.safe_load((REPO / "compose.yaml").read_text())["services"]
-    assert {"jaeger", "cache", "predictor", "drift", "retrainer"} == set(services)
-    for name in ("cache", "predictor", "drift", "retrainer"):
-        assert services[name]["command"][:3] == ["predis", "serve", name]
-        assert services[name]["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://jaeger:4317"
+def test_the_example_plugins_are_a_distribution_of_their_own_outside_the_predis_wheel(tmp_path: Path) -> None:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    src = tmp_path / "src"  # a copy: building in the checkout would leave build/ and egg-info there
+    for folder in project["tool"]["setuptools"]["package-dir"].values():
+        shutil.copytree(REPO / folder, src / folder, ignore=IGNORED)
+    for file in ("pyproject.toml", project["project"]["readme"]):
+        shutil.copy(REPO / file, src / file)
+    pip = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-build-isolation", "--no-deps"]
+    subprocess.run([*pip, "-w", str(tmp_path / "dist"), str(src)], check=True, capture_output=True)
+    [wheel] = (tmp_path / "dist").glob("predis-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "predis/plugins/manager.py" in names
+    assert not [n for n in names if "examples" in n or "predis_example_plugins" in n]
+    for separate in SEPARATE_DISTRIBUTIONS:
+        own = tomllib.loads((separate / "pyproject.toml").read_text())["project"]
+        assert own["name"] != "predis" and own["entry-points"]["predis"]

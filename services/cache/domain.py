@@ -42,6 +42,7 @@ from predis.services.cache.hints import HintTable
 from predis.services.cache.origin_breaker import OriginBreaker
 from predis.services.cache.prefetch_outcomes import PendingPrefetch, PrefetchIssuer, PrefetchOutcome, PrefetchOutcomes
 from predis.services.cache.read_through import OriginFills, ReadResult, ValueOrigin, merge_fills
+from predis.services.cache.request_durations import CacheDurations
 from predis.services.cache.shadow import QualityCounts, ShadowCache
 from predis.services.runtime.errors import FailedPrecondition, NotBuilt
 
@@ -193,6 +194,8 @@ class CacheDomain:
         self._write_listeners: list[WriteListener] = []
         self._unix_expiry = UnixExpiryClock(engine)
         self.prefetch_outcomes = PrefetchOutcomes()
+        # What the front ends and the origin fills time, once metrics are on (record_durations).
+        self.durations: CacheDurations | None = None
         self._request_rates = request_rates
         # Whether any tenant's requests are limited: front ends skip finding the tenant otherwise.
         self.limits_requests = request_rates is not None and request_rates.limits_any
@@ -215,6 +218,12 @@ class CacheDomain:
     @property
     def has_origin(self) -> bool:
         return self._fills.origin is not None
+
+    def record_durations(self, durations: CacheDurations) -> None:
+        """From now on the front ends time GET and SET, and the fills each origin call, into
+        ``durations`` (``request_durations.py``); until then they time nothing."""
+        self.durations = durations
+        self._fills.durations = durations
 
     # -- admission ---------------------------------------------------------------------------
 
@@ -443,6 +452,10 @@ class CacheDomain:
     def tenant_name(self, tenant: int) -> str:
         """The name of the tenant an event's tenant id stands for."""
         return self._engine.tenant_name(tenant)
+
+    def tenants(self) -> list[str]:
+        """Every tenant the cache has seen since it started, in the order they came."""
+        return self._engine.tenant_names()
 
     # -- what it holds -----------------------------------------------------------------------
 

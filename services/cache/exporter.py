@@ -3,7 +3,11 @@ streams them to the drift service, each batch with one quality window per tenant
 the last (reads, hits, the shadow's hits, the learned loop's prefetch outcomes: the live labels
 drift's ADWIN watches). If the drift service is slow or down, reads are unaffected: the exporter falls behind,
 the ring drops the oldest events, and the drops are counted; a window holds the difference of
-cumulative counts, so none is lost while the stream is down (the next window holds them)."""
+cumulative counts, so none is lost while the stream is down (the next window holds them).
+
+A stream that has sent something ends after ``stream_s`` and the next begins at once: each is one
+``drift export`` trace (a span reaches a collector only when it ends, so one stream for the
+process's life would never show in Jaeger)."""
 
 from __future__ import annotations
 
@@ -14,7 +18,8 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
-from opentelemetry import trace
+import numpy as np
+from opentelemetry import context, trace
 
 from predis.aio import AsyncClient
 from predis.config import ClientConfig, RetryPolicy
@@ -39,6 +44,16 @@ def to_access_events(batch: EventBatch, tenant_name: Callable[[int], str]) -> li
             strict=True,
         )
     ]
+
+
+@dataclass
+class _StreamCounts:
+    """What one export stream carried, for its span."""
+
+    events: int = 0
+    windows: int = 0
+    dropped: int = 0
+    tenants: set[int] = field(default_factory=set)
 
 
 @dataclass
@@ -102,6 +117,7 @@ class DriftExporter:
         batch_size: int = 1000,
         idle_s: float = 0.1,
         quality: QualityWindows | None = None,
+        stream_s: float = 10.0,
     ) -> None:
         self.ring = ring
         self.tenant_name = tenant_name
@@ -109,31 +125,57 @@ class DriftExporter:
         self.batch_size = batch_size
         self.idle_s = idle_s
         self.quality = quality
+        self.stream_s = stream_s
         self.cursor = ring.head
         self.exported = 0
         self.dropped = 0
         self._client = AsyncClient(
             drift=address, config=ClientConfig(retry=RetryPolicy(max_attempts=1)), tracer_provider=tracer_provider
         )
+        self._tracer = (tracer_provider or trace.NoOpTracerProvider()).get_tracer(__name__)
         self._stopping = asyncio.Event()
 
-    async def _requests(self) -> AsyncIterator[drift_pb2.ObserveEventsRequest]:
+    async def _requests(self, sent: _StreamCounts) -> AsyncIterator[drift_pb2.ObserveEventsRequest]:
+        ends_at = time.monotonic() + self.stream_s
         while not self._stopping.is_set():
+            if (sent.events or sent.windows) and time.monotonic() >= ends_at:
+                return
             batch, self.cursor = self.ring.read(self.cursor, self.batch_size)
             self.dropped += batch.dropped
+            sent.dropped += batch.dropped
             windows = self.quality.take() if self.quality is not None else []
             if not batch.keys and not windows:
                 await asyncio.sleep(self.idle_s)
                 continue
             self.exported += len(batch.keys)
+            sent.events += len(batch.keys)
+            sent.windows += len(windows)
+            sent.tenants.update(np.unique(batch.tenants).tolist())
             events = to_access_events(batch, self.tenant_name)
             yield drift_pb2.ObserveEventsRequest(events=events, windows=windows)
+
+    async def _stream(self) -> None:
+        """One ObserveEvents stream, in a trace of its own."""
+        sent = _StreamCounts()
+        with self._tracer.start_as_current_span("drift export", context.Context()) as span:
+            try:
+                await self._client.drift.observe(self._requests(sent), timeout=None)
+            finally:
+                span.set_attributes(
+                    {
+                        "predis.tenants": sorted(self.tenant_name(t) for t in sent.tenants),
+                        "predis.export.events": sent.events,
+                        "predis.export.windows": sent.windows,
+                        "predis.export.events_dropped": sent.dropped,
+                    }
+                )
 
     async def run(self) -> None:
         backoff = 0.5
         while not self._stopping.is_set():
             try:
-                await self._client.drift.observe(self._requests(), timeout=None)
+                await self._stream()
+                backoff = 0.5
             except PredisError as error:
                 log.warning(
                     "exporting access events to %s failed (%s); retrying in %.1fs", self.address, error, backoff

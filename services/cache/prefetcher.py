@@ -183,8 +183,11 @@ class Prefetcher:
         self.cache, self.scorer, self.settings = cache, scorer, settings
         # Plugins' application candidates (predis_prefetch_candidates): prefetched as given.
         self.app_candidates = app_candidates
-        # One span per scoring cycle holds that cycle's Predict calls (not one trace per call).
+        # One span per scoring cycle holds that cycle's Predict calls (not one trace per call). It
+        # continues the trace of the first traced read that woke it (per tenant), so that a read's
+        # trace shows the prefetching it set off: SDK -> cache -> predictor.
         self._tracer = (tracer_provider or trace.NoOpTracerProvider()).get_tracer(__name__)
+        self._woken_by: dict[int, trace.SpanContext] = {}
         self.tenants: dict[str, TenantPrefetch] = {}
         self.state = "waiting for reads"
         self.events_skipped = 0
@@ -202,7 +205,11 @@ class Prefetcher:
         if not self._wake.is_set():
             self._wake.set()
 
-    def _woken(self, *_read: object) -> None:
+    def _woken(self, tenant: int, *_read: object) -> None:
+        if tenant not in self._woken_by:
+            read = trace.get_current_span().get_span_context()
+            if read.is_valid:
+                self._woken_by[tenant] = read
         self.notify()
 
     def tenant(self, name: str) -> TenantPrefetch:
@@ -230,6 +237,7 @@ class Prefetcher:
 
     async def cycle(self) -> None:
         """Handles the events read since the last cycle: outcomes, candidates, scores, prefetches."""
+        woken_by, self._woken_by = self._woken_by, {}
         head = self.cache.event_cursor()
         if head - self._cursor > self.settings.max_lag_events:
             self.events_skipped += head - self._cursor - self.settings.max_lag_events
@@ -252,8 +260,17 @@ class Prefetcher:
             if time.monotonic() >= self._paused_until:
                 state.tuner.reads(len(keys))
             if time.monotonic() >= self._paused_until and len(candidates.request):
-                with self._tracer.start_as_current_span("prefetch cycle", attributes={"predis.tenant": name}):
-                    await self._score_and_prefetch(name, state, keys, start, candidates)
+                read = woken_by.get(t)
+                parent = trace.set_span_in_context(trace.NonRecordingSpan(read)) if read is not None else None
+                attributes = {"predis.tenant": name, "predis.key_count": len(keys)}
+                with self._tracer.start_as_current_span("prefetch cycle", parent, attributes=attributes) as span:
+                    decision = await self._score_and_prefetch(name, state, keys, start, candidates)
+                    span.set_attributes(
+                        {
+                            "predis.prefetch.decision": decision,
+                            "predis.prefetch.threshold": float(state.tuner.threshold),
+                        }
+                    )
         self._judge(self.cache.prefetch_outcomes.take_settled())
         await self._report()
 
@@ -293,19 +310,21 @@ class Prefetcher:
 
     async def _score_and_prefetch(
         self, name: str, state: TenantPrefetch, keys: list[bytes], start: int, candidates: CandidateRows
-    ) -> None:
+    ) -> str:
+        """Scores the candidates of ``keys`` and starts the likely ones; returns what it decided, in
+        words a person searching traces would use (``prefetched``, ``below threshold``, ...)."""
         proposed = [state.ids.key_of(int(c)) for c in candidates.candidate.tolist()]
         known = np.array([p is not None for p in proposed], dtype=np.bool_)
         if not known.any():
-            return
+            return "no candidates"
         picked = np.flatnonzero(known)
         present = self.cache.cached(name, [proposed[i] for i in picked])  # type: ignore[misc]
         picked = picked[~present]
         if not len(picked):
-            return
+            return "all cached"
         if self._memory_full(name):
             state.held_back_memory += len(picked)
-            return
+            return "held back: memory share"
         triggers = candidates.request[picked] - start
         groups = np.split(picked, np.flatnonzero(np.diff(triggers)) + 1)
         limit = asyncio.Semaphore(self.settings.concurrency)
@@ -328,22 +347,38 @@ class Prefetcher:
         results = await asyncio.gather(*(score(c) for c in chunks), return_exceptions=True)
         scored = [group for r in results if not isinstance(r, BaseException) for group in r]
         unreachable = [r for r in results if isinstance(r, ScorerUnavailable)]
+        decision = ""
         if unreachable:
             self._backoff_s = min(10.0, max(0.5, 2 * self._backoff_s))
-            what = "predictor refused the call" if unreachable[0].refused else "predictor unreachable"
-            self._pause(f"{what}: {unreachable[0]}", self._backoff_s)
+            decision = "predictor refused the call" if unreachable[0].refused else "predictor unreachable"
+            self._pause(f"{decision}: {unreachable[0]}", self._backoff_s)
         elif any(isinstance(r, NoModel) for r in results):
-            self._pause("no model loaded", 1.0)
+            decision = "no model loaded"
+            self._pause(decision, 1.0)
         else:
             for r in results:
                 if isinstance(r, BaseException):
                     raise r
             self.state, self._backoff_s = "active", 0.0
+        wanted_count = started = 0
         for rows, probabilities, version in scored:
             state.candidates_scored += len(rows)
             wanted = self._choose(name, state, rows, probabilities, proposed)
             if wanted:
-                self._start(name, state, wanted, version)
+                wanted_count += len(wanted)
+                started += self._start(name, state, wanted, version)
+        span = trace.get_current_span()
+        span.set_attributes(
+            {"predis.prefetch.candidates": sum(len(rows) for rows, _, _ in scored), "predis.prefetch.started": started}
+        )
+        if scored:  # the versions that answered (a tenant's traffic may be split between two)
+            span.set_attribute("predis.model.version", ",".join(sorted({version for _, _, version in scored})))
+        if decision:
+            return decision
+        if started:
+            return "prefetched"
+        # wanted but none started: over a budget (origin rate, the tenant's prefetch rate, the queue) or in flight
+        return "none started" if wanted_count else "below threshold"
 
     def _choose(
         self,
@@ -385,12 +420,15 @@ class Prefetcher:
 
     def _start(
         self, name: str, state: TenantPrefetch, wanted: list[bytes], version: str, cohort: int | None = None
-    ) -> None:
-        """Starts prefetches within the origin budget; ``cohort`` None enrolls them in the tuner's."""
+    ) -> int:
+        """Starts prefetches within the origin budget; ``cohort`` None enrolls them in the tuner's.
+        Returns how many started."""
         granted = self._rate.take(len(wanted))
         state.held_back_rate += len(wanted) - granted
-        for prefetch in self.cache.start_prefetches(name, wanted[:granted], PrefetchIssuer.LOOP):
+        started = self.cache.start_prefetches(name, wanted[:granted], PrefetchIssuer.LOOP)
+        for prefetch in started:
             prefetch.label = LoopLabel(version, state.tuner.enroll() if cohort is None else cohort)
+        return len(started)
 
     def _memory_full(self, name: str) -> bool:
         """Whether unread prefetches hold their share of a full tenant. While the tenant (and the

@@ -20,6 +20,7 @@ import asyncio
 import collections
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from predis.services.cache.engine.engine import BatchRead, Counter, Engine
 from predis.services.cache.engine.storage import KeyBatch
 from predis.services.cache.origin_breaker import OriginBreaker
 from predis.services.cache.prefetch_outcomes import PendingPrefetch, PrefetchIssuer, PrefetchOutcome, PrefetchOutcomes
+from predis.services.cache.request_durations import CacheDurations
 from predis.services.runtime.errors import DependencySkipped, DomainError, TimedOut, Unavailable
 
 log = logging.getLogger(__name__)
@@ -96,6 +98,7 @@ class OriginFills:
         self._pool = ThreadPoolExecutor(max_workers=origin_workers, thread_name_prefix="origin")
         if origin is not None:
             _start_every_worker(self._pool, origin_workers)
+        self.durations: CacheDurations | None = None  # origin calls timed, once metrics are on
         self._inflight: dict[tuple[str, bytes], _Flight] = {}
         self._loading = collections.Counter[str]()  # keys in self._inflight per tenant: writes skip tenants with none
         self._prefetching = 0
@@ -198,12 +201,14 @@ class OriginFills:
             raise DependencySkipped(self.breaker.refusal())
         self.engine.count(tenant, Counter.ORIGIN_FETCHES)
         loop = asyncio.get_running_loop()
+        started, answered = time.perf_counter_ns(), False
         try:
             value = await asyncio.wait_for(
                 loop.run_in_executor(self._pool, self.origin.fetch, tenant, key), self.origin_timeout_s
             )
             if value is not None and not isinstance(value, bytes | bytearray):
                 raise TypeError(f"origin returned {type(value).__name__}, not bytes")
+            answered = True
         except TimeoutError:
             self.breaker.record(success=False)
             raise TimedOut(f"the origin did not answer within {self.origin_timeout_s:g}s; nothing was cached") from None
@@ -211,6 +216,10 @@ class OriginFills:
             self.breaker.record(success=False)
             log.warning("origin fetch failed: %s: %s", type(exc).__name__, exc)
             raise Unavailable(f"the origin failed ({type(exc).__name__}: {exc}); nothing was cached") from None
+        finally:
+            if self.durations is not None:
+                durations = self.durations.origin_ok if answered else self.durations.origin_error
+                durations.record_since(tenant, started)
         self.breaker.record(success=True)
         return None if value is None else bytes(value)
 

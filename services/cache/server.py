@@ -21,6 +21,7 @@ from predis.services.cache.domain import CacheDomain
 from predis.services.cache.engine.backends import make_storage
 from predis.services.cache.engine.engine import Engine, EngineConfig, warm_up
 from predis.services.cache.exporter import DriftExporter, QualityWindows
+from predis.services.cache.metrics import register_cache_metrics
 from predis.services.cache.origin_breaker import OriginBreaker
 from predis.services.cache.predictor_link import PredictorLink
 from predis.services.cache.prefetcher import Prefetcher
@@ -31,6 +32,7 @@ from predis.services.cache.settings import CacheSettings
 from predis.services.cache.shadow import ShadowCache
 from predis.services.resp.server import create_resp_server
 from predis.services.runtime.lifecycle import run_service
+from predis.services.runtime.metrics import ServiceMeters
 from predis.services.runtime.server import RunningServer, ServiceBinding, start_server
 from predis.services.runtime.settings import ServerSettings
 from predis.services.security.settings import check_exposure
@@ -182,7 +184,14 @@ def build_deps(
         quality = None
         if shadow is not None:
             quality = QualityWindows(shadow, cache.tenant_name, cache.prefetch_outcomes)
-        exporter = DriftExporter(ring, cache.tenant_name, settings.drift_address, tracer_provider, quality=quality)
+        exporter = DriftExporter(
+            ring,
+            cache.tenant_name,
+            settings.drift_address,
+            tracer_provider,
+            quality=quality,
+            stream_s=settings.drift_stream_s,
+        )
     return CacheDeps(
         cache=cache,
         predictor=predictor,
@@ -196,8 +205,14 @@ def build_deps(
 
 
 async def create_server(
-    settings: ServerSettings, deps: CacheDeps, tracer_provider: trace.TracerProvider
+    settings: ServerSettings,
+    deps: CacheDeps,
+    tracer_provider: trace.TracerProvider,
+    meters: ServiceMeters | None = None,
 ) -> RunningServer:
+    """Serves ``deps``; with ``meters``, registers the cache's metrics and times requests (metrics.py)."""
+    if meters is not None:
+        register_cache_metrics(meters, deps.cache, deps.prefetcher, deps.exporter)
     servicer = CacheServicer(deps.cache, deps.predictor, deps.exporter, deps.prefetcher, deps.max_streams_per_tenant)
     binding = ServiceBinding(SERVICE_NAME, lambda s: cache_pb2_grpc.add_CacheServiceServicer_to_server(servicer, s))
     running = await start_server(settings, [binding], tracer_provider, "cache")
@@ -206,9 +221,11 @@ async def create_server(
 
 
 async def main(settings: CacheSettings) -> None:
-    async def start(provider: trace.TracerProvider) -> tuple[RunningServer, Callable[[], Awaitable[None]]]:
+    async def start(
+        provider: trace.TracerProvider, meters: ServiceMeters | None
+    ) -> tuple[RunningServer, Callable[[], Awaitable[None]]]:
         deps = build_deps(settings, provider)
-        running = await create_server(settings.server, deps, provider)
+        running = await create_server(settings.server, deps, provider, meters)
         if not settings.resp.enabled:
             return running, deps.close
         resp_tls = settings.resp.tls is not None

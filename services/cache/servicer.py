@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import collections
 import functools
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
 import numpy as np
+from opentelemetry import trace
 
 from predis.packing import LENGTH_DTYPE, lengths_of
 from predis.services.cache.domain import CacheDomain, Condition, ValueOrigin
@@ -42,7 +44,14 @@ STREAM_IDLE_S = 0.05
 
 
 def _tenant(context: grpc.aio.ServicerContext) -> str:
-    return tenant_from_metadata(context.invocation_metadata())
+    tenant = tenant_from_metadata(context.invocation_metadata())
+    trace.get_current_span().set_attribute("predis.tenant", tenant)  # what traces are searched by first
+    return tenant
+
+
+def _traced_key_count(keys: KeyBatch) -> KeyBatch:
+    trace.get_current_span().set_attribute("predis.key_count", len(keys))
+    return keys
 
 
 def _batch(block: cache_pb2.KeyBlock, what: str) -> KeyBatch:
@@ -102,7 +111,12 @@ class CacheServicer(cache_pb2_grpc.CacheServiceServicer):
     @maps_domain_errors
     @_admitted
     async def Get(self, request: cache_pb2.GetRequest, context: grpc.aio.ServicerContext) -> cache_pb2.GetResponse:
-        result = await self.cache.get(_tenant(context), request.key, request.skip_origin)
+        started, tenant = time.perf_counter_ns(), _tenant(context)
+        try:
+            result = await self.cache.get(tenant, request.key, request.skip_origin)
+        finally:
+            if self.cache.durations is not None:
+                self.cache.durations.grpc_get.record_since(tenant, started)
         return cache_pb2.GetResponse(
             found=result.value is not None, value=result.value or b"", source=_SOURCES[result.source]
         )
@@ -110,10 +124,15 @@ class CacheServicer(cache_pb2_grpc.CacheServiceServicer):
     @maps_domain_errors
     @_admitted
     async def Set(self, request: cache_pb2.SetRequest, context: grpc.aio.ServicerContext) -> cache_pb2.SetResponse:
+        started, tenant = time.perf_counter_ns(), _tenant(context)
         condition = _CONDITIONS.get(request.condition)
         if condition is None:
             raise InvalidInput(f"unknown set condition {request.condition}")
-        stored = self.cache.set(_tenant(context), request.key, request.value, request.ttl_ms, condition)
+        try:
+            stored = self.cache.set(tenant, request.key, request.value, request.ttl_ms, condition)
+        finally:
+            if self.cache.durations is not None:
+                self.cache.durations.grpc_set.record_since(tenant, started)
         return cache_pb2.SetResponse(stored=stored)
 
     @maps_domain_errors
@@ -148,7 +167,7 @@ class CacheServicer(cache_pb2_grpc.CacheServiceServicer):
     async def BatchGet(
         self, request: cache_pb2.BatchGetRequest, context: grpc.aio.ServicerContext
     ) -> cache_pb2.BatchGetResponse:
-        keys = _batch(request.keys, "keys")
+        keys = _traced_key_count(_batch(request.keys, "keys"))
         values, lengths, found = await self.cache.get_many(_tenant(context), keys, request.skip_origin)
         return cache_pb2.BatchGetResponse(
             values=cache_pb2.KeyBlock(data=values, lengths=lengths.astype(LENGTH_DTYPE).tobytes()),
@@ -160,7 +179,7 @@ class CacheServicer(cache_pb2_grpc.CacheServiceServicer):
     async def BatchSet(
         self, request: cache_pb2.BatchSetRequest, context: grpc.aio.ServicerContext
     ) -> cache_pb2.BatchSetResponse:
-        keys, values = _batch(request.keys, "keys"), _batch(request.values, "values")
+        keys, values = _traced_key_count(_batch(request.keys, "keys")), _batch(request.values, "values")
         stored = self.cache.set_many(_tenant(context), keys, values, request.ttl_ms)
         return cache_pb2.BatchSetResponse(stored=int(stored.sum()))
 

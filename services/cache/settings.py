@@ -92,6 +92,8 @@ class CacheSettings:
             (``PREDIS_CACHE_SNAPSHOT_INTERVAL_S``, default 300).
         predictor_address: the predictor (``PREDIS_PREDICTOR_ADDRESS``); empty for none.
         drift_address: where access events are exported (``PREDIS_DRIFT_ADDRESS``); empty for none.
+        drift_stream_s: an export stream that has sent something ends after this long and the next
+            begins, so that each is a finished trace (``PREDIS_DRIFT_STREAM_S``, default 10).
         prefetch: whether the learned prefetch loop runs when a predictor, an origin and the
             collector are configured (``PREDIS_PREFETCH``, ``on`` or ``off``, default on).
         prefetching: its decisions (``PREDIS_PREFETCH_PRECISION_TARGET`` 0.5,
@@ -140,6 +142,7 @@ class CacheSettings:
     snapshot_interval_s: float = 300.0
     predictor_address: str = ""
     drift_address: str = ""
+    drift_stream_s: float = 10.0
     prefetch: bool = True
     prefetching: PrefetchSettings = field(default_factory=PrefetchSettings)
     shadow: bool = True
@@ -203,6 +206,7 @@ class CacheSettings:
             snapshot_interval_s=env.number("PREDIS_CACHE_SNAPSHOT_INTERVAL_S", 300.0),
             predictor_address=env.text("PREDIS_PREDICTOR_ADDRESS", ""),
             drift_address=env.text("PREDIS_DRIFT_ADDRESS", ""),
+            drift_stream_s=env.number("PREDIS_DRIFT_STREAM_S", 10.0, minimum=0.1),
             prefetch=env.switch("PREDIS_PREFETCH", True),
             prefetching=_prefetch_settings(env),
             shadow=env.switch("PREDIS_CACHE_SHADOW", True),

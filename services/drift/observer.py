@@ -11,6 +11,7 @@ carries, so that the retrainer continues one trace from alert to job, validation
 
 from __future__ import annotations
 
+import collections
 import itertools
 import logging
 import time
@@ -137,6 +138,8 @@ class StreamObserver:
         self.outcomes_observed = 0
         self.windows_observed = 0
         self.events_not_watched = 0
+        # Alerts raised since the start, by (tenant, detector, signal, severity): drift/metrics.py.
+        self.alerts_raised: collections.Counter[tuple[str, str, str, str]] = collections.Counter()
 
     def observe(
         self,
@@ -167,6 +170,7 @@ class StreamObserver:
         self.outcomes_observed += len(outcome_names)
         alerts = [self._raise(f) for f in findings]
         for alert in alerts:
+            self.alerts_raised[alert.tenant, alert.detector, alert.signal, alert.severity.value] += 1
             self.feed.publish(alert)
         return alerts
 

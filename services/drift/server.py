@@ -9,12 +9,14 @@ from collections.abc import Awaitable, Callable
 import numpy as np
 from opentelemetry import trace
 
+from predis.services.drift.metrics import register_drift_metrics
 from predis.services.drift.observer import StreamObserver
 from predis.services.drift.servicer import DriftServicer
 from predis.services.drift.settings import DriftSettings
 from predis.services.drift.signals import StreamSignals
 from predis.services.runtime.errors import InvalidInput
 from predis.services.runtime.lifecycle import nothing_to_clean_up, run_service
+from predis.services.runtime.metrics import ServiceMeters
 from predis.services.runtime.server import RunningServer, ServiceBinding, start_server
 from predis.services.runtime.settings import ServerSettings, SettingsError
 from predis.v1 import drift_pb2_grpc
@@ -23,8 +25,14 @@ SERVICE_NAME = "predis.v1.DriftService"
 
 
 async def create_server(
-    settings: ServerSettings, observer: StreamObserver, tracer_provider: trace.TracerProvider
+    settings: ServerSettings,
+    observer: StreamObserver,
+    tracer_provider: trace.TracerProvider,
+    meters: ServiceMeters | None = None,
 ) -> RunningServer:
+    """Serves ``observer``; with ``meters``, registers the drift service's metrics (metrics.py)."""
+    if meters is not None:
+        register_drift_metrics(meters, observer)
     servicer = DriftServicer(observer)
     binding = ServiceBinding(SERVICE_NAME, lambda s: drift_pb2_grpc.add_DriftServiceServicer_to_server(servicer, s))
     return await start_server(settings, [binding], tracer_provider, "drift")
@@ -48,12 +56,14 @@ async def main(server: ServerSettings) -> None:
         print(f"predis serve drift: {error}", file=sys.stderr)
         raise SystemExit(2) from None
 
-    async def start(provider: trace.TracerProvider) -> tuple[RunningServer, Callable[[], Awaitable[None]]]:
+    async def start(
+        provider: trace.TracerProvider, meters: ServiceMeters | None
+    ) -> tuple[RunningServer, Callable[[], Awaitable[None]]]:
         try:
             observer = build_observer(settings, provider)
         except InvalidInput as error:
             print(f"predis serve drift: {error}", file=sys.stderr)
             raise SystemExit(2) from None
-        return await create_server(server, observer, provider), nothing_to_clean_up
+        return await create_server(server, observer, provider, meters), nothing_to_clean_up
 
     await run_service("drift", server, start)

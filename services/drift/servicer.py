@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 import grpc
 import numpy as np
+from opentelemetry import trace
 
 from predis.services.drift.observer import AccessBatch, DriftAlert, StreamObserver
 from predis.services.drift.watch import DetectorState, Phase, QualityWindow, Severity
@@ -114,6 +115,9 @@ class DriftServicer(drift_pb2_grpc.DriftServiceServicer):
             events += len(batch.events)
             outcomes += len(batch.outcomes)
             windows += len(batch.windows)
+        trace.get_current_span().set_attributes(
+            {"predis.export.events": events, "predis.export.windows": windows, "predis.export.outcomes": outcomes}
+        )
         return drift_pb2.ObserveEventsResponse(
             events_received=events, outcomes_received=outcomes, windows_received=windows
         )

@@ -26,9 +26,10 @@ from enum import Enum
 
 import numpy as np
 
-from predis.services.models.store import StoredVersion, scope_folder
+from predis.services.models.store import GLOBAL_FOLDER, StoredVersion, scope_folder
 from predis.services.predictor.manifest import LoadedEntry, LoadedManifest
 from predis.services.predictor.model_files import ModelCard, OnnxScorer, open_model_dir
+from predis.services.runtime.durations import DurationHistogram
 from predis.services.runtime.errors import FailedPrecondition, InvalidInput, NotFound
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,12 @@ def scope_label(scope: str) -> str:
     return "the global scope" if scope == GLOBAL_SCOPE else f"the scope of tenant {scope!r}"
 
 
+def metrics_scope(scope: str) -> str:
+    """A scope as metrics label it: the tenant's name, or ``_global``, the model store's folder
+    of the global scope (a name it reserves, so no tenant has it)."""
+    return GLOBAL_FOLDER if scope == GLOBAL_SCOPE else scope
+
+
 def traffic_position(tenant: str, routing_key: bytes) -> float:
     """A stable number in [0, 1) for a tenant and key: the same key always lands in the same place."""
     digest = hashlib.blake2b(tenant.encode() + b"\0" + routing_key, digest_size=8).digest()
@@ -141,6 +148,9 @@ class ModelRegistry:
         self._open = opener
         self._manifest = manifest
         self.features = features
+        # Scoring time per session run, by (version, scope): the predictor's latency histogram
+        # (predictor/metrics.py); ``VersionMetrics.latencies_us`` keeps the recent window for p50/p99.
+        self.score_durations = DurationHistogram(["version", "scope"])
         self.versions: dict[str, ModelVersion] = {}
         # What a tenant's calls get, by scope: the global scope's table, and one for each tenant
         # scope that has a champion or shadows of its own. Replaced whole, never changed in place.
@@ -287,6 +297,7 @@ class ModelRegistry:
                 "that scope champion, or unload the others, before unloading it"
             )
         del self.versions[version]
+        self.score_durations.forget((version, metrics_scope(model.tenant)))
         self._reroute()
         self._saved()
 
@@ -383,10 +394,12 @@ class ModelRegistry:
     def score(self, model: ModelVersion, features: np.ndarray, calls: int = 1) -> np.ndarray:
         """Scores rows with one version; ``calls`` is how many Predict calls the rows came from."""
         self.check_width(model, features)
-        started = time.perf_counter()
+        started = time.perf_counter_ns()
         probabilities = model.scorer.score(features)
+        elapsed_ns = time.perf_counter_ns() - started
         metrics = model.metrics
-        metrics.latencies_us.append((time.perf_counter() - started) * 1e6)
+        metrics.latencies_us.append(elapsed_ns / 1e3)
+        self.score_durations.record_ns((model.version, metrics_scope(model.tenant)), elapsed_ns)
         metrics.requests += calls
         metrics.runs += 1
         metrics.rows += len(features)

@@ -10,10 +10,12 @@ from opentelemetry import trace
 from predis.services.models.store import ModelStore
 from predis.services.predictor.batching import MicroBatcher
 from predis.services.predictor.manifest import LoadedManifest
+from predis.services.predictor.metrics import register_predictor_metrics
 from predis.services.predictor.registry import ModelRegistry
 from predis.services.predictor.servicer import PredictorServicer
 from predis.services.predictor.settings import PredictorSettings
 from predis.services.runtime.lifecycle import nothing_to_clean_up, run_service
+from predis.services.runtime.metrics import ServiceMeters
 from predis.services.runtime.server import RunningServer, ServiceBinding, start_server
 from predis.services.runtime.settings import ServerSettings
 from predis.v1 import predictor_pb2_grpc
@@ -27,7 +29,11 @@ async def create_server(
     registry: ModelRegistry,
     tracer_provider: trace.TracerProvider,
     batcher: MicroBatcher | None = None,
+    meters: ServiceMeters | None = None,
 ) -> RunningServer:
+    """Serves ``registry``; with ``meters``, registers the predictor's metrics (metrics.py)."""
+    if meters is not None:
+        register_predictor_metrics(meters, registry)
     servicer = PredictorServicer(registry, batcher or MicroBatcher(registry))
     binding = ServiceBinding(
         SERVICE_NAME, lambda s: predictor_pb2_grpc.add_PredictorServiceServicer_to_server(servicer, s)
@@ -36,7 +42,9 @@ async def create_server(
 
 
 async def main(settings: PredictorSettings) -> None:
-    async def start(provider: trace.TracerProvider) -> tuple[RunningServer, Callable[[], Awaitable[None]]]:
+    async def start(
+        provider: trace.TracerProvider, meters: ServiceMeters | None
+    ) -> tuple[RunningServer, Callable[[], Awaitable[None]]]:
         manifest = LoadedManifest(settings.state_dir) if settings.state_dir is not None else None
         registry = ModelRegistry(manifest=manifest, features=settings.features)
         # Every scope's champion alias in the model store wins over the manifest for its scope.
@@ -46,6 +54,6 @@ async def main(settings: PredictorSettings) -> None:
         if restored:
             log.info("loaded again after a restart: %s", ", ".join(restored))
         batcher = MicroBatcher(registry, settings.batch_wait_s, settings.batch_max_rows)
-        return await create_server(settings.server, registry, provider, batcher), nothing_to_clean_up
+        return await create_server(settings.server, registry, provider, batcher, meters), nothing_to_clean_up
 
     await run_service("predictor", settings.server, start)

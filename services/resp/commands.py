@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -205,6 +206,10 @@ class CommandTable:
         session.argv_bytes = sum(map(len, args))
         ctx.stats.commands_processed += 1
         assert command.handler is not None
+        # GET and SET are timed once metrics are on (cache/request_durations.py); nothing else is.
+        durations = ctx.domain.durations
+        timed = durations.resp_commands.get(command.name) if durations is not None else None
+        started = time.perf_counter_ns() if timed is not None else 0
         try:
             if command.is_async:
                 return await command.handler(ctx, session, args)  # type: ignore[misc]
@@ -218,6 +223,9 @@ class CommandTable:
         except Exception:  # noqa: BLE001 - no traceback may reach a client
             log.exception("a %s command failed", command.name)
             return err(f"internal error in the server running '{command.name}'; its log has the details")
+        finally:
+            if timed is not None:
+                timed.record_since(session.tenant, started)
 
     async def run_transaction(self, ctx: RespContext, session: Session) -> Reply:
         """EXEC: the queued commands, each reply encoded in the protocol of the moment it ran

@@ -13,6 +13,7 @@ Plain Python, no gRPC: the predictor and the drift service come in as interfaces
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import time
@@ -116,6 +117,8 @@ class RetrainingLoop:
         self._tasks: list[asyncio.Task[None]] = []
         self._running: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        # Promotions, rejections and rollbacks since the start, by (what, scope): retrainer/metrics.py.
+        self.decisions: collections.Counter[tuple[str, str]] = collections.Counter()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -354,6 +357,7 @@ class RetrainingLoop:
                 if job.trigger is TriggerKind.DRIFT_ALERT:
                     note += await self._accept_new_traffic(stored)
                 self.book.move(job, JobState.REJECTED, note=note)
+                self.decisions["rejection", job.tenant] += 1
             return
         store.set_aliases(job.tenant, challenger=stored.version)
         if self.promoter is None or not job.auto_promote:
@@ -391,12 +395,14 @@ class RetrainingLoop:
         if outcome.promoted:
             note = f"promoted over {outcome.report.previous_champion or 'no champion'} in {outcome.report.seconds:.1f}s"
             self.book.move(job, JobState.PROMOTED, promotion=outcome.report.to_json(), note=note)
+            self.decisions["promotion", job.tenant] += 1
             return
         self.store.set_aliases(job.tenant, challenger=None)
         with self.tracer.start_as_current_span("retrainer.rejection", attributes={"predis.reason": outcome.reason}):
             self.book.move(
                 job, JobState.REJECTED, promotion=outcome.report.to_json(), note=f"rejected: {outcome.reason}"
             )
+        self.decisions["rejection", job.tenant] += 1
 
     def _build_request(
         self, job: TrainingJob, tenants: tuple[str, ...], staging: Path, champion: tuple[str, Path] | None
@@ -482,6 +488,7 @@ class RetrainingLoop:
         assert self.store is not None
         stored = self.store.get(version)
         flip = await promoter.flip(stored.tenant, stored)
+        self.decisions["promotion", stored.tenant] += 1
         job = self.book.by_candidate(version)
         if job is not None and job.state in (JobState.VALIDATED, JobState.REJECTED, JobState.ROLLED_BACK):
             self.book.move(job, JobState.PROMOTED, note=f"promoted by hand over {flip.previous_champion or 'none'}")
@@ -501,16 +508,17 @@ class RetrainingLoop:
             aliases = self.store.aliases(tenant)
             if aliases.previous is None and tenant and aliases.champion is not None:
                 flip = await promoter.retire(tenant)  # its first model of its own: back to the global one
-                self._mark_rolled_back(flip, why)
+                self._mark_rolled_back(flip, why, tenant)
                 return flip
             if aliases.previous is None:
                 raise FailedPrecondition(f"{describe_scope(tenant)} has no previous champion to roll back to")
             target = self.store.get(aliases.previous, tenant)
         flip = await promoter.flip(target.tenant, target)
-        self._mark_rolled_back(flip, why)
+        self._mark_rolled_back(flip, why, target.tenant)
         return flip
 
-    def _mark_rolled_back(self, flip: Flip, why: str) -> None:
+    def _mark_rolled_back(self, flip: Flip, why: str, scope: str) -> None:
+        self.decisions["rollback", scope] += 1
         job = self.book.by_candidate(flip.previous_champion) if flip.previous_champion else None
         if job is not None and job.state is JobState.PROMOTED:
             now = f"{flip.champion} is champion again" if flip.champion else "the global model serves the tenant again"

@@ -14,10 +14,12 @@ from predis.services.retrainer.adaptation import BUILT_IN
 from predis.services.retrainer.jobs import JobBook
 from predis.services.retrainer.links import DriftLink, PredictorLink
 from predis.services.retrainer.loop import RetrainingLoop
+from predis.services.retrainer.metrics import register_retrainer_metrics
 from predis.services.retrainer.servicer import RetrainerServicer
 from predis.services.retrainer.settings import RetrainerSettings
 from predis.services.runtime.errors import InvalidInput
 from predis.services.runtime.lifecycle import run_service
+from predis.services.runtime.metrics import ServiceMeters
 from predis.services.runtime.server import RunningServer, ServiceBinding, start_server
 from predis.services.runtime.settings import ServerSettings, SettingsError
 from predis.v1 import retrainer_pb2_grpc
@@ -27,12 +29,18 @@ JOBS_FILE = ("retrainer", "jobs.json")
 
 
 async def create_server(
-    settings: ServerSettings, loop: RetrainingLoop | JobBook, tracer_provider: trace.TracerProvider
+    settings: ServerSettings,
+    loop: RetrainingLoop | JobBook,
+    tracer_provider: trace.TracerProvider,
+    meters: ServiceMeters | None = None,
 ) -> RunningServer:
     """Serves ``loop``. A bare :class:`JobBook` is served with no data directory: its jobs can be
-    listed, and StartTraining says what is missing."""
+    listed, and StartTraining says what is missing. With ``meters``, registers the retrainer's
+    metrics (metrics.py)."""
     if isinstance(loop, JobBook):
         loop = RetrainingLoop(RetrainerSettings(server=settings), loop, None, BUILT_IN, tracer_provider)
+    if meters is not None:
+        register_retrainer_metrics(meters, loop)
     servicer = RetrainerServicer(loop)
     binding = ServiceBinding(
         SERVICE_NAME, lambda s: retrainer_pb2_grpc.add_RetrainerServiceServicer_to_server(servicer, s)
@@ -66,10 +74,12 @@ def build_loop(settings: RetrainerSettings, tracer_provider: trace.TracerProvide
 
 
 async def serve(settings: RetrainerSettings) -> None:
-    async def start(provider: trace.TracerProvider) -> tuple[RunningServer, Callable[[], Awaitable[None]]]:
+    async def start(
+        provider: trace.TracerProvider, meters: ServiceMeters | None
+    ) -> tuple[RunningServer, Callable[[], Awaitable[None]]]:
         loop = build_loop(settings, provider)
         await loop.start()
-        running = await create_server(settings.server, loop, provider)
+        running = await create_server(settings.server, loop, provider, meters)
 
         async def cleanup() -> None:
             await loop.stop()

@@ -8,11 +8,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from predis.services.runtime.metrics import MetricsSettings
     from predis.services.security.settings import AuthSettings
     from predis.services.security.tls import TlsSettings
 
 SERVICES = ("cache", "predictor", "drift", "retrainer")
 DEFAULT_PORTS = {"cache": 50051, "predictor": 50052, "drift": 50053, "retrainer": 50054}
+# Where each service serves Prometheus metrics when PREDIS_METRICS_LISTEN=on (and under `predis up`).
+METRICS_PORTS = {"cache": 9451, "predictor": 9452, "drift": 9453, "retrainer": 9454}
 DEFAULT_HOST = "127.0.0.1"
 
 
@@ -103,6 +106,18 @@ def _auth_from_env(service: str, environ: Mapping[str, str]) -> AuthSettings:
     return AuthSettings.from_env(service, environ)
 
 
+def _no_metrics() -> MetricsSettings:
+    from predis.services.runtime.metrics import MetricsSettings  # OpenTelemetry loads only where metrics are built
+
+    return MetricsSettings()
+
+
+def _metrics_from_env(service: str, environ: Mapping[str, str]) -> MetricsSettings:
+    from predis.services.runtime.metrics import MetricsSettings
+
+    return MetricsSettings.from_env(service, environ)
+
+
 def _tls_from_env(environ: Mapping[str, str]) -> TlsSettings | None:
     from predis.services.security.tls import TlsSettings  # tls.py raises this module's SettingsError
 
@@ -128,6 +143,8 @@ class ServerSettings:
             it mutual TLS (``PREDIS_TLS_CERT``, ``PREDIS_TLS_KEY``, ``PREDIS_TLS_CLIENT_CA``);
             None, the default, serves plaintext.
         auth: tokens, the audit log and what may listen beyond loopback (security/settings.py).
+        metrics: the Prometheus endpoint (``PREDIS_METRICS_LISTEN``) and the SDK metrics
+            exporters (``OTEL_METRICS_EXPORTER``); off by default (runtime/metrics.py).
     """
 
     listen: str
@@ -138,6 +155,7 @@ class ServerSettings:
     max_pending_calls: int = 256
     tls: TlsSettings | None = None
     auth: AuthSettings = field(default_factory=_no_auth)
+    metrics: MetricsSettings = field(default_factory=_no_metrics)
 
     def __post_init__(self) -> None:
         parse_address(self.listen, "listen address")
@@ -158,4 +176,5 @@ class ServerSettings:
             max_pending_calls=env.integer("PREDIS_MAX_PENDING_CALLS", MAX_PENDING_CALLS.get(service, 256), minimum=1),
             tls=_tls_from_env(environ),
             auth=_auth_from_env(service, environ),
+            metrics=_metrics_from_env(service, environ),
         )
