@@ -9,8 +9,9 @@ identity this sets; tenant names in request fields are checked by the servicers 
 
 from __future__ import annotations
 
+import contextlib
 import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import grpc
@@ -148,38 +149,36 @@ class _Call:
     def _unary(self, behavior: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
         async def run(request: Any, context: grpc.aio.ServicerContext) -> Any:
             await self._refuse_if_refused(context)
-            entered = enter_call(self.identity)
-            try:
-                result = await behavior(request, context)
-            except BaseException:
-                self._audit_outcome(context, failed=True)
-                raise
-            finally:
-                leave_call(entered)
-            self._audit_outcome(context, failed=False)
-            return result
+            with self._serving(context):
+                return await behavior(request, context)
 
         return run
 
     def _stream(self, behavior: Callable[..., Any]) -> Callable[..., AsyncIterator[Any]]:
         async def run(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             await self._refuse_if_refused(context)
-            entered = enter_call(self.identity)
-            try:
+            with self._serving(context):
                 produced = behavior(request, context)
                 if inspect.isasyncgen(produced):
                     async for response in produced:
                         yield response
                 else:  # a handler that writes with context.write and returns
                     await produced
-            except BaseException:
-                self._audit_outcome(context, failed=True)
-                raise
-            finally:
-                leave_call(entered)
-            self._audit_outcome(context, failed=False)
 
         return run
+
+    @contextlib.contextmanager
+    def _serving(self, context: grpc.aio.ServicerContext) -> Iterator[None]:
+        """The servicer's run: the identity held for it, its outcome audited when it needs it."""
+        entered = enter_call(self.identity)
+        try:
+            yield
+        except BaseException:
+            self._audit_outcome(context, failed=True)
+            raise
+        finally:
+            leave_call(entered)
+        self._audit_outcome(context, failed=False)
 
     async def _refuse_if_refused(self, context: grpc.aio.ServicerContext) -> None:
         if self.refusal is None:

@@ -157,11 +157,16 @@ def _reason(error: OSError) -> str:
     return re.sub(r" \(_ssl\.c:\d+\)$", "", str(error.strerror or error))
 
 
+MISSING_FILE: FileStamp = (0, 0, -1)
+
+
 def _stamp(path: Path) -> FileStamp:
     try:
         info = os.stat(path)
     except OSError:
-        return (0, 0, -1)  # gone for now (mid-rename): a change, which then fails to load
+        # Missing (between a deploy tool's delete and its rename): counted as a change, whose
+        # load then fails and keeps the pair loaded before, with a warning.
+        return MISSING_FILE
     return (info.st_ino, info.st_mtime_ns, info.st_size)
 
 
