@@ -59,11 +59,11 @@ ENV PATH=/opt/predis/bin:$PATH \
     PREDIS_SERVICE=cache
 USER predis
 WORKDIR /home/predis
-# The engine's Numba kernels, compiled now into the service user's cache folder (named after a
-# digest of the engine's sources), so that a service starts without compiling. Numba compiles for
+# Every service's Numba kernels (the engine's, the shadow's, replay's, drift's), compiled now into
+# the service user's cache folder, so that a service starts without compiling. Numba compiles for
 # the build machine's CPU: on a different CPU the service compiles once at start, into the same
 # folder, which stays writable.
-RUN python -m predis.services.cache.engine.precompile
+RUN python -m predis.services.precompile
 EXPOSE 50051 50052 50053 50054 6379 9451 9452 9453 9454 8080
 # The service this container runs: `predis status` checks it on its own port. Set PREDIS_SERVICE
 # with the command when running another one (compose.yaml does).

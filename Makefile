@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
-	$(PY) -m predis.services.cache.engine.precompile
+	$(PY) -m predis.services.precompile
 	touch $(STAMP)
 
 demo: install

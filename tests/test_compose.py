@@ -396,11 +396,11 @@ def test_dockerfile_builds_a_wheel_into_a_venv_and_runs_it_slim_as_a_user() -> N
     assert "venv /opt/predis" in run and "pip wheel" in run and "${EXTRAS:+[${EXTRAS}]}" in run
     assert "EXTRAS" in " ".join(build.args("ARG")) and "onnxruntime-gpu" in run
     assert runtime.args("COPY") == ["--from=build /opt/predis /opt/predis"]  # no sources, no build tools
-    # A non-root user, which compiles the engine's kernels into a cache folder it owns.
+    # A non-root user, which compiles every service's kernels into a cache folder it owns.
     users = runtime.args("USER")
     assert users and users[-1] not in ("root", "0")
     after_user = [a for i, a in runtime.instructions[runtime.instructions.index(("USER", users[-1])) :] if i == "RUN"]
-    assert "python -m predis.services.cache.engine.precompile" in after_user
+    assert "python -m predis.services.precompile" in after_user
     [creates] = [a for a in runtime.args("RUN") if "useradd" in a and f"--uid {UID}" in a]
     owned = creates.split("install -d -o predis -g predis ", 1)[1].split()
     for var in ("XDG_CACHE_HOME", "PREDIS_DATA_DIR", "PREDIS_PREDICTOR_STATE_DIR"):

@@ -30,6 +30,7 @@ from predis.services.cache.segments import SegmentWriter
 from predis.services.cache.servicer import CacheServicer
 from predis.services.cache.settings import CacheSettings
 from predis.services.cache.shadow import ShadowCache
+from predis.services.cache.shadow import warm_up as shadow_warm_up
 from predis.services.resp.server import create_resp_server
 from predis.services.runtime.lifecycle import run_service
 from predis.services.runtime.metrics import ServiceMeters
@@ -146,6 +147,7 @@ def build_deps(
     ring = AccessRing(settings.collector_events) if settings.collector_events else None
     shadow = None
     if settings.shadow:
+        shadow_warm_up()  # its kernel, before the first read needs it
         shadow = ShadowCache(engine.capacity_of, engine.charge_terms(), engine.mean_charge, settings.shadow_max_entries)
     cache = CacheDomain(
         engine,

@@ -257,3 +257,13 @@ class ShadowCache:
         free[size - have : size - have + top] = shadow.free_slots[:top]
         shadow.free_slots = free
         shadow.free_top[0] = size - have + top
+
+
+def warm_up() -> None:
+    """Replays a few reads on a scratch shadow, so that its kernel compiles (or loads from
+    Numba's on-disk cache) when the cache starts, not on the first read a client makes."""
+    capacity = 64 * 1024
+    shadow = ShadowCache(lambda _: capacity, (64, 64, 64), lambda _: 128, max_entries=64)
+    keys = KeyBatch.of([b"k%d" % (i % 150) for i in range(400)])  # enough to evict and to fill the ghost
+    n = len(keys)
+    shadow.observe(0, keys, np.zeros(n, dtype=bool), np.zeros(n, dtype=bool), np.full(n, 10, dtype=np.int64), 0)
