@@ -233,6 +233,16 @@ def dashboard_listen(host: str, base_port: int, env: Mapping[str, str]) -> str:
     return env.get("PREDIS_DASHBOARD_LISTEN") or f"{host}:{DASHBOARD_PORT if base_port else 0}"
 
 
+def dialable(address: str) -> str:
+    """``address`` with a wildcard host (it listens on every interface) as loopback, to call."""
+    host, port = address.rsplit(":", 1)
+    if host in ("0.0.0.0", ""):
+        host = "127.0.0.1"
+    elif host in ("[::]", "::"):
+        host = "[::1]"
+    return f"{host}:{port}"
+
+
 def start_dashboard(suite: Suite, listen: str, timeout_s: float = 60.0) -> ServiceProcess:
     """Starts ``predis dashboard`` over ``suite`` on ``listen`` and adds it to the suite, whose
     supervision restarts it like a helper; StartupError when it does not come up."""
@@ -240,6 +250,9 @@ def start_dashboard(suite: Suite, listen: str, timeout_s: float = 60.0) -> Servi
     host, port = listen.rsplit(":", 1)
     log_path = cache.log_path.parent / f"{DASHBOARD}.log"
     env = {**cache.env, **suite.env()}  # the cache's environment (token, TLS) and every address
+    env.pop("PREDIS_METRICS_LISTEN", None)  # the cache's own: the dashboard serves no metrics
+    if cache.metrics:  # its GET latency histogram, which Stats does not carry
+        env.setdefault("PREDIS_DASHBOARD_CACHE_METRICS", f"http://{dialable(cache.metrics)}/metrics")
     process, address = _launch(DASHBOARD, host, int(port), log_path, env, timeout_s)
     dashboard = ServiceProcess(DASHBOARD, process, address, log_path, env)
     suite.services.append(dashboard)

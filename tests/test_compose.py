@@ -150,8 +150,12 @@ def launches(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[Launch]:
     outer = dict(os.environ)
     launched: list[Launch] = []
 
-    def launch(name: str, host: str, port: int, _log: Path, env: dict[str, str], *_: object, **__: object) -> Any:
+    def launch(
+        name: str, host: str, port: int, _log: Path, env: dict[str, str], *_: object, seen: Any = None, **__: object
+    ) -> Any:
         launched.append(Launch(name, host, port, {k: v for k, v in env.items() if outer.get(k) != v}))
+        if seen is not None and "PREDIS_METRICS_LISTEN" in env:  # what the service prints as it starts
+            seen["metrics"] = env["PREDIS_METRICS_LISTEN"]
         return _Running(), f"{host}:{port}"
 
     monkeypatch.setattr(supervisor, "_launch", launch)
@@ -237,6 +241,12 @@ def test_the_dashboard_finds_the_services_as_under_predis_up(launches: list[Laun
     for var in _address_vars(env):
         port = host_port(dashboard.env[var])[1]
         assert env[var] == f"{_service_of_port(port)}:{port}"
+    # The cache's metrics page, for its read latency: the cache's metrics port, by service name.
+    [cache] = [launch for launch in launches if launch.name == "cache"]
+    assert dashboard.env["PREDIS_DASHBOARD_CACHE_METRICS"] == f"http://{cache.env['PREDIS_METRICS_LISTEN']}/metrics"
+    port = host_port(cache.env["PREDIS_METRICS_LISTEN"])[1]
+    assert env["PREDIS_DASHBOARD_CACHE_METRICS"] == f"http://cache:{port}/metrics"
+    assert "PREDIS_METRICS_LISTEN" not in dashboard.env
 
 
 def test_the_data_directory_is_one_volume_shared_as_predis_up_shares_one_folder(launches: list[Launch]) -> None:

@@ -28,10 +28,19 @@ import aiohttp
 import numpy as np
 import pytest
 from model_factory import make_model_dir
+from prometheus_client import CollectorRegistry, generate_latest
 
 import predis
 from conftest import BackgroundSuite
 from predis.services.cache.prefetcher import PrefetchSettings
+from predis.services.dashboard.cache_latency import (
+    CacheLatencyTracker,
+    CumulativeBuckets,
+    MetricsPage,
+    ScrapeError,
+    parse_get_buckets,
+    quantile,
+)
 from predis.services.dashboard.history import History, TenantSample, chart_columns
 from predis.services.dashboard.poller import SuitePoller
 from predis.services.dashboard.roi import Prices, cost_view
@@ -41,6 +50,8 @@ from predis.services.dashboard.settings import DashboardSettings
 from predis.services.drift.observer import DriftAlert
 from predis.services.drift.watch import Severity
 from predis.services.retrainer.jobs import JobState, Trigger, TriggerKind
+from predis.services.runtime.durations import DurationHistogram
+from predis.services.runtime.metrics import MetricsEndpoint, ServiceMeters
 from predis.services.runtime.settings import SettingsError
 from predis.services.security.principal import Role
 from predis.services.security.settings import AuthSettings
@@ -70,16 +81,41 @@ class Clock:
         return self.now
 
 
+class MeteredSuite(BackgroundSuite):
+    """The suite with the cache's metrics on, served at ``metrics_url`` as ``predis up`` serves them."""
+
+    metrics_url: str
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.cache_meters = ServiceMeters.create("cache", CollectorRegistry())
+        super().__init__(meters={"cache": self.cache_meters}, **kwargs)
+
+    def start(self) -> MeteredSuite:
+        super().start()
+        self.endpoint = MetricsEndpoint.start("127.0.0.1:0", self.cache_meters.registry)  # type: ignore[arg-type]
+        self.metrics_url = self.endpoint.url
+        return self
+
+    def stop(self) -> None:
+        self.endpoint.close()
+        self.cache_meters.shutdown()  # before the loop stops: the last collection reads on it
+        super().stop()
+
+
 @pytest.fixture(scope="module")
-def suite() -> Iterator[BackgroundSuite]:
+def suite() -> Iterator[MeteredSuite]:
     # 4 MiB: few enough entries that the shadow replays every key (sample rate 1)
-    running = BackgroundSuite(origin=PageOrigin(), memory_bytes=4 << 20, shadow=True, export_to_drift=True).start()
+    running = MeteredSuite(origin=PageOrigin(), memory_bytes=4 << 20, shadow=True, export_to_drift=True).start()
     yield running
     running.stop()
 
 
 def reader_for(suite: BackgroundSuite, **overrides: str) -> SdkSuiteReader:
     return SdkSuiteReader(dashboard_config(2.0), {**suite.addresses, **overrides})
+
+
+def metrics_of(suite: MeteredSuite) -> MetricsPage:
+    return MetricsPage(suite.metrics_url, 2.0)
 
 
 def client_for(suite: BackgroundSuite, tenant: str) -> predis.Client:
@@ -130,10 +166,10 @@ def steady_traffic(suite: BackgroundSuite, tenant: str, seconds: float) -> None:
 
 
 async def test_a_poll_measures_the_shadow_baseline_and_the_misses_prefetching_avoided(
-    suite: BackgroundSuite,
+    suite: MeteredSuite,
 ) -> None:
     clock = Clock()
-    poller = SuitePoller(reader_for(suite), History(10), ["shop"], clock=clock)
+    poller = SuitePoller(reader_for(suite), History(10), ["shop"], cache_metrics=metrics_of(suite), clock=clock)
     try:
         await asyncio.to_thread(plain_reads, suite, "shop")
         await poller.poll_once()
@@ -141,7 +177,7 @@ async def test_a_poll_measures_the_shadow_baseline_and_the_misses_prefetching_av
         clock.now += 5
         await poller.poll_once()
     finally:
-        await poller.reader.close()
+        await poller.close()
     first, second = poller.history.samples("shop")
     assert (first.quality_reads, first.quality_hits, first.shadow_hits) == (40, 20, 20)
     assert first.misses_avoided == 0 and first.net_origin_reads_saved == 0
@@ -154,7 +190,14 @@ async def test_a_poll_measures_the_shadow_baseline_and_the_misses_prefetching_av
     assert columns["hit_ratio"] == [None, 1.0]  # the 30 reads between the polls all hit...
     assert columns["shadow_hit_ratio"] == [None, 0.0]  # ...and none would have without prefetching
     assert columns["misses_avoided"] == [0, 30]
-    assert poller.services["cache"].ok and poller.polls == 2
+    assert poller.services["cache"].ok and poller.services["cache metrics"].ok and poller.polls == 2
+    # The read latency of the 30 GETs between the polls, off the cache's own histogram; none for
+    # the first poll, which has no scrape before it.
+    assert (first.gets_timed, first.get_p50_us) == (None, None)
+    assert second.gets_timed == 30
+    assert second.get_p50_us is not None and second.get_p99_us is not None
+    assert 0 < second.get_p50_us <= second.get_p99_us < 2.5e6  # below the origin's timeout (2 s)
+    assert columns["get_p50_us"] == [None, second.get_p50_us]
 
 
 async def test_tenants_are_the_named_ones_and_those_drift_saw(suite: BackgroundSuite) -> None:
@@ -234,17 +277,25 @@ async def test_models_jobs_and_alerts_reach_the_tenant_view(suite: BackgroundSui
 
 async def test_a_service_that_does_not_answer_is_marked_and_the_poll_goes_on(suite: BackgroundSuite) -> None:
     nobody = "127.0.0.1:1"
-    poller = SuitePoller(reader_for(suite, retrainer=nobody, predictor=nobody), History(10), ["default"])
+    poller = SuitePoller(
+        reader_for(suite, retrainer=nobody, predictor=nobody),
+        History(10),
+        ["default"],
+        cache_metrics=MetricsPage(f"http://{nobody}/metrics", 2.0),
+    )
     try:
         await poller.poll_once()
+        await poller.poll_once()
     finally:
-        await poller.reader.close()
+        await poller.close()
     view = poller.suite_view()
     for name in ("retrainer", "predictor"):
         assert not view["services"][name]["ok"] and "UNAVAILABLE" in view["services"][name]["error"]
+    assert not view["services"]["cache metrics"]["ok"] and nobody in view["services"]["cache metrics"]["error"]
     assert view["services"]["cache"]["ok"] and view["services"]["drift"]["ok"]
     latest = poller.history.latest("default")
     assert latest is not None and latest.serving_version == "" and latest.latency_p50_us is None
+    assert latest.get_p50_us is None and len(poller.history.samples("default")) == 2
 
 
 async def test_with_auth_required_the_dashboard_reads_with_the_admin_token(
@@ -377,6 +428,64 @@ def test_bad_prices_are_refused_naming_the_parameter(raw: str) -> None:
         Prices.from_query({"origin_read": raw})
 
 
+# -- read latency off the cache's histogram ---------------------------------------------------------
+
+
+def buckets(*pairs: tuple[float, float]) -> CumulativeBuckets:
+    return CumulativeBuckets(tuple(b for b, _ in pairs), tuple(c for _, c in pairs))
+
+
+def test_quantiles_are_read_off_the_buckets_as_prometheus_does() -> None:
+    inf = float("inf")
+    b = buckets((0.001, 10), (0.002, 20), (inf, 20))
+    assert quantile(0.5, b) == pytest.approx(0.001)  # rank 10: the top of the first bucket
+    assert quantile(0.99, b) == pytest.approx(0.001 + 0.001 * 9.8 / 10)  # linear within the second
+    assert quantile(0.25, b) == pytest.approx(0.0005)
+    # A rank in the unbounded bucket answers the highest finite bound, as histogram_quantile does.
+    assert quantile(0.99, buckets((0.001, 1), (0.002, 1), (inf, 10))) == 0.002
+    assert quantile(0.5, buckets((0.001, 0), (inf, 0))) is None
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        quantile(1.5, b)
+
+
+def test_the_exported_histogram_parses_per_tenant_front_ends_added() -> None:
+    """The cache's own exporter, as /metrics serves it: GETs of two tenants through two front ends."""
+    grpc = DurationHistogram(["tenant"], {"frontend": "grpc"})
+    resp = DurationHistogram(["tenant"], {"frontend": "resp"})
+    meters = ServiceMeters.create("cache", CollectorRegistry())
+    meters.histogram("predis.cache.get.duration", "Time inside one GET", "s", grpc, resp)
+    # The SDK collects the durations with its own instruments' data; a service always has some.
+    meters.gauge("predis.cache.entries", "Entries", "1", lambda: [(0.0, {"tenant": "shop"})])
+    for _ in range(90):
+        grpc.record_ns("shop", 20_000)  # 20 µs: the (10 µs, 25 µs] bucket
+    for _ in range(10):
+        resp.record_ns("shop", 3_000_000)  # 3 ms: (2.5 ms, 5 ms]
+    resp.record_ns("acme", 7_000)
+    try:
+        assert meters.registry is not None
+        scraped = parse_get_buckets(generate_latest(meters.registry).decode())
+    finally:
+        meters.shutdown()
+    assert set(scraped) == {"shop", "acme"} and scraped["shop"].total == 100 and scraped["acme"].total == 1
+    p50, p99 = quantile(0.5, scraped["shop"]), quantile(0.99, scraped["shop"])
+    assert p50 is not None and 10e-6 < p50 <= 25e-6
+    assert p99 is not None and 2.5e-3 < p99 <= 5e-3
+    with pytest.raises(ScrapeError, match="text format"):
+        parse_get_buckets('predis_cache_get_duration_seconds_bucket{le="x"} 1\n')
+
+
+def test_each_interval_counts_the_gets_between_two_scrapes_and_survives_a_restart() -> None:
+    inf = float("inf")
+    tracker = CacheLatencyTracker()
+    first = tracker.update({"shop": buckets((0.001, 5), (0.002, 5), (inf, 5))}, ["shop", "acme"])
+    assert first == {}  # no interval yet
+    second = tracker.update({"shop": buckets((0.001, 8), (0.002, 8), (inf, 9))}, ["shop", "acme"])
+    assert second["shop"].gets == 4 and second["acme"].gets == 0 and second["acme"].p50_us is None
+    # The cache restarted: its counts start again from 0, so this scrape's counts are the interval's.
+    third = tracker.update({"shop": buckets((0.001, 2), (0.002, 2), (inf, 2))}, ["shop"])
+    assert third["shop"].gets == 2 and third["shop"].p99_us == pytest.approx(990.0)
+
+
 # -- settings -----------------------------------------------------------------------------------
 
 
@@ -395,13 +504,25 @@ def test_settings_defaults_and_what_is_refused() -> None:
         DashboardSettings.from_env({"PREDIS_DASHBOARD_TENANTS": "no spaces allowed"})
     with pytest.raises(SettingsError, match="PREDIS_DASHBOARD_POLL_S"):
         DashboardSettings.from_env({"PREDIS_DASHBOARD_POLL_S": "0"})
+    assert defaults.cache_metrics_url is None
+    assert DashboardSettings.from_env({"PREDIS_DASHBOARD_CACHE_METRICS": "off"}).cache_metrics_url is None
+    url = "http://cache:9451/metrics"
+    assert DashboardSettings.from_env({"PREDIS_DASHBOARD_CACHE_METRICS": url}).cache_metrics_url == url
+    with pytest.raises(SettingsError, match="PREDIS_DASHBOARD_CACHE_METRICS=cache:9451"):
+        DashboardSettings.from_env({"PREDIS_DASHBOARD_CACHE_METRICS": "cache:9451"})
 
 
 # -- the HTTP API -------------------------------------------------------------------------------
 
 
-async def serve(suite: BackgroundSuite, tenants: tuple[str, ...], poll_s: float = 0.3) -> RunningDashboard:
-    settings = DashboardSettings(listen="127.0.0.1:0", tenants=tenants, poll_s=poll_s, discover_tenants=False)
+async def serve(suite: MeteredSuite, tenants: tuple[str, ...], poll_s: float = 0.3) -> RunningDashboard:
+    settings = DashboardSettings(
+        listen="127.0.0.1:0",
+        tenants=tenants,
+        poll_s=poll_s,
+        discover_tenants=False,
+        cache_metrics_url=suite.metrics_url,
+    )
     return await start_dashboard(settings, reader_for(suite))
 
 
@@ -423,7 +544,7 @@ class Api:
 
 
 @pytest.fixture
-async def api(suite: BackgroundSuite) -> AsyncIterator[Api]:
+async def api(suite: MeteredSuite) -> AsyncIterator[Api]:
     """A dashboard on port 0 over a tenant of its own with plain and prefetched reads, polled
     before and after the prefetched ones."""
     tenant = f"api-{next(API_TENANTS)}"
@@ -479,8 +600,9 @@ async def test_the_page_and_its_vendored_chart_library_are_served(api: Api) -> N
 # -- the commands -------------------------------------------------------------------------------
 
 
-def test_predis_dashboard_serves_until_sigterm(suite: BackgroundSuite) -> None:
+def test_predis_dashboard_serves_until_sigterm(suite: MeteredSuite) -> None:
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "PREDIS_DASHBOARD_POLL_S": "0.2"}
+    env["PREDIS_DASHBOARD_CACHE_METRICS"] = suite.metrics_url
     env |= {f"PREDIS_{name.upper()}_ADDRESS": address for name, address in suite.addresses.items()}
     process = subprocess.Popen(
         [*PREDIS, "dashboard", "--listen", "127.0.0.1:0"],
@@ -500,9 +622,10 @@ def test_predis_dashboard_serves_until_sigterm(suite: BackgroundSuite) -> None:
             import urllib.request
 
             with urllib.request.urlopen(url, timeout=5) as response:
-                return bool(json.load(response)["polls"])
+                view = json.load(response)
+            return bool(view["polls"]) and view["services"]["cache metrics"]["ok"]
 
-        wait_for(polled, what="a poll")
+        wait_for(polled, what="a poll that read the cache's metrics")
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(15) == 0
@@ -528,7 +651,11 @@ def test_predis_up_starts_the_dashboard_and_prints_its_url(tmp_path: Path) -> No
         import urllib.request
 
         with urllib.request.urlopen(url + "api/suite", timeout=5) as response:
-            assert json.load(response)["tenants"][0] == "default"
+            view = json.load(response)
+        assert view["tenants"][0] == "default"
+        # predis up turns the cache's metrics on and points the dashboard at them.
+        metrics = next(line.split()[-1] for line in lines if line.strip().startswith("cache") and "/metrics" in line)
+        assert view["cache_metrics_url"] == metrics, "".join(lines)
         assert not any("PREDIS_DASHBOARD_ADDRESS" in line for line in lines)
     finally:
         process.send_signal(signal.SIGINT)
@@ -598,7 +725,7 @@ class PageServer:
     """A dashboard over the module's suite, served from the suite's loop thread for the browser,
     after a second and a half of steady traffic (so that every chart has lines, not points)."""
 
-    def __init__(self, suite: BackgroundSuite, tenant: str) -> None:
+    def __init__(self, suite: MeteredSuite, tenant: str) -> None:
         self.suite = suite
         plain_reads(suite, tenant)
         self.running: RunningDashboard = suite.run(serve(suite, (tenant,), poll_s=0.25))
@@ -619,7 +746,7 @@ class PageServer:
 
 
 @pytest.fixture(scope="module")
-def page(suite: BackgroundSuite) -> Iterator[PageServer]:
+def page(suite: MeteredSuite) -> Iterator[PageServer]:
     server = PageServer(suite, "web")
     yield server
     server.stop()
@@ -638,7 +765,7 @@ def test_the_page_draws_the_suites_live_numbers(browser: Any, page: PageServer) 
     assert shown.text == f"{latest['misses_avoided']:,}"
     assert browser.find_element(By.ID, "v-shadow_hit_ratio").text == f"{100 * latest['shadow_hit_ratio']:.1f}%"
     canvases = browser.find_elements(By.CSS_SELECTOR, ".plot canvas")
-    assert len(canvases) == 4 and all(c.size["width"] > 300 and c.size["height"] > 100 for c in canvases)
+    assert len(canvases) == 5 and all(c.size["width"] > 300 and c.size["height"] > 100 for c in canvases)
     # The hit ratio chart holds the API's series and has drawn both lines in their colours.
     fetched = browser.execute_script("return window.predisDashboard.view.series;")
     charted = browser.execute_script("return window.predisDashboard.charts.hitRatio.data;")
@@ -651,12 +778,16 @@ def test_the_page_draws_the_suites_live_numbers(browser: Any, page: PageServer) 
     assert browser.execute_script(COLOUR_PIXELS, hit_canvas, "#e8730c") > 50  # the shadow
     saved_canvas = browser.find_element(By.CSS_SELECTOR, "#chart-saved canvas")
     assert browser.execute_script(COLOUR_PIXELS, saved_canvas, "#1f6fd1") > 50  # misses avoided
+    # The read latency chart holds the p50 and p99 the poller read off the cache's histogram.
+    read_latency = browser.execute_script("return window.predisDashboard.charts.readLatency.data;")
+    assert read_latency == [fetched["time"], fetched["get_p50_us"], fetched["get_p99_us"]]
+    assert sum(v is not None for v in fetched["get_p99_us"]) >= 3
+    read_canvas = browser.find_element(By.CSS_SELECTOR, "#chart-read-latency canvas")
+    assert browser.execute_script(COLOUR_PIXELS, read_canvas, "#1f6fd1") > 50  # p50
+    assert browser.execute_script(COLOUR_PIXELS, read_canvas, "#e8730c") > 50  # p99
+    assert not browser.find_element(By.ID, "read-latency-note").is_displayed()
     assert "no drift alerts" in browser.find_element(By.ID, "alerts").text
     assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []  # no script error, no CSP refusal
-    assert (
-        "Cache read latency is not shown"
-        in browser.find_element(By.ID, "chart-latency").find_element(By.XPATH, "..").text
-    )
 
 
 def test_the_cost_view_computes_from_the_prices_entered(browser: Any, page: PageServer) -> None:
@@ -700,14 +831,20 @@ def test_learned_prefetching_beats_the_baseline_on_the_page(browser: Any, tmp_pa
 
     model = tmp_path / "sessions"
     train([Trace("sessions", sessions(20_000))], model, TrainingOptions(train_fraction=1.0))
-    learning = BackgroundSuite(
+    learning = MeteredSuite(
         origin=PageOrigin(),
         memory_bytes=96 * 1024,
         prefetch=PrefetchSettings(memory_share=0.25),
         shadow=True,
         export_to_drift=True,
     ).start()
-    settings = DashboardSettings(listen="127.0.0.1:0", tenants=("shop",), poll_s=1.0, discover_tenants=False)
+    settings = DashboardSettings(
+        listen="127.0.0.1:0",
+        tenants=("shop",),
+        poll_s=1.0,
+        discover_tenants=False,
+        cache_metrics_url=learning.metrics_url,
+    )
     running: RunningDashboard = learning.run(start_dashboard(settings, reader_for(learning)))
     try:
         with client_for(learning, "shop") as client:

@@ -46,6 +46,11 @@ class TenantSample:
     serving_provider: str = ""  # its ONNX Runtime execution provider
     latency_p50_us: float | None = None  # its scoring latency over the predictor's recent window
     latency_p99_us: float | None = None
+    # The cache's GETs since the previous poll, from its /metrics histogram (cache_latency.py):
+    # how many, and their p50 and p99 in microseconds. None without a scrape to compare with.
+    gets_timed: int | None = None
+    get_p50_us: float | None = None
+    get_p99_us: float | None = None
 
     @property
     def misses_avoided(self) -> int | None:
@@ -124,6 +129,8 @@ def chart_columns(samples: Sequence[TenantSample]) -> dict[str, list[float | int
     - ``precision_recent``: the learned loop's last 256 settled prefetches (None before any);
       ``precision_all``: used / (used + unused) of every prefetch since start; ``precision_target``.
     - ``latency_p50_us`` / ``latency_p99_us``: the serving model version's scoring latency.
+    - ``get_p50_us`` / ``get_p99_us``: the cache's GETs since the previous sample, every front end
+      (None when there were none, or no scrape of the cache's metrics to compare with).
     """
     columns: dict[str, list[float | int | None]] = {
         name: []
@@ -140,6 +147,8 @@ def chart_columns(samples: Sequence[TenantSample]) -> dict[str, list[float | int
             "precision_target",
             "latency_p50_us",
             "latency_p99_us",
+            "get_p50_us",
+            "get_p99_us",
         )
     }
     previous: TenantSample | None = None
@@ -159,6 +168,8 @@ def chart_columns(samples: Sequence[TenantSample]) -> dict[str, list[float | int
             "precision_target": s.precision_target if s.prefetcher_enabled else None,
             "latency_p50_us": s.latency_p50_us,
             "latency_p99_us": s.latency_p99_us,
+            "get_p50_us": s.get_p50_us,
+            "get_p99_us": s.get_p99_us,
         }
         for name, value in row.items():
             columns[name].append(value)

@@ -3,8 +3,10 @@
 One poll asks the drift service which tenants it has seen (the cache has no call that lists its
 tenants; drift sees every tenant in the cache's access stream) and its recent alerts, the
 predictor which model versions it serves and how each does, the retrainer for its jobs, and the
-cache for each tenant's ``Stats``. A service that does not answer is marked so and the rest of the
-poll goes on; a tenant whose ``Stats`` failed gets no sample that round (a gap in its charts).
+cache for each tenant's ``Stats``; with a cache metrics URL it also scrapes the cache's
+``/metrics`` once for the GET latency histogram (``cache_latency.py``). A service that does not
+answer is marked so and the rest of the poll goes on; a tenant whose ``Stats`` failed gets no
+sample that round (a gap in its charts).
 """
 
 from __future__ import annotations
@@ -17,12 +19,19 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from predis.errors import NotFoundError, PredisError
+from predis.services.dashboard.cache_latency import (
+    CacheLatencyTracker,
+    IntervalLatency,
+    ScrapeError,
+    parse_get_buckets,
+)
 from predis.services.dashboard.history import History, TenantSample, chart_columns
 from predis.v1 import cache_pb2, common_pb2, drift_pb2, predictor_pb2, retrainer_pb2
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 SERVICES = ("cache", "predictor", "drift", "retrainer")
+CACHE_METRICS = "cache metrics"  # the cache's /metrics page, a source of its own on the page
 DEFAULT_TENANT = "default"  # what a call naming no tenant acts for (common.proto)
 JOBS_LISTED = 100
 
@@ -39,6 +48,16 @@ class SuiteReader(Protocol):
     async def drift_status(self, tenant: str) -> drift_pb2.GetStatusResponse: ...
 
     async def jobs(self, limit: int) -> list[retrainer_pb2.Job]: ...
+
+    async def close(self) -> None: ...
+
+
+class TextPage(Protocol):
+    """A Prometheus text page; ``cache_latency.MetricsPage`` reads one over HTTP."""
+
+    url: str
+
+    async def read(self) -> str: ...
 
     async def close(self) -> None: ...
 
@@ -145,7 +164,12 @@ def serving_model(models: Sequence[dict[str, Any]], tenant: str) -> dict[str, An
     return champions.get(tenant) or champions.get("")
 
 
-def sample_of(stats: cache_pb2.StatsResponse, time_s: float, serving: dict[str, Any] | None) -> TenantSample:
+def sample_of(
+    stats: cache_pb2.StatsResponse,
+    time_s: float,
+    serving: dict[str, Any] | None,
+    reads: IntervalLatency | None = None,
+) -> TenantSample:
     t, q, p = stats.tenant, stats.quality, stats.prefetcher
     return TenantSample(
         time_s=time_s,
@@ -175,6 +199,9 @@ def sample_of(stats: cache_pb2.StatsResponse, time_s: float, serving: dict[str, 
         serving_provider=serving["execution_provider"] if serving else "",
         latency_p50_us=serving.get("latency_p50_us") if serving else None,
         latency_p99_us=serving.get("latency_p99_us") if serving else None,
+        gets_timed=reads.gets if reads else None,
+        get_p50_us=reads.p50_us if reads else None,
+        get_p99_us=reads.p99_us if reads else None,
     )
 
 
@@ -182,7 +209,8 @@ class SuitePoller:
     """Polls the suite through ``reader`` every ``interval_s`` into ``history``.
 
     ``tenants`` are always polled; with ``discover`` the tenants drift reports are added, up to
-    ``max_tenants`` in all. ``clock`` gives seconds since the Unix epoch (tests pass their own).
+    ``max_tenants`` in all. ``cache_metrics``: the cache's Prometheus page, for read latency
+    (None: none is charted). ``clock`` gives seconds since the Unix epoch (tests pass their own).
     """
 
     def __init__(
@@ -194,6 +222,7 @@ class SuitePoller:
         interval_s: float = 5.0,
         discover: bool = True,
         max_tenants: int = 32,
+        cache_metrics: TextPage | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.reader = reader
@@ -204,6 +233,10 @@ class SuitePoller:
         self.max_tenants = max_tenants
         self.clock = clock
         self.services = {name: ServiceState() for name in SERVICES}
+        self.cache_metrics = cache_metrics
+        if cache_metrics is not None:
+            self.services[CACHE_METRICS] = ServiceState()
+        self._read_latency = CacheLatencyTracker()
         self.discovered: list[str] = []
         self.tenants_left_out = 0
         self.models: list[dict[str, Any]] = []  # as the predictor last answered
@@ -245,7 +278,8 @@ class SuitePoller:
         if jobs is not None:
             self.jobs = [job_row(j) for j in jobs]
         tenants = self.tenants
-        await asyncio.gather(*(self._poll_tenant(t, now) for t in tenants))
+        reads = await self._poll_read_latency(tenants)
+        await asyncio.gather(*(self._poll_tenant(t, now, reads.get(t)) for t in tenants))
         self.polls += 1
         self.last_poll_s = now
 
@@ -266,11 +300,27 @@ class SuitePoller:
             self.services["predictor"].ok, self.services["predictor"].error = False, str(error)
             return None
 
-    async def _poll_tenant(self, tenant: str, now: float) -> None:
+    async def _poll_read_latency(self, tenants: Sequence[str]) -> dict[str, IntervalLatency]:
+        """Each tenant's GETs since the last scrape of the cache's metrics, with their p50 and p99;
+        none when there is no page to scrape or it could not be read (a gap in the chart, and
+        the next good scrape covers the GETs since the last good one)."""
+        if self.cache_metrics is None:
+            return {}
+        state = self.services[CACHE_METRICS]
+        state.checked_s = self.clock()
+        try:
+            scraped = parse_get_buckets(await self.cache_metrics.read())
+        except ScrapeError as error:
+            state.ok, state.error = False, str(error)
+            return {}
+        state.ok, state.error = True, ""
+        return self._read_latency.update(scraped, tenants)
+
+    async def _poll_tenant(self, tenant: str, now: float, reads: IntervalLatency | None) -> None:
         stats = await self._ask("cache", self.reader.stats(tenant))
         if stats is not None:
             serving = serving_model(self.models, tenant) if self._models_fresh else None
-            self.history.add(tenant, sample_of(stats, now, serving))
+            self.history.add(tenant, sample_of(stats, now, serving, reads))
         drift = await self._ask("drift", self.reader.drift_status(tenant))
         if drift is not None:
             state = next((t for t in drift.tenants if (t.tenant or DEFAULT_TENANT) == tenant), None)
@@ -290,6 +340,11 @@ class SuitePoller:
                 log.exception("dashboard poll failed")
             await asyncio.sleep(max(0.0, self.interval_s - (time.monotonic() - started)))
 
+    async def close(self) -> None:
+        await self.reader.close()
+        if self.cache_metrics is not None:
+            await self.cache_metrics.close()
+
     # -- what the API shows ------------------------------------------------------------------
 
     def suite_view(self) -> dict[str, Any]:
@@ -299,6 +354,7 @@ class SuitePoller:
             "tenants_from_drift": self.discovered,
             "tenants_left_out": self.tenants_left_out,
             "poll_interval_s": self.interval_s,
+            "cache_metrics_url": self.cache_metrics.url if self.cache_metrics is not None else None,
             "history_samples": self.history.limit,
             "polls": self.polls,
             "last_poll_s": self.last_poll_s,
@@ -365,4 +421,7 @@ def latest_view(s: TenantSample) -> dict[str, Any]:
         "serving_version": s.serving_version,
         "latency_p50_us": s.latency_p50_us,
         "latency_p99_us": s.latency_p99_us,
+        "gets_timed": s.gets_timed,
+        "get_p50_us": s.get_p50_us,
+        "get_p99_us": s.get_p99_us,
     }

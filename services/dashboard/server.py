@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from predis.services.dashboard.cache_latency import MetricsPage
 from predis.services.dashboard.history import History
 from predis.services.dashboard.poller import SuitePoller, SuiteReader
 from predis.services.dashboard.sdk_reader import SdkSuiteReader, dashboard_config
@@ -36,13 +37,15 @@ class RunningDashboard:
         with contextlib.suppress(asyncio.CancelledError):
             await self.task
         await self.runner.cleanup()
-        await self.poller.reader.close()
+        await self.poller.close()
 
 
 async def start_dashboard(settings: DashboardSettings, reader: SuiteReader | None = None) -> RunningDashboard:
     """Binds ``settings.listen`` (port 0: a free one) and starts polling through ``reader``
     (default: the SDK, addresses and token from the environment)."""
     reader = reader or SdkSuiteReader(dashboard_config(settings.call_timeout_s))
+    url = settings.cache_metrics_url
+    cache_metrics = MetricsPage(url, settings.call_timeout_s) if url is not None else None
     poller = SuitePoller(
         reader,
         History(settings.history),
@@ -50,6 +53,7 @@ async def start_dashboard(settings: DashboardSettings, reader: SuiteReader | Non
         interval_s=settings.poll_s,
         discover=settings.discover_tenants,
         max_tenants=settings.max_tenants,
+        cache_metrics=cache_metrics,
     )
     runner = web.AppRunner(create_app(poller), access_log=None)
     await runner.setup()
@@ -59,7 +63,7 @@ async def start_dashboard(settings: DashboardSettings, reader: SuiteReader | Non
         await site.start()
     except BaseException:
         await runner.cleanup()
-        await reader.close()
+        await poller.close()
         raise
     bound = runner.addresses[0][1]
     task = asyncio.create_task(poller.run(), name="dashboard-poller")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from predis.config import check_tenant
 from predis.services.runtime.settings import Env, SettingsError, parse_address
@@ -27,6 +28,10 @@ class DashboardSettings:
         poll_s: seconds between two reads of the suite (``PREDIS_DASHBOARD_POLL_S``).
         history: samples kept per tenant, the oldest dropped first (``PREDIS_DASHBOARD_HISTORY``;
             720 at 5 s is an hour).
+        cache_metrics_url: the cache's Prometheus page, scraped each poll for its GET latency
+            histogram (``PREDIS_DASHBOARD_CACHE_METRICS``, ``http://HOST:PORT/metrics``; ``predis up``
+            sets it to the cache's ``PREDIS_METRICS_LISTEN``). None (unset or ``off``): no read latency
+            is charted.
         log_level: ``PREDIS_LOG_LEVEL``.
         call_timeout_s: deadline of each call to the suite.
     """
@@ -37,6 +42,7 @@ class DashboardSettings:
     max_tenants: int = 32
     poll_s: float = 5.0
     history: int = 720
+    cache_metrics_url: str | None = None
     log_level: str = "info"
     call_timeout_s: float = 2.0
 
@@ -58,6 +64,8 @@ class DashboardSettings:
             raise SettingsError(f"PREDIS_DASHBOARD_POLL_S={self.poll_s} is not positive")
         if self.history < 2:
             raise SettingsError(f"PREDIS_DASHBOARD_HISTORY={self.history} is below its minimum 2")
+        if self.cache_metrics_url is not None:
+            check_metrics_url(self.cache_metrics_url)
         if self.call_timeout_s <= 0:
             raise SettingsError("the dashboard's call timeout must be positive")
 
@@ -73,6 +81,7 @@ class DashboardSettings:
             )
         names = env.text("PREDIS_DASHBOARD_TENANTS", "default")
         poll_s = env.number("PREDIS_DASHBOARD_POLL_S", 5.0, minimum=0.1)
+        metrics_url = env.text("PREDIS_DASHBOARD_CACHE_METRICS", "").strip()
         return cls(
             listen=listen,
             tenants=tuple(dict.fromkeys(name.strip() for name in names.split(",") if name.strip())),
@@ -80,8 +89,19 @@ class DashboardSettings:
             max_tenants=env.integer("PREDIS_DASHBOARD_MAX_TENANTS", 32, minimum=1),
             poll_s=poll_s,
             history=env.integer("PREDIS_DASHBOARD_HISTORY", 720, minimum=2),
+            cache_metrics_url=None if metrics_url.lower() in ("", "off") else metrics_url,
             log_level=env.text("PREDIS_LOG_LEVEL", "info"),
             call_timeout_s=min(2.0, max(0.5, poll_s)),
+        )
+
+
+def check_metrics_url(url: str) -> None:
+    """Refuses (SettingsError) a cache metrics address that is not an http(s) URL with a host."""
+    parsed = urlsplit(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise SettingsError(
+            f"PREDIS_DASHBOARD_CACHE_METRICS={url} is not the URL of the cache's metrics page "
+            "(http://HOST:PORT/metrics, where the cache's PREDIS_METRICS_LISTEN serves them)"
         )
 
 

@@ -234,6 +234,16 @@
         percent,
         false
       ),
+      readLatency: makeChart(
+        "chart-read-latency",
+        [
+          { label: "GET p50", color: COLORS.real },
+          { label: "GET p99", color: COLORS.shadow },
+        ],
+        null,
+        (v) => number(v, 1),
+        false
+      ),
       latency: makeChart(
         "chart-latency",
         [
@@ -252,6 +262,7 @@
     state.charts.hitRatio.setData([t, series.hit_ratio, series.shadow_hit_ratio]);
     state.charts.saved.setData([t, series.misses_avoided, series.prefetches, series.net_origin_reads_saved]);
     state.charts.precision.setData([t, series.precision_recent, series.precision_all, series.precision_target]);
+    state.charts.readLatency.setData([t, series.get_p50_us, series.get_p99_us]);
     state.charts.latency.setData([t, series.latency_p50_us, series.latency_p99_us]);
     // Each legend shows its chart's newest values until the pointer picks another point.
     for (const chart of Object.values(state.charts)) {
@@ -410,6 +421,12 @@
         return badge;
       })
     );
+    const note = $("#read-latency-note");
+    note.hidden = suite.cache_metrics_url !== null;
+    note.textContent = suite.cache_metrics_url === null
+      ? "Not charted: the dashboard has no cache metrics page to read. Set PREDIS_DASHBOARD_CACHE_METRICS to " +
+        "the cache's http://HOST:PORT/metrics (predis up does) and turn the cache's metrics on (PREDIS_METRICS_LISTEN)."
+      : "";
     $("#last-poll").textContent = suite.last_poll_s
       ? `last poll ${when(suite.last_poll_s)}, every ${suite.poll_interval_s}s`
       : "waiting for the first poll";
