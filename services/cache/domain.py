@@ -529,7 +529,7 @@ class CacheDomain:
 
     def _read(self, tenant: str, keys: KeyBatch) -> BatchRead:
         read = self._engine.get_many(tenant, keys)
-        if read.prefetched.any():
+        if read.prefetched[0] if len(keys) == 1 else read.prefetched.any():  # one key: no NumPy reduction
             first_reads = (keys.item(int(i)) for i in np.flatnonzero(read.prefetched))
             self.prefetch_outcomes.read_prefetched(tenant, first_reads)
         return read

@@ -189,7 +189,8 @@ class ShadowCache:
             return
         shadow = self._tenants.get(tenant) or self._new(tenant, keys, lengths)
         self._make_room(shadow, n)
-        self._terms[3] = self.mean_charge(tenant) if not found.all() else 0
+        all_found = bool(found[0]) if n == 1 else bool(found.all())  # one key: no NumPy reduction
+        self._terms[3] = 0 if all_found else self.mean_charge(tenant)
         shadow.state.tenant[0, pol.CAPACITY] = int(self.capacity_of(tenant) * shadow.sample_rate)
         _replay(
             shadow.state,

@@ -173,12 +173,17 @@ class Engine:
 
     def capacity_of(self, tenant: int) -> int:
         """Bytes ``tenant``'s queues may hold: its quota, or the whole budget without one."""
-        return int(pol.capacity_of(self._policy, tenant))
+        # pol.capacity_of's column, read here: the shadow asks on every read, and a call into a
+        # compiled function costs more than the read of one number.
+        return int(self._policy.tenant[tenant, pol.CAPACITY])
 
     def mean_charge(self, tenant: int) -> int:
         """Mean bytes charged per entry ``tenant`` holds now; 0 when it holds none."""
         entries = int(self._counters[tenant, Counter.ENTRIES])
-        return int(pol.used(self._policy, tenant)) // entries if entries else 0
+        if not entries:
+            return 0
+        row = self._policy.tenant[tenant]
+        return int(row[pol.BYTES_SMALL] + row[pol.BYTES_MAIN]) // entries  # pol.used
 
     def charge_terms(self) -> tuple[int, int, int]:
         """How an entry is charged against the budget: (block bytes, bytes per block, bytes per
@@ -219,16 +224,18 @@ class Engine:
             return None
         if len(values) != len(keys):
             raise InvalidInput(f"{len(keys)} keys but {len(values)} values; send one value per key")
-        if len(values) and int(values.lengths.max()) > self.config.max_value_bytes:
-            worst = int(values.lengths.max())
+        longest = (int(values.lengths[0]) if len(values) == 1 else int(values.lengths.max())) if len(values) else 0
+        if longest > self.config.max_value_bytes:
+            worst = longest
             raise InvalidInput(
                 f"a value of {worst} bytes is larger than the maximum of {self.config.max_value_bytes} bytes "
                 "(PREDIS_CACHE_MAX_VALUE_BYTES); nothing was stored"
             )
         charges = self.charges(keys.lengths, values.lengths)
-        if len(charges) and int(charges.max()) > self.config.memory_bytes // 4:
+        largest = (int(charges[0]) if len(charges) == 1 else int(charges.max())) if len(charges) else 0
+        if largest > self.config.memory_bytes // 4:
             raise Overloaded(
-                f"an entry costing {int(charges.max())} bytes is more than a quarter of the cache's memory "
+                f"an entry costing {largest} bytes is more than a quarter of the cache's memory "
                 f"budget of {self.config.memory_bytes} bytes"
             )
         return charges
@@ -273,16 +280,25 @@ class Engine:
         slots = self.storage.find(t, keys, hashes)
         slots = self._drop_expired(t, slots)
         found = slots >= 0
-        live = slots[found]
-        prefetched = np.zeros(len(slots), dtype=np.bool_)
         row = self._counters[t]
-        if len(live):
-            # The flags are read before the touches clear them (charges_of does not look at them).
-            prefetched[found] = bp.read_hits(self._policy, live)
-            if prefetched.any():  # first reads: these bytes no longer count as unused prefetches
-                row[Counter.PREFETCH_BYTES] -= int(bp.charges_of(self._policy, np.unique(slots[prefetched])).sum())
+        if len(slots) == 1:  # GET's read: NumPy's masks and reductions cost more than one key's read
+            hits = int(slots[0] >= 0)
+            if hits:
+                prefetched = bp.read_hits(self._policy, slots)
+                if prefetched[0]:
+                    row[Counter.PREFETCH_BYTES] -= int(self._policy.slot[slots[0], pol.SIZE])  # bp.charges_of
+            else:
+                prefetched = np.zeros(1, dtype=np.bool_)
+        else:
+            live = slots[found]
+            prefetched = np.zeros(len(slots), dtype=np.bool_)
+            if len(live):
+                # The flags are read before the touches clear them (charges_of does not look at them).
+                prefetched[found] = bp.read_hits(self._policy, live)
+                if prefetched.any():  # first reads: these bytes no longer count as unused prefetches
+                    row[Counter.PREFETCH_BYTES] -= int(bp.charges_of(self._policy, np.unique(slots[prefetched])).sum())
+            hits = int(found.sum())
         values, lengths = self.storage.read(slots)
-        hits = int(found.sum())
         row[Counter.HITS] += hits
         row[Counter.MISSES] += len(slots) - hits
         if self.listener is not None:
@@ -357,9 +373,17 @@ class Engine:
             raise InvalidInput("keep_ttl keeps the expiry a key has; it cannot be combined with a ttl_ms")
         t = self.tenant_id(tenant)
         hashes = self.storage.hashes(t, keys)
-        if len(np.unique(hashes)) != len(keys) and len({keys.item(i) for i in range(len(keys))}) != len(keys):
+        if (
+            len(keys) > 1
+            and len(np.unique(hashes)) != len(keys)
+            and len({keys.item(i) for i in range(len(keys))}) != len(keys)
+        ):
             raise InvalidInput("a key appears twice in one batch; send each key once")
         slots = self._drop_expired(t, self.storage.find(t, keys, hashes))
+        if len(keys) == 1:
+            return self._set_one(
+                t, int(slots[0]), keys, values, hashes, int(charges[0]), ttl_ms, condition, prefetch, keep_ttl
+            )
         present = slots >= 0
         wanted = np.ones(len(keys), dtype=np.bool_)
         if condition is Condition.IF_ABSENT or prefetch:
@@ -379,6 +403,41 @@ class Engine:
         new = np.flatnonzero(wanted & ~present)
         if len(new):
             stored[new] = self._insert_new(t, keys, values, hashes, new, expires, prefetch)
+        return stored
+
+    def _set_one(
+        self,
+        t: int,
+        slot: int,
+        keys: KeyBatch,
+        values: KeyBatch,
+        hashes: np.ndarray,
+        charge: int,
+        ttl_ms: int,
+        condition: Condition,
+        prefetch: bool,
+        keep_ttl: bool,
+    ) -> np.ndarray:
+        """``set_many``'s decisions for one key (SET's write), in scalars: NumPy's masks and
+        reductions cost more than the write of one entry."""
+        present = slot >= 0
+        if condition is Condition.IF_ABSENT or prefetch:
+            wanted = not present
+        elif condition is Condition.IF_PRESENT:
+            wanted = present
+        else:
+            wanted = True
+        if wanted and charge > int(self._policy.tenant[t, pol.CAPACITY]):
+            raise Overloaded(self._no_room_message(t, charge))
+        stored = np.zeros(1, dtype=np.bool_)
+        if not wanted:
+            return stored
+        expires = self.clock_ms() + ttl_ms if ttl_ms else 0
+        if present:
+            kept = int(self._expires[slot]) if keep_ttl else expires
+            stored[0] = self._overwrite(t, slot, keys, values, hashes, 0, kept)
+        else:
+            stored[0] = self._insert_new(t, keys, values, hashes, np.zeros(1, dtype=np.int64), expires, prefetch)[0]
         return stored
 
     def set(
@@ -453,8 +512,15 @@ class Engine:
 
     def charges(self, key_lengths: np.ndarray, value_lengths: np.ndarray) -> np.ndarray:
         """Bytes entries of these key and value lengths are charged against the budget."""
+        if len(key_lengths) == 1:  # one entry: the arithmetic in scalars, not 1-element arrays
+            return np.array([self.charge_of(int(key_lengths[0]), int(value_lengths[0]))], dtype=np.int64)
         block_bytes, per_block, fixed = self.charge_terms()
         return blocks_needed(block_bytes, key_lengths, value_lengths) * per_block + fixed
+
+    def charge_of(self, key_length: int, value_length: int) -> int:
+        """``charges`` of one entry (``blocks_needed``'s arithmetic)."""
+        block_bytes, per_block, fixed = self.charge_terms()
+        return max(1, -(-(key_length + value_length) // block_bytes)) * per_block + fixed
 
     def _find_one(self, tenant: str, key: bytes) -> int:
         batch = KeyBatch.of([key])
@@ -594,7 +660,7 @@ class Engine:
     def _overwrite(
         self, t: int, slot: int, keys: KeyBatch, values: KeyBatch, hashes: np.ndarray, i: int, expires: int
     ) -> bool:
-        new_charge = int(self.charges(keys.lengths[i : i + 1], values.lengths[i : i + 1])[0])
+        new_charge = self.charge_of(int(keys.lengths[i]), int(values.lengths[i]))
         old_charge = int(self._policy.slot[slot, pol.SIZE])
         if new_charge > old_charge:
             # A larger value needs room: store it as a new entry, which evicts like any insert.
