@@ -261,10 +261,18 @@ def test_redis_compare_measures_a_target_beside_a_started_redis_server(capsys: p
     mget = result["benchmark"]["MGET (10 keys)"]
     assert mget["reference_rps"] is None or result["mget_keys_per_s"]["reference"] == round(mget["reference_rps"] * 10)
     assert set(result["latency"]) == {"GET", "SET"} and result["latency"]["GET"]["p50_ratio"] > 0
+    # Both servers run here: the CPU each process spent per call, from its threads' schedstat.
+    for op in ("GET", "SET"):
+        row = result["latency"][op]
+        assert row["target"]["server_cpu_us"] > 0 and row["reference"]["server_cpu_us"] > 0
+        assert row["server_cpu_ratio"] == pytest.approx(
+            row["target"]["server_cpu_us"] / row["reference"]["server_cpu_us"], rel=0.01
+        )
     assert result["commands"]["target"]["mget"][-10:] == ["key:__rand_int__"] * 10
     assert result["versions"]["reference"] and result["date"] and result["machine"]
     redis_compare.print_table(result)
-    assert "MGET keys/s" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "MGET keys/s" in printed and "server CPU us/call" in printed
 
 
 @needs_redis

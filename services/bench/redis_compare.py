@@ -16,7 +16,10 @@ Each measurement runs against both servers back to back, the one that goes first
 one measurement to the next, so that a change in the machine's load hits both; the table shows
 medians over the rounds. Last, GET and SET latency through redis-py, one client per server on
 loopback, ``--latency-calls`` calls each after a warm-up, p50 and p99, the two servers taking turns
-every tenth of the calls.
+every tenth of the calls; and, for a server on this machine, the CPU time its process spent per
+call over those calls (every thread's, from Linux's ``/proc/PID/task/*/schedstat``, the process
+found by its ``INFO server`` ``process_id``): what a request costs the server itself, apart from
+the client and the network. None where the server is elsewhere or the kernel does not say.
 
 The command writes ``key:*`` and ``counter:*`` keys to both servers and flushes neither.
 """
@@ -173,6 +176,36 @@ def check_server(address: tuple[str, int], role: str, protocol: int) -> str | No
         client.close()
 
 
+def local_pid(address: tuple[str, int], protocol: int) -> int | None:
+    """The process id of a server on this machine (its ``INFO server`` ``process_id``, checked
+    against the process listening on the port); None when it is elsewhere or does not say."""
+    import redis
+
+    if address[0] not in ("127.0.0.1", "localhost", "::1"):
+        return None
+    client = _client(address, protocol, retries=0)
+    try:
+        pid = int(client.info("server").get("process_id", 0))
+    except (redis.RedisError, ValueError):
+        return None
+    finally:
+        client.close()
+    return pid if pid > 0 and cpu_ns(pid) is not None else None
+
+
+def cpu_ns(pid: int) -> int | None:
+    """Nanoseconds the process ``pid`` has run on a CPU, its live threads together (the first
+    field of each thread's ``schedstat``); None where the kernel does not say."""
+    total, found = 0, False
+    for stat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+        try:
+            total += int(stat.read_text().split()[0])
+            found = True
+        except (OSError, ValueError, IndexError):
+            continue  # a thread that ended meanwhile
+    return total if found else None
+
+
 def key_name(i: int) -> str:
     """The name redis-benchmark's ``key:__rand_int__`` gives number ``i``."""
     return f"key:{i:012d}"
@@ -239,16 +272,23 @@ def _percentiles(ns: list[int]) -> dict[str, float]:
 
 
 def redis_py_latency(
-    servers: dict[str, tuple[str, int]], op: str, settings: CompareSettings, seed: int
-) -> dict[str, dict[str, float]]:
+    servers: dict[str, tuple[str, int]],
+    op: str,
+    settings: CompareSettings,
+    seed: int,
+    pids: dict[str, int | None] | None = None,
+) -> dict[str, dict[str, float | None]]:
     """p50 and p99 of ``op`` (GET or SET) through one redis-py client per server, after a warm-up.
     The calls go in ``LATENCY_BLOCKS`` blocks, the servers taking turns block by block (the one that
-    goes first alternating), so that a change in the machine's load reaches both."""
+    goes first alternating), so that a change in the machine's load reaches both. With a server's
+    ``pids``: its CPU time per call over its blocks (``server_cpu_us``)."""
+    pids = pids or {}
     clients = {side: _client(address, settings.protocol) for side, address in servers.items()}
     rng = np.random.default_rng(seed)
     keys = [key_name(int(i)) for i in rng.integers(0, settings.keyspace, settings.latency_calls)]
     value = b"s" * settings.value_size
     timings: dict[str, list[int]] = {side: [] for side in servers}
+    cpu: dict[str, int | None] = {side: 0 if pids.get(side) else None for side in servers}
     try:
         calls = {
             side: client.get if op == "GET" else (lambda key, c=client: c.set(key, value))
@@ -260,18 +300,27 @@ def redis_py_latency(
         for b, block in enumerate(np.array_split(np.arange(len(keys)), LATENCY_BLOCKS)):
             for side in list(servers)[:: 1 if b % 2 == 0 else -1]:
                 call, out = calls[side], timings[side]
+                pid = pids.get(side)
+                before = cpu_ns(pid) if pid and cpu[side] is not None else None
                 for i in block:
                     started = time.perf_counter_ns()
                     call(keys[i])
                     out.append(time.perf_counter_ns() - started)
+                after = cpu_ns(pid) if before is not None and pid else None
+                spent = cpu[side]
+                cpu[side] = None if spent is None or before is None or after is None else spent + after - before
     finally:
         for client in clients.values():
             client.close()
-    return {side: _percentiles(t) for side, t in timings.items()}
+    return {side: {**_percentiles(t), "server_cpu_us": _per_call_us(cpu[side], len(t))} for side, t in timings.items()}
 
 
-def _ratio(a: float, b: float) -> float | None:
-    return round(a / b, 3) if b else None
+def _per_call_us(ns: int | None, calls: int) -> float | None:
+    return round(ns / calls / 1000, 1) if ns is not None and calls else None
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 3) if a is not None and b else None
 
 
 def compare(
@@ -300,9 +349,15 @@ def compare(
     benchmark = {name: _summary(sides) for name, sides in runs.items()}
     mget = benchmark.get(f"MGET ({settings.mget_keys} keys)")
     latency: dict[str, dict[str, Any]] = {}
+    pids = {"target": local_pid(target, settings.protocol), "reference": local_pid(reference, settings.protocol)}
     for i, op in enumerate(("GET", "SET")):
-        timed = redis_py_latency({"target": target, "reference": reference}, op, settings, i)
-        latency[op] = {**timed, "p50_ratio": _ratio(timed["target"]["p50_us"], timed["reference"]["p50_us"])}
+        timed = redis_py_latency({"target": target, "reference": reference}, op, settings, i, pids)
+        t, r = timed["target"], timed["reference"]
+        latency[op] = {
+            **timed,
+            "p50_ratio": _ratio(t["p50_us"], r["p50_us"]),
+            "server_cpu_ratio": _ratio(t["server_cpu_us"], r["server_cpu_us"]),
+        }
     return {
         "target": f"{target[0]}:{target[1]}",
         "reference": f"{reference[0]}:{reference[1]}",
@@ -336,7 +391,7 @@ def _summary(sides: dict[str, list[dict[str, float]]]) -> dict[str, Any]:
         # How far apart the rounds were: a ratio nearer 1 than this says nothing.
         out[f"{side}_spread"] = round((max(rps) - min(rps)) / statistics.median(rps), 3) if rps else None
     target, reference = out.get("target_rps"), out.get("reference_rps")
-    out["ratio"] = _ratio(target, reference) if target is not None and reference is not None else None
+    out["ratio"] = _ratio(target, reference)
     return out
 
 
@@ -387,11 +442,18 @@ def print_table(result: dict[str, Any]) -> None:
     print(f"  MGET keys/s: target {_count(keys['target'])}, reference {_count(keys['reference'])}")
     calls = f"{s['latency_calls']:,} calls each after {s['warmup_calls']:,} warm-up"
     print(f"redis-py, one client per server on loopback, {calls}, the servers taking turns:")
-    print(f"  {'':<6}{'target p50 / p99 us':>22}{'reference p50 / p99 us':>25}{'p50 ratio':>12}")
+    print(
+        f"  {'':<6}{'target p50 / p99 us':>22}{'reference p50 / p99 us':>25}{'p50 ratio':>12}"
+        f"{'server CPU us/call, target / ref':>35}"
+    )
     for op, row in result["latency"].items():
         t, r = (f"{row[side]['p50_us']:.1f} / {row[side]['p99_us']:.1f}" for side in ("target", "reference"))
         ratio = f"{row['p50_ratio']:.3f}" if row["p50_ratio"] is not None else "-"
-        print(f"  {op:<6}{t:>22}{r:>25}{ratio:>12}")
+        cpu = " / ".join(
+            "-" if row[side]["server_cpu_us"] is None else f"{row[side]['server_cpu_us']:.1f}"
+            for side in ("target", "reference")
+        )
+        print(f"  {op:<6}{t:>22}{r:>25}{ratio:>12}{cpu:>35}")
     print(f"  {result['seconds']}s, {result['date']}, {result['machine']}")
 
 
