@@ -4,6 +4,7 @@ from users, SELECT's namespaces, read-through, limits, a stalled or garbage clie
 
 from __future__ import annotations
 
+import re
 import shutil
 import socket
 import subprocess
@@ -363,3 +364,115 @@ def test_redis_cli_talks_to_predis(predis: PredisResp) -> None:
     assert cli("GET", "cli-key") == "hello world"
     assert "7.0.15" in cli("-3", "HELLO", "3")
     assert "redis_version:7.0.15" in cli("INFO", "server")
+
+
+# -- MONITOR ------------------------------------------------------------------------------------
+
+MONITOR_LINE = re.compile(rb"^\+(\d+)\.(\d{6}) \[(\d+) (127\.0\.0\.1:\d+)\] (.*)\r\n$")
+
+
+def monitor_lines(monitor: RawClient, count: int) -> list[tuple[int, str, bytes]]:
+    """The next ``count`` MONITOR lines: (db, client address, the quoted arguments)."""
+    lines = []
+    for _ in range(count):
+        match = MONITOR_LINE.match(monitor.reply())
+        assert match, "not a MONITOR line"
+        lines.append((int(match.group(3)), match.group(4).decode(), match.group(5)))
+    return lines
+
+
+def raw(port: int, *commands: bytes) -> RawClient:
+    client = RawClient(port)
+    for frame in commands:
+        client.send(frame)
+        client.reply()
+    return client
+
+
+def test_monitor_shows_each_command_run_as_redis_writes_it(predis: PredisResp) -> None:
+    monitor = raw(predis.port)
+    monitor.send(command("MONITOR"))
+    assert monitor.reply() == b"+OK\r\n"
+    other = raw(predis.port, command("SELECT", 3))
+    try:
+        address = monitor_lines(monitor, 1)[0][1]
+        for frame in (
+            command("SET", b'k"\n\x01', "v w"),
+            command("GET", "missing"),
+            command("CONFIG", "GET", "maxmemory"),  # admin: never shown
+            command("NOSUCH", "x"),  # refused before it runs: not shown
+            command("MULTI"),
+            command("INCR", "n"),  # queued: shown when EXEC runs it
+            command("EXEC"),
+            command("AUTH", "someone", "secret"),  # an error reply, but it ran: shown, redacted
+            command("HELLO", "3", "AUTH", "someone", "secret"),
+        ):
+            other.send(frame)
+            other.reply()
+        lines = monitor_lines(monitor, 7)  # the same lines redis-server 7.0.15 writes for these
+        assert [db for db, _, _ in lines] == [3] * 7 and {a for _, a, _ in lines} == {address}
+        assert [args for _, _, args in lines] == [
+            b'"SET" "k\\"\\n\\x01" "v w"',
+            b'"GET" "missing"',
+            b'"MULTI"',
+            b'"INCR" "n"',
+            b'"EXEC"',
+            b'"AUTH" "(redacted)" "(redacted)"',
+            b'"HELLO" "3" "AUTH" "(redacted)" "(redacted)"',
+        ]
+        # A second MONITOR answers nothing; the monitor's own commands are shown to it after
+        # their replies; CLIENT LIST flags it O; RESET ends it.
+        monitor.send(command("MONITOR") + command("PING"))
+        assert monitor.reply() == b"+PONG\r\n"
+        assert monitor_lines(monitor, 1)[0][2] == b'"PING"'
+        other.send(command("CLIENT", "LIST"))
+        listing = other.reply().decode()
+        assert " flags=O " in listing
+        monitor.send(command("RESET"))
+        assert monitor.reply() == b"+RESET\r\n"
+        other.send(command("PING"))
+        other.reply()
+        monitor.send(command("PING"))
+        assert monitor.reply() == b"+PONG\r\n"  # no line for the other's PING came before it
+    finally:
+        monitor.close()
+        other.close()
+
+
+def test_monitor_inside_exec_is_refused_as_redis_refuses_it(predis: PredisResp) -> None:
+    client = raw(predis.port, command("MULTI"))
+    try:
+        client.send(command("MONITOR"))
+        assert client.reply() == b"+QUEUED\r\n"
+        client.send(command("EXEC"))
+        assert client.reply() == b"*1\r\n-ERR MONITOR isn't allowed for DENY BLOCKING client\r\n"
+    finally:
+        client.close()
+
+
+def test_a_monitor_sees_its_own_tenant_only(guarded: PredisResp) -> None:
+    port = guarded.port
+    monitor = raw(port, command("AUTH", "alice", "secret1"))
+    monitor.send(command("MONITOR"))
+    assert monitor.reply() == b"+OK\r\n"
+    bob = raw(port, command("AUTH", "bob", "secret2"), command("SET", "bobs", "secret value"))
+    alice = raw(port, command("AUTH", "alice", "secret1"), command("GET", "mine"))
+    try:
+        # redis-py's Monitor reads the lines too: bob's AUTH and SET never reach alice's monitor.
+        lines = monitor_lines(monitor, 2)
+        assert [args for _, _, args in lines] == [b'"AUTH" "(redacted)" "(redacted)"', b'"GET" "mine"']
+    finally:
+        for c in (monitor, bob, alice):
+            c.close()
+
+
+def test_redis_py_monitor_reads_the_lines(predis: PredisResp) -> None:
+    r = redis.Redis(port=predis.port, socket_timeout=5)
+    with r.monitor() as m:
+        r.set("seen", "1")
+        while True:  # redis-py's connection set-up commands come first
+            line = m.next_command()
+            if line["command"] == "SET seen 1":
+                break
+        assert line["db"] == 0 and line["client_address"] == "127.0.0.1"
+    r.close()

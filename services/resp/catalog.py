@@ -923,6 +923,17 @@ INFO: dict[str, list[Reply]] = {
         SetReply([]),
         SetReply([]),
     ],
+    "monitor": [
+        "monitor",
+        1,
+        SetReply([S("admin"), S("noscript"), S("loading"), S("stale")]),
+        0,
+        0,
+        0,
+        SetReply([S("@admin"), S("@slow"), S("@dangerous")]),
+        SetReply([]),
+        SetReply([]),
+    ],
     "exec": [
         "exec",
         1,
@@ -1823,6 +1834,11 @@ DOCS: dict[str, dict[str, Reply]] = {
         "since": "1.2.0",
         "group": "transactions",
         "complexity": "O(1)",
+    },
+    "monitor": {
+        "summary": "Listen for all requests received by the server in real time",
+        "since": "1.0.0",
+        "group": "server",
     },
     "exec": {
         "summary": "Execute all commands issued after MULTI",

@@ -24,6 +24,8 @@ from predis.services.resp.connection_commands import HANDLERS as CONNECTION_HAND
 from predis.services.resp.context import Args, Handler, RespContext
 from predis.services.resp.databases import ReservedKey
 from predis.services.resp.keyspace_commands import HANDLERS as KEYSPACE_HANDLERS
+from predis.services.resp.monitor import MONITOR_HANDLERS
+from predis.services.resp.monitor import feed as feed_monitors
 from predis.services.resp.replies import NULL_ARRAY, OK, QUEUED, Encoded, Reply, SetReply, encode, err, error
 from predis.services.resp.server_commands import HANDLERS as SERVER_HANDLERS
 from predis.services.resp.session import Session
@@ -226,6 +228,8 @@ class CommandTable:
         finally:
             if timed is not None:
                 timed.record_since(session.tenant, started)
+            if ctx.monitors and "admin" not in command.flags:
+                feed_monitors(ctx, session, args)
 
     async def run_transaction(self, ctx: RespContext, session: Session) -> Reply:
         """EXEC: the queued commands, each reply encoded in the protocol of the moment it ran
@@ -242,11 +246,15 @@ class CommandTable:
         if modified:
             return NULL_ARRAY
         replies: list[Reply] = []
-        for args in queued:
-            command = self.lookup(args)
-            assert command is not None, "queued commands were looked up when they were queued"
-            reply = await self.run(ctx, session, command, args)
-            replies.append(Encoded(encode(reply, session.resp3)))
+        session.in_exec = True
+        try:
+            for args in queued:
+                command = self.lookup(args)
+                assert command is not None, "queued commands were looked up when they were queued"
+                reply = await self.run(ctx, session, command, args)
+                replies.append(Encoded(encode(reply, session.resp3)))
+        finally:
+            session.in_exec = False
         return replies
 
 
@@ -343,5 +351,6 @@ def build_table() -> CommandTable:
         **KEYSPACE_HANDLERS,
         **SERVER_HANDLERS,
         **TRANSACTION_HANDLERS,
+        **MONITOR_HANDLERS,
     }
     return CommandTable(handlers)

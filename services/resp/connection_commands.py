@@ -14,6 +14,7 @@ import time
 from predis.services.resp.arguments import INT_MAX, INT_MIN, LLONG_MAX, LLONG_MIN, c_text, option, to_int
 from predis.services.resp.context import Args, Handler, RespContext
 from predis.services.resp.databases import Database
+from predis.services.resp.monitor import stop_monitoring
 from predis.services.resp.replies import NO_REPLY, OK, PONG, SYNTAX_ERROR, Reply, SetReply, Status, Verbatim, err, error
 from predis.services.resp.session import Session
 from predis.services.resp.settings import DEFAULT_USER
@@ -164,8 +165,9 @@ def quit_(ctx: RespContext, session: Session, args: Args) -> Reply:
 
 def reset(ctx: RespContext, session: Session, args: Args) -> Reply:
     """As Redis's RESET: out of MULTI, no watches, database 0, RESP2, no name, replies on, and
-    back to the ``default`` user (unauthenticated where authentication is asked for). NO-EVICT
-    stays, as in Redis 7.0."""
+    back to the ``default`` user (unauthenticated where authentication is asked for), out of
+    MONITOR mode. NO-EVICT stays, as in Redis 7.0."""
+    stop_monitoring(ctx, session)
     session.transaction, session.transaction_failed = None, False
     ctx.watches.unwatch(session)
     session.reply_off = session.skip_next_reply = False

@@ -47,6 +47,7 @@ class RespContext:
         pauses: each tenant's CLIENT PAUSE.
         access: the cache's tokens and audit log (security/access.py); None in tests of the
             RESP layer alone, which then has only the users of ``PREDIS_RESP_USERS``.
+        monitors: the connections in MONITOR mode, every tenant's (``monitor.py``).
     """
 
     domain: CacheDomain
@@ -58,6 +59,7 @@ class RespContext:
     started: float = field(default_factory=time.monotonic)
     run_id: str = field(default_factory=lambda: os.urandom(20).hex())
     access: AccessControl | None = None
+    monitors: list[Session] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.accounts: dict[str, Account] = self.settings.accounts

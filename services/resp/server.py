@@ -21,6 +21,7 @@ from collections.abc import Coroutine
 from predis.services.cache.domain import CacheDomain
 from predis.services.resp.commands import CommandTable, build_table
 from predis.services.resp.context import RespContext
+from predis.services.resp.monitor import stop_monitoring
 from predis.services.resp.protocol import ProtocolError, QueryBufferFull, RequestParser
 from predis.services.resp.replies import encode, encode_into, err
 from predis.services.resp.session import Session, SessionTable
@@ -57,6 +58,7 @@ class RespConnection(asyncio.Protocol):
         self._drained: asyncio.Future[None] | None = None  # set while the socket's buffer is full
         self._idle_timer: asyncio.TimerHandle | None = None
         self._fed_while_waiting = False  # bytes came while an answer waited (before reads paused)
+        self._pushed: list[bytes] = []  # MONITOR's lines that came while a reply was being made
 
     # -- asyncio.Protocol -------------------------------------------------------------------
 
@@ -79,6 +81,7 @@ class RespConnection(asyncio.Protocol):
             authenticated=not self.ctx.auth_required,
         )
         session.abort = transport.abort
+        session.push = self._push
         sessions.add(session)
         self.server.connections.add(self)
         if self.ctx.settings.timeout_s > 0:
@@ -113,6 +116,7 @@ class RespConnection(asyncio.Protocol):
             session.closing = True
             self.ctx.sessions.remove(session)
             self.ctx.watches.unwatch(session)
+            stop_monitoring(self.ctx, session)
         self.server.connections.discard(self)
         self.server.closed_one()
 
@@ -209,6 +213,9 @@ class RespConnection(asyncio.Protocol):
                     return  # as Redis: what this read had answered is dropped too
                 if session.reply_wanted:
                     encode_into(reply, session.resp3, out)
+                if self._pushed:  # after the reply they came during, as Redis appends them
+                    out.extend(self._pushed)
+                    self._pushed.clear()
                 session.command_done()
                 answered += 1
                 if len(out) >= FLUSH_PIECES or answered % TURN_COMMANDS == 0:
@@ -217,9 +224,20 @@ class RespConnection(asyncio.Protocol):
                 if answered % TURN_COMMANDS == 0:
                     await asyncio.sleep(0)  # a long pipeline lets the other connections have a turn
             session.buffered_bytes = parser.buffered_bytes
+            out.extend(self._pushed)
+            self._pushed.clear()
             await self._write(out)
         finally:
             self.answering = False
+
+    def _push(self, data: bytes) -> None:
+        """Bytes for this client that are no reply of its own (MONITOR's lines): written now, or
+        after the reply being made when it is answering."""
+        if self.answering:
+            self._pushed.append(data)
+        elif self.transport is not None and not self.transport.is_closing():
+            self.ctx.stats.net_output_bytes += len(data)
+            self.transport.write(data)
 
     async def _write(self, out: list[bytes]) -> None:
         if not out or self.transport is None or self.transport.is_closing():

@@ -14,6 +14,10 @@ from predis.services.resp.settings import DEFAULT_USER
 from predis.services.security.principal import Identity
 
 
+def _drop(data: bytes) -> None:
+    pass
+
+
 def _nothing() -> None:
     return None
 
@@ -44,6 +48,9 @@ class Session:
         no_evict: CLIENT NO-EVICT (shown in CLIENT LIST; connections are never evicted here).
         reply_off, skip_reply, skip_next_reply: CLIENT REPLY OFF and SKIP (``reply_wanted``).
         abort: closes the connection at once (CLIENT KILL by another connection); set by the server.
+        monitoring: in MONITOR mode (``monitor.py``); push: sends it bytes that are no reply of its
+            own (MONITOR's lines), after the reply it is writing; set by the server.
+        in_exec: running the commands of its EXEC.
     """
 
     id: int
@@ -74,6 +81,9 @@ class Session:
     skip_reply: bool = False
     skip_next_reply: bool = False
     abort: Callable[[], None] = field(default=_nothing, repr=False)
+    monitoring: bool = False
+    push: Callable[[bytes], None] = field(default=_drop, repr=False)
+    in_exec: bool = False
 
     @property
     def resp3(self) -> bool:
@@ -89,9 +99,10 @@ class Session:
         self.skip_reply, self.skip_next_reply = self.skip_next_reply, False
 
     def flags(self) -> str:
-        """CLIENT LIST's flags, in Redis 7.0's order: x (in MULTI), d (a watched key was
-        written), e (no-evict); N for none."""
-        flags = ("x" if self.transaction is not None else "") + ("d" if self.watch_dirty else "")
+        """CLIENT LIST's flags, in Redis 7.0's order: O (MONITOR), x (in MULTI), d (a watched key
+        was written), e (no-evict); N for none."""
+        flags = "O" if self.monitoring else ""
+        flags += ("x" if self.transaction is not None else "") + ("d" if self.watch_dirty else "")
         return flags + ("e" if self.no_evict else "") or "N"
 
     def describe(self, now: float | None = None) -> str:
