@@ -4,6 +4,7 @@ from users, SELECT's namespaces, read-through, limits, a stalled or garbage clie
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import socket
@@ -476,3 +477,68 @@ def test_redis_py_monitor_reads_the_lines(predis: PredisResp) -> None:
                 break
         assert line["db"] == 0 and line["client_address"] == "127.0.0.1"
     r.close()
+
+
+def test_hello_credentials_are_redacted_however_its_options_are_ordered() -> None:
+    from predis.services.resp.monitor import monitor_line
+    from predis.services.resp.session import Session
+
+    session = Session(id=1, address="127.0.0.1:1", local_address="127.0.0.1:2", fd=-1, tenant="t")
+
+    def line(*args: bytes) -> bytes:
+        return monitor_line(session, list(args), 0).split(b"] ", 1)[1]
+
+    assert line(b"HELLO", b"3", b"SETNAME", b"auth", b"AUTH", b"u", b"pw") == (
+        b'"HELLO" "3" "SETNAME" "auth" "AUTH" "(redacted)" "(redacted)"\r\n'
+    )
+    assert line(b"HELLO", b"3", b"AUTH", b"u", b"p1", b"AUTH", b"u2", b"p2") == (
+        b'"HELLO" "3" "AUTH" "(redacted)" "(redacted)" "AUTH" "(redacted)" "(redacted)"\r\n'
+    )
+    assert line(b"HELLO", b"3", b"AUTH", b"u") == b'"HELLO" "3" "AUTH" "u"\r\n'  # refused: nothing to hide
+
+
+def test_client_reply_off_silences_a_monitor(predis: PredisResp) -> None:
+    monitor = raw(predis.port, command("MONITOR"))
+    other = raw(predis.port)
+    try:
+        monitor.send(command("CLIENT", "REPLY", "OFF"))
+        other.send(command("GET", "unseen"))
+        other.reply()
+        monitor.send(command("CLIENT", "REPLY", "ON"))
+        assert monitor.reply() == b"+OK\r\n"  # REPLY ON answers; no line for the GET came before it
+        other.send(command("GET", "seen"))
+        other.reply()
+        assert [args for _, _, args in monitor_lines(monitor, 2)] == [b'"CLIENT" "REPLY" "ON"', b'"GET" "seen"']
+    finally:
+        monitor.close()
+        other.close()
+
+
+def test_a_monitor_that_does_not_read_is_closed_past_its_limit(
+    predis: PredisResp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from predis.services.resp import server as resp_server
+
+    monkeypatch.setattr(resp_server, "PUSHED_BYTES_LIMIT", 256 * 1024)
+    stalled = socket.socket()
+    stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connecting: a small window
+    stalled.connect(("127.0.0.1", predis.port))
+    stalled.sendall(command("MONITOR"))
+    writer = redis.Redis(port=predis.port, socket_timeout=5)
+    try:
+        value = b"v" * 50_000
+        pipe = writer.pipeline(transaction=False)
+        for i in range(400):  # 20 MB of lines, far past what the kernel's buffers between can hold
+            pipe.set(f"big:{i}", value)
+        pipe.execute()
+        assert writer.ping() is True  # the server goes on for everyone else
+        stalled.settimeout(5)
+        received = b""
+        with contextlib.suppress(ConnectionResetError):
+            while chunk := stalled.recv(1 << 16):
+                received += chunk
+        assert received.startswith(b"+OK\r\n") and len(received) < 20_000_000  # closed, not sent it all
+        assert not any(s.monitoring for s in predis.server.ctx.monitors)  # type: ignore[union-attr]
+    finally:
+        stalled.close()
+        writer.close()

@@ -41,7 +41,8 @@ def stop_monitoring(ctx: RespContext, session: Session) -> None:
 
 def feed(ctx: RespContext, session: Session, args: Args) -> None:
     """Sends the line of the command ``args`` that ``session`` ran to the monitors of its tenant."""
-    watchers = [m for m in ctx.monitors if m.tenant == session.tenant and not m.closing]
+    # CLIENT REPLY OFF silences a monitor's lines too, as Redis's prepareClientToWrite does.
+    watchers = [m for m in ctx.monitors if m.tenant == session.tenant and not (m.closing or m.reply_off)]
     if not watchers:
         return
     line = monitor_line(session, args, time.time_ns())
@@ -59,15 +60,25 @@ def monitor_line(session: Session, args: Args, now_ns: int) -> bytes:
 
 
 def _redacted(args: Args) -> list[int]:
-    """Positions Redis replaces by ``(redacted)``: AUTH's arguments, HELLO's AUTH user and password."""
+    """Positions Redis replaces by ``(redacted)``: AUTH's arguments; HELLO's AUTH user and
+    password, its options read one by one as Redis's ``helloCommand`` reads them (every AUTH, up
+    to the first option it refuses)."""
     name = args[0].lower()
     if name == b"auth":
         return list(range(1, len(args)))
-    if name == b"hello":
-        for i in range(2, len(args) - 2):
-            if args[i].lower() == b"auth":
-                return [i + 1, i + 2]
-    return []
+    if name != b"hello":
+        return []
+    found, i = [], 2
+    while i < len(args):
+        more, opt = len(args) - 1 - i, args[i].lower()
+        if opt == b"auth" and more >= 2:
+            found += [i + 1, i + 2]
+            i += 3
+        elif opt == b"setname" and more >= 1:
+            i += 2
+        else:
+            break
+    return found
 
 
 def quote(arg: bytes) -> bytes:

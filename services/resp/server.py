@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 FLUSH_PIECES = 512  # reply pieces waiting that make the connection write before reading on
 TURN_COMMANDS = 64  # commands one connection runs before the event loop turns to the others
+PUSHED_BYTES_LIMIT = 64 * 1024 * 1024  # unread MONITOR lines a connection may hold the server to
 MAX_CLIENTS_REACHED = encode(err("max number of clients reached"), resp3=False)
 
 
@@ -229,15 +230,42 @@ class RespConnection(asyncio.Protocol):
             await self._write(out)
         finally:
             self.answering = False
+            if self._pushed:  # lines that came while the last write waited for the client
+                pushed, self._pushed = self._pushed, []
+                self._send_pushed(b"".join(pushed))
 
     def _push(self, data: bytes) -> None:
         """Bytes for this client that are no reply of its own (MONITOR's lines): written now, or
         after the reply being made when it is answering."""
-        if self.answering:
-            self._pushed.append(data)
-        elif self.transport is not None and not self.transport.is_closing():
-            self.ctx.stats.net_output_bytes += len(data)
-            self.transport.write(data)
+        if not self.answering:
+            self._send_pushed(data)
+            return
+        self._pushed.append(data)
+        if len(self._pushed) % 1024 == 0 and self._over_output_limit(sum(map(len, self._pushed))):
+            self._pushed.clear()
+
+    def _send_pushed(self, data: bytes) -> None:
+        if self.transport is None or self.transport.is_closing() or self._over_output_limit(len(data)):
+            return
+        self.ctx.stats.net_output_bytes += len(data)
+        self.transport.write(data)
+
+    def _over_output_limit(self, more: int) -> bool:
+        """Whether ``more`` bytes would take what waits for this client past ``PUSHED_BYTES_LIMIT``:
+        a MONITOR that does not read its lines is closed at once (as Redis closes a client past
+        its output buffer limit), rather than hold the server's memory with a tenant's traffic."""
+        assert self.transport is not None
+        if self.transport.get_write_buffer_size() + more <= PUSHED_BYTES_LIMIT:
+            return False
+        if self.session is not None and not self.session.closing:
+            log.warning(
+                "closing the connection from %s: MONITOR lines it does not read passed %d bytes",
+                self.session.address,
+                PUSHED_BYTES_LIMIT,
+            )
+            self.session.closing = True
+        self.transport.abort()
+        return True
 
     async def _write(self, out: list[bytes]) -> None:
         if not out or self.transport is None or self.transport.is_closing():
