@@ -472,6 +472,34 @@ def test_the_exported_histogram_parses_per_tenant_front_ends_added() -> None:
     assert p99 is not None and 2.5e-3 < p99 <= 5e-3
     with pytest.raises(ScrapeError, match="text format"):
         parse_get_buckets('predis_cache_get_duration_seconds_bucket{le="x"} 1\n')
+    with pytest.raises(ScrapeError, match="count nan"):
+        parse_get_buckets('predis_cache_get_duration_seconds_bucket{tenant="t",le="+Inf"} NaN\n')
+
+
+async def test_a_metrics_page_that_is_not_text_is_a_scrape_error_and_the_poll_goes_on(suite: MeteredSuite) -> None:
+    from aiohttp import web
+
+    async def not_text(_: web.Request) -> web.Response:
+        return web.Response(body=b"\xff\xfe\x00garbage", content_type="text/plain")
+
+    app = web.Application()
+    app.router.add_get("/metrics", not_text)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    poller = SuitePoller(
+        reader_for(suite), History(10), ["default"], cache_metrics=MetricsPage(f"http://127.0.0.1:{port}/metrics", 2.0)
+    )
+    try:
+        await poller.poll_once()
+    finally:
+        await poller.close()
+        await runner.cleanup()
+    state = poller.suite_view()["services"]["cache metrics"]
+    assert not state["ok"] and "not a text page" in state["error"]
+    assert poller.history.latest("default") is not None  # Stats was still read
 
 
 def test_each_interval_counts_the_gets_between_two_scrapes_and_survives_a_restart() -> None:

@@ -59,9 +59,11 @@ def parse_get_buckets(text: str) -> dict[str, CumulativeBuckets]:
                 if sample.name != GET_HISTOGRAM + "_bucket":
                     continue
                 tenant = sample.labels.get("tenant") or DEFAULT_TENANT
-                bound = float(sample.labels["le"])
+                bound, count = float(sample.labels["le"]), float(sample.value)
+                if math.isnan(bound) or not math.isfinite(count) or count < 0:
+                    raise ValueError(f"a bucket le={bound} with count {count}")
                 buckets = by_tenant.setdefault(tenant, {})
-                buckets[bound] = buckets.get(bound, 0.0) + float(sample.value)
+                buckets[bound] = buckets.get(bound, 0.0) + count
     except (ValueError, KeyError, TypeError) as error:
         raise ScrapeError(f"not Prometheus's text format: {error}") from None
     return {
@@ -152,6 +154,8 @@ class MetricsPage:
                 return await response.text()
         except (aiohttp.ClientError, TimeoutError) as error:
             raise ScrapeError(f"{self.url}: {error or type(error).__name__}") from None
+        except (UnicodeDecodeError, LookupError) as error:  # a page that is not text
+            raise ScrapeError(f"{self.url} answered what is not a text page: {error}") from None
 
     async def close(self) -> None:
         if self._session is not None:

@@ -313,6 +313,10 @@ class SuitePoller:
         except ScrapeError as error:
             state.ok, state.error = False, str(error)
             return {}
+        except Exception as error:  # noqa: BLE001 - whatever the page was, the poll goes on
+            log.exception("reading the cache's metrics at %s failed", self.cache_metrics.url)
+            state.ok, state.error = False, f"{type(error).__name__}: {error}"
+            return {}
         state.ok, state.error = True, ""
         return self._read_latency.update(scraped, tenants)
 
@@ -341,9 +345,11 @@ class SuitePoller:
             await asyncio.sleep(max(0.0, self.interval_s - (time.monotonic() - started)))
 
     async def close(self) -> None:
-        await self.reader.close()
-        if self.cache_metrics is not None:
-            await self.cache_metrics.close()
+        try:
+            await self.reader.close()
+        finally:
+            if self.cache_metrics is not None:
+                await self.cache_metrics.close()
 
     # -- what the API shows ------------------------------------------------------------------
 
