@@ -22,6 +22,7 @@ from predis.services.cache.exporter import DriftExporter, QualityWindows
 from predis.services.cache.predictor_link import PredictorLink
 from predis.services.cache.prefetcher import Prefetcher, PrefetchSettings
 from predis.services.cache.shadow import ShadowCache
+from predis.services.cache.shadow import warm_up as shadow_warm_up
 from predis.services.drift import server as drift_server
 from predis.services.drift.observer import StreamObserver
 from predis.services.predictor import server as predictor_server
@@ -132,6 +133,7 @@ class BackgroundSuite(LoopThread):
         self.ring = AccessRing(1 << 12)
         shadow = None
         if self.shadow:
+            shadow_warm_up()  # as the service does
             shadow = ShadowCache(engine.capacity_of, engine.charge_terms(), engine.mean_charge, 1 << 20)
         self.cache = CacheDomain(
             engine, self.origin, ring=self.ring, shadow=shadow, origin_timeout_s=self.origin_timeout_s

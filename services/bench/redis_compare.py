@@ -177,8 +177,8 @@ def check_server(address: tuple[str, int], role: str, protocol: int) -> str | No
 
 
 def local_pid(address: tuple[str, int], protocol: int) -> int | None:
-    """The process id of a server on this machine (its ``INFO server`` ``process_id``, checked
-    against the process listening on the port); None when it is elsewhere or does not say."""
+    """The process id of a server on this machine (its ``INFO server`` ``process_id``, with a
+    ``/proc`` entry this machine can read); None when it is elsewhere or does not say."""
     import redis
 
     if address[0] not in ("127.0.0.1", "localhost", "::1"):
@@ -300,15 +300,18 @@ def redis_py_latency(
         for b, block in enumerate(np.array_split(np.arange(len(keys)), LATENCY_BLOCKS)):
             for side in list(servers)[:: 1 if b % 2 == 0 else -1]:
                 call, out = calls[side], timings[side]
-                pid = pids.get(side)
-                before = cpu_ns(pid) if pid and cpu[side] is not None else None
+                pid = pids.get(side) if cpu[side] is not None else None  # None: not (or no longer) measured
+                before = cpu_ns(pid) if pid else None
                 for i in block:
                     started = time.perf_counter_ns()
                     call(keys[i])
                     out.append(time.perf_counter_ns() - started)
-                after = cpu_ns(pid) if before is not None and pid else None
-                spent = cpu[side]
-                cpu[side] = None if spent is None or before is None or after is None else spent + after - before
+                if pid:
+                    after, spent = cpu_ns(pid), cpu[side]
+                    if before is None or after is None or spent is None:
+                        cpu[side] = None
+                    else:
+                        cpu[side] = spent + after - before
     finally:
         for client in clients.values():
             client.close()

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
+from predis.services.runtime.tenancy import DEFAULT_TENANT
+
 GET_HISTOGRAM = "predis_cache_get_duration_seconds"
-DEFAULT_TENANT = "default"
 
 
 class ScrapeError(Exception):
@@ -38,15 +39,15 @@ class CumulativeBuckets:
     def total(self) -> float:
         return self.counts[-1] if self.counts else 0.0
 
-    def since(self, before: CumulativeBuckets | None) -> CumulativeBuckets:
-        """The GETs between ``before`` and this scrape; all of these when there is no ``before``
-        to compare with, or when a count fell (the cache restarted and counts again from 0)."""
-        if before is None or before.bounds_s != self.bounds_s:
+    def since(self, before: CumulativeBuckets) -> CumulativeBuckets:
+        """The GETs between ``before`` and this scrape; all of these when a count fell or the
+        buckets changed (the cache restarted and counts again from 0)."""
+        if before.bounds_s != self.bounds_s:
             return self
-        if any(now < then for now, then in zip(self.counts, before.counts, strict=True)):
+        pairs = list(zip(self.counts, before.counts, strict=True))
+        if any(count < earlier for count, earlier in pairs):
             return self
-        served = tuple(now - then for now, then in zip(self.counts, before.counts, strict=True))
-        return CumulativeBuckets(self.bounds_s, served)
+        return CumulativeBuckets(self.bounds_s, tuple(count - earlier for count, earlier in pairs))
 
 
 def parse_get_buckets(text: str) -> dict[str, CumulativeBuckets]:

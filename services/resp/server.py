@@ -214,9 +214,7 @@ class RespConnection(asyncio.Protocol):
                     return  # as Redis: what this read had answered is dropped too
                 if session.reply_wanted:
                     encode_into(reply, session.resp3, out)
-                if self._pushed:  # after the reply they came during, as Redis appends them
-                    out.extend(self._pushed)
-                    self._pushed.clear()
+                self._take_pushed(out)  # after the reply they came during, as Redis appends them
                 session.command_done()
                 answered += 1
                 if len(out) >= FLUSH_PIECES or answered % TURN_COMMANDS == 0:
@@ -225,14 +223,20 @@ class RespConnection(asyncio.Protocol):
                 if answered % TURN_COMMANDS == 0:
                     await asyncio.sleep(0)  # a long pipeline lets the other connections have a turn
             session.buffered_bytes = parser.buffered_bytes
-            out.extend(self._pushed)
-            self._pushed.clear()
+            self._take_pushed(out)
             await self._write(out)
         finally:
             self.answering = False
-            if self._pushed:  # lines that came while the last write waited for the client
-                pushed, self._pushed = self._pushed, []
-                self._send_pushed(b"".join(pushed))
+            left: list[bytes] = []
+            self._take_pushed(left)  # lines that came while the last write waited for the client
+            if left:
+                self._send_pushed(b"".join(left))
+
+    def _take_pushed(self, out: list[bytes]) -> None:
+        """Moves the MONITOR lines waiting for this client to the end of ``out``."""
+        if self._pushed:
+            out.extend(self._pushed)
+            self._pushed.clear()
 
     def _push(self, data: bytes) -> None:
         """Bytes for this client that are no reply of its own (MONITOR's lines): written now, or

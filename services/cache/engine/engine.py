@@ -224,15 +224,14 @@ class Engine:
             return None
         if len(values) != len(keys):
             raise InvalidInput(f"{len(keys)} keys but {len(values)} values; send one value per key")
-        longest = (int(values.lengths[0]) if len(values) == 1 else int(values.lengths.max())) if len(values) else 0
+        longest = _largest(values.lengths)
         if longest > self.config.max_value_bytes:
-            worst = longest
             raise InvalidInput(
-                f"a value of {worst} bytes is larger than the maximum of {self.config.max_value_bytes} bytes "
+                f"a value of {longest} bytes is larger than the maximum of {self.config.max_value_bytes} bytes "
                 "(PREDIS_CACHE_MAX_VALUE_BYTES); nothing was stored"
             )
         charges = self.charges(keys.lengths, values.lengths)
-        largest = (int(charges[0]) if len(charges) == 1 else int(charges.max())) if len(charges) else 0
+        largest = _largest(charges)
         if largest > self.config.memory_bytes // 4:
             raise Overloaded(
                 f"an entry costing {largest} bytes is more than a quarter of the cache's memory "
@@ -427,7 +426,7 @@ class Engine:
             wanted = present
         else:
             wanted = True
-        if wanted and charge > int(self._policy.tenant[t, pol.CAPACITY]):
+        if wanted and charge > self.capacity_of(t):
             raise Overloaded(self._no_room_message(t, charge))
         stored = np.zeros(1, dtype=np.bool_)
         if not wanted:
@@ -715,6 +714,13 @@ class Engine:
             self._expires[kept] = expires
         stored[np.flatnonzero(admissible)[admitted]] = True
         return stored
+
+
+def _largest(values: np.ndarray) -> int:
+    """The largest of ``values`` (0 for none); one value read as it is, without NumPy's max."""
+    if len(values) == 1:
+        return int(values[0])
+    return int(values.max()) if len(values) else 0
 
 
 def _check_keys(keys: KeyBatch) -> None:
