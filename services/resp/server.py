@@ -110,6 +110,9 @@ class RespConnection(asyncio.Protocol):
             self._idle_timer.cancel()
         if self._drained is not None and not self._drained.done():
             self._drained.set_exception(ConnectionResetError("the client went away"))
+            # A write waiting on it still raises; but MONITOR's lines can fill the buffer with no
+            # write waiting, and an exception nobody awaits is logged as never retrieved.
+            self._drained.exception()
         if self.task is not None:
             self.task.cancel()
         session = self.session
