@@ -117,3 +117,28 @@ def test_a_drift_outage_does_not_touch_reads_and_the_stream_resumes_after_it() -
         assert suite.observer.events_observed > seen
     finally:
         suite.stop()
+
+
+def test_one_key_reads_are_the_events_of_batches_of_one() -> None:
+    """GET's reads reach the ring in scalars (``append_one``): the same events, kinds, sizes and
+    keys as batches of one, wrapping the key buffer alike; a key longer than the whole buffer
+    reads as lost in both."""
+    rings = [AccessRing(capacity=8, key_bytes_per_event=2) for _ in range(2)]  # 16 bytes of keys
+    reads = [
+        (b"k" * 20, True, False, 1),
+        (b"12345", True, False, 5),
+        (b"abcdefg", False, False, 0),
+        (b"XY", True, True, 7),
+    ]
+    for key, found, prefetched, size in reads:
+        rings[0].append(
+            3, KeyBatch.of([key]), np.array([found]), np.array([prefetched]), np.array([size], np.uint32), 9
+        )
+        rings[1].append_one(3, key, 0, found, prefetched, size, 9)
+    (a, cursor_a), (b, cursor_b) = (ring.read(0, 10) for ring in rings)
+    assert cursor_a == cursor_b == 4
+    assert a.keys == b.keys and a.dropped == b.dropped
+    for column in ("tenants", "kinds", "times", "sizes"):
+        assert getattr(a, column).tolist() == getattr(b, column).tolist()
+    assert b.keys == [b"12345", b"abcdefg", b"XY"] and b.dropped == 1  # the long key is lost
+    assert b.kinds.tolist() == [1, 2, 3]  # hit, miss, prefetch hit

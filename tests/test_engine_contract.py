@@ -109,16 +109,40 @@ def test_hash_collisions_never_return_another_keys_value(
 ) -> None:
     e = make()
     monkeypatch.setattr(e.storage, "hashes", lambda tenant, keys: np.full(len(keys), 42, dtype=np.uint64))
+
+    # The batch paths, which hash through storage.hashes (one-key reads and writes hash in find_one).
+    def value(tenant: str, key: bytes) -> bytes | None:
+        read = e.get_many(tenant, KeyBatch.of([key]))
+        return read.values if read.found[0] else None
+
+    def store(tenant: str, key: bytes, value: bytes) -> None:
+        assert e.set_many(tenant, KeyBatch.of([key]), KeyBatch.of([value])).tolist() == [True]
+
     keys = [b"alpha", b"beta", b"gamma", b"alphb", b"a"]
     for key in keys:
-        e.set("t", key, b"value of " + key)
-    e.set("u", b"alpha", b"other tenant")
+        store("t", key, b"value of " + key)
+    store("u", b"alpha", b"other tenant")
     for key in keys:
-        assert e.get("t", key)[0] == b"value of " + key
-    assert e.get("t", b"delta")[0] is None
+        assert value("t", key) == b"value of " + key
+    assert value("t", b"delta") is None
     assert e.delete("t", [b"beta"]) == 1
-    assert [e.get("t", k)[0] for k in keys] == [b"value of " + k if k != b"beta" else None for k in keys]
-    assert e.get("u", b"alpha")[0] == b"other tenant"
+    assert [value("t", k) for k in keys] == [b"value of " + k if k != b"beta" else None for k in keys]
+    assert value("u", b"alpha") == b"other tenant"
+
+
+def test_one_key_lookup_walks_past_keys_with_its_hash() -> None:
+    """GET's one-key lookup (``find_one``) hashes the key itself: entries stored under the same
+    hash, of another key or another tenant, are passed over, as the batch ``find`` passes them."""
+    storage = NumpyStorage(64, 256)
+    alpha = KeyBatch.of([b"alpha"])
+    h = storage.hashes(0, alpha)
+    storage.insert(0, KeyBatch.of([b"alphb"]), h, KeyBatch.of([b"impostor"]))  # another key, alpha's hash
+    storage.insert(1, alpha, h, KeyBatch.of([b"other tenant"]))  # the same hash and key, another tenant
+    [slot] = storage.insert(0, alpha, h, KeyBatch.of([b"value of alpha"]))
+    assert storage.find_one(0, b"alpha") == (int(slot), int(h[0]))
+    assert storage.read_one(int(slot)) == b"value of alpha"
+    assert storage.find_one(0, b"alphc")[0] == -1
+    assert int(storage.find(0, alpha, h)[0]) == int(slot)
 
 
 def test_memory_budget_is_never_exceeded(make: Callable[..., Engine]) -> None:

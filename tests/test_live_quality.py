@@ -167,3 +167,27 @@ def test_a_large_cache_has_a_sampled_shadow_whose_gain_still_agrees() -> None:
     # No prefetching: the shadow at that share of the capacity hits what the cache hits on them.
     assert abs(counts.live_gain) < 0.02
     assert 0 < shadow.entries(t) <= 2 * 2048
+
+
+@pytest.mark.parametrize("sample_entries", [32_768, 2048])
+def test_one_key_reads_replay_as_batches_of_one_do(sample_entries: int) -> None:
+    """GET's reads reach the shadow in scalars (``observe_one``): the counts and the entries
+    kept are those of the same reads told as batches of one, sampled or not."""
+    counts = []
+    for one_key in (False, True):
+        engine = Engine(EngineConfig(memory_bytes=4 << 20), NumpyStorage())
+        shadow = ShadowCache(
+            engine.capacity_of, engine.charge_terms(), engine.mean_charge, sample_entries=sample_entries
+        )
+        if one_key:
+            engine.one_listener = shadow.observe_one
+        else:
+            engine.listener = shadow.observe
+        for k in zipf_keys(30_000, 60_000, seed=5):
+            key = b"k%d" % k
+            if engine.get("a", key)[0] is None:
+                engine.set("a", key, b"x" * (k % 300))
+        t = engine.tenant_id("a")
+        counts.append((shadow.counts(t), shadow.entries(t), shadow.sample_rate(t)))
+    assert counts[0] == counts[1]
+    assert counts[1][0].reads > 0

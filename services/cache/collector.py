@@ -83,6 +83,28 @@ def _append(
     state[_KEY_HEAD] = key_head
 
 
+@numba.njit(cache=True)
+def _append_one(
+    state: np.ndarray, events: np.ndarray, key_buf: np.ndarray, tenant: int, key: bytes, kind: int, size: int, now: int
+) -> None:
+    """``_append`` of one read, the key given as bytes (GET's read, without building a batch)."""
+    kb = len(key_buf)
+    head, key_head = state[_HEAD], state[_KEY_HEAD]
+    n = len(key)
+    row = head & (len(events) - 1)
+    events[row, TENANT] = tenant
+    events[row, KIND] = kind
+    events[row, TIME] = now
+    events[row, SIZE] = size
+    events[row, KEY_LEN] = min(n, kb)
+    events[row, KEY_START] = key_head
+    skip = max(0, n - kb)  # a key longer than the whole buffer: as _append, the event reads as lost
+    for j in range(skip, n):
+        key_buf[(key_head + j) & (kb - 1)] = key[j]
+    state[_HEAD] = head + 1
+    state[_KEY_HEAD] = key_head + n
+
+
 @dataclass(frozen=True)
 class EventBatch:
     """Events read from the ring, oldest first."""
@@ -110,6 +132,7 @@ class AccessRing:
         self._key_buf = np.zeros(capacity * key_bytes_per_event, dtype=np.uint8)
         one = np.zeros(1, np.bool_)
         self.append(0, KeyBatch.of([b"warm-up"]), one, one, np.zeros(1, np.uint32), 0)  # compile now
+        self.append_one(0, b"warm-up", 0, False, False, 0, 0)
         self._state[:] = 0
 
     @property
@@ -141,6 +164,13 @@ class AccessRing:
             sizes,
             time_ns,
         )
+
+    def append_one(
+        self, tenant: int, key: bytes, _hash: int, found: bool, prefetched: bool, size: int, time_ns: int
+    ) -> None:
+        """:meth:`append` of one key's read (a ``OneReadListener``)."""
+        kind = PREFETCH_HIT if prefetched else (HIT if found else MISS)
+        _append_one(self._state, self._events, self._key_buf, tenant, key, kind, size, time_ns)
 
     def read(self, cursor: int, limit: int, tenant: int | None = None) -> tuple[EventBatch, int]:
         """Up to ``limit`` events after ``cursor`` (of ``tenant`` only, when given) and the new cursor."""

@@ -27,6 +27,7 @@ back exactly (Redis PEXPIREAT, then PEXPIRETIME).
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -36,7 +37,14 @@ from predis.plugins.origin import Origin
 from predis.services.cache import snapshot
 from predis.services.cache.admission import PrefetchBudget, RequestRates
 from predis.services.cache.collector import AccessRing, EventBatch
-from predis.services.cache.engine.engine import AccessListener, BatchRead, Condition, Engine
+from predis.services.cache.engine.engine import (
+    AccessListener,
+    BatchRead,
+    Condition,
+    Engine,
+    OneReadListener,
+    tell_as_batch,
+)
 from predis.services.cache.engine.storage import KeyBatch
 from predis.services.cache.hints import HintTable
 from predis.services.cache.origin_breaker import OriginBreaker
@@ -191,6 +199,7 @@ class CacheDomain:
         self._shadow = shadow
         self._hints = HintTable()
         self._listeners: list[AccessListener] = []
+        self._one_listeners: list[OneReadListener] = []
         self._write_listeners: list[WriteListener] = []
         self._unix_expiry = UnixExpiryClock(engine)
         self.prefetch_outcomes = PrefetchOutcomes()
@@ -211,9 +220,9 @@ class CacheDomain:
             prefetch_budget,
         )
         if ring is not None:
-            self.on_read(ring.append)
+            self.on_read(ring.append, ring.append_one)
         if shadow is not None:
-            self.on_read(shadow.observe)
+            self.on_read(shadow.observe, shadow.observe_one)
 
     @property
     def has_origin(self) -> bool:
@@ -240,10 +249,13 @@ class CacheDomain:
         """Reads ``key``; a miss reads through the origin (unless ``skip_origin``). Every read is
         recorded (counters, event ring, shadow, the prefetch loop's wake-up) and prefetches the
         key's hinted followers."""
-        self._prefetch_hinted(tenant, [key])
-        read = self._read(tenant, KeyBatch.of([key]))
-        if read.found[0]:
-            return ReadResult(read.values, ValueOrigin.PREFETCH if read.prefetched[0] else ValueOrigin.CACHE)
+        if self.has_origin and self._hints.has(tenant):
+            self._prefetch_hinted(tenant, [key])
+        value, prefetched = self._engine.get(tenant, key)
+        if value is not None:
+            if prefetched:
+                self.prefetch_outcomes.read_prefetched(tenant, [key])
+            return ReadResult(value, ValueOrigin.PREFETCH if prefetched else ValueOrigin.CACHE)
         if skip_origin or not self.has_origin:
             return ReadResult(None, ValueOrigin.NONE)
         fetched = await self._fills.fetch(tenant, key)
@@ -410,12 +422,16 @@ class CacheDomain:
 
     # -- listeners and events ----------------------------------------------------------------
 
-    def on_read(self, listener: AccessListener) -> None:
+    def on_read(self, listener: AccessListener, one: OneReadListener | None = None) -> None:
         """Makes ``listener`` hear every read (tenant id, keys, found, prefetched, value lengths,
-        time in ns, the keys' hashes), after the listeners registered before it. Listeners run on the read path:
-        they must be quick and must not raise."""
+        time in ns, the keys' hashes), after the listeners registered before it; ``one``, when
+        given, hears the reads of one key instead, in scalars (tenant id, key, its hash, found,
+        prefetched, value length, time in ns); without it ``listener`` hears them too. Listeners run
+        on the read path: they must be quick and must not raise."""
         self._listeners.append(listener)
+        self._one_listeners.append(one if one is not None else functools.partial(tell_as_batch, listener))
         self._engine.listener = listener if len(self._listeners) == 1 else self._tell_listeners
+        self._engine.one_listener = self._one_listeners[0] if len(self._one_listeners) == 1 else self._tell_one
 
     def on_write(self, listener: WriteListener) -> None:
         """Makes ``listener`` hear of every write from any front end, after it is made: the tenant
@@ -569,6 +585,12 @@ class CacheDomain:
     ) -> None:
         for listener in self._listeners:
             listener(tenant, keys, found, prefetched, lengths, now, hashes)
+
+    def _tell_one(
+        self, tenant: int, key: bytes, key_hash: int, found: bool, prefetched: bool, length: int, now: int
+    ) -> None:
+        for listener in self._one_listeners:
+            listener(tenant, key, key_hash, found, prefetched, length, now)
 
     def _events(self) -> AccessRing:
         if self._ring is None:

@@ -198,7 +198,7 @@ class Prefetcher:
         self._rate = RateBudget(settings.origin_per_second)
         self._outcomes: list[Outcome] = []
         self._reported_at = time.monotonic()
-        cache.on_read(self._woken)
+        cache.on_read(self._woken, self._woken)
 
     def notify(self) -> None:
         """There are new events to look at: the next cycle starts now."""

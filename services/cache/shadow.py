@@ -143,6 +143,16 @@ class _TenantShadow:
         return self.sample_limit / (1 << 16)
 
 
+class _OneRead:
+    """One read's arrays, refilled for each one-key read the shadow replays (``_replay`` keeps none)."""
+
+    def __init__(self) -> None:
+        self.hashes = np.zeros(1, dtype=np.uint64)
+        self.key_lengths = np.zeros(1, dtype=np.int64)
+        self.found = np.zeros(1, dtype=np.bool_)
+        self.value_lengths = np.zeros(1, dtype=np.uint32)
+
+
 class ShadowCache:
     """Keys-only plain S3-FIFO per tenant. ``capacity_of(tenant)`` gives the real tenant's
     capacity in bytes, ``charge_terms`` the engine's (block bytes, bytes per block, bytes per
@@ -171,6 +181,7 @@ class ShadowCache:
         self.max_entries = max_entries
         self._tenants: dict[int, _TenantShadow] = {}
         self._evicted = np.empty(_EVICT_CHUNK, dtype=np.int32)
+        self._one = _OneRead()
 
     def observe(
         self,
@@ -187,9 +198,36 @@ class ShadowCache:
         n = len(keys)
         if not n:
             return
-        shadow = self._tenants.get(tenant) or self._new(tenant, keys, lengths)
-        self._make_room(shadow, n)
+        shadow = self._tenants.get(tenant) or self._new(tenant, int((keys.lengths + lengths).mean()))
+        if hashes is None:
+            hashes = hash_many(keys.data, keys.offsets, keys.lengths, tenant)
         all_found = bool(found[0]) if n == 1 else bool(found.all())  # one key: no NumPy reduction
+        self._replay(shadow, tenant, n, all_found, hashes, keys.lengths, found, lengths)
+
+    def observe_one(
+        self, tenant: int, key: bytes, key_hash: int, found: bool, _prefetched: bool, length: int, _: int
+    ) -> None:
+        """:meth:`observe` of one key's read (a ``OneReadListener``). A key outside its tenant's
+        sample costs a comparison; one inside is replayed from scratch arrays kept for it."""
+        shadow = self._tenants.get(tenant) or self._new(tenant, len(key) + length)
+        if key_hash >> 48 >= shadow.sample_limit:
+            return
+        one = self._one
+        one.hashes[0], one.key_lengths[0], one.found[0], one.value_lengths[0] = key_hash, len(key), found, length
+        self._replay(shadow, tenant, 1, found, one.hashes, one.key_lengths, one.found, one.value_lengths)
+
+    def _replay(
+        self,
+        shadow: _TenantShadow,
+        tenant: int,
+        n: int,
+        all_found: bool,
+        hashes: np.ndarray,
+        key_lengths: np.ndarray,
+        found: np.ndarray,
+        value_lengths: np.ndarray,
+    ) -> None:
+        self._make_room(shadow, n)
         self._terms[3] = 0 if all_found else self.mean_charge(tenant)
         shadow.state.tenant[0, pol.CAPACITY] = int(self.capacity_of(tenant) * shadow.sample_rate)
         _replay(
@@ -198,10 +236,10 @@ class ShadowCache:
             shadow.free_slots,
             shadow.free_top,
             self._evicted,
-            hash_many(keys.data, keys.offsets, keys.lengths, tenant) if hashes is None else hashes,
-            keys.lengths,
+            hashes,
+            key_lengths,
             found,
-            lengths,
+            value_lengths,
             self._terms,
             shadow.sample_limit,
             shadow.counts,
@@ -224,9 +262,9 @@ class ShadowCache:
         shadow = self._tenants.get(tenant)
         return 0 if shadow is None else len(shadow.free_slots) - int(shadow.free_top[0])
 
-    def _new(self, tenant: int, keys: KeyBatch, lengths: np.ndarray) -> _TenantShadow:
+    def _new(self, tenant: int, size: int) -> _TenantShadow:
+        """The tenant's shadow, sampled for entries of ``size`` bytes of key and value (its first read's)."""
         block_bytes, per_block, fixed, _ = (int(t) for t in self._terms)
-        size = int((keys.lengths + lengths).mean())
         entries = self.capacity_of(tenant) // (max(1, -(-size // block_bytes)) * per_block + fixed)
         limit = 1 << 16
         while limit > 1 << 10 and entries * limit >> 16 > self.sample_entries:
@@ -267,4 +305,5 @@ def warm_up() -> None:
     shadow = ShadowCache(lambda _: capacity, (64, 64, 64), lambda _: 128, max_entries=64)
     keys = KeyBatch.of([b"k%d" % (i % 150) for i in range(400)])  # enough to evict and to fill the ghost
     n = len(keys)
-    shadow.observe(0, keys, np.zeros(n, dtype=bool), np.zeros(n, dtype=bool), np.full(n, 10, dtype=np.int64), 0)
+    shadow.observe(0, keys, np.zeros(n, dtype=bool), np.zeros(n, dtype=bool), np.full(n, 10, dtype=np.uint32), 0)
+    shadow.observe_one(0, b"k0", int(hash_many(keys.data, keys.offsets, keys.lengths, 0)[0]), True, False, 10, 0)

@@ -32,6 +32,42 @@ def read_hits(s: pol.PolicyState, slots: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(cache=True)
+def _read_hit_s3fifo(slot_rows: np.ndarray, slot: int) -> bool:
+    prefetched = slot_rows[slot, pol.PREFETCHED] == 1
+    pol.touch_s3fifo(slot_rows, slot)
+    return prefetched
+
+
+def read_hit(s: pol.PolicyState, slot: int) -> bool:
+    """:func:`read_hits` of one slot (GET's hit). Under S3-FIFO a touch needs the slot table
+    alone, and passing the whole state would cost Numba more than the touch."""
+    if s.meta[pol.KIND] == pol.S3FIFO:
+        return bool(_read_hit_s3fifo(s.slot, slot))
+    return bool(read_hits(s, np.array([slot], dtype=np.int32))[0])
+
+
+@numba.njit(cache=True)
+def _rewritten_s3fifo(slot_rows: np.ndarray, tenant_rows: np.ndarray, slot: int, new_size: int) -> None:
+    pol.resize_rows(slot_rows, tenant_rows, slot, new_size)
+    pol.touch_s3fifo(slot_rows, slot)
+
+
+@numba.njit(cache=True)
+def _rewritten(s: pol.PolicyState, slot: int, new_size: int) -> None:
+    pol.resize(s, slot, new_size)
+    pol.touch(s, slot)
+
+
+def rewritten(s: pol.PolicyState, slot: int, new_size: int) -> None:
+    """An entry overwritten in place with a value charged ``new_size``: :func:`pol.resize`, then
+    :func:`pol.touch`, in one compiled call (under S3-FIFO given the two tables it changes)."""
+    if s.meta[pol.KIND] == pol.S3FIFO:
+        _rewritten_s3fifo(s.slot, s.tenant, slot, new_size)
+    else:
+        _rewritten(s, slot, new_size)
+
+
+@numba.njit(cache=True)
 def can_admit_many(s: pol.PolicyState, t: int, sizes: np.ndarray) -> np.ndarray:
     out = np.empty(len(sizes), dtype=np.bool_)
     for i in range(len(sizes)):

@@ -405,6 +405,12 @@ class CupyStorage(SlotTableStorage):
         _launch(self._k.find_keys, n, (*index, *pool, *batch))
         return out.get()
 
+    def find_one(self, tenant: int, key: bytes) -> tuple[int, int]:
+        # The batch path of one key: a kernel launch costs more than the batch's set-up.
+        batch = KeyBatch.of([key])
+        hashes = self.hashes(tenant, batch)
+        return int(self.find(tenant, batch, hashes)[0]), int(hashes[0])
+
     def insert(self, tenant: int, keys: KeyBatch, hashes: np.ndarray, values: KeyBatch) -> np.ndarray:
         n = len(keys)
         out = np.empty(n, dtype=np.int32)
@@ -466,6 +472,9 @@ class CupyStorage(SlotTableStorage):
         segs = np.empty((3, int(np.sum(value_lengths // self.block_bytes + 2))), dtype=np.int64)
         k = _plan_read(self._h, self.block_bytes, slots, lengths, segs)
         return self._gather(int(value_lengths.sum()), segs[:, :k]), lengths
+
+    def read_one(self, slot: int) -> bytes:
+        return self.read(np.array([slot], dtype=np.int32))[0]
 
     def key_of(self, slot: int) -> bytes:
         length = int(self._h.info[slot, KEY_LEN])

@@ -103,6 +103,9 @@ class TenantView:
 # (tenant id, keys, found, prefetched, value lengths, time in ns, the keys' hashes as the storage
 # computed them: listeners that index keys reuse them instead of hashing again on the read path)
 AccessListener = Callable[[int, KeyBatch, np.ndarray, np.ndarray, np.ndarray, int, np.ndarray], None]
+# The same of a read of one key (GET's), in scalars: (tenant id, key, its hash, found, prefetched,
+# value length, time in ns). Building one-key arrays for a listener costs more than the read.
+OneReadListener = Callable[[int, bytes, int, bool, bool, int, int], None]
 
 
 class Engine:
@@ -128,7 +131,11 @@ class Engine:
         self._counters = np.zeros((4, Counter.COUNT), dtype=np.int64)
         self.memory_bytes = 0
         self.listener: AccessListener | None = None
+        # Hears one-key reads instead of ``listener`` when set (its owner sets both).
+        self.one_listener: OneReadListener | None = None
         self._evicted = np.empty(_EVICT_CHUNK, dtype=np.int32)
+        fixed = storage.bytes_per_slot() + 8 + pol.bytes_per_slot()  # the expiry's 8 bytes
+        self._charge_terms = (storage.block_bytes, storage.bytes_per_block(), fixed)
 
     # -- tenants -----------------------------------------------------------------------------
 
@@ -189,8 +196,7 @@ class Engine:
         """How an entry is charged against the budget: (block bytes, bytes per block, bytes per
         entry); an entry of key and value lengths k and v costs
         ``max(1, ceil((k + v) / block bytes)) * bytes per block + bytes per entry``."""
-        fixed = self.storage.bytes_per_slot() + 8 + pol.bytes_per_slot()
-        return self.storage.block_bytes, self.storage.bytes_per_block(), fixed
+        return self._charge_terms
 
     def tenant_view(self, name: str) -> TenantView:
         row = self._counters[self.tenant_id(name)]
@@ -305,9 +311,30 @@ class Engine:
         return BatchRead(values, lengths, found, prefetched)
 
     def get(self, tenant: str, key: bytes) -> tuple[bytes | None, bool]:
-        """The value (None on a miss) and whether a prefetch had loaded it."""
-        read = self.get_many(tenant, KeyBatch.of([key]))
-        return (read.values if read.found[0] else None), bool(read.prefetched[0])
+        """The value (None on a miss) and whether a prefetch had loaded it: :meth:`get_many` of
+        one key, in scalars and three compiled calls (find, touch, read) instead of six, since
+        GET's read is most of what a GET costs."""
+        if not 0 < len(key) <= MAX_KEY_BYTES:
+            _check_keys(KeyBatch.of([key]))  # raises the batch's message
+        t = self.tenant_id(tenant)
+        slot, h = self.storage.find_one(t, key)
+        if slot >= 0 and self._ttl_entries:
+            slot = self._drop_expired_one(t, slot)
+        row = self._counters[t]
+        value, prefetched = None, False
+        if slot >= 0:
+            prefetched = bp.read_hit(self._policy, slot)
+            if prefetched:  # a first read: these bytes no longer count as an unused prefetch
+                row[Counter.PREFETCH_BYTES] -= int(self._policy.slot[slot, pol.SIZE])
+            value = self.storage.read_one(slot)
+            row[Counter.HITS] += 1
+        else:
+            row[Counter.MISSES] += 1
+        if self.one_listener is not None:
+            self.one_listener(t, key, h, slot >= 0, prefetched, len(value) if value else 0, time.time_ns())
+        elif self.listener is not None:
+            tell_as_batch(self.listener, t, key, h, slot >= 0, prefetched, len(value) if value else 0, time.time_ns())
+        return value, prefetched
 
     def exists(self, tenant: str, keys: Sequence[bytes]) -> int:
         """How many of ``keys`` are cached; a key named twice counts twice (as Redis EXISTS)."""
@@ -380,9 +407,11 @@ class Engine:
             raise InvalidInput("a key appears twice in one batch; send each key once")
         slots = self._drop_expired(t, self.storage.find(t, keys, hashes))
         if len(keys) == 1:
-            return self._set_one(
-                t, int(slots[0]), keys, values, hashes, int(charges[0]), ttl_ms, condition, prefetch, keep_ttl
-            )
+            stored_one = self._set_one(
+                t, int(slots[0]), keys.item(0), values.item(0), int(hashes[0]), int(charges[0]), ttl_ms, condition,
+                prefetch, keep_ttl,
+            )  # fmt: skip
+            return np.array([stored_one])
         present = slots >= 0
         wanted = np.ones(len(keys), dtype=np.bool_)
         if condition is Condition.IF_ABSENT or prefetch:
@@ -398,7 +427,7 @@ class Engine:
         expires = self.clock_ms() + ttl_ms if ttl_ms else 0
         for i in np.flatnonzero(wanted & present):
             kept = int(self._expires[slots[i]]) if keep_ttl else expires
-            stored[i] = self._overwrite(t, int(slots[i]), keys, values, hashes, int(i), kept)
+            stored[i] = self._overwrite(t, int(slots[i]), keys.item(i), values.item(i), int(hashes[i]), kept)
         new = np.flatnonzero(wanted & ~present)
         if len(new):
             stored[new] = self._insert_new(t, keys, values, hashes, new, expires, prefetch)
@@ -408,17 +437,17 @@ class Engine:
         self,
         t: int,
         slot: int,
-        keys: KeyBatch,
-        values: KeyBatch,
-        hashes: np.ndarray,
+        key: bytes,
+        value: bytes,
+        key_hash: int,
         charge: int,
         ttl_ms: int,
         condition: Condition,
         prefetch: bool,
         keep_ttl: bool,
-    ) -> np.ndarray:
-        """``set_many``'s decisions for one key (SET's write), in scalars: NumPy's masks and
-        reductions cost more than the write of one entry."""
+    ) -> bool:
+        """``set_many``'s decisions for one key (SET's write) found at ``slot``, in scalars:
+        NumPy's masks and reductions cost more than the write of one entry."""
         present = slot >= 0
         if condition is Condition.IF_ABSENT or prefetch:
             wanted = not present
@@ -426,18 +455,15 @@ class Engine:
             wanted = present
         else:
             wanted = True
-        if wanted and charge > self.capacity_of(t):
-            raise Overloaded(self._no_room_message(t, charge))
-        stored = np.zeros(1, dtype=np.bool_)
         if not wanted:
-            return stored
+            return False
+        if charge > self.capacity_of(t):
+            raise Overloaded(self._no_room_message(t, charge))
         expires = self.clock_ms() + ttl_ms if ttl_ms else 0
         if present:
             kept = int(self._expires[slot]) if keep_ttl else expires
-            stored[0] = self._overwrite(t, slot, keys, values, hashes, 0, kept)
-        else:
-            stored[0] = self._insert_new(t, keys, values, hashes, np.zeros(1, dtype=np.int64), expires, prefetch)[0]
-        return stored
+            return self._overwrite(t, slot, key, value, key_hash, kept)
+        return self._insert_one(t, key, value, key_hash, expires, prefetch)
 
     def set(
         self,
@@ -448,8 +474,23 @@ class Engine:
         condition: Condition = Condition.ALWAYS,
         keep_ttl: bool = False,
     ) -> bool:
-        batch, values = KeyBatch.of([key]), KeyBatch.of([value])
-        return bool(self.set_many(tenant, batch, values, ttl_ms, condition, keep_ttl=keep_ttl)[0])
+        """:meth:`set_many` of one key, validated alike, without building batches (SET's write)."""
+        charge = self.charge_of(len(key), len(value))
+        if (
+            not 0 < len(key) <= MAX_KEY_BYTES
+            or len(value) > self.config.max_value_bytes
+            or charge > self.config.memory_bytes // 4
+            or (keep_ttl and ttl_ms)
+        ):  # refused: the batch path raises its error
+            return bool(
+                self.set_many(tenant, KeyBatch.of([key]), KeyBatch.of([value]), ttl_ms, condition, keep_ttl=keep_ttl)[0]
+            )
+        self.check_ttl(ttl_ms, allow_nonpositive=False)
+        t = self.tenant_id(tenant)
+        slot, key_hash = self.storage.find_one(t, key)
+        if slot >= 0 and self._ttl_entries:
+            slot = self._drop_expired_one(t, slot)
+        return self._set_one(t, slot, key, value, key_hash, charge, ttl_ms, condition, False, keep_ttl)
 
     def insert_prefetched(self, tenant: str, key: bytes, value: bytes) -> bool:
         """Stores a prefetched value at low priority if the key is absent."""
@@ -538,6 +579,15 @@ class Engine:
     def _set_expiry(self, slot: int, expires: int) -> None:
         self._ttl_entries += int(expires != 0) - int(self._expires[slot] != 0)
         self._expires[slot] = expires
+
+    def _drop_expired_one(self, t: int, slot: int) -> int:
+        """:meth:`_drop_expired` of one live slot: -1 when it had expired (and is removed now)."""
+        expires = int(self._expires[slot])
+        if expires == 0 or expires > self.clock_ms():
+            return slot
+        self._counters[t, Counter.EXPIRED] += 1
+        self._remove(t, np.array([slot], dtype=np.int32), evicted=False)
+        return -1
 
     def _drop_expired(self, t: int, slots: np.ndarray) -> np.ndarray:
         """``slots`` with expired entries removed from the cache and replaced by -1 (lazy expiry)."""
@@ -656,24 +706,26 @@ class Engine:
             self._expires = expires
         return True
 
-    def _overwrite(
-        self, t: int, slot: int, keys: KeyBatch, values: KeyBatch, hashes: np.ndarray, i: int, expires: int
-    ) -> bool:
-        new_charge = self.charge_of(int(keys.lengths[i]), int(values.lengths[i]))
+    def _overwrite(self, t: int, slot: int, key: bytes, value: bytes, key_hash: int, expires: int) -> bool:
+        new_charge = self.charge_of(len(key), len(value))
         old_charge = int(self._policy.slot[slot, pol.SIZE])
         if new_charge > old_charge:
             # A larger value needs room: store it as a new entry, which evicts like any insert.
             self._remove(t, np.array([slot], dtype=np.int32), evicted=False)
-            return bool(self._insert_new(t, keys, values, hashes, np.array([i]), expires, False)[0])
-        self.storage.replace_value(slot, values.item(i))
-        if self._policy.slot[slot, pol.PREFETCHED] == 1:  # touch() below makes it an ordinary entry
+            return self._insert_one(t, key, value, key_hash, expires, False)
+        self.storage.replace_value(slot, value)
+        if self._policy.slot[slot, pol.PREFETCHED] == 1:  # the touch below makes it an ordinary entry
             self._counters[t, Counter.PREFETCH_BYTES] -= old_charge
-        pol.resize(self._policy, slot, new_charge)
-        pol.touch(self._policy, slot)
+        bp.rewritten(self._policy, slot, new_charge)
         self._counters[t, Counter.MEMORY] += new_charge - old_charge
         self.memory_bytes += new_charge - old_charge
         self._set_expiry(slot, expires)
         return True
+
+    def _insert_one(self, t: int, key: bytes, value: bytes, key_hash: int, expires: int, prefetch: bool) -> bool:
+        keys, values = KeyBatch.of([key]), KeyBatch.of([value])
+        hashes = np.array([key_hash], dtype=np.uint64)
+        return bool(self._insert_new(t, keys, values, hashes, np.zeros(1, dtype=np.int64), expires, prefetch)[0])
 
     def _insert_new(
         self,
@@ -714,6 +766,28 @@ class Engine:
             self._expires[kept] = expires
         stored[np.flatnonzero(admissible)[admitted]] = True
         return stored
+
+
+def tell_as_batch(
+    listener: AccessListener,
+    tenant: int,
+    key: bytes,
+    key_hash: int,
+    found: bool,
+    prefetched: bool,
+    length: int,
+    now: int,
+) -> None:
+    """A one-key read told to a batch listener, in the arrays of a batch of one."""
+    listener(
+        tenant,
+        KeyBatch.of([key]),
+        np.array([found]),
+        np.array([prefetched]),
+        np.array([length], dtype=np.uint32),
+        now,
+        np.array([key_hash], dtype=np.uint64),
+    )
 
 
 def _largest(values: np.ndarray) -> int:

@@ -7,8 +7,10 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
+from predis.services.cache.engine.hashing import hash_bytes
 from predis.services.cache.engine.slot_index import (
     SlotIndex,
+    cell_of,
     grown_slot_index,
     index_bytes_per_entry,
     index_insert,
@@ -54,7 +56,7 @@ def _key_equals(
     bs: int,
     slot: int,
     tenant: int,
-    data: np.ndarray,
+    data: np.ndarray | bytes,
     off: int,
     length: int,
 ) -> bool:
@@ -114,6 +116,54 @@ def _find(
                 out[i] = slot
                 break
             cell = index_next(ix, hashes[i], cell + 1)
+
+
+@numba.njit(cache=True)
+def _find_one(
+    info: np.ndarray,
+    blocks: np.ndarray,
+    links: np.ndarray,
+    index_hashes: np.ndarray,
+    index_slots: np.ndarray,
+    bs: int,
+    tenant: int,
+    key: bytes,
+) -> tuple[int, np.uint64]:
+    """``_find`` of one key, hashed here: GET's lookup in one compiled call (the arrays passed
+    one by one: Numba checks a tuple of arrays on every call, at several times the cost)."""
+    n = len(key)
+    h = hash_bytes(key, 0, n, tenant)
+    cell = cell_of(index_hashes, index_slots, h, -1)
+    while cell >= 0:
+        slot = index_slots[cell]
+        if _key_equals(info, blocks, links, bs, slot, tenant, key, 0, n):
+            return slot, h
+        cell = cell_of(index_hashes, index_slots, h, cell + 1)
+    return _NIL, h
+
+
+@numba.njit(cache=True)
+def _read_one(info: np.ndarray, blocks: np.ndarray, links: np.ndarray, bs: int, slot: int, out: np.ndarray) -> None:
+    """``_read`` of one slot's value into ``out`` (as long as the value)."""
+    _copy_value(blocks, links, bs, info[slot, FIRST], info[slot, KEY_LEN], info[slot, VALUE_LEN], out, 0)
+
+
+@numba.njit(cache=True, inline="always")
+def _copy_value(
+    blocks: np.ndarray, links: np.ndarray, bs: int, block: int, offset: int, vlen: int, out: np.ndarray, pos: int
+) -> None:
+    """Copies the ``vlen`` bytes at logical byte ``offset`` of the chain from ``block`` to ``out[pos:]``."""
+    while offset >= bs:
+        block = links[block]
+        offset -= bs
+    done = 0
+    while done < vlen:
+        take = min(bs - offset, vlen - done)
+        base = block * bs + offset
+        out[pos + done : pos + done + take] = blocks[base : base + take]
+        done += take
+        offset = 0
+        block = links[block]
 
 
 @numba.njit(cache=True)
@@ -221,18 +271,7 @@ def _read(a: Arrays, bs: int, slots: np.ndarray, out: np.ndarray, lengths: np.nd
         vlen = lengths[i]
         if vlen == 0:
             continue
-        block, offset = first[i], skip[i]
-        while offset >= bs:
-            block = links[block]
-            offset -= bs
-        done = 0
-        while done < vlen:
-            take = min(bs - offset, vlen - done)
-            base = block * bs + offset
-            out[pos + done : pos + done + take] = blocks[base : base + take]
-            done += take
-            offset = 0
-            block = links[block]
+        _copy_value(blocks, links, bs, first[i], skip[i], vlen, out, pos)
         pos += vlen
 
 
@@ -301,6 +340,11 @@ class NumpyStorage(SlotTableStorage):
         _find(self._a, self._index, self.block_bytes, tenant, hashes, keys.data, keys.offsets, keys.lengths, out)
         return out
 
+    def find_one(self, tenant: int, key: bytes) -> tuple[int, int]:
+        a, ix = self._a, self._index
+        slot, h = _find_one(a.info, a.blocks, a.links, ix.hashes, ix.slots, self.block_bytes, tenant, key)
+        return slot, h
+
     def insert(self, tenant: int, keys: KeyBatch, hashes: np.ndarray, values: KeyBatch) -> np.ndarray:
         out = np.empty(len(keys), dtype=np.int32)
         _insert(
@@ -337,6 +381,12 @@ class NumpyStorage(SlotTableStorage):
         lengths = np.empty(len(slots), dtype=np.uint32)
         _read(self._a, self.block_bytes, slots, out, lengths)
         return out.tobytes(), lengths
+
+    def read_one(self, slot: int) -> bytes:
+        a = self._a
+        out = np.empty(a.info[slot, VALUE_LEN], dtype=np.uint8)
+        _read_one(a.info, a.blocks, a.links, self.block_bytes, slot, out)
+        return out.tobytes()
 
     def key_of(self, slot: int) -> bytes:
         out = np.empty(int(self._a.info[slot, KEY_LEN]), dtype=np.uint8)

@@ -443,11 +443,16 @@ def forget(s: PolicyState, slot: int) -> None:
 @numba.njit(cache=True)
 def resize(s: PolicyState, slot: int, new_size: int) -> None:
     """Changes the size charged for an entry in place (an overwrite with a new value)."""
-    sl = s.slot
-    q = sl[slot, QUEUE]
+    resize_rows(s.slot, s.tenant, slot, new_size)
+
+
+@numba.njit(cache=True, inline="always")
+def resize_rows(slot_rows: np.ndarray, tenant_rows: np.ndarray, slot: int, new_size: int) -> None:
+    """:func:`resize` given the two tables it changes."""
+    q = slot_rows[slot, QUEUE]
     if q != 0:
-        s.tenant[sl[slot, OWNER], BYTES_SMALL + q - 1] += new_size - sl[slot, SIZE]
-    sl[slot, SIZE] = new_size
+        tenant_rows[slot_rows[slot, OWNER], BYTES_SMALL + q - 1] += new_size - slot_rows[slot, SIZE]
+    slot_rows[slot, SIZE] = new_size
 
 
 @numba.njit(cache=True, inline="always")

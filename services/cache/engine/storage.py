@@ -96,6 +96,10 @@ class Storage(Protocol):
         """int32 slot per key, -1 where the tenant has no such key."""
         ...
 
+    def find_one(self, tenant: int, key: bytes) -> tuple[int, int]:
+        """``find`` of one key with its ``hashes``: its slot (-1 when absent) and its hash."""
+        ...
+
     def insert(self, tenant: int, keys: KeyBatch, hashes: np.ndarray, values: KeyBatch) -> np.ndarray:
         """Stores new entries (keys not present); returns their slots. Needs free slots and blocks."""
         ...
@@ -110,6 +114,10 @@ class Storage(Protocol):
 
     def read(self, slots: np.ndarray) -> tuple[bytes, np.ndarray]:
         """Values of ``slots`` packed back to back, and their uint32 lengths (0 where slot < 0)."""
+        ...
+
+    def read_one(self, slot: int) -> bytes:
+        """The value of a live slot."""
         ...
 
     def key_of(self, slot: int) -> bytes: ...
