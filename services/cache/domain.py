@@ -228,6 +228,11 @@ class CacheDomain:
     def has_origin(self) -> bool:
         return self._fills.origin is not None
 
+    @property
+    def max_batch_keys(self) -> int:
+        """Most keys one batch read or write may name."""
+        return self._engine.config.max_batch_keys
+
     def record_durations(self, durations: CacheDurations) -> None:
         """From now on the front ends time GET and SET, and the fills each origin call, into
         ``durations`` (``request_durations.py``); until then they time nothing."""
@@ -274,6 +279,32 @@ class CacheDomain:
             return read.values, read.lengths, read.found
         fetched = await asyncio.gather(*(self._fills.fetch(tenant, keys.item(int(i))) for i in missing))
         return merge_fills(read, missing, fetched)
+
+    async def get_each(
+        self, tenant: str, keys: list[bytes], skip_origin: bool = False
+    ) -> list[bytes | None | Exception]:
+        """:meth:`get` of each of ``keys`` (distinct), in one read of the cache: a pipeline of
+        GETs. Recorded as one batch read (the same counters and events, in order); misses read
+        through the origin together, and a fill that fails is that key's failure alone, as it
+        would be one GET's. Answers each key's value, None for a miss, or the exception its fill
+        raised."""
+        if self.has_origin and self._hints.has(tenant):
+            self._prefetch_hinted(tenant, keys)
+        read = self._read(tenant, KeyBatch.of(keys))
+        results: list[bytes | None | Exception] = []
+        start = 0
+        for end, hit in zip(np.cumsum(read.lengths).tolist(), read.found.tolist(), strict=True):
+            results.append(read.values[start:end] if hit else None)
+            start = end
+        if skip_origin or not self.has_origin or read.found.all():
+            return results
+        missing = np.flatnonzero(~read.found).tolist()
+        fetched = await asyncio.gather(*(self._fills.fetch(tenant, keys[i]) for i in missing), return_exceptions=True)
+        for i, value in zip(missing, fetched, strict=True):
+            if isinstance(value, BaseException) and not isinstance(value, Exception):
+                raise value  # a cancel
+            results[i] = value
+        return results
 
     def peek(self, tenant: str, key: bytes) -> bytes | None:
         """The cached value without counting a read, touching the policy, recording an event or

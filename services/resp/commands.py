@@ -30,6 +30,7 @@ from predis.services.resp.replies import NULL_ARRAY, OK, QUEUED, Encoded, Reply,
 from predis.services.resp.server_commands import HANDLERS as SERVER_HANDLERS
 from predis.services.resp.session import Session
 from predis.services.resp.string_commands import HANDLERS as STRING_HANDLERS
+from predis.services.resp.string_commands import get_each
 from predis.services.runtime import errors
 
 log = logging.getLogger(__name__)
@@ -230,6 +231,49 @@ class CommandTable:
                 timed.record_since(session.tenant, started)
             if ctx.monitors and "admin" not in command.flags:
                 feed_monitors(ctx, session, args)
+
+    def answers_gets_together(self, ctx: RespContext, session: Session) -> bool:
+        """Whether a pipeline's run of GETs may be answered by :meth:`run_gets`: nothing stands in
+        the way that checks or tells of each command on its own (authentication still to come,
+        MULTI, MONITOR, per-tenant request rates, a CLIENT PAUSE)."""
+        return (
+            session.authenticated
+            and session.transaction is None
+            and not ctx.monitors
+            and not ctx.domain.limits_requests
+            and ctx.pauses.holding(session.tenant) is None
+        )
+
+    async def run_gets(self, ctx: RespContext, session: Session, run: list[Args]) -> list[Reply]:
+        """The replies to a run of pipelined GETs (each ``GET key``, ``answers_gets_together``),
+        those :meth:`dispatch` gives one by one, from one read of the cache: a GET costs most of
+        its time in the read, and a batch read costs little more than one. One by one after all
+        when a key is named twice or reserved, or the batch is refused before it reads."""
+        command = self.commands[b"get"]
+        durations = ctx.domain.durations
+        timed = durations.resp_commands.get(command.name) if durations is not None else None
+        started = time.perf_counter_ns()
+        try:
+            results = await get_each(ctx, session, [args[1] for args in run])
+        except errors.DomainError:  # refused whole (a key too long), before anything was read
+            results = None
+        if results is None:
+            return [await self.run(ctx, session, command, args) for args in run]
+        session.last_command = command.name
+        session.argv_bytes = sum(map(len, run[-1]))
+        ctx.stats.commands_processed += len(run)
+        replies: list[Reply] = []
+        for result in results:
+            if isinstance(result, errors.DomainError):
+                replies.append(error_reply(result))
+            elif isinstance(result, Exception):
+                log.error("a get command failed", exc_info=result)
+                replies.append(err(f"internal error in the server running '{command.name}'; its log has the details"))
+            else:
+                replies.append(result)
+            if timed is not None:  # each waited for the whole read
+                timed.record_since(session.tenant, started)
+        return replies
 
     async def run_transaction(self, ctx: RespContext, session: Session) -> Reply:
         """EXEC: the queued commands, each reply encoded in the protocol of the moment it ran

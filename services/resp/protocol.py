@@ -282,6 +282,23 @@ class RequestParser:
             return frame
         return self.scanner.next_request(authenticated)
 
+    @property
+    def has_ready(self) -> bool:
+        """Whether requests hiredis read are waiting to be taken."""
+        return bool(self._ready)
+
+    def next_reads_of(self, name: bytes, limit: int) -> list[list[bytes]]:
+        """The requests read and ready to run next that are ``name`` (lower case) with one
+        argument, up to ``limit`` and up to the first that is not: a pipeline's run of GETs.
+        Only frames hiredis read are looked at (an authenticated connection's)."""
+        ready, run = self._ready, list[list[bytes]]()
+        while ready and len(run) < limit:
+            frame = ready[0]
+            if len(frame) != 2 or frame[0].lower() != name:
+                break
+            run.append(ready.popleft())
+        return run
+
     def _hiredis_frames(self, data: bytes) -> list[list[bytes]] | None:
         """The frames ``data`` holds if it is exactly a run of whole canonical multibulk frames
         (what the scanner would read too), else None and the scanner reads it.

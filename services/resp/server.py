@@ -8,6 +8,10 @@ is most of what a request costs in Python. A command that must wait (a miss read
 origin, a CLIENT PAUSE, a full socket buffer) finishes in a task, and the connection is read no
 further until it has: it holds its own buffers, bounded by the query buffer limit and flow
 control, and nobody else's.
+
+A run of GETs in one read (a pipeline's, ``redis-benchmark -P``) is answered from one read of the
+cache (``CommandTable.run_gets``) when nothing needs each checked on its own: the replies,
+counters and events are those of the GETs one by one, at a fraction of the cost.
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ class RespConnection(asyncio.Protocol):
         self.server, self.ctx, self.table = server, server.ctx, server.table
         settings = self.ctx.settings
         self.parser = RequestParser(settings.proto_max_bulk_len, settings.query_buffer_limit)
+        self.get_run = min(TURN_COMMANDS, server.ctx.domain.max_batch_keys)  # GETs answered in one read
         self.transport: asyncio.Transport | None = None
         self.session: Session | None = None
         self.answering = False  # between a read and its replies written (close lets it finish)
@@ -195,7 +200,7 @@ class RespConnection(asyncio.Protocol):
         assert session is not None
         self.answering = True
         out: list[bytes] = []
-        answered = 0
+        since_turn = 0  # commands answered since the loop last turned to the others
         try:
             while not session.closing:
                 try:
@@ -211,19 +216,25 @@ class RespConnection(asyncio.Protocol):
                 if not args:
                     continue
                 session.last_active = time.monotonic()
-                reply = await self.table.dispatch(self.ctx, session, args)
-                if session.dropped:
-                    session.closing = True
-                    return  # as Redis: what this read had answered is dropped too
-                if session.reply_wanted:
-                    encode_into(reply, session.resp3, out)
-                self._take_pushed(out)  # after the reply they came during, as Redis appends them
-                session.command_done()
-                answered += 1
-                if len(out) >= FLUSH_PIECES or answered % TURN_COMMANDS == 0:
+                run = self._gets_after(args)
+                if run:
+                    replies = await self.table.run_gets(self.ctx, session, run)
+                else:
+                    replies = [await self.table.dispatch(self.ctx, session, args)]
+                    if session.dropped:
+                        session.closing = True
+                        return  # as Redis: what this read had answered is dropped too
+                for reply in replies:
+                    if session.reply_wanted:
+                        encode_into(reply, session.resp3, out)
+                    self._take_pushed(out)  # after the reply they came during, as Redis appends them
+                    session.command_done()
+                since_turn += len(replies)
+                if len(out) >= FLUSH_PIECES or since_turn >= TURN_COMMANDS:
                     await self._write(out)
                     out = []
-                if answered % TURN_COMMANDS == 0:
+                if since_turn >= TURN_COMMANDS:
+                    since_turn = 0
                     await asyncio.sleep(0)  # a long pipeline lets the other connections have a turn
             session.buffered_bytes = parser.buffered_bytes
             self._take_pushed(out)
@@ -234,6 +245,16 @@ class RespConnection(asyncio.Protocol):
             self._take_pushed(left)  # lines that came while the last write waited for the client
             if left:
                 self._send_pushed(b"".join(left))
+
+    def _gets_after(self, args: list[bytes]) -> list[list[bytes]]:
+        """``args`` and the GETs read right after it, when it is a GET that starts a run of them
+        which may be answered together (``CommandTable.run_gets``); else nothing."""
+        if len(args) != 2 or args[0].lower() != b"get" or not self.parser.has_ready:
+            return []
+        if not self.table.answers_gets_together(self.ctx, self.session):
+            return []
+        run = self.parser.next_reads_of(b"get", self.get_run - 1)
+        return [args, *run] if run else []
 
     def _take_pushed(self, out: list[bytes]) -> None:
         """Moves the MONITOR lines waiting for this client to the end of ``out``."""

@@ -18,6 +18,7 @@ from predis.services.cache.domain import Condition
 from predis.services.cache.engine.storage import KeyBatch
 from predis.services.resp.arguments import LLONG_MAX, LLONG_MIN, option, to_int, to_long_double
 from predis.services.resp.context import Args, Handler, RespContext
+from predis.services.resp.databases import ReservedKey
 from predis.services.resp.replies import NOT_AN_INTEGER, OK, SYNTAX_ERROR, Reply, err, error
 from predis.services.resp.session import Session
 
@@ -122,6 +123,20 @@ class _NotAnInteger(Exception):
 
 async def get(ctx: RespContext, session: Session, args: Args) -> Reply:
     return await _read(ctx, session, session.database.key(args[1]))
+
+
+async def get_each(ctx: RespContext, session: Session, keys: list[bytes]) -> list[bytes | None | Exception] | None:
+    """GET of each of ``keys``, a pipeline's run (``CommandTable.run_gets``), in one read: each
+    value, None for a miss, or the exception its read through the origin raised. None when the
+    run must be answered one by one: a key named twice (a miss read through would make the
+    second one a hit) or reserved."""
+    try:
+        stored = [session.database.key(key) for key in keys]
+    except ReservedKey:
+        return None
+    if len(set(stored)) != len(stored):
+        return None
+    return await ctx.domain.get_each(session.tenant, stored, skip_origin=not _reads_through(session))
 
 
 async def set_(ctx: RespContext, session: Session, args: Args) -> Reply:

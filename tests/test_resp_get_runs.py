@@ -1,0 +1,157 @@
+"""Runs of pipelined GETs, answered from one read of the cache: the same replies, counters,
+events and read-through as the GETs answered one by one."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+
+import pytest
+import test_resp_harness
+from test_resp_harness import PredisResp, RawClient, RedisServer, command
+
+# The shared fixtures, by name (pytest finds them here).
+predis = test_resp_harness.predis
+redis_server = test_resp_harness.redis_server
+
+
+class KeyedOrigin:
+    """An origin that answers ``value of KEY``, fails for keys starting ``broken`` and holds no
+    keys starting ``absent``; counts its calls per key."""
+
+    def __init__(self) -> None:
+        self.calls: dict[bytes, int] = {}
+        self.lock = threading.Lock()
+
+    def fetch(self, tenant: str, key: bytes) -> bytes | None:
+        with self.lock:
+            self.calls[key] = self.calls.get(key, 0) + 1
+        if key.startswith(b"broken"):
+            raise ConnectionError("database is down")
+        return None if key.startswith(b"absent") else b"value of " + key
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+def with_origin() -> Iterator[tuple[PredisResp, KeyedOrigin]]:
+    origin = KeyedOrigin()
+    server = PredisResp(origin=origin).start()
+    yield server, origin
+    server.stop()
+
+
+def _pipeline(port: int, script: list[list[str]]) -> list[bytes]:
+    """Every request in one write; the replies read back one by one."""
+    client = RawClient(port)
+    try:
+        client.send(b"".join(command(*args) for args in script))
+        return [client.reply() for _ in script]
+    finally:
+        client.close()
+
+
+def _pipeline_bytes(port: int, script: list[list[str]]) -> bytes:
+    """Every request and a QUIT in one write; every byte answered until the server closes."""
+    client = RawClient(port)
+    try:
+        client.send(b"".join(command(*args) for args in [*script, ["QUIT"]]))
+        out, closed = client.until_closed(5.0)
+        assert closed
+        return out
+    finally:
+        client.close()
+
+
+def _stats(port: int) -> dict[str, int]:
+    """INFO stats's counters, from one INFO call."""
+    client = RawClient(port)
+    try:
+        text = client.call("INFO", "stats").decode()
+    finally:
+        client.close()
+    return {name: int(value) for name, value in re.findall(r"^(\w+):(\d+)\r$", text, re.MULTILINE)}
+
+
+def test_a_pipeline_of_gets_answers_as_redis_does(predis: PredisResp, redis_server: RedisServer) -> None:
+    script = [
+        ["SET", "a", "1"],
+        ["SET", "b", "2"],
+        ["SET", "", "empty key"],
+        *(["GET", key] for key in ("a", "b", "missing", "a", "", "b")),  # a key twice: one by one
+        *(["GET", key] for key in ("a", "b", "c", "")),
+        ["CLIENT", "REPLY", "SKIP"],
+        *(["GET", key] for key in ("a", "b", "c")),  # the first reply skipped
+        ["SELECT", "1"],
+        ["SET", "a", "in db 1"],
+        *(["get", key] for key in ("a", "b")),
+        ["MULTI"],
+        *(["GET", key] for key in ("a", "b")),  # queued, not run together
+        ["EXEC"],
+        ["SELECT", "0"],
+        *(["GET", key] for key in ("a", "b")),
+    ]
+    outputs = []
+    for port in (predis.port, redis_server.port):
+        RawClient(port).call("FLUSHALL")
+        outputs.append(_pipeline_bytes(port, script))
+    assert outputs[0] == outputs[1]
+    assert outputs[0].count(b"$1\r\n1\r\n") == 4  # GET a in db 0, answered but once skipped
+
+
+def test_a_run_counts_each_get_as_a_command_and_a_read(predis: PredisResp, monkeypatch: pytest.MonkeyPatch) -> None:
+    client = RawClient(predis.port)
+    try:
+        client.call("FLUSHALL")
+        client.call("MSET", "k1", "v", "k2", "v")
+    finally:
+        client.close()
+    assert predis.domain is not None
+    reads: list[list[bytes]] = []
+    get_each = predis.domain.get_each
+
+    async def spied(tenant: str, keys: list[bytes], skip_origin: bool = False) -> list[bytes | None | Exception]:
+        reads.append(keys)
+        return await get_each(tenant, keys, skip_origin)
+
+    monkeypatch.setattr(predis.domain, "get_each", spied)
+    before = _stats(predis.port)
+    replies = _pipeline(predis.port, [["GET", "k1"], ["GET", "k2"], ["GET", "k3"], ["GET", "k4"]])
+    assert replies == [b"$1\r\nv\r\n", b"$1\r\nv\r\n", b"$-1\r\n", b"$-1\r\n"]
+    assert reads == [[b"k1", b"k2", b"k3", b"k4"]]  # one read for the four
+    after = _stats(predis.port)
+    # The INFO call between is one command too.
+    assert after["total_commands_processed"] - before["total_commands_processed"] == 4 + 1
+    assert after["keyspace_hits"] - before["keyspace_hits"] == 2
+    assert after["keyspace_misses"] - before["keyspace_misses"] == 2
+
+
+def test_misses_in_a_run_read_through_and_a_failing_fill_is_that_get_s_error_alone(
+    with_origin: tuple[PredisResp, KeyedOrigin],
+) -> None:
+    server, origin = with_origin
+    alone = RawClient(server.port).call("GET", "broken-alone")
+    assert alone.startswith(b"-")  # what one GET whose fill fails answers
+    replies = _pipeline(server.port, [["GET", key] for key in ("one", "broken-1", "absent", "two")])
+    assert replies == [
+        b"$12\r\nvalue of one\r\n",
+        alone.replace(b"broken-alone", b"broken-1"),
+        b"$-1\r\n",
+        b"$12\r\nvalue of two\r\n",
+    ]
+    assert origin.calls == {b"broken-alone": 1, b"one": 1, b"broken-1": 1, b"absent": 1, b"two": 1}
+    # The fills were stored: the same run again is answered from the cache.
+    again = _pipeline(server.port, [["GET", "one"], ["GET", "two"]])
+    assert again == [b"$12\r\nvalue of one\r\n", b"$12\r\nvalue of two\r\n"]
+    assert origin.calls[b"one"] == origin.calls[b"two"] == 1
+
+
+def test_a_key_named_twice_in_a_run_misses_once_and_then_hits(with_origin: tuple[PredisResp, KeyedOrigin]) -> None:
+    server, origin = with_origin
+    replies = _pipeline(server.port, [["GET", "twice"], ["GET", "other"], ["GET", "twice"]])
+    assert replies == [b"$14\r\nvalue of twice\r\n", b"$14\r\nvalue of other\r\n", b"$14\r\nvalue of twice\r\n"]
+    assert origin.calls == {b"twice": 1, b"other": 1}
+    stats = _stats(server.port)
+    assert (stats["keyspace_misses"], stats["keyspace_hits"]) == (2, 1)
