@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import pytest
 import test_resp_harness
 from hypothesis import HealthCheck, given, settings
@@ -25,6 +26,7 @@ from predis.services.resp.replies import (
     SetReply,
     Status,
     Verbatim,
+    bulk_array,
     encode,
 )
 
@@ -216,3 +218,15 @@ def test_the_server_answers_or_closes_and_stays_up(data: bytes, predis: PredisRe
 def test_replies_encode_as_redis_writes_them(reply: object, resp2: bytes, resp3: bytes) -> None:
     assert encode(reply, resp3=False) == resp2
     assert encode(reply, resp3=True) == resp3
+
+
+@settings(deadline=None)  # the first example compiles the encoder
+@given(st.lists(st.one_of(st.none(), st.binary(max_size=300)), max_size=40), st.booleans())
+def test_an_array_of_bulk_strings_encodes_as_its_values_do(values: list[bytes | None], resp3: bool) -> None:
+    """MGET's reply, encoded whole from the packed values (``bulk_array``), is the encoding of
+    the list of its values; a long value's length takes more digits."""
+    values = [*values, b"x" * 123_456]
+    blob = b"".join(v for v in values if v is not None)
+    lengths = np.array([0 if v is None else len(v) for v in values], dtype=np.uint32)
+    found = np.array([v is not None for v in values])
+    assert bulk_array(blob, lengths, found, resp3) == encode(values, resp3)

@@ -47,7 +47,8 @@ class Database:
         if self.prefix:
             prefix = self.prefix
             return [prefix + key for key in keys]
-        return [self.key(key) for key in keys]
+        # ``key`` for each, its common case inline (MGET's keys: a method call costs more).
+        return [key if key and key[:2] != RESERVED else self.key(key) for key in keys]
 
     def owns(self, stored: bytes) -> bool:
         """Whether a stored key belongs to this database."""

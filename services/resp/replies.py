@@ -15,6 +15,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numba
+import numpy as np
+
 Reply = Any  # one of the types ``encode`` knows; Any because replies nest
 
 
@@ -80,6 +83,58 @@ def err(message: str) -> ErrorReply:
 
 SYNTAX_ERROR = err("syntax error")
 NOT_AN_INTEGER = err("value is not an integer or out of range")
+
+
+def bulk_array(values: bytes, lengths: np.ndarray, found: np.ndarray, resp3: bool) -> Encoded:
+    """The array of bulk strings packed back to back in ``values`` (``lengths`` each), a null
+    where not ``found``: MGET's reply, encoded in one compiled call instead of a Python call
+    per value."""
+    n = len(lengths)
+    out = np.empty(len(values) + 24 * (n + 1), dtype=np.uint8)  # 24: the longest header of one
+    used = _encode_bulk_array(
+        np.frombuffer(values, dtype=np.uint8),
+        lengths.astype(np.int64),
+        found,
+        np.frombuffer(b"_\r\n" if resp3 else b"$-1\r\n", dtype=np.uint8),
+        out,
+    )
+    return Encoded(out[:used].tobytes())
+
+
+@numba.njit(cache=True, inline="always")
+def _put_line(out: np.ndarray, at: int, mark: int, number: int) -> int:
+    """Writes ``mark``, ``number`` in decimal and CRLF at ``out[at:]``; answers where it ended."""
+    out[at] = mark
+    at += 1
+    digits = 1
+    while number >= 10**digits:
+        digits += 1
+    for i in range(digits - 1, -1, -1):
+        out[at + i] = 48 + number % 10
+        number //= 10
+    at += digits
+    out[at], out[at + 1] = 13, 10
+    return at + 2
+
+
+@numba.njit(cache=True)
+def _encode_bulk_array(
+    values: np.ndarray, lengths: np.ndarray, found: np.ndarray, null: np.ndarray, out: np.ndarray
+) -> int:
+    at = _put_line(out, 0, 42, len(lengths))  # '*'
+    start = 0
+    for i in range(len(lengths)):
+        if not found[i]:
+            out[at : at + len(null)] = null
+            at += len(null)
+            continue
+        n = lengths[i]
+        at = _put_line(out, at, 36, n)  # '$'
+        out[at : at + n] = values[start : start + n]
+        out[at + n], out[at + n + 1] = 13, 10
+        at += n + 2
+        start += n
+    return at
 
 
 def encode(reply: Reply, resp3: bool) -> bytes:

@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
-
 from predis.services.cache.domain import Condition
 from predis.services.cache.engine.storage import KeyBatch
 from predis.services.resp.arguments import LLONG_MAX, LLONG_MIN, option, to_int, to_long_double
 from predis.services.resp.context import Args, Handler, RespContext
 from predis.services.resp.databases import ReservedKey
-from predis.services.resp.replies import NOT_AN_INTEGER, OK, SYNTAX_ERROR, Reply, err, error
+from predis.services.resp.replies import NOT_AN_INTEGER, OK, SYNTAX_ERROR, Reply, bulk_array, err, error
 from predis.services.resp.session import Session
 
 OVERFLOW = err("increment or decrement would overflow")
@@ -261,13 +259,7 @@ async def mget(ctx: RespContext, session: Session, args: Args) -> Reply:
     values, lengths, found = await ctx.domain.get_many(
         session.tenant, KeyBatch.of(keys), skip_origin=not _reads_through(session)
     )
-    ends = np.cumsum(lengths).tolist()
-    replies: list[bytes | None] = []
-    start = 0
-    for end, hit in zip(ends, found.tolist(), strict=True):
-        replies.append(values[start:end] if hit else None)
-        start = end
-    return replies
+    return bulk_array(values, lengths, found, session.resp3)
 
 
 def _pairs(session: Session, args: Args) -> dict[bytes, bytes] | None:

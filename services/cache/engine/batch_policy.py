@@ -68,6 +68,22 @@ def rewritten(s: pol.PolicyState, slot: int, new_size: int) -> None:
 
 
 @numba.njit(cache=True)
+def admission_of(s: pol.PolicyState, t: int, size: int, h: np.uint64, prefetch: bool) -> tuple[bool, bool]:
+    """:func:`take_ghosts` and :func:`can_admit_many` of one new entry in one compiled call:
+    whether the ghost remembered it (never for a prefetch), and whether it may enter at all."""
+    ghost_hit = False
+    if not prefetch and s.meta[pol.KIND] == pol.S3FIFO:
+        ghost_hit = pol.ghost_take(s, h)
+    return ghost_hit, pol.can_admit(s, t, size)
+
+
+@numba.njit(cache=True)
+def admit_one(s: pol.PolicyState, t: int, slot: int, size: int, h: np.uint64, ghost_hit: bool, prefetch: bool) -> bool:
+    """:func:`admit_many` of one entry."""
+    return pol.admit(s, t, slot, size, h, ghost_hit, prefetch)
+
+
+@numba.njit(cache=True)
 def can_admit_many(s: pol.PolicyState, t: int, sizes: np.ndarray) -> np.ndarray:
     out = np.empty(len(sizes), dtype=np.bool_)
     for i in range(len(sizes)):

@@ -442,6 +442,10 @@ class CupyStorage(SlotTableStorage):
         self._index_add(cp.asarray(np.ascontiguousarray(hashes)), d_out, n)
         return out
 
+    def insert_one(self, tenant: int, key: bytes, key_hash: int, value: bytes) -> int:
+        hashes = np.array([key_hash], dtype=np.uint64)
+        return int(self.insert(tenant, KeyBatch.of([key]), hashes, KeyBatch.of([value]))[0])
+
     def replace_value(self, slot: int, value: bytes) -> None:
         bs = self.block_bytes
         data = np.frombuffer(value, dtype=np.uint8)

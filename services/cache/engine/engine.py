@@ -189,8 +189,7 @@ class Engine:
         entries = int(self._counters[tenant, Counter.ENTRIES])
         if not entries:
             return 0
-        row = self._policy.tenant[tenant]
-        return int(row[pol.BYTES_SMALL] + row[pol.BYTES_MAIN]) // entries  # pol.used
+        return self._used(tenant) // entries
 
     def charge_terms(self) -> tuple[int, int, int]:
         """How an entry is charged against the budget: (block bytes, bytes per block, bytes per
@@ -364,10 +363,7 @@ class Engine:
         """The cached value, read without counting a read, refreshing the policy or telling the
         listener (for read-modify-write commands); None when not cached."""
         slot = self._find_one(tenant, key)
-        if slot < 0:
-            return None
-        value, _ = self.storage.read(np.array([slot], dtype=np.int32))
-        return value
+        return self.storage.read_one(slot) if slot >= 0 else None
 
     def keys(self, tenant: str) -> list[bytes]:
         """Every live (unexpired) key of ``tenant``, in no particular order."""
@@ -563,10 +559,11 @@ class Engine:
         return max(1, -(-(key_length + value_length) // block_bytes)) * per_block + fixed
 
     def _find_one(self, tenant: str, key: bytes) -> int:
-        batch = KeyBatch.of([key])
-        _check_keys(batch)
+        if not 0 < len(key) <= MAX_KEY_BYTES:
+            _check_keys(KeyBatch.of([key]))  # raises the batch's message
         t = self.tenant_id(tenant)
-        return int(self._drop_expired(t, self.storage.find(t, batch, self.storage.hashes(t, batch)))[0])
+        slot, _ = self.storage.find_one(t, key)
+        return self._drop_expired_one(t, slot) if slot >= 0 and self._ttl_entries else slot
 
     def _live_slots(self, t: int) -> np.ndarray:
         """``t``'s slots whose entries have not expired (expired ones stay for the sweep)."""
@@ -638,7 +635,7 @@ class Engine:
         """Evicts ``t``'s entries (only ``t``'s) and grows the backend until entries costing
         ``charge`` bytes, ``slots`` slots and ``blocks`` blocks fit; refuses, changing nothing,
         when even all of ``t``'s entries would not make enough room."""
-        used = int(pol.used(self._policy, t))
+        used = self._used(t)
         over_budget = max(0, self.memory_bytes + charge - self.config.memory_bytes)
         target = min(int(self._policy.tenant[t, pol.CAPACITY]) - charge, used - over_budget)
         if target < 0:
@@ -650,6 +647,11 @@ class Engine:
             if used == 0:
                 raise Overloaded(self._no_room_message(t, charge))
             self._evict(t, used - max(charge, used // 64))
+
+    def _used(self, t: int) -> int:
+        """``pol.used``, read from the tenant's row (a compiled call costs more than the sum)."""
+        row = self._policy.tenant[t]
+        return int(row[pol.BYTES_SMALL] + row[pol.BYTES_MAIN])
 
     def _no_room_message(self, t: int, charge: int) -> str:
         """Why ``charge`` bytes do not fit: more than the tenant can ever hold, or memory that other
@@ -723,9 +725,27 @@ class Engine:
         return True
 
     def _insert_one(self, t: int, key: bytes, value: bytes, key_hash: int, expires: int, prefetch: bool) -> bool:
-        keys, values = KeyBatch.of([key]), KeyBatch.of([value])
-        hashes = np.array([key_hash], dtype=np.uint64)
-        return bool(self._insert_new(t, keys, values, hashes, np.zeros(1, dtype=np.int64), expires, prefetch)[0])
+        """:meth:`_insert_new` of one entry, in scalars: the same checks, evictions and counts."""
+        charge = self.charge_of(len(key), len(value))
+        ghost_hit, admissible = bp.admission_of(self._policy, t, charge, np.uint64(key_hash), prefetch)
+        if not admissible:
+            return False
+        blocks = max(1, -(-(len(key) + len(value)) // self.storage.block_bytes))  # blocks_needed of one
+        self._make_room(t, charge, 1, blocks)
+        slot = self.storage.insert_one(t, key, key_hash, value)
+        if not bp.admit_one(self._policy, t, slot, charge, np.uint64(key_hash), ghost_hit, prefetch):
+            self.storage.erase(np.array([slot], dtype=np.int32))
+            return False
+        row = self._counters[t]
+        row[Counter.ENTRIES] += 1
+        row[Counter.MEMORY] += charge
+        if prefetch:
+            row[Counter.PREFETCH_BYTES] += charge
+        self.memory_bytes += charge
+        if expires:
+            self._ttl_entries += 1
+            self._expires[slot] = expires
+        return True
 
     def _insert_new(
         self,

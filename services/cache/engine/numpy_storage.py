@@ -216,6 +216,45 @@ def _insert(
 
 
 @numba.njit(cache=True)
+def _insert_one(
+    meta: np.ndarray,
+    blocks: np.ndarray,
+    links: np.ndarray,
+    free_blocks: np.ndarray,
+    info: np.ndarray,
+    free_slots: np.ndarray,
+    index_hashes: np.ndarray,
+    index_slots: np.ndarray,
+    index_filled: np.ndarray,
+    bs: int,
+    tenant: int,
+    h: np.uint64,
+    key: np.ndarray,
+    value: np.ndarray,
+) -> int:
+    """``_insert`` of one entry (the arrays passed one by one, as ``_find_one``'s); its slot."""
+    out = np.empty(1, dtype=np.int32)
+    hashes = np.empty(1, dtype=np.uint64)
+    hashes[0] = h
+    zero = np.zeros(1, dtype=np.int64)
+    _insert(
+        Arrays(meta, blocks, links, free_blocks, info, free_slots),
+        SlotIndex(index_hashes, index_slots, index_filled),
+        bs,
+        tenant,
+        hashes,
+        key,
+        zero,
+        np.full(1, len(key), dtype=np.int64),
+        value,
+        zero,
+        np.full(1, len(value), dtype=np.int64),
+        out,
+    )
+    return out[0]
+
+
+@numba.njit(cache=True)
 def _replace_value(a: Arrays, bs: int, slot: int, value: np.ndarray) -> None:
     klen = a.info[slot, KEY_LEN]
     need = max(1, (klen + len(value) + bs - 1) // bs)
@@ -363,6 +402,27 @@ class NumpyStorage(SlotTableStorage):
         )
         self._hashes[out] = hashes
         return out
+
+    def insert_one(self, tenant: int, key: bytes, key_hash: int, value: bytes) -> int:
+        a, ix = self._a, self._index
+        slot = _insert_one(
+            a.meta,
+            a.blocks,
+            a.links,
+            a.free_blocks,
+            a.info,
+            a.free_slots,
+            ix.hashes,
+            ix.slots,
+            ix.filled,
+            self.block_bytes,
+            tenant,
+            np.uint64(key_hash),
+            np.frombuffer(key, dtype=np.uint8),
+            np.frombuffer(value, dtype=np.uint8),
+        )
+        self._hashes[slot] = key_hash
+        return int(slot)
 
     def replace_value(self, slot: int, value: bytes) -> None:
         _replace_value(self._a, self.block_bytes, slot, np.frombuffer(value, dtype=np.uint8))

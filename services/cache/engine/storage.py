@@ -43,7 +43,7 @@ class KeyBatch:
             key = items[0]
             lengths = np.array([len(key)], dtype=np.int64)
             return cls(np.frombuffer(key, dtype=np.uint8), np.zeros(1, dtype=np.int64), lengths)
-        return cls.from_blob(b"".join(items), np.array([len(k) for k in items], dtype=np.int64))
+        return cls.from_blob(b"".join(items), np.fromiter(map(len, items), dtype=np.int64, count=len(items)))
 
     def __len__(self) -> int:
         return len(self.lengths)
@@ -102,6 +102,10 @@ class Storage(Protocol):
 
     def insert(self, tenant: int, keys: KeyBatch, hashes: np.ndarray, values: KeyBatch) -> np.ndarray:
         """Stores new entries (keys not present); returns their slots. Needs free slots and blocks."""
+        ...
+
+    def insert_one(self, tenant: int, key: bytes, key_hash: int, value: bytes) -> int:
+        """``insert`` of one entry; its slot."""
         ...
 
     def replace_value(self, slot: int, value: bytes) -> None:
