@@ -313,8 +313,7 @@ class Engine:
         """The value (None on a miss) and whether a prefetch had loaded it: :meth:`get_many` of
         one key, in scalars and three compiled calls (find, touch, read) instead of six, since
         GET's read is most of what a GET costs."""
-        if not 0 < len(key) <= MAX_KEY_BYTES:
-            _check_keys(KeyBatch.of([key]))  # raises the batch's message
+        _check_key(key)
         t = self.tenant_id(tenant)
         slot, h = self.storage.find_one(t, key)
         if slot >= 0 and self._ttl_entries:
@@ -559,8 +558,7 @@ class Engine:
         return max(1, -(-(key_length + value_length) // block_bytes)) * per_block + fixed
 
     def _find_one(self, tenant: str, key: bytes) -> int:
-        if not 0 < len(key) <= MAX_KEY_BYTES:
-            _check_keys(KeyBatch.of([key]))  # raises the batch's message
+        _check_key(key)
         t = self.tenant_id(tenant)
         slot, _ = self.storage.find_one(t, key)
         return self._drop_expired_one(t, slot) if slot >= 0 and self._ttl_entries else slot
@@ -815,6 +813,12 @@ def _largest(values: np.ndarray) -> int:
     if len(values) == 1:
         return int(values[0])
     return int(values.max()) if len(values) else 0
+
+
+def _check_key(key: bytes) -> None:
+    """:func:`_check_keys` of one key, without building a batch for a key that passes."""
+    if not 0 < len(key) <= MAX_KEY_BYTES:
+        _check_keys(KeyBatch.of([key]))  # raises the batch's message
 
 
 def _check_keys(keys: KeyBatch) -> None:
