@@ -219,7 +219,8 @@ def test_per_tenant_threshold_calibration_recalibrates_the_serving_model(tmp_pat
     rows = candidate_rows(orm[2_030_000:2_031_000]).features
     before, after = open_model_dir(str(base))[1].score(rows), open_model_dir(str(tmp_path / "acme"))[1].score(rows)
     assert not np.allclose(before, after)  # recalibrated...
-    assert np.array_equal(np.argsort(before, kind="stable"), np.argsort(after, kind="stable"))  # ...same ranking
+    # ...same ranking: in float32 two scores 1e-7 apart may become one, so the order is kept, not the ties
+    assert np.all(np.diff(after[np.argsort(before, kind="stable")]) >= 0)
 
 
 # -- settings ----------------------------------------------------------------------------------
