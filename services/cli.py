@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 from pathlib import Path
 
 from predis.plugins.listing import add_parser as add_plugins_parser
+from predis.services.runtime import event_loop
 from predis.services.runtime.settings import (
     DEFAULT_PORTS,
     SERVICES,
@@ -40,13 +40,13 @@ def _run_service(args: argparse.Namespace) -> int:
             from predis.services.cache.server import main as cache_main
             from predis.services.cache.settings import CacheSettings
 
-            asyncio.run(cache_main(CacheSettings.from_env(os.environ, args.listen)))
+            event_loop.run(cache_main(CacheSettings.from_env(os.environ, args.listen)), os.environ)
             return 0
         if args.service == "predictor":
             from predis.services.predictor.server import main as predictor_main
             from predis.services.predictor.settings import PredictorSettings
 
-            asyncio.run(predictor_main(PredictorSettings.from_env(os.environ, args.listen)))
+            event_loop.run(predictor_main(PredictorSettings.from_env(os.environ, args.listen)), os.environ)
             return 0
         settings = ServerSettings.from_env(args.service, os.environ, args.listen)
     except (SettingsError, PluginError) as error:
@@ -56,7 +56,7 @@ def _run_service(args: argparse.Namespace) -> int:
         from predis.services.drift.server import main
     else:
         from predis.services.retrainer.server import main
-    asyncio.run(main(settings))
+    event_loop.run(main(settings), os.environ)
     return 0
 
 
@@ -76,7 +76,10 @@ def _dashboard(args: argparse.Namespace) -> int:
         print(f"predis dashboard: {error}", file=sys.stderr)
         return 2
     try:
-        asyncio.run(main(settings))
+        event_loop.run(main(settings), os.environ)
+    except SettingsError as error:  # PREDIS_EVENT_LOOP
+        print(f"predis dashboard: {error}", file=sys.stderr)
+        return 2
     except OSError as error:  # the address is taken, or not this machine's
         print(f"predis dashboard: cannot listen on {settings.listen}: {error}", file=sys.stderr)
         return 1

@@ -4,6 +4,7 @@ both the sync and the async SDK can call them from a test."""
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from concurrent.futures import Future
@@ -30,6 +31,7 @@ from predis.services.predictor.batching import MicroBatcher
 from predis.services.predictor.registry import ModelRegistry
 from predis.services.retrainer import server as retrainer_server
 from predis.services.retrainer.jobs import JobBook
+from predis.services.runtime.event_loop import new_event_loop
 from predis.services.runtime.metrics import ServiceMeters
 from predis.services.runtime.server import RunningServer
 from predis.services.runtime.settings import ServerSettings
@@ -45,7 +47,7 @@ class LoopThread:
     from a test: ``run`` a coroutine in it, ``call`` a function in it."""
 
     def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
+        self.loop = new_event_loop(os.environ)  # the services' loop (PREDIS_EVENT_LOOP)
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
 
     def start_loop(self) -> None:

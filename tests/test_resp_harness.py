@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shutil
 import socket
 import subprocess
@@ -23,6 +24,7 @@ from predis.services.cache.engine.engine import Engine, EngineConfig
 from predis.services.cache.engine.numpy_storage import NumpyStorage
 from predis.services.resp.server import RespServer, create_resp_server
 from predis.services.resp.settings import RespSettings
+from predis.services.runtime.event_loop import new_event_loop
 
 T = TypeVar("T")
 
@@ -153,7 +155,7 @@ class PredisResp:
         self.settings = settings or RespSettings(listen="127.0.0.1:0")
         self.origin = origin
         self.engine_config = engine or EngineConfig(memory_bytes=32 * 1024 * 1024)
-        self.loop = asyncio.new_event_loop()
+        self.loop = new_event_loop(os.environ)  # the services' loop (PREDIS_EVENT_LOOP)
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.server: RespServer | None = None
         self.domain: CacheDomain | None = None

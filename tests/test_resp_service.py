@@ -30,11 +30,14 @@ class CacheProcess:
     resp_port: int
 
 
-@pytest.fixture(scope="module")
-def cache() -> Iterator[CacheProcess]:
+@pytest.fixture(scope="module", params=["uvloop", "asyncio"])
+def cache(request: pytest.FixtureRequest) -> Iterator[CacheProcess]:
+    """The cache on each event loop it can run on (PREDIS_EVENT_LOOP): uvloop's, the default, and
+    the standard library's."""
     port = free_port()
     env = {
         **os.environ,
+        "PREDIS_EVENT_LOOP": request.param,
         "PREDIS_ORIGIN": f"synthetic:?latency_ms={int(ORIGIN_LATENCY_S * 1000)}&value_size=16",
         "PREDIS_RESP_LISTEN": f"127.0.0.1:{port}",
         "PYTHONUNBUFFERED": "1",

@@ -21,6 +21,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Coroutine
+from typing import cast
 
 from predis.services.cache.domain import CacheDomain
 from predis.services.resp.commands import CommandTable, build_table
@@ -68,9 +69,9 @@ class RespConnection(asyncio.Protocol):
 
     # -- asyncio.Protocol -------------------------------------------------------------------
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+    def connection_made(self, base: asyncio.BaseTransport) -> None:
+        # A stream server's transport: asyncio's, or uvloop's (which does not subclass asyncio.Transport).
+        self.transport = transport = cast(asyncio.Transport, base)
         sessions = self.ctx.sessions
         if sessions.full:
             sessions.rejected_connections += 1
