@@ -96,7 +96,24 @@ def test_the_parser_prefers_hiredis_only_for_whole_canonical_frames() -> None:
     assert parser._hiredis_frames(b"*2\r\n+a\r\n=8\r\ntxt:abcd\r\n") is None
     assert parser._hiredis_frames(b"~1\r\n$4\r\nping\r\n") is None
     assert parser._hiredis_frames(b"*1000000\r\n") is None
+    # What clients never write goes to the scanner, even where Redis reads it alike: a leading
+    # zero, a count of 0, a null bulk, a bare LF, a bulk without its CRLF, bytes after the frames.
+    for near in (
+        b"*2\r\n$03\r\nGET\r\n$1\r\na\r\n",
+        b"*02\r\n$3\r\nGET\r\n$1\r\na\r\n",
+        b"*0\r\n",
+        b"*1\r\n$-1\r\n",
+        b"*1\r\n$4\nPING\r\n",
+        b"*1\r\n$4\r\nPINGxx",
+        command("PING") + b"x",
+        b"*1\r\n$99999999999999999999\r\n",
+    ):
+        assert parser._hiredis_frames(near) is None, near
     assert parser._hiredis_frames(command("GET", "a")) == [[b"GET", b"a"]]  # a refusal left it clean
+    assert parser._hiredis_frames(command("SET", "k", "") + command("MGET", *"abc")) == [
+        [b"SET", b"k", b""],
+        [b"MGET", b"a", b"b", b"c"],
+    ]
 
 
 def test_unauthenticated_limits_apply_to_frames_hiredis_read() -> None:

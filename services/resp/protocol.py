@@ -15,10 +15,10 @@ line (Redis searches with ``strchr``), an argument's trailing two bytes are skip
 
 from __future__ import annotations
 
-import re
 from collections import deque
 
 import hiredis
+import numba
 
 from predis.services.resp.arguments import INT_MAX, to_int
 from predis.services.resp.replies import ErrorReply, error
@@ -237,17 +237,52 @@ class RequestScanner:
 
 # -- the hiredis fast path ------------------------------------------------------------------------
 
-# hiredis allocates a list as soon as it reads an aggregate's header: big counts go to the scanner.
-_BIG_AGGREGATE = re.compile(rb"[*%~>|][0-9]{6}")
-# hiredis reads a verbatim string (=) as bytes longer than their canonical frame; no such reads.
-_VERBATIM = re.compile(rb"=[0-9]+\r\n...:", re.DOTALL)
-_SENTINEL = b"*0\r\n"
+
+@numba.njit(cache=True, inline="always")
+def _header_number(data: bytes, pos: int) -> tuple[int, int]:
+    """The decimal number at ``data[pos:]`` written canonically (digits, no leading zero unless it
+    is 0, at most 18 of them) and the CRLF after it: where the line ends and the number, or -1."""
+    n, start, value = len(data), pos, 0
+    while pos < n and 48 <= data[pos] <= 57:
+        value = value * 10 + (data[pos] - 48)
+        pos += 1
+    digits = pos - start
+    if digits == 0 or digits > 18 or (digits > 1 and data[start] == 48):
+        return -1, 0
+    if pos + 1 >= n or data[pos] != 13 or data[pos + 1] != 10:
+        return -1, 0
+    return pos + 2, value
 
 
-def _frame_bytes(frame: list[bytes]) -> int:
-    """The length of ``frame`` written canonically (``*n``, then ``$len`` per argument)."""
-    lengths = list(map(len, frame))
-    return 3 + len(str(len(frame))) + 5 * len(frame) + sum(lengths) + sum(map(len, map(str, lengths)))
+@numba.njit(cache=True)
+def _canonical_frames(data: bytes) -> int:
+    """How many multibulk frames of bulk strings ``data`` is, back to back and each whole and
+    written canonically (``*<n>``, then ``$<len>`` per argument, every line ended by CRLF, n at
+    least 1); -1 when it is anything else. Such bytes read the same by hiredis and by Redis."""
+    n, pos, frames = len(data), 0, 0
+    while pos < n:
+        if data[pos] != 42:  # '*'
+            return -1
+        pos, count = _header_number(data, pos + 1)
+        if pos < 0 or count < 1:
+            return -1
+        for _ in range(count):
+            if pos >= n or data[pos] != 36:  # '$'
+                return -1
+            pos, length = _header_number(data, pos + 1)
+            if pos < 0 or length > n:
+                return -1
+            end = pos + length
+            if end + 2 > n or data[end] != 13 or data[end + 1] != 10:
+                return -1
+            pos = end + 2
+        frames += 1
+    return frames
+
+
+def warm_up() -> None:
+    """Runs the compiled check once, so that it is compiled (or loaded) before a client waits on it."""
+    _canonical_frames(b"*1\r\n$4\r\nPING\r\n")
 
 
 class RequestParser:
@@ -303,18 +338,15 @@ class RequestParser:
         """The frames ``data`` holds if it is exactly a run of whole canonical multibulk frames
         (what the scanner would read too), else None and the scanner reads it.
 
-        Why this is exact: after ``data`` the reader must be between frames (the sentinel frame
-        comes back whole), every frame a list of bytes starting with ``*``, and the canonical
-        lengths must add up to ``len(data)``. hiredis reads other element types as bytes too, but
-        ``+`` and ``(`` are shorter than their canonical form and ``=`` is excluded up front, so the
-        sum is only met when every element was a ``$`` bulk string."""
-        if (
-            data[:1] != b"*"
-            or not data.endswith(b"\r\n")
-            or len(data) > self.max_bulk_len
-            or _BIG_AGGREGATE.search(data)
-            or _VERBATIM.search(data)
-        ):
+        Why this is exact: ``_canonical_frames`` walks every header and admits digits, CRLFs and
+        ``$`` elements only, written as clients write them, so hiredis reads each frame as a list
+        of the same bytes Redis's parser would, and ends between frames. Nothing else reaches
+        hiredis: neither a count it would allocate a list for before the elements came (the
+        count is bounded by the bytes that are here) nor a type it reads otherwise."""
+        if data[:1] != b"*" or len(data) > self.max_bulk_len:
+            return None
+        expected = _canonical_frames(data)  # Numba reads bytes as an array of uint8, uncopied
+        if expected < 0:
             return None
         reader = self._reader
         frames: list[list[bytes]] = []
@@ -322,21 +354,12 @@ class RequestParser:
             reader.feed(data)
             while (frame := reader.gets()) is not False:
                 frames.append(frame)
-            reader.feed(_SENTINEL)
-            sentinel = reader.gets()
-        except hiredis.ProtocolError:
-            sentinel = None
-        if sentinel != [] or type(sentinel) is not list or reader.has_data():
+        except hiredis.ProtocolError:  # never, by the check above; should it, the scanner decides
+            frames = []
+        if len(frames) != expected or reader.has_data():
             self._reader = hiredis.Reader()
             return None
-        total = 0
-        for frame in frames:
-            if type(frame) is not list or total >= len(data) or data[total] != 0x2A:
-                return None
-            if not all(map(bytes.__instancecheck__, frame)):
-                return None
-            total += _frame_bytes(frame)
-        return frames if total == len(data) else None
+        return frames
 
 
 def _check_unauthenticated(frame: list[bytes]) -> None:

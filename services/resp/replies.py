@@ -137,6 +137,11 @@ def _encode_bulk_array(
     return at
 
 
+def warm_up() -> None:
+    """Runs the compiled encoder once, so that it is compiled (or loaded) before a client waits on it."""
+    bulk_array(b"ab", np.array([1, 1]), np.array([True, False]), resp3=False)
+
+
 def encode(reply: Reply, resp3: bool) -> bytes:
     out: list[bytes] = []
     encode_into(reply, resp3, out)

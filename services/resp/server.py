@@ -24,6 +24,7 @@ from collections.abc import Coroutine
 from typing import cast
 
 from predis.services.cache.domain import CacheDomain
+from predis.services.resp import protocol, replies
 from predis.services.resp.commands import CommandTable, build_table
 from predis.services.resp.context import RespContext
 from predis.services.resp.monitor import stop_monitoring
@@ -374,6 +375,8 @@ async def create_resp_server(
     bound (port 0 picks a free one). ``access``: the cache's tokens and audit log (AUTH with a
     token; refusals audited). Stop it with :meth:`RespServer.close`."""
     host, port = parse_address(settings.listen or "127.0.0.1:0", "PREDIS_RESP_LISTEN")
+    protocol.warm_up()
+    replies.warm_up()
     ctx = RespContext(domain, settings, SessionTable(settings.max_clients), access=access)
     table = build_table()
     ctx.commands = table
