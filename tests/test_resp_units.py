@@ -147,6 +147,11 @@ def test_databases_are_prefixes_inside_the_tenant() -> None:
     assert zero.key(b"") == EMPTY_KEY and three.key(b"") == b"\xff\xdb\x03"
     with pytest.raises(ReservedKey):
         zero.key(b"\xff\xdbx")
+    # Many keys at once (MGET's) map as each one does: the empty key, FF alone, FF DB refused.
+    assert zero.keys([b"b", b"a"]) == [b"b", b"a"] and three.keys([b"a"]) == [b"\xff\xdb\x03a"]
+    assert zero.keys([b"a", b"", b"\xff", b"\xfe"]) == [b"a", EMPTY_KEY, b"\xff", b"\xfe"]
+    with pytest.raises(ReservedKey):
+        zero.keys([b"a", b"\xff\xdbx", b"b"])
     stored = [b"a", b"\xff\xdb\x03b", EMPTY_KEY, b"\xff\xdb\x03", b"\xff\xdb"]
     assert zero.client_keys(stored) == [b"a", b""]
     assert three.client_keys(stored) == [b"b", b""]

@@ -26,8 +26,18 @@ def prefetched_flags(s: pol.PolicyState, slots: np.ndarray) -> np.ndarray:
 def read_hits(s: pol.PolicyState, slots: np.ndarray) -> np.ndarray:
     """Whether a prefetch had loaded each slot (read before any is touched), then touches them:
     :func:`prefetched_flags` and :func:`touch_many` in one compiled call."""
-    out = prefetched_flags(s, slots)
-    touch_many(s, slots)
+    if s.meta[pol.KIND] != pol.S3FIFO:
+        out = prefetched_flags(s, slots)
+        touch_many(s, slots)
+        return out
+    # S3-FIFO touches the slot table alone: read it from the state once, not once per slot (a
+    # field of the state costs reference counts on every read, more than the touch).
+    rows = s.slot
+    out = np.zeros(len(slots), dtype=np.bool_)
+    for i in range(len(slots)):
+        out[i] = rows[slots[i], pol.PREFETCHED] == 1
+    for i in range(len(slots)):
+        pol.touch_s3fifo(rows, slots[i])
     return out
 
 

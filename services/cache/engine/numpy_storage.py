@@ -14,7 +14,6 @@ from predis.services.cache.engine.slot_index import (
     grown_slot_index,
     index_bytes_per_entry,
     index_insert,
-    index_next,
     index_remove,
     new_slot_index,
 )
@@ -89,11 +88,12 @@ def _find(
 ) -> None:
     # Three passes over the batch instead of one key at a time: within a pass the iterations are
     # independent, so the CPU overlaps their cache misses (index cell, slot row, first block).
-    info, blocks, links, cells = a.info, a.blocks, a.links, ix.slots
+    # The index's arrays are read from their tuple once: a field read costs reference counts.
+    info, blocks, links, cells, cell_hashes = a.info, a.blocks, a.links, ix.slots, ix.hashes
     n = len(hashes)
     first_cell = np.empty(n, dtype=np.int64)
     for i in range(n):
-        first_cell[i] = index_next(ix, hashes[i], -1)
+        first_cell[i] = cell_of(cell_hashes, cells, hashes[i], -1)
     candidate = np.full(n, _NIL, dtype=np.int64)
     for i in range(n):
         if first_cell[i] >= 0:
@@ -109,13 +109,13 @@ def _find(
         if first_cell[i] < 0:
             continue
         # Rare: the first cell with this hash held another key (a collision); walk the rest.
-        cell = index_next(ix, hashes[i], first_cell[i] + 1)
+        cell = cell_of(cell_hashes, cells, hashes[i], first_cell[i] + 1)
         while cell >= 0:
             slot = cells[cell]
             if _key_equals(info, blocks, links, bs, slot, tenant, data, offsets[i], lengths[i]):
                 out[i] = slot
                 break
-            cell = index_next(ix, hashes[i], cell + 1)
+            cell = cell_of(cell_hashes, cells, hashes[i], cell + 1)
 
 
 @numba.njit(cache=True)
@@ -277,6 +277,22 @@ def _replace_value(a: Arrays, bs: int, slot: int, value: np.ndarray) -> None:
 
 
 @numba.njit(cache=True)
+def _replace_value_flat(
+    meta: np.ndarray,
+    blocks: np.ndarray,
+    links: np.ndarray,
+    free_blocks: np.ndarray,
+    info: np.ndarray,
+    free_slots: np.ndarray,
+    bs: int,
+    slot: int,
+    value: np.ndarray,
+) -> None:
+    """``_replace_value`` given the arrays one by one (a tuple of them costs Numba's dispatch more)."""
+    _replace_value(Arrays(meta, blocks, links, free_blocks, info, free_slots), bs, slot, value)
+
+
+@numba.njit(cache=True)
 def _erase(a: Arrays, ix: SlotIndex, hashes: np.ndarray, slots: np.ndarray) -> None:
     for i in range(len(slots)):
         slot = slots[i]
@@ -291,12 +307,16 @@ def _erase(a: Arrays, ix: SlotIndex, hashes: np.ndarray, slots: np.ndarray) -> N
 
 
 @numba.njit(cache=True)
-def _read(a: Arrays, bs: int, slots: np.ndarray, out: np.ndarray, lengths: np.ndarray) -> None:
-    info, blocks, links = a.info, a.blocks, a.links
+def _read(
+    info: np.ndarray, blocks: np.ndarray, links: np.ndarray, bs: int, slots: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The values of ``slots`` back to back (none for a slot < 0) and each one's length."""
     n = len(slots)
     # Pass 1 reads every slot row (independent misses the CPU overlaps); pass 2 copies.
+    lengths = np.empty(n, dtype=np.uint32)
     first = np.empty(n, dtype=np.int64)
     skip = np.empty(n, dtype=np.int64)
+    total = 0
     for i in range(n):
         slot = slots[i]
         if slot < 0:
@@ -305,6 +325,8 @@ def _read(a: Arrays, bs: int, slots: np.ndarray, out: np.ndarray, lengths: np.nd
         lengths[i] = info[slot, VALUE_LEN]
         first[i] = info[slot, FIRST]
         skip[i] = info[slot, KEY_LEN]
+        total += lengths[i]
+    out = np.empty(total, dtype=np.uint8)
     pos = 0
     for i in range(n):
         vlen = lengths[i]
@@ -312,6 +334,7 @@ def _read(a: Arrays, bs: int, slots: np.ndarray, out: np.ndarray, lengths: np.nd
             continue
         _copy_value(blocks, links, bs, first[i], skip[i], vlen, out, pos)
         pos += vlen
+    return out, lengths
 
 
 @numba.njit(cache=True)
@@ -425,21 +448,26 @@ class NumpyStorage(SlotTableStorage):
         return int(slot)
 
     def replace_value(self, slot: int, value: bytes) -> None:
-        _replace_value(self._a, self.block_bytes, slot, np.frombuffer(value, dtype=np.uint8))
+        a = self._a
+        _replace_value_flat(
+            a.meta,
+            a.blocks,
+            a.links,
+            a.free_blocks,
+            a.info,
+            a.free_slots,
+            self.block_bytes,
+            slot,
+            np.frombuffer(value, dtype=np.uint8),
+        )
 
     def erase(self, slots: np.ndarray) -> None:
         slots = np.asarray(slots, dtype=np.int32)
         _erase(self._a, self._index, self._hashes[np.maximum(slots, 0)], slots)
 
     def read(self, slots: np.ndarray) -> tuple[bytes, np.ndarray]:
-        slots = np.asarray(slots, dtype=np.int32)
-        if len(slots) == 1:  # a fancy index and a sum cost more than the read of one value
-            total = int(self._a.info[slots[0], VALUE_LEN]) if slots[0] >= 0 else 0
-        else:
-            total = int(self._a.info[slots[slots >= 0], VALUE_LEN].sum())
-        out = np.empty(total, dtype=np.uint8)
-        lengths = np.empty(len(slots), dtype=np.uint32)
-        _read(self._a, self.block_bytes, slots, out, lengths)
+        a = self._a
+        out, lengths = _read(a.info, a.blocks, a.links, self.block_bytes, np.asarray(slots, dtype=np.int32))
         return out.tobytes(), lengths
 
     def read_one(self, slot: int) -> bytes:
