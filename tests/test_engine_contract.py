@@ -194,6 +194,31 @@ def test_batch_set_is_all_or_nothing(make: Callable[..., Engine]) -> None:
     assert read.values == b"221" and read.lengths.tolist() == [2, 0, 1]
 
 
+def test_a_batch_whose_larger_value_evicts_keys_of_the_same_batch_writes_every_key(
+    make: Callable[..., Engine],
+) -> None:
+    # A full cache; a batch rewrites the newest key with a value that needs room (evicting the
+    # oldest entries) and each older key with a smaller one. Every key of the batch must read
+    # back its new value or be absent (evicted): never another key's bytes or a broken entry.
+    def full() -> tuple[Engine, list[bytes]]:
+        e = make(memory=64 * 1024)
+        for i in range(900):
+            e.set("t", b"k%03d" % i, b"v" * 100)
+        return e, [k for k in (b"k%03d" % i for i in range(900)) if e.peek("t", k) is not None]
+
+    _, live = full()
+    for victim in live[:-1:4]:
+        e, _ = full()
+        grow, small = live[-1], [victim, *(k for k in live[:3] if k != victim)]
+        values = {grow: b"G" * 700, **{k: k * 5 for k in small}}
+        stored = e.set_many("t", KeyBatch.of(list(values)), KeyBatch.of(list(values.values())))
+        assert stored.all()
+        for key, value in values.items():
+            assert e.peek("t", key) in (value, None), (victim, key)
+        assert e.peek("t", grow) == b"G" * 700
+        assert e.memory_bytes <= e.config.memory_bytes
+
+
 def test_conditions_follow_redis_nx_xx(make: Callable[..., Engine]) -> None:
     e = make()
     assert not e.set("t", b"k", b"1", condition=Condition.IF_PRESENT)

@@ -78,6 +78,20 @@ def rewritten(s: pol.PolicyState, slot: int, new_size: int) -> None:
 
 
 @numba.njit(cache=True)
+def rewritten_many(s: pol.PolicyState, slots: np.ndarray, new_sizes: np.ndarray) -> None:
+    """:func:`rewritten` of each of ``slots`` (distinct), in one compiled call."""
+    if s.meta[pol.KIND] == pol.S3FIFO:
+        slot_rows, tenant_rows = s.slot, s.tenant  # read from the state once (see read_hits)
+        for i in range(len(slots)):
+            pol.resize_rows(slot_rows, tenant_rows, slots[i], new_sizes[i])
+            pol.touch_s3fifo(slot_rows, slots[i])
+        return
+    for i in range(len(slots)):
+        pol.resize(s, slots[i], new_sizes[i])
+        pol.touch(s, slots[i])
+
+
+@numba.njit(cache=True)
 def admission_of(s: pol.PolicyState, t: int, size: int, h: np.uint64, prefetch: bool) -> tuple[bool, bool]:
     """:func:`take_ghosts` and :func:`can_admit_many` of one new entry in one compiled call:
     whether the ghost remembered it (never for a prefetch), and whether it may enter at all."""

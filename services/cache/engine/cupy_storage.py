@@ -456,6 +456,10 @@ class CupyStorage(SlotTableStorage):
         self._links[cp.asarray(chain)] = cp.asarray(self._h.links[chain])
         self._write(data, segs[:, :k])
 
+    def replace_values(self, slots: np.ndarray, values: KeyBatch) -> None:
+        for i, slot in enumerate(slots.tolist()):
+            self.replace_value(slot, values.item(i))
+
     def erase(self, slots: np.ndarray) -> None:
         slots = np.asarray(slots, dtype=np.int32)
         erased = np.empty(len(slots), dtype=np.int32)

@@ -420,13 +420,46 @@ class Engine:
             raise Overloaded(self._no_room_message(t, needed))
         stored = np.zeros(len(keys), dtype=np.bool_)
         expires = self.clock_ms() + ttl_ms if ttl_ms else 0
-        for i in np.flatnonzero(wanted & present):
-            kept = int(self._expires[slots[i]]) if keep_ttl else expires
-            stored[i] = self._overwrite(t, int(slots[i]), keys.item(i), values.item(i), int(hashes[i]), kept)
+        overwritten = np.flatnonzero(wanted & present)
+        if len(overwritten):
+            # Values that fit their entry's charge are rewritten in place, together; a larger one
+            # leaves its entry and enters anew. All the old entries of those go before any enters:
+            # an entry's insert may evict, and must not evict a key of this batch still to be written.
+            old_sizes = self._policy.slot[slots[overwritten], pol.SIZE]
+            fits = charges[overwritten] <= old_sizes
+            in_place = overwritten[fits]
+            if len(in_place):
+                picked = values.pick(in_place)
+                self._overwrite_in_place(t, slots[in_place], picked, charges[in_place], expires, keep_ttl)
+                stored[in_place] = True
+            growing = overwritten[~fits]
+            if len(growing):
+                kept = self._expires[slots[growing]].tolist() if keep_ttl else [expires] * len(growing)
+                self._remove(t, slots[growing], evicted=False)
+                for i, expiry in zip(growing.tolist(), kept, strict=True):
+                    stored[i] = self._insert_one(t, keys.item(i), values.item(i), int(hashes[i]), expiry, False)
         new = np.flatnonzero(wanted & ~present)
         if len(new):
             stored[new] = self._insert_new(t, keys, values, hashes, new, expires, prefetch)
         return stored
+
+    def _overwrite_in_place(
+        self, t: int, slots: np.ndarray, values: KeyBatch, charges: np.ndarray, expires: int, keep_ttl: bool
+    ) -> None:
+        """:meth:`_overwrite` of entries (distinct) whose new values are charged no more than the
+        old: values, policy, counts and expiries each in one step, nothing evicted."""
+        old_sizes = self._policy.slot[slots, pol.SIZE]
+        prefetched = self._policy.slot[slots, pol.PREFETCHED] == 1  # read before the touches clear it
+        self.storage.replace_values(slots, values)
+        bp.rewritten_many(self._policy, slots, charges)
+        row = self._counters[t]
+        row[Counter.PREFETCH_BYTES] -= int(old_sizes[prefetched].sum())  # now ordinary entries
+        grown = int(charges.sum() - old_sizes.sum())
+        row[Counter.MEMORY] += grown
+        self.memory_bytes += grown
+        if not keep_ttl:
+            self._ttl_entries += int(expires != 0) * len(slots) - int((self._expires[slots] != 0).sum())
+            self._expires[slots] = expires
 
     def _set_one(
         self,

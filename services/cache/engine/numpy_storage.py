@@ -293,6 +293,14 @@ def _replace_value_flat(
 
 
 @numba.njit(cache=True)
+def _replace_values(
+    a: Arrays, bs: int, slots: np.ndarray, data: np.ndarray, offsets: np.ndarray, lengths: np.ndarray
+) -> None:
+    for i in range(len(slots)):
+        _replace_value(a, bs, slots[i], data[offsets[i] : offsets[i] + lengths[i]])
+
+
+@numba.njit(cache=True)
 def _erase(a: Arrays, ix: SlotIndex, hashes: np.ndarray, slots: np.ndarray) -> None:
     for i in range(len(slots)):
         slot = slots[i]
@@ -459,6 +467,11 @@ class NumpyStorage(SlotTableStorage):
             self.block_bytes,
             slot,
             np.frombuffer(value, dtype=np.uint8),
+        )
+
+    def replace_values(self, slots: np.ndarray, values: KeyBatch) -> None:
+        _replace_values(
+            self._a, self.block_bytes, np.asarray(slots, dtype=np.int32), values.data, values.offsets, values.lengths
         )
 
     def erase(self, slots: np.ndarray) -> None:

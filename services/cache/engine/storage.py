@@ -48,6 +48,10 @@ class KeyBatch:
     def __len__(self) -> int:
         return len(self.lengths)
 
+    def pick(self, indices: np.ndarray) -> KeyBatch:
+        """The items at ``indices``, in that order (a view of the same buffer)."""
+        return KeyBatch(self.data, self.offsets[indices], self.lengths[indices])
+
     def item(self, i: int) -> bytes:
         start = int(self.offsets[i])
         return self.data[start : start + int(self.lengths[i])].tobytes()
@@ -110,6 +114,10 @@ class Storage(Protocol):
 
     def replace_value(self, slot: int, value: bytes) -> None:
         """Overwrites the value of a live slot (enough free blocks must exist for growth)."""
+        ...
+
+    def replace_values(self, slots: np.ndarray, values: KeyBatch) -> None:
+        """``replace_value`` of each of ``slots`` (distinct) with the value at its place in ``values``."""
         ...
 
     def erase(self, slots: np.ndarray) -> None:
