@@ -30,7 +30,7 @@ from predis.services.resp.replies import NULL_ARRAY, OK, QUEUED, Encoded, Reply,
 from predis.services.resp.server_commands import HANDLERS as SERVER_HANDLERS
 from predis.services.resp.session import Session
 from predis.services.resp.string_commands import HANDLERS as STRING_HANDLERS
-from predis.services.resp.string_commands import get_each
+from predis.services.resp.string_commands import get_each, set_each
 from predis.services.runtime import errors
 
 log = logging.getLogger(__name__)
@@ -232,10 +232,11 @@ class CommandTable:
             if ctx.monitors and "admin" not in command.flags:
                 feed_monitors(ctx, session, args)
 
-    def answers_gets_together(self, ctx: RespContext, session: Session) -> bool:
-        """Whether a pipeline's run of GETs may be answered by :meth:`run_gets`: nothing stands in
-        the way that checks or tells of each command on its own (authentication still to come,
-        MULTI, MONITOR, per-tenant request rates, a CLIENT PAUSE)."""
+    def answers_together(self, ctx: RespContext, session: Session) -> bool:
+        """Whether a pipeline's run of GETs or of plain SETs may be answered by
+        :meth:`run_together`: nothing stands in the way that checks or tells of each command on
+        its own (authentication still to come, MULTI, MONITOR, per-tenant request rates, a
+        CLIENT PAUSE)."""
         return (
             session.authenticated
             and session.transaction is None
@@ -244,18 +245,23 @@ class CommandTable:
             and ctx.pauses.holding(session.tenant) is None
         )
 
-    async def run_gets(self, ctx: RespContext, session: Session, run: list[Args]) -> list[Reply]:
-        """The replies to a run of pipelined GETs (each ``GET key``, ``answers_gets_together``),
-        those :meth:`dispatch` gives one by one, from one read of the cache: a GET costs most of
-        its time in the read, and a batch read costs little more than one. One by one after all
-        when a key is named twice or reserved, or the batch is refused before it reads."""
-        command = self.commands[b"get"]
+    async def run_together(self, ctx: RespContext, session: Session, run: list[Args]) -> list[Reply]:
+        """The replies to a run of pipelined GETs (each ``GET key``) or SETs (each ``SET key
+        value``), under :meth:`answers_together`: those :meth:`dispatch` gives one by one, from
+        one read or one batch write of the cache (a command costs most of its time there, and a
+        batch little more than one). One by one after all when a key is named twice or
+        reserved, or the batch is refused before it reads or writes anything."""
+        command = self.commands[b"get" if len(run[0]) == 2 else b"set"]
         durations = ctx.domain.durations
         timed = durations.resp_commands.get(command.name) if durations is not None else None
         started = time.perf_counter_ns()
+        results: list[Reply | Exception] | None
         try:
-            results = await get_each(ctx, session, [args[1] for args in run])
-        except errors.DomainError:  # refused whole (a key too long), before anything was read
+            if command.name == "get":
+                results = await get_each(ctx, session, [args[1] for args in run])  # type: ignore[assignment]
+            else:
+                results = set_each(ctx, session, [args[1] for args in run], [args[2] for args in run])
+        except errors.DomainError:  # refused whole (a key too long, no room), before anything changed
             results = None
         if results is None:
             return [await self.run(ctx, session, command, args) for args in run]
@@ -267,11 +273,11 @@ class CommandTable:
             if isinstance(result, errors.DomainError):
                 replies.append(error_reply(result))
             elif isinstance(result, Exception):
-                log.error("a get command failed", exc_info=result)
+                log.error("a %s command failed", command.name, exc_info=result)
                 replies.append(err(f"internal error in the server running '{command.name}'; its log has the details"))
             else:
                 replies.append(result)
-            if timed is not None:  # each waited for the whole read
+            if timed is not None:  # each waited for the whole batch
                 timed.record_since(session.tenant, started)
         return replies
 

@@ -322,14 +322,14 @@ class RequestParser:
         """Whether requests hiredis read are waiting to be taken."""
         return bool(self._ready)
 
-    def next_reads_of(self, name: bytes, limit: int) -> list[list[bytes]]:
-        """The requests read and ready to run next that are ``name`` (lower case) with one
-        argument, up to ``limit`` and up to the first that is not: a pipeline's run of GETs.
-        Only frames hiredis read are looked at (an authenticated connection's)."""
+    def next_run_of(self, name: bytes, arity: int, limit: int) -> list[list[bytes]]:
+        """The requests read and ready to run next that are ``name`` (lower case) with ``arity``
+        arguments in all, up to ``limit`` and up to the first that is not: a pipeline's run of
+        GETs or plain SETs. Only frames hiredis read are looked at (an authenticated connection's)."""
         ready, run = self._ready, list[list[bytes]]()
         while ready and len(run) < limit:
             frame = ready[0]
-            if len(frame) != 2 or frame[0].lower() != name:
+            if len(frame) != arity or frame[0].lower() != name:
                 break
             run.append(ready.popleft())
         return run

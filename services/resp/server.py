@@ -10,8 +10,9 @@ further until it has: it holds its own buffers, bounded by the query buffer limi
 control, and nobody else's.
 
 A run of GETs in one read (a pipeline's, ``redis-benchmark -P``) is answered from one read of the
-cache (``CommandTable.run_gets``) when nothing needs each checked on its own: the replies,
-counters and events are those of the GETs one by one, at a fraction of the cost.
+cache, and a run of plain SETs from one batch write (``CommandTable.run_together``), when nothing
+needs each checked on its own: the replies, counters and events are those of the commands one by
+one, at a fraction of the cost.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ class RespConnection(asyncio.Protocol):
         self.server, self.ctx, self.table = server, server.ctx, server.table
         settings = self.ctx.settings
         self.parser = RequestParser(settings.proto_max_bulk_len, settings.query_buffer_limit)
-        self.get_run = min(TURN_COMMANDS, server.ctx.domain.max_batch_keys)  # GETs answered in one read
+        self.run_limit = min(TURN_COMMANDS, server.ctx.domain.max_batch_keys)  # GETs or SETs answered at once
         self.transport: asyncio.Transport | None = None
         self.session: Session | None = None
         self.answering = False  # between a read and its replies written (close lets it finish)
@@ -218,9 +219,9 @@ class RespConnection(asyncio.Protocol):
                 if not args:
                     continue
                 session.last_active = time.monotonic()
-                run = self._gets_after(args)
+                run = self._run_after(args)
                 if run:
-                    replies = await self.table.run_gets(self.ctx, session, run)
+                    replies = await self.table.run_together(self.ctx, session, run)
                 else:
                     replies = [await self.table.dispatch(self.ctx, session, args)]
                     if session.dropped:
@@ -248,14 +249,18 @@ class RespConnection(asyncio.Protocol):
             if left:
                 self._send_pushed(b"".join(left))
 
-    def _gets_after(self, args: list[bytes]) -> list[list[bytes]]:
-        """``args`` and the GETs read right after it, when it is a GET that starts a run of them
-        which may be answered together (``CommandTable.run_gets``); else nothing."""
-        if len(args) != 2 or args[0].lower() != b"get" or not self.parser.has_ready:
+    def _run_after(self, args: list[bytes]) -> list[list[bytes]]:
+        """``args`` and the requests read right after it, when it is a GET or a plain SET (no
+        options) that starts a run of its kind which may be answered together
+        (``CommandTable.run_together``); else nothing."""
+        if len(args) not in (2, 3) or not self.parser.has_ready:
             return []
-        if not self.table.answers_gets_together(self.ctx, self.session):
+        name = args[0].lower()
+        if name != (b"get" if len(args) == 2 else b"set"):
             return []
-        run = self.parser.next_reads_of(b"get", self.get_run - 1)
+        if not self.table.answers_together(self.ctx, self.session):
+            return []
+        run = self.parser.next_run_of(name, len(args), self.run_limit - 1)
         return [args, *run] if run else []
 
     def _take_pushed(self, out: list[bytes]) -> None:

@@ -123,18 +123,36 @@ async def get(ctx: RespContext, session: Session, args: Args) -> Reply:
     return await _read(ctx, session, session.database.key(args[1]))
 
 
+def _distinct_stored_keys(session: Session, keys: list[bytes]) -> list[bytes] | None:
+    """The keys of a run as stored (``session``'s database); None when one is named twice or reserved."""
+    try:
+        stored = session.database.keys(keys)
+    except ReservedKey:
+        return None
+    return stored if len(set(stored)) == len(stored) else None
+
+
 async def get_each(ctx: RespContext, session: Session, keys: list[bytes]) -> list[bytes | None | Exception] | None:
-    """GET of each of ``keys``, a pipeline's run (``CommandTable.run_gets``), in one read: each
+    """GET of each of ``keys``, a pipeline's run (``CommandTable.run_together``), in one read: each
     value, None for a miss, or the exception its read through the origin raised. None when the
     run must be answered one by one: a key named twice (a miss read through would make the
     second one a hit) or reserved."""
-    try:
-        stored = [session.database.key(key) for key in keys]
-    except ReservedKey:
-        return None
-    if len(set(stored)) != len(stored):
+    stored = _distinct_stored_keys(session, keys)
+    if stored is None:
         return None
     return await ctx.domain.get_each(session.tenant, stored, skip_origin=not _reads_through(session))
+
+
+def set_each(ctx: RespContext, session: Session, keys: list[bytes], values: list[bytes]) -> list[Reply] | None:
+    """SET of each key to its value (no options), a pipeline's run (``CommandTable.run_together``),
+    in one batch write: each reply, OK or the cache's refusal. None when the run must be answered
+    one by one: a key named twice (the last SET wins, which a batch does not say) or reserved.
+    A batch the cache refuses whole raises before anything changed."""
+    stored_keys = _distinct_stored_keys(session, keys)
+    if stored_keys is None:
+        return None
+    stored = ctx.domain.set_many(session.tenant, KeyBatch.of(stored_keys), KeyBatch.of(values))
+    return [OK if ok else NOT_STORED for ok in stored.tolist()]
 
 
 async def set_(ctx: RespContext, session: Session, args: Args) -> Reply:

@@ -1,5 +1,6 @@
-"""Runs of pipelined GETs, answered from one read of the cache: the same replies, counters,
-events and read-through as the GETs answered one by one."""
+"""Runs of pipelined GETs, answered from one read of the cache, and of plain SETs, from one batch
+write: the same replies, counters, events, read-through and watches as the commands answered one
+by one."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ from collections.abc import Iterator
 import pytest
 import test_resp_harness
 from test_resp_harness import PredisResp, RawClient, RedisServer, command
+
+from predis.services.cache.engine.engine import EngineConfig
+from predis.services.cache.engine.storage import KeyBatch
 
 # The shared fixtures, by name (pytest finds them here).
 predis = test_resp_harness.predis
@@ -155,3 +159,85 @@ def test_a_key_named_twice_in_a_run_misses_once_and_then_hits(with_origin: tuple
     assert origin.calls == {b"twice": 1, b"other": 1}
     stats = _stats(server.port)
     assert (stats["keyspace_misses"], stats["keyspace_hits"]) == (2, 1)
+
+
+# -- runs of SETs -------------------------------------------------------------------------------
+
+
+def test_a_pipeline_of_sets_answers_as_redis_does(predis: PredisResp, redis_server: RedisServer) -> None:
+    script = [
+        ["SET", "t", "old", "EX", "100"],
+        *(["SET", key, "v" + key] for key in ("a", "b", "t", "")),  # a plain SET clears t's expiry
+        ["TTL", "t"],
+        *(["SET", key, value] for key, value in (("a", "1"), ("c", "3"), ("a", "2"))),  # a named twice
+        ["SET", "x", "1", "EX", "100"],  # options: one by one
+        *(["SET", key, "after"] for key in ("x", "y")),
+        ["TTL", "x"],
+        ["CLIENT", "REPLY", "SKIP"],
+        *(["SET", key, "skipped first"] for key in ("s1", "s2")),
+        ["SELECT", "1"],
+        *(["SET", key, "in db 1"] for key in ("a", "d")),
+        ["MULTI"],
+        *(["SET", key, "queued"] for key in ("e", "f")),
+        ["EXEC"],
+        ["SELECT", "0"],
+        ["MGET", "a", "b", "c", "t", "", "x", "y", "s1", "s2", "d", "e"],
+        ["SELECT", "1"],
+        ["MGET", "a", "d", "e", "f"],
+    ]
+    outputs = []
+    for port in (predis.port, redis_server.port):
+        RawClient(port).call("FLUSHALL")
+        outputs.append(_pipeline_bytes(port, script))
+    assert outputs[0] == outputs[1]
+    assert b":-1\r\n" in outputs[0] and b"$1\r\n2\r\n" in outputs[0]  # t persists; a holds its last value
+
+
+def test_a_run_of_sets_is_one_write_and_counts_each_set(predis: PredisResp, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert predis.domain is not None
+    RawClient(predis.port).call("FLUSHALL")
+    writes: list[int] = []
+    set_many = predis.domain.set_many
+
+    def spied(tenant: str, keys: KeyBatch, values: KeyBatch, *args: object, **kwargs: object) -> object:
+        writes.append(len(keys))
+        return set_many(tenant, keys, values, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(predis.domain, "set_many", spied)
+    before = _stats(predis.port)
+    replies = _pipeline(predis.port, [["SET", f"k{i}", "v"] for i in range(5)])
+    assert replies == [b"+OK\r\n"] * 5
+    assert writes == [5]
+    after = _stats(predis.port)
+    assert after["total_commands_processed"] - before["total_commands_processed"] == 5 + 1  # and the INFO between
+
+
+def test_a_run_of_sets_modifies_the_keys_another_connection_watches(predis: PredisResp) -> None:
+    watcher = RawClient(predis.port)
+    try:
+        watcher.call("SET", "watched", "before")
+        assert watcher.call("WATCH", "watched") == b"+OK\r\n"
+        assert _pipeline(predis.port, [["SET", "other", "1"], ["SET", "watched", "after"]]) == [b"+OK\r\n"] * 2
+        watcher.send(command("MULTI") + command("SET", "watched", "mine") + command("EXEC"))
+        assert [watcher.reply() for _ in range(3)] == [b"+OK\r\n", b"+QUEUED\r\n", b"*-1\r\n"]
+        assert watcher.call("GET", "watched") == b"$5\r\nafter\r\n"
+    finally:
+        watcher.close()
+
+
+def test_a_run_the_cache_refuses_whole_is_answered_one_by_one() -> None:
+    # A value over the cache's largest refuses the batch before it writes anything; then each
+    # SET answers as it would alone: the others are stored, that one is refused.
+    server = PredisResp(engine=EngineConfig(memory_bytes=32 * 1024 * 1024, max_value_bytes=1024)).start()
+    try:
+        alone = RawClient(server.port).call("SET", "big-alone", "x" * 2000)
+        assert alone.startswith(b"-")
+        replies = _pipeline(server.port, [["SET", "one", "1"], ["SET", "big", "x" * 2000], ["SET", "two", "2"]])
+        assert replies == [b"+OK\r\n", alone.replace(b"big-alone", b"big"), b"+OK\r\n"]
+        assert _pipeline(server.port, [["GET", "one"], ["GET", "big"], ["GET", "two"]]) == [
+            b"$1\r\n1\r\n",
+            b"$-1\r\n",
+            b"$1\r\n2\r\n",
+        ]
+    finally:
+        server.stop()
