@@ -27,6 +27,7 @@ from predis.services.resp.replies import (
     Status,
     Verbatim,
     bulk_array,
+    bulk_strings,
     encode,
 )
 
@@ -241,9 +242,12 @@ def test_replies_encode_as_redis_writes_them(reply: object, resp2: bytes, resp3:
 @given(st.lists(st.one_of(st.none(), st.binary(max_size=300)), max_size=40), st.booleans())
 def test_an_array_of_bulk_strings_encodes_as_its_values_do(values: list[bytes | None], resp3: bool) -> None:
     """MGET's reply, encoded whole from the packed values (``bulk_array``), is the encoding of
-    the list of its values; a long value's length takes more digits."""
+    the list of its values, and ``bulk_strings`` that of each value; a long value's length takes
+    more digits."""
     values = [*values, b"x" * 123_456]
     blob = b"".join(v for v in values if v is not None)
     lengths = np.array([0 if v is None else len(v) for v in values], dtype=np.uint32)
     found = np.array([v is not None for v in values])
     assert bulk_array(blob, lengths, found, resp3) == encode(values, resp3)
+    # A run of GETs' replies: the same strings, no array around them.
+    assert bulk_strings(blob, lengths, found, resp3) == b"".join(encode(v, resp3) for v in values)

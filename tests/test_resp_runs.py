@@ -96,13 +96,22 @@ def test_a_pipeline_of_gets_answers_as_redis_does(predis: PredisResp, redis_serv
         ["EXEC"],
         ["SELECT", "0"],
         *(["GET", key] for key in ("a", "b")),
+        ["CLIENT", "REPLY", "OFF"],
+        *(["GET", key] for key in ("a", "b", "c")),  # no replies
+        ["CLIENT", "REPLY", "ON"],
+        ["CLIENT", "REPLY", "SKIP"],
+        ["HELLO", "3"],  # its reply (the connection's id, the server's version) is not compared
+        *(["GET", key] for key in ("a", "c", "b")),  # RESP3's null for the miss
+        ["CLIENT", "REPLY", "SKIP"],
+        ["HELLO", "2"],
+        *(["GET", key] for key in ("c", "a")),
     ]
     outputs = []
     for port in (predis.port, redis_server.port):
         RawClient(port).call("FLUSHALL")
         outputs.append(_pipeline_bytes(port, script))
     assert outputs[0] == outputs[1]
-    assert outputs[0].count(b"$1\r\n1\r\n") == 4  # GET a in db 0, answered but once skipped
+    assert outputs[0].count(b"$1\r\n1\r\n") == 6  # GET a in db 0, answered but when skipped or off
 
 
 def test_a_run_counts_each_get_as_a_command_and_a_read(predis: PredisResp, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -116,9 +125,9 @@ def test_a_run_counts_each_get_as_a_command_and_a_read(predis: PredisResp, monke
     reads: list[list[bytes]] = []
     get_each = predis.domain.get_each
 
-    async def spied(tenant: str, keys: list[bytes], skip_origin: bool = False) -> list[bytes | None | Exception]:
+    async def spied(tenant: str, keys: list[bytes], skip_origin: bool = False, packed: bool = False) -> object:
         reads.append(keys)
-        return await get_each(tenant, keys, skip_origin)
+        return await get_each(tenant, keys, skip_origin, packed)
 
     monkeypatch.setattr(predis.domain, "get_each", spied)
     before = _stats(predis.port)

@@ -281,16 +281,19 @@ class CacheDomain:
         return merge_fills(read, missing, fetched)
 
     async def get_each(
-        self, tenant: str, keys: list[bytes], skip_origin: bool = False
-    ) -> list[bytes | None | Exception]:
+        self, tenant: str, keys: list[bytes], skip_origin: bool = False, packed: bool = False
+    ) -> list[bytes | None | Exception] | BatchRead:
         """:meth:`get` of each of ``keys`` (distinct), in one read of the cache: a pipeline of
         GETs. Recorded as one batch read (the same counters and events, in order); misses read
         through the origin together, and a fill that fails is that key's failure alone, as it
         would be one GET's. Answers each key's value, None for a miss, or the exception its fill
-        raised."""
+        raised; with ``packed``, the read itself when nothing is read through (every key a hit,
+        or no origin to ask), the values left packed for a caller that encodes them together."""
         if self.has_origin and self._hints.has(tenant):
             self._prefetch_hinted(tenant, keys)
         read = self._read(tenant, KeyBatch.of(keys))
+        if packed and (skip_origin or not self.has_origin or read.found.all()):
+            return read
         results: list[bytes | None | Exception] = []
         start = 0
         for end, hit in zip(np.cumsum(read.lengths).tolist(), read.found.tolist(), strict=True):

@@ -255,10 +255,12 @@ class CommandTable:
         durations = ctx.domain.durations
         timed = durations.resp_commands.get(command.name) if durations is not None else None
         started = time.perf_counter_ns()
-        results: list[Reply | Exception] | None
+        results: list[Reply | Exception] | Encoded | None
         try:
             if command.name == "get":
-                results = await get_each(ctx, session, [args[1] for args in run])  # type: ignore[assignment]
+                # Replies all sent (no CLIENT REPLY SKIP or OFF): they may come encoded as one.
+                together = session.reply_wanted
+                results = await get_each(ctx, session, [args[1] for args in run], together)  # type: ignore[assignment]
             else:
                 results = set_each(ctx, session, [args[1] for args in run], [args[2] for args in run])
         except errors.DomainError:  # refused whole (a key too long, no room), before anything changed
@@ -268,6 +270,11 @@ class CommandTable:
         session.last_command = command.name
         session.argv_bytes = sum(map(len, run[-1]))
         ctx.stats.commands_processed += len(run)
+        if isinstance(results, Encoded):  # the run's replies in one piece
+            if timed is not None:
+                for _ in run:
+                    timed.record_since(session.tenant, started)
+            return [results]
         replies: list[Reply] = []
         for result in results:
             if isinstance(result, errors.DomainError):

@@ -89,6 +89,16 @@ def bulk_array(values: bytes, lengths: np.ndarray, found: np.ndarray, resp3: boo
     """The array of bulk strings packed back to back in ``values`` (``lengths`` each), a null
     where not ``found``: MGET's reply, encoded in one compiled call instead of a Python call
     per value."""
+    return _bulk_strings(values, lengths, found, resp3, True)
+
+
+def bulk_strings(values: bytes, lengths: np.ndarray, found: np.ndarray, resp3: bool) -> Encoded:
+    """The bulk strings (or nulls) of :func:`bulk_array` back to back, no array around them: the
+    replies of a run of GETs, encoded in one compiled call."""
+    return _bulk_strings(values, lengths, found, resp3, False)
+
+
+def _bulk_strings(values: bytes, lengths: np.ndarray, found: np.ndarray, resp3: bool, array: bool) -> Encoded:
     n = len(lengths)
     out = np.empty(len(values) + 24 * (n + 1), dtype=np.uint8)  # 24: the longest header of one
     used = _encode_bulk_array(
@@ -97,6 +107,7 @@ def bulk_array(values: bytes, lengths: np.ndarray, found: np.ndarray, resp3: boo
         found,
         np.frombuffer(b"_\r\n" if resp3 else b"$-1\r\n", dtype=np.uint8),
         out,
+        array,
     )
     return Encoded(out[:used].tobytes())
 
@@ -119,9 +130,9 @@ def _put_line(out: np.ndarray, at: int, mark: int, number: int) -> int:
 
 @numba.njit(cache=True)
 def _encode_bulk_array(
-    values: np.ndarray, lengths: np.ndarray, found: np.ndarray, null: np.ndarray, out: np.ndarray
+    values: np.ndarray, lengths: np.ndarray, found: np.ndarray, null: np.ndarray, out: np.ndarray, array: bool
 ) -> int:
-    at = _put_line(out, 0, 42, len(lengths))  # '*'
+    at = _put_line(out, 0, 42, len(lengths)) if array else 0  # '*'
     start = 0
     for i in range(len(lengths)):
         if not found[i]:
@@ -140,6 +151,7 @@ def _encode_bulk_array(
 def warm_up() -> None:
     """Runs the compiled encoder once, so that it is compiled (or loaded) before a client waits on it."""
     bulk_array(b"ab", np.array([1, 1]), np.array([True, False]), resp3=False)
+    bulk_strings(b"ab", np.array([1, 1]), np.array([True, False]), resp3=False)
 
 
 def encode(reply: Reply, resp3: bool) -> bytes:

@@ -227,12 +227,14 @@ class RespConnection(asyncio.Protocol):
                     if session.dropped:
                         session.closing = True
                         return  # as Redis: what this read had answered is dropped too
+                # A run's replies may come as one encoded piece (every reply sent, nothing pushed
+                # between: command_done after it does for all).
                 for reply in replies:
                     if session.reply_wanted:
                         encode_into(reply, session.resp3, out)
                     self._take_pushed(out)  # after the reply they came during, as Redis appends them
                     session.command_done()
-                since_turn += len(replies)
+                since_turn += len(run) if run else 1
                 if len(out) >= FLUSH_PIECES or since_turn >= TURN_COMMANDS:
                     await self._write(out)
                     out = []

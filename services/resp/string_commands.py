@@ -17,7 +17,17 @@ from predis.services.cache.engine.storage import KeyBatch
 from predis.services.resp.arguments import LLONG_MAX, LLONG_MIN, option, to_int, to_long_double
 from predis.services.resp.context import Args, Handler, RespContext
 from predis.services.resp.databases import ReservedKey
-from predis.services.resp.replies import NOT_AN_INTEGER, OK, SYNTAX_ERROR, Reply, bulk_array, err, error
+from predis.services.resp.replies import (
+    NOT_AN_INTEGER,
+    OK,
+    SYNTAX_ERROR,
+    Encoded,
+    Reply,
+    bulk_array,
+    bulk_strings,
+    err,
+    error,
+)
 from predis.services.resp.session import Session
 
 OVERFLOW = err("increment or decrement would overflow")
@@ -132,15 +142,23 @@ def _distinct_stored_keys(session: Session, keys: list[bytes]) -> list[bytes] | 
     return stored if len(set(stored)) == len(stored) else None
 
 
-async def get_each(ctx: RespContext, session: Session, keys: list[bytes]) -> list[bytes | None | Exception] | None:
+async def get_each(
+    ctx: RespContext, session: Session, keys: list[bytes], together: bool = False
+) -> list[bytes | None | Exception] | Encoded | None:
     """GET of each of ``keys``, a pipeline's run (``CommandTable.run_together``), in one read: each
-    value, None for a miss, or the exception its read through the origin raised. None when the
-    run must be answered one by one: a key named twice (a miss read through would make the
-    second one a hit) or reserved."""
+    value, None for a miss, or the exception its read through the origin raised. With
+    ``together``, when nothing was read through, the replies of the whole run encoded in one
+    compiled call instead. None when the run must be answered one by one: a key named twice (a
+    miss read through would make the second one a hit) or reserved."""
     stored = _distinct_stored_keys(session, keys)
     if stored is None:
         return None
-    return await ctx.domain.get_each(session.tenant, stored, skip_origin=not _reads_through(session))
+    results = await ctx.domain.get_each(
+        session.tenant, stored, skip_origin=not _reads_through(session), packed=together
+    )
+    if isinstance(results, list):
+        return results
+    return bulk_strings(results.values, results.lengths, results.found, session.resp3)
 
 
 def set_each(ctx: RespContext, session: Session, keys: list[bytes], values: list[bytes]) -> list[Reply] | None:
