@@ -490,7 +490,7 @@ class Engine:
         expires = self.clock_ms() + ttl_ms if ttl_ms else 0
         if present:
             kept = int(self._expires[slot]) if keep_ttl else expires
-            return self._overwrite(t, slot, key, value, key_hash, kept)
+            return self._overwrite(t, slot, key, value, key_hash, kept, charge)
         return self._insert_one(t, key, value, key_hash, expires, prefetch)
 
     def set(
@@ -513,7 +513,8 @@ class Engine:
             return bool(
                 self.set_many(tenant, KeyBatch.of([key]), KeyBatch.of([value]), ttl_ms, condition, keep_ttl=keep_ttl)[0]
             )
-        self.check_ttl(ttl_ms, allow_nonpositive=False)
+        if ttl_ms or type(ttl_ms) is not int:  # no expiry: nothing to check (nor a clock to read)
+            self.check_ttl(ttl_ms, allow_nonpositive=False)
         t = self.tenant_id(tenant)
         slot, key_hash = self.storage.find_one(t, key)
         if slot >= 0 and self._ttl_entries:
@@ -739,8 +740,9 @@ class Engine:
             self._expires = expires
         return True
 
-    def _overwrite(self, t: int, slot: int, key: bytes, value: bytes, key_hash: int, expires: int) -> bool:
-        new_charge = self.charge_of(len(key), len(value))
+    def _overwrite(
+        self, t: int, slot: int, key: bytes, value: bytes, key_hash: int, expires: int, new_charge: int
+    ) -> bool:
         old_charge = int(self._policy.slot[slot, pol.SIZE])
         if new_charge > old_charge:
             # A larger value needs room: store it as a new entry, which evicts like any insert.
