@@ -184,9 +184,9 @@ async def _set(ctx: RespContext, session: Session, name: str, key: bytes, value:
     """Redis's ``setGenericCommand``: the expiry checked first, then the old value read (GET),
     then the write under NX/XX."""
     stored_key = session.database.key(key)
-    now = now_ms() if opts.expire is not None else 0  # the command's time, only an expiry needs it
-    expires = 0
+    now = expires = 0  # the command's time: only an expiry needs it
     if opts.expire is not None:
+        now = now_ms()
         try:
             when = expiry_ms(opts, now)
         except _NotAnInteger:

@@ -10,15 +10,23 @@ from predis.services.cache.engine import policy as pol
 
 @numba.njit(cache=True)
 def touch_many(s: pol.PolicyState, slots: np.ndarray) -> None:
+    if s.meta[pol.KIND] == pol.S3FIFO:
+        # S3-FIFO touches the slot table alone: read it from the state once, not once per slot
+        # (a field of the state costs reference counts on every read, more than the touch).
+        rows = s.slot
+        for i in range(len(slots)):
+            pol.touch_s3fifo(rows, slots[i])
+        return
     for i in range(len(slots)):
         pol.touch(s, slots[i])
 
 
 @numba.njit(cache=True)
 def prefetched_flags(s: pol.PolicyState, slots: np.ndarray) -> np.ndarray:
+    rows = s.slot  # read from the state once (see touch_many)
     out = np.zeros(len(slots), dtype=np.bool_)
     for i in range(len(slots)):
-        out[i] = s.slot[slots[i], pol.PREFETCHED] == 1
+        out[i] = rows[slots[i], pol.PREFETCHED] == 1
     return out
 
 
@@ -26,18 +34,8 @@ def prefetched_flags(s: pol.PolicyState, slots: np.ndarray) -> np.ndarray:
 def read_hits(s: pol.PolicyState, slots: np.ndarray) -> np.ndarray:
     """Whether a prefetch had loaded each slot (read before any is touched), then touches them:
     :func:`prefetched_flags` and :func:`touch_many` in one compiled call."""
-    if s.meta[pol.KIND] != pol.S3FIFO:
-        out = prefetched_flags(s, slots)
-        touch_many(s, slots)
-        return out
-    # S3-FIFO touches the slot table alone: read it from the state once, not once per slot (a
-    # field of the state costs reference counts on every read, more than the touch).
-    rows = s.slot
-    out = np.zeros(len(slots), dtype=np.bool_)
-    for i in range(len(slots)):
-        out[i] = rows[slots[i], pol.PREFETCHED] == 1
-    for i in range(len(slots)):
-        pol.touch_s3fifo(rows, slots[i])
+    out = prefetched_flags(s, slots)
+    touch_many(s, slots)
     return out
 
 
@@ -81,7 +79,7 @@ def rewritten(s: pol.PolicyState, slot: int, new_size: int) -> None:
 def rewritten_many(s: pol.PolicyState, slots: np.ndarray, new_sizes: np.ndarray) -> None:
     """:func:`rewritten` of each of ``slots`` (distinct), in one compiled call."""
     if s.meta[pol.KIND] == pol.S3FIFO:
-        slot_rows, tenant_rows = s.slot, s.tenant  # read from the state once (see read_hits)
+        slot_rows, tenant_rows = s.slot, s.tenant  # read from the state once (see touch_many)
         for i in range(len(slots)):
             pol.resize_rows(slot_rows, tenant_rows, slots[i], new_sizes[i])
             pol.touch_s3fifo(slot_rows, slots[i])

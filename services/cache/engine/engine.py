@@ -249,6 +249,8 @@ class Engine:
         the expiry time, now plus ``ttl_ms`` in milliseconds, must fit a signed 64-bit integer."""
         if not isinstance(ttl_ms, (int, np.integer)) or isinstance(ttl_ms, bool):
             raise InvalidInput(f"ttl_ms must be an integer number of milliseconds, not {type(ttl_ms).__name__}")
+        if ttl_ms == 0:  # no expiry: always kept (and no clock to read)
+            return
         if ttl_ms < 0 and not allow_nonpositive:
             raise InvalidInput(f"ttl_ms must be 0 (no expiry) or positive, not {ttl_ms}")
         largest = MAX_EXPIRY_MS - self.clock_ms()
@@ -430,7 +432,9 @@ class Engine:
             in_place = overwritten[fits]
             if len(in_place):
                 picked = values.pick(in_place)
-                self._overwrite_in_place(t, slots[in_place], picked, charges[in_place], expires, keep_ttl)
+                self._overwrite_in_place(
+                    t, slots[in_place], picked, charges[in_place], old_sizes[fits], expires, keep_ttl
+                )
                 stored[in_place] = True
             growing = overwritten[~fits]
             if len(growing):
@@ -444,11 +448,17 @@ class Engine:
         return stored
 
     def _overwrite_in_place(
-        self, t: int, slots: np.ndarray, values: KeyBatch, charges: np.ndarray, expires: int, keep_ttl: bool
+        self,
+        t: int,
+        slots: np.ndarray,
+        values: KeyBatch,
+        charges: np.ndarray,
+        old_sizes: np.ndarray,
+        expires: int,
+        keep_ttl: bool,
     ) -> None:
         """:meth:`_overwrite` of entries (distinct) whose new values are charged no more than the
-        old: values, policy, counts and expiries each in one step, nothing evicted."""
-        old_sizes = self._policy.slot[slots, pol.SIZE]
+        old (``old_sizes``): values, policy, counts and expiries each in one step, nothing evicted."""
         prefetched = self._policy.slot[slots, pol.PREFETCHED] == 1  # read before the touches clear it
         self.storage.replace_values(slots, values)
         bp.rewritten_many(self._policy, slots, charges)
@@ -513,8 +523,7 @@ class Engine:
             return bool(
                 self.set_many(tenant, KeyBatch.of([key]), KeyBatch.of([value]), ttl_ms, condition, keep_ttl=keep_ttl)[0]
             )
-        if ttl_ms or type(ttl_ms) is not int:  # no expiry: nothing to check (nor a clock to read)
-            self.check_ttl(ttl_ms, allow_nonpositive=False)
+        self.check_ttl(ttl_ms, allow_nonpositive=False)
         t = self.tenant_id(tenant)
         slot, key_hash = self.storage.find_one(t, key)
         if slot >= 0 and self._ttl_entries:
