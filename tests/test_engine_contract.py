@@ -4,6 +4,7 @@ CuPy runs only where a CUDA device is present; elsewhere its cases are skipped."
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import numpy as np
@@ -13,6 +14,7 @@ from predis.services.cache.engine import policy as pol
 from predis.services.cache.engine.engine import Condition, Counter, Engine, EngineConfig
 from predis.services.cache.engine.numpy_storage import NumpyStorage
 from predis.services.cache.engine.simulate import simulate
+from predis.services.cache.engine.slot_table import SlotTableStorage
 from predis.services.cache.engine.storage import KeyBatch
 from predis.services.runtime.errors import InvalidInput, Overloaded
 
@@ -109,6 +111,9 @@ def test_hash_collisions_never_return_another_keys_value(
 ) -> None:
     e = make()
     monkeypatch.setattr(e.storage, "hashes", lambda tenant, keys: np.full(len(keys), 42, dtype=np.uint64))
+    # A batch read hashes inside the backend's fused find_read; its parts hash through
+    # storage.hashes (the fused lookup's walk past a colliding hash is checked below).
+    monkeypatch.setattr(e.storage, "find_read", functools.partial(SlotTableStorage.find_read, e.storage))
 
     # The batch paths, which hash through storage.hashes (one-key reads and writes hash in find_one).
     def value(tenant: str, key: bytes) -> bytes | None:
@@ -130,9 +135,10 @@ def test_hash_collisions_never_return_another_keys_value(
     assert value("u", b"alpha") == b"other tenant"
 
 
-def test_one_key_lookup_walks_past_keys_with_its_hash() -> None:
-    """GET's one-key lookup (``find_one``) hashes the key itself: entries stored under the same
-    hash, of another key or another tenant, are passed over, as the batch ``find`` passes them."""
+def test_lookups_that_hash_keys_themselves_walk_past_keys_with_their_hash() -> None:
+    """GET's one-key lookup (``find_one``) and a batch read's fused ``find_read`` hash the keys
+    themselves: entries stored under the same hash, of another key or another tenant, are
+    passed over, as the batch ``find`` passes them."""
     storage = NumpyStorage(64, 256)
     alpha = KeyBatch.of([b"alpha"])
     h = storage.hashes(0, alpha)
@@ -143,6 +149,14 @@ def test_one_key_lookup_walks_past_keys_with_its_hash() -> None:
     assert storage.read_one(int(slot)) == b"value of alpha"
     assert storage.find_one(0, b"alphc")[0] == -1
     assert int(storage.find(0, alpha, h)[0]) == int(slot)
+    never = np.zeros(storage.slot_capacity, dtype=np.int64)
+    hashes, slots, values, lengths, expired = storage.find_read(0, KeyBatch.of([b"alphc", b"alpha"]), never, 5)
+    assert hashes[1] == h[0] and slots.tolist() == [-1, int(slot)] and expired == 0
+    assert values == b"value of alpha" and lengths.tolist() == [0, 14]
+    deadlines = never.copy()
+    deadlines[slot] = 5  # due at now: found, reported expired, not read
+    _, slots, values, lengths, expired = storage.find_read(0, alpha, deadlines, 5)
+    assert slots.tolist() == [int(slot)] and (values, lengths.tolist(), expired) == (b"", [0], 1)
 
 
 def test_memory_budget_is_never_exceeded(make: Callable[..., Engine]) -> None:
@@ -249,6 +263,30 @@ def test_ttl_lazy_and_active_expiry(make: Callable[..., Engine], clock: FakeCloc
     assert e.expire("t", b"k", -5)  # a non-positive TTL deletes, as in Redis
     assert e.entry_count == 0
     assert e.tenant_view("t").counters["expired"] == 11
+
+
+@pytest.mark.parametrize("policy", ["s3fifo", "lru"])
+def test_a_batch_read_counts_expires_and_uncharges_as_its_keys_one_by_one(
+    make: Callable[..., Engine], clock: FakeClock, policy: str
+) -> None:
+    e = make(policy=policy)
+    e.set("t", b"live", b"value")
+    e.set("t", b"due", b"soon", ttl_ms=100)
+    e.set("t", b"later", b"stays", ttl_ms=10_000)
+    e.insert_prefetched("t", b"loaded", b"ahead")
+    unread = e.tenant_view("t").counters["prefetch_bytes"]
+    clock.advance_ms(100)
+    names = [b"live", b"due", b"nothing", b"loaded", b"later", b"loaded", b"due"]
+    read = e.get_many("t", KeyBatch.of(names))
+    assert read.found.tolist() == [True, False, False, True, True, True, False]
+    assert read.prefetched.tolist() == [False, False, False, True, False, True, False]
+    assert read.lengths.tolist() == [5, 0, 0, 5, 5, 5, 0]
+    assert read.values == b"valueaheadstaysahead"
+    counters = e.tenant_view("t").counters
+    assert (counters["hits"], counters["misses"], counters["expired"]) == (4, 3, 1)  # "due" expired once
+    assert counters["prefetch_bytes"] == 0 < unread  # the prefetch's bytes, uncharged once
+    assert e.entry_count == 3 and e.ttl_ms("t", b"due") == -2
+    assert e.get_many("t", KeyBatch.of([b"loaded"])).prefetched.tolist() == [False]  # read: ordinary now
 
 
 def test_set_can_keep_the_expiry_an_overwritten_key_has(make: Callable[..., Engine], clock: FakeClock) -> None:

@@ -39,6 +39,60 @@ def read_hits(s: pol.PolicyState, slots: np.ndarray) -> np.ndarray:
     return out
 
 
+@numba.njit(cache=True, inline="always")
+def _found_and_flags(slot_rows: np.ndarray, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    n = len(slots)
+    found = np.empty(n, dtype=np.bool_)
+    prefetched = np.zeros(n, dtype=np.bool_)
+    hits = 0
+    for i in range(n):
+        slot = slots[i]
+        found[i] = slot >= 0
+        if slot >= 0:
+            hits += 1
+            prefetched[i] = slot_rows[slot, pol.PREFETCHED] == 1
+    return found, prefetched, hits
+
+
+@numba.njit(cache=True)
+def _read_found_s3fifo(slot_rows: np.ndarray, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, int]:
+    found, prefetched, hits = _found_and_flags(slot_rows, slots)
+    first_read = 0
+    for i in range(len(slots)):
+        slot = slots[i]
+        if slot >= 0:
+            if slot_rows[slot, pol.PREFETCHED] == 1:  # cleared by the touch: a key named twice counts once
+                first_read += slot_rows[slot, pol.SIZE]
+            pol.touch_s3fifo(slot_rows, slot)
+    return found, prefetched, hits, first_read
+
+
+@numba.njit(cache=True)
+def _read_found(s: pol.PolicyState, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, int]:
+    rows = s.slot
+    found, prefetched, hits = _found_and_flags(rows, slots)
+    first_read = 0
+    for i in range(len(slots)):
+        slot = slots[i]
+        if slot >= 0:
+            if rows[slot, pol.PREFETCHED] == 1:
+                first_read += rows[slot, pol.SIZE]
+            pol.touch(s, slot)
+    return found, prefetched, hits, first_read
+
+
+def read_found(s: pol.PolicyState, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """A batch read's policy work in one compiled call, given its slots (-1 where not found):
+    whether each key was found, whether a prefetch had loaded it (read before any touch), how
+    many were found, and the charges of the prefetched entries read for the first time (each
+    slot once, however often it is named); then every found slot is touched."""
+    if s.meta[pol.KIND] == pol.S3FIFO:  # the slot table alone, as read_hit
+        found, prefetched, hits, first_read = _read_found_s3fifo(s.slot, slots)
+    else:
+        found, prefetched, hits, first_read = _read_found(s, slots)
+    return found, prefetched, int(hits), int(first_read)
+
+
 @numba.njit(cache=True)
 def _read_hit_s3fifo(slot_rows: np.ndarray, slot: int) -> bool:
     prefetched = slot_rows[slot, pol.PREFETCHED] == 1

@@ -30,7 +30,7 @@ import numpy as np
 
 from predis.services.cache.engine import batch_policy as bp
 from predis.services.cache.engine import policy as pol
-from predis.services.cache.engine.storage import DEFAULT_BLOCK_BYTES, KeyBatch, Storage, blocks_needed
+from predis.services.cache.engine.storage import DEFAULT_BLOCK_BYTES, KeyBatch, Storage, blocks_needed, length_range
 from predis.services.runtime.errors import InvalidInput, Overloaded
 
 MAX_KEY_BYTES = 64 * 1024
@@ -282,29 +282,15 @@ class Engine:
         self.check_batch_size(len(keys))
         _check_keys(keys)
         t = self.tenant_id(tenant)
-        hashes = self.storage.hashes(t, keys)
-        slots = self.storage.find(t, keys, hashes)
-        slots = self._drop_expired(t, slots)
-        found = slots >= 0
+        # Without entries that expire no deadline can pass: 0 spares reading the clock.
+        now = self.clock_ms() if self._ttl_entries else 0
+        hashes, slots, values, lengths, expired = self.storage.find_read(t, keys, self._expires, now)
+        if expired:
+            slots = self._drop_expired(t, slots, now)
+        found, prefetched, hits, first_read = bp.read_found(self._policy, slots)
         row = self._counters[t]
-        if len(slots) == 1:  # GET's read: NumPy's masks and reductions cost more than one key's read
-            hits = int(slots[0] >= 0)
-            if hits:
-                prefetched = bp.read_hits(self._policy, slots)
-                if prefetched[0]:
-                    row[Counter.PREFETCH_BYTES] -= int(self._policy.slot[slots[0], pol.SIZE])  # bp.charges_of
-            else:
-                prefetched = np.zeros(1, dtype=np.bool_)
-        else:
-            live = slots[found]
-            prefetched = np.zeros(len(slots), dtype=np.bool_)
-            if len(live):
-                # The flags are read before the touches clear them (charges_of does not look at them).
-                prefetched[found] = bp.read_hits(self._policy, live)
-                if prefetched.any():  # first reads: these bytes no longer count as unused prefetches
-                    row[Counter.PREFETCH_BYTES] -= int(bp.charges_of(self._policy, np.unique(slots[prefetched])).sum())
-            hits = int(found.sum())
-        values, lengths = self.storage.read(slots)
+        if first_read:  # first reads: these bytes no longer count as unused prefetches
+            row[Counter.PREFETCH_BYTES] -= first_read
         row[Counter.HITS] += hits
         row[Counter.MISSES] += len(slots) - hits
         if self.listener is not None:
@@ -627,13 +613,14 @@ class Engine:
         self._remove(t, np.array([slot], dtype=np.int32), evicted=False)
         return -1
 
-    def _drop_expired(self, t: int, slots: np.ndarray) -> np.ndarray:
-        """``slots`` with expired entries removed from the cache and replaced by -1 (lazy expiry)."""
+    def _drop_expired(self, t: int, slots: np.ndarray, now_ms: int | None = None) -> np.ndarray:
+        """``slots`` with expired entries removed from the cache and replaced by -1 (lazy expiry);
+        expired as of ``now_ms`` when given (the moment a read already judged them at)."""
         if not self._ttl_entries:
             return slots
         found = slots >= 0
         expires = np.where(found, self._expires[np.maximum(slots, 0)], 0)
-        expired = (expires != 0) & (expires <= self.clock_ms())
+        expired = (expires != 0) & (expires <= (self.clock_ms() if now_ms is None else now_ms))
         if not expired.any():
             return slots
         doomed = np.unique(slots[expired])
@@ -869,10 +856,10 @@ def _check_keys(keys: KeyBatch) -> None:
     n = len(keys)
     if not n:
         return
-    if n == 1:  # NumPy's min and max cost more than the whole check for one key
+    if n == 1:  # the compiled call costs more than the whole check for one key
         shortest = longest = int(keys.lengths[0])
     else:
-        shortest, longest = int(keys.lengths.min()), int(keys.lengths.max())
+        shortest, longest = length_range(keys.lengths)  # NumPy's min and max cost twice as much
     if shortest == 0:
         raise InvalidInput("a key is empty; keys are 1 byte to 64 KiB")
     if longest > MAX_KEY_BYTES:
@@ -888,6 +875,7 @@ def warm_up(policy: str, storage: Storage) -> None:
         engine.get("warm-up", b"k%d" % (i // 2))
     engine.set("warm-up", b"k1", b"longer value" * 30)
     engine.insert_prefetched("warm-up", b"p", b"v")
+    engine.get_many("warm-up", KeyBatch.of([b"k1", b"p", b"absent"]))
     engine.exists("warm-up", [b"k1"])
     engine.expire("warm-up", b"k1", 0, persist=True)
     engine.peek("warm-up", b"k3")

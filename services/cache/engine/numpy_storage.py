@@ -74,10 +74,13 @@ def _key_equals(
     return True
 
 
-@numba.njit(cache=True)
-def _find(
-    a: Arrays,
-    ix: SlotIndex,
+@numba.njit(cache=True, inline="always")
+def _find_into(
+    info: np.ndarray,
+    blocks: np.ndarray,
+    links: np.ndarray,
+    cell_hashes: np.ndarray,
+    cells: np.ndarray,
     bs: int,
     tenant: int,
     hashes: np.ndarray,
@@ -88,8 +91,6 @@ def _find(
 ) -> None:
     # Three passes over the batch instead of one key at a time: within a pass the iterations are
     # independent, so the CPU overlaps their cache misses (index cell, slot row, first block).
-    # The index's arrays are read from their tuple once: a field read costs reference counts.
-    info, blocks, links, cells, cell_hashes = a.info, a.blocks, a.links, ix.slots, ix.hashes
     n = len(hashes)
     first_cell = np.empty(n, dtype=np.int64)
     for i in range(n):
@@ -116,6 +117,58 @@ def _find(
                 out[i] = slot
                 break
             cell = cell_of(cell_hashes, cells, hashes[i], cell + 1)
+
+
+@numba.njit(cache=True)
+def _find(
+    a: Arrays,
+    ix: SlotIndex,
+    bs: int,
+    tenant: int,
+    hashes: np.ndarray,
+    data: np.ndarray,
+    offsets: np.ndarray,
+    lengths: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    # The arrays are read from their tuples once: a field read costs reference counts.
+    _find_into(a.info, a.blocks, a.links, ix.hashes, ix.slots, bs, tenant, hashes, data, offsets, lengths, out)
+
+
+@numba.njit(cache=True)
+def _find_read(
+    info: np.ndarray,
+    blocks: np.ndarray,
+    links: np.ndarray,
+    cell_hashes: np.ndarray,
+    cells: np.ndarray,
+    bs: int,
+    tenant: int,
+    data: np.ndarray,
+    offsets: np.ndarray,
+    lengths: np.ndarray,
+    expires: np.ndarray,
+    now_ms: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """Hashes, finds and reads a batch (``NumpyStorage.find_read``): one compiled call where
+    the three cost a call each and NumPy's work between them (the arrays passed one by one, as
+    in ``_find_one``)."""
+    n = len(lengths)
+    hashes = np.empty(n, dtype=np.uint64)
+    for i in range(n):
+        hashes[i] = hash_bytes(data, offsets[i], lengths[i], tenant)
+    slots = np.empty(n, dtype=np.int32)
+    _find_into(info, blocks, links, cell_hashes, cells, bs, tenant, hashes, data, offsets, lengths, slots)
+    readable = np.empty(n, dtype=np.int32)
+    expired = 0
+    for i in range(n):
+        slot = slots[i]
+        readable[i] = slot
+        if slot >= 0 and expires[slot] != 0 and expires[slot] <= now_ms:
+            readable[i] = _NIL
+            expired += 1
+    values, value_lengths = _read(info, blocks, links, bs, readable)
+    return hashes, slots, values, value_lengths, expired
 
 
 @numba.njit(cache=True)
@@ -409,6 +462,26 @@ class NumpyStorage(SlotTableStorage):
         out = np.empty(len(keys), dtype=np.int32)
         _find(self._a, self._index, self.block_bytes, tenant, hashes, keys.data, keys.offsets, keys.lengths, out)
         return out
+
+    def find_read(
+        self, tenant: int, keys: KeyBatch, expires: np.ndarray, now_ms: int
+    ) -> tuple[np.ndarray, np.ndarray, bytes, np.ndarray, int]:
+        a, ix = self._a, self._index
+        hashes, slots, values, lengths, expired = _find_read(
+            a.info,
+            a.blocks,
+            a.links,
+            ix.hashes,
+            ix.slots,
+            self.block_bytes,
+            tenant,
+            keys.data,
+            keys.offsets,
+            keys.lengths,
+            expires,
+            now_ms,
+        )
+        return hashes, slots, values.tobytes(), lengths, int(expired)
 
     def find_one(self, tenant: int, key: bytes) -> tuple[int, int]:
         a, ix = self._a, self._index

@@ -100,6 +100,12 @@ class SlotTableStorage:
     def bytes_per_block(self) -> int:
         raise NotImplementedError
 
+    def find(self, tenant: int, keys: KeyBatch, hashes: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def read(self, slots: np.ndarray) -> tuple[bytes, np.ndarray]:
+        raise NotImplementedError
+
     @property
     def slot_capacity(self) -> int:
         return len(self._table.info)
@@ -123,6 +129,17 @@ class SlotTableStorage:
     def hashes(self, tenant: int, keys: KeyBatch) -> np.ndarray:
         # On the host for every backend, so a key hashes alike wherever it is stored.
         return hash_many(keys.data, keys.offsets, keys.lengths, tenant)
+
+    def find_read(
+        self, tenant: int, keys: KeyBatch, expires: np.ndarray, now_ms: int
+    ) -> tuple[np.ndarray, np.ndarray, bytes, np.ndarray, int]:
+        # The three calls it stands for; a backend may fuse them (NumpyStorage does).
+        hashes = self.hashes(tenant, keys)
+        slots = self.find(tenant, keys, hashes)
+        deadline = np.where(slots >= 0, expires[np.maximum(slots, 0)], 0)
+        expired = (deadline != 0) & (deadline <= now_ms)
+        values, lengths = self.read(np.where(expired, NIL, slots))
+        return hashes, slots, values, lengths, int(expired.sum())
 
     def value_length(self, slots: np.ndarray) -> np.ndarray:
         return self._table.info[np.asarray(slots), VALUE_LEN]
