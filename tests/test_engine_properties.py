@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from predis.services.cache.engine.engine import Condition, Engine, EngineConfig
+from predis.services.cache.engine.hashing import has_repeats
 from predis.services.cache.engine.numpy_storage import NumpyStorage
 from predis.services.cache.engine.storage import KeyBatch
 
@@ -169,3 +171,16 @@ def test_with_room_for_everything_every_answer_agrees(ops: list[tuple[object, ..
 @given(st.lists(operations(max_value=6000), min_size=1, max_size=60))
 def test_under_memory_pressure_answers_are_allowed_and_the_budget_holds(ops: list[tuple[object, ...]]) -> None:
     run(ops, memory_bytes=64 * 1024, exact=False)
+
+
+@given(st.lists(st.tuples(st.integers(1, 5000), st.integers(0, 5000)), min_size=2, max_size=200))
+def test_a_batchs_charges_are_each_entrys_charge(lengths: list[tuple[int, int]]) -> None:
+    engine = Engine(EngineConfig(memory_bytes=1 << 20), NumpyStorage())
+    keys, values = (np.array(column, dtype=np.int64) for column in zip(*lengths, strict=True))
+    assert engine.charges(keys, values).tolist() == [engine.charge_of(int(k), int(v)) for k, v in lengths]
+
+
+@given(st.lists(st.integers(0, 40), max_size=150))
+def test_repeated_hashes_are_found_in_short_and_long_batches(values: list[int]) -> None:
+    hashes = np.array(values, dtype=np.uint64)
+    assert has_repeats(hashes) == (len(set(values)) != len(values))

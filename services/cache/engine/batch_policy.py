@@ -130,17 +130,27 @@ def rewritten(s: pol.PolicyState, slot: int, new_size: int) -> None:
 
 
 @numba.njit(cache=True)
-def rewritten_many(s: pol.PolicyState, slots: np.ndarray, new_sizes: np.ndarray) -> None:
-    """:func:`rewritten` of each of ``slots`` (distinct), in one compiled call."""
-    if s.meta[pol.KIND] == pol.S3FIFO:
-        slot_rows, tenant_rows = s.slot, s.tenant  # read from the state once (see touch_many)
-        for i in range(len(slots)):
-            pol.resize_rows(slot_rows, tenant_rows, slots[i], new_sizes[i])
-            pol.touch_s3fifo(slot_rows, slots[i])
-        return
+def rewritten_many(s: pol.PolicyState, slots: np.ndarray, new_sizes: np.ndarray) -> tuple[int, int]:
+    """:func:`rewritten` of each of ``slots`` (distinct), in one compiled call; answers what the
+    engine counts of it: the old charges of those a prefetch had loaded and nobody read (now
+    ordinary entries), and how much the charges grew in all (negative when they shrank)."""
+    unread, grown = 0, 0
+    rows = s.slot  # read from the state once (see touch_many)
+    s3fifo = s.meta[pol.KIND] == pol.S3FIFO
+    tenant_rows = s.tenant
     for i in range(len(slots)):
-        pol.resize(s, slots[i], new_sizes[i])
-        pol.touch(s, slots[i])
+        slot = slots[i]
+        old = rows[slot, pol.SIZE]
+        if rows[slot, pol.PREFETCHED] == 1:  # read before the touch clears it
+            unread += old
+        grown += new_sizes[i] - old
+        if s3fifo:
+            pol.resize_rows(rows, tenant_rows, slot, new_sizes[i])
+            pol.touch_s3fifo(rows, slot)
+        else:
+            pol.resize(s, slot, new_sizes[i])
+            pol.touch(s, slot)
+    return unread, grown
 
 
 @numba.njit(cache=True)

@@ -43,3 +43,18 @@ def hash_many(data: np.ndarray, offsets: np.ndarray, lengths: np.ndarray, tenant
 def hash_id(obj_id: np.uint64, tenant: int) -> np.uint64:
     """Hash of an integer object id (the replay tool's keys); distinct ids never collide."""
     return mix64(np.uint64(obj_id) ^ mix64(np.uint64(tenant) + _GOLDEN))
+
+
+@numba.njit(cache=True)
+def has_repeats(hashes: np.ndarray) -> bool:
+    """Whether any hash appears twice: each pair compared on a short batch (a pipeline's run),
+    a sorted copy on a longer one (NumPy's unique costs several times either)."""
+    n = len(hashes)
+    if n <= 64:
+        for i in range(n):
+            for j in range(i + 1, n):
+                if hashes[i] == hashes[j]:
+                    return True
+        return False
+    ordered = np.sort(hashes)
+    return bool((ordered[1:] == ordered[:-1]).any())
