@@ -281,7 +281,7 @@ def test_a_batch_read_counts_expires_and_uncharges_as_its_keys_one_by_one(
     assert read.found.tolist() == [True, False, False, True, True, True, False]
     assert read.prefetched.tolist() == [False, False, False, True, False, True, False]
     assert read.lengths.tolist() == [5, 0, 0, 5, 5, 5, 0]
-    assert read.values == b"valueaheadstaysahead"
+    assert read.values == b"valueaheadstaysahead" and (read.hits, read.prefetched_hits) == (4, 2)
     counters = e.tenant_view("t").counters
     assert (counters["hits"], counters["misses"], counters["expired"]) == (4, 3, 1)  # "due" expired once
     assert counters["prefetch_bytes"] == 0 < unread  # the prefetch's bytes, uncharged once

@@ -292,14 +292,14 @@ class CacheDomain:
         if self.has_origin and self._hints.has(tenant):
             self._prefetch_hinted(tenant, keys)
         read = self._read(tenant, KeyBatch.of(keys))
-        if packed and (skip_origin or not self.has_origin or read.found.all()):
+        if packed and (skip_origin or not self.has_origin or read.hits == len(keys)):
             return read
         results: list[bytes | None | Exception] = []
         start = 0
         for end, hit in zip(np.cumsum(read.lengths).tolist(), read.found.tolist(), strict=True):
             results.append(read.values[start:end] if hit else None)
             start = end
-        if skip_origin or not self.has_origin or read.found.all():
+        if skip_origin or not self.has_origin or read.hits == len(keys):
             return results
         missing = np.flatnonzero(~read.found).tolist()
         fetched = await asyncio.gather(*(self._fills.fetch(tenant, keys[i]) for i in missing), return_exceptions=True)
@@ -579,7 +579,7 @@ class CacheDomain:
 
     def _read(self, tenant: str, keys: KeyBatch) -> BatchRead:
         read = self._engine.get_many(tenant, keys)
-        if read.prefetched[0] if len(keys) == 1 else read.prefetched.any():  # one key: no NumPy reduction
+        if read.prefetched_hits:
             first_reads = (keys.item(int(i)) for i in np.flatnonzero(read.prefetched))
             self.prefetch_outcomes.read_prefetched(tenant, first_reads)
         return read

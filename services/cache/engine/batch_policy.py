@@ -40,23 +40,24 @@ def read_hits(s: pol.PolicyState, slots: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(cache=True, inline="always")
-def _found_and_flags(slot_rows: np.ndarray, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+def _found_and_flags(slot_rows: np.ndarray, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, int]:
     n = len(slots)
     found = np.empty(n, dtype=np.bool_)
     prefetched = np.zeros(n, dtype=np.bool_)
-    hits = 0
+    hits = prefetched_hits = 0
     for i in range(n):
         slot = slots[i]
         found[i] = slot >= 0
         if slot >= 0:
             hits += 1
             prefetched[i] = slot_rows[slot, pol.PREFETCHED] == 1
-    return found, prefetched, hits
+            prefetched_hits += prefetched[i]
+    return found, prefetched, hits, prefetched_hits
 
 
 @numba.njit(cache=True)
-def _read_found_s3fifo(slot_rows: np.ndarray, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, int]:
-    found, prefetched, hits = _found_and_flags(slot_rows, slots)
+def _read_found_s3fifo(slot_rows: np.ndarray, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, int, int]:
+    found, prefetched, hits, prefetched_hits = _found_and_flags(slot_rows, slots)
     first_read = 0
     for i in range(len(slots)):
         slot = slots[i]
@@ -64,13 +65,13 @@ def _read_found_s3fifo(slot_rows: np.ndarray, slots: np.ndarray) -> tuple[np.nda
             if slot_rows[slot, pol.PREFETCHED] == 1:  # cleared by the touch: a key named twice counts once
                 first_read += slot_rows[slot, pol.SIZE]
             pol.touch_s3fifo(slot_rows, slot)
-    return found, prefetched, hits, first_read
+    return found, prefetched, hits, prefetched_hits, first_read
 
 
 @numba.njit(cache=True)
-def _read_found(s: pol.PolicyState, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, int]:
+def _read_found(s: pol.PolicyState, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, int, int]:
     rows = s.slot
-    found, prefetched, hits = _found_and_flags(rows, slots)
+    found, prefetched, hits, prefetched_hits = _found_and_flags(rows, slots)
     first_read = 0
     for i in range(len(slots)):
         slot = slots[i]
@@ -78,19 +79,20 @@ def _read_found(s: pol.PolicyState, slots: np.ndarray) -> tuple[np.ndarray, np.n
             if rows[slot, pol.PREFETCHED] == 1:
                 first_read += rows[slot, pol.SIZE]
             pol.touch(s, slot)
-    return found, prefetched, hits, first_read
+    return found, prefetched, hits, prefetched_hits, first_read
 
 
-def read_found(s: pol.PolicyState, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, int]:
+def read_found(s: pol.PolicyState, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, int, int]:
     """A batch read's policy work in one compiled call, given its slots (-1 where not found):
     whether each key was found, whether a prefetch had loaded it (read before any touch), how
-    many were found, and the charges of the prefetched entries read for the first time (each
-    slot once, however often it is named); then every found slot is touched."""
+    many were found and how many of those a prefetch had loaded, and the charges of the
+    prefetched entries read for the first time (each slot once, however often it is named);
+    then every found slot is touched."""
     if s.meta[pol.KIND] == pol.S3FIFO:  # the slot table alone, as read_hit
-        found, prefetched, hits, first_read = _read_found_s3fifo(s.slot, slots)
+        found, prefetched, hits, prefetched_hits, first_read = _read_found_s3fifo(s.slot, slots)
     else:
-        found, prefetched, hits, first_read = _read_found(s, slots)
-    return found, prefetched, int(hits), int(first_read)
+        found, prefetched, hits, prefetched_hits, first_read = _read_found(s, slots)
+    return found, prefetched, int(hits), int(prefetched_hits), int(first_read)
 
 
 @numba.njit(cache=True)

@@ -91,6 +91,8 @@ class BatchRead:
     lengths: np.ndarray  # uint32 per key (0 where not found)
     found: np.ndarray  # bool per key
     prefetched: np.ndarray  # bool per key: found because a prefetch loaded it
+    hits: int  # keys found (``found.sum()``)
+    prefetched_hits: int  # of those, found because a prefetch loaded them (``prefetched.sum()``)
 
 
 @dataclass(frozen=True)
@@ -292,7 +294,7 @@ class Engine:
         hashes, slots, values, lengths, expired = self.storage.find_read(t, keys, self._expires, now)
         if expired:
             slots = self._drop_expired(t, slots, now)
-        found, prefetched, hits, first_read = bp.read_found(self._policy, slots)
+        found, prefetched, hits, prefetched_hits, first_read = bp.read_found(self._policy, slots)
         row = self._counters[t]
         if first_read:  # first reads: these bytes no longer count as unused prefetches
             row[Counter.PREFETCH_BYTES] -= first_read
@@ -300,7 +302,7 @@ class Engine:
         row[Counter.MISSES] += len(slots) - hits
         if self.listener is not None:
             self.listener(t, keys, found, prefetched, lengths, time.time_ns(), hashes)
-        return BatchRead(values, lengths, found, prefetched)
+        return BatchRead(values, lengths, found, prefetched, hits, prefetched_hits)
 
     def get(self, tenant: str, key: bytes) -> tuple[bytes | None, bool]:
         """The value (None on a miss) and whether a prefetch had loaded it: :meth:`get_many` of
