@@ -8,11 +8,14 @@ redis-servers on loopback. The real suite runs (slow) only where its sources are
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import socket
 import textwrap
 from pathlib import Path
 
 import pytest
+import redis
 
 from predis.services.bench import redis_compare, redis_suite
 from predis.services.cli import main
@@ -273,6 +276,81 @@ def test_redis_compare_measures_a_target_beside_a_started_redis_server(capsys: p
     redis_compare.print_table(result)
     printed = capsys.readouterr().out
     assert "MGET keys/s" in printed and "server CPU us/call" in printed
+
+
+def test_the_floor_server_answers_redis_py_with_replies_of_a_cache_s_shape() -> None:
+    with redis_compare.loop_floor(7) as ((host, port), pid):
+        assert pid > 0
+        for protocol in (2, 3):
+            client = redis.Redis(host, port, protocol=protocol)
+            assert client.set("a", "b") is True and client.get("a") == b"v" * 7
+            assert client.mget("a", "b", "c") == [b"v" * 7] * 3 and client.incr("n") == 1
+            pipe = client.pipeline(transaction=False)
+            for _ in range(2000):  # more than one read's worth: requests split across reads
+                pipe.get("k")
+            assert pipe.execute() == [b"v" * 7] * 2000
+            client.close()
+        with socket.create_connection((host, port)) as raw:
+            raw.sendall(b"PING\r\n")  # an inline command: refused, and the connection closed
+            assert raw.recv(200).startswith(b"-ERR the floor server reads only RESP arrays")
+            assert raw.recv(200) == b""
+
+
+def test_the_floor_server_says_why_it_did_not_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PREDIS_EVENT_LOOP", "tokio")
+    with (
+        pytest.raises(RuntimeError, match="the floor server did not start: .*PREDIS_EVENT_LOOP"),
+        redis_compare.loop_floor(100),
+    ):
+        pass
+
+
+def test_pinning_refuses_a_server_elsewhere_and_a_machine_of_one_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    with (
+        pytest.raises(RuntimeError, match="the reference is not"),
+        redis_compare.placement({"target": os.getpid(), "reference": None}),
+    ):
+        pass
+    monkeypatch.setattr(redis_compare.os, "sched_getaffinity", lambda pid: {0})
+    with pytest.raises(RuntimeError, match="needs two CPUs or more"), redis_compare.placement({"target": os.getpid()}):
+        pass
+
+
+@needs_redis
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="--pin needs two CPUs")
+def test_redis_compare_pins_the_servers_and_measures_the_floor_beside_them(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    toy = ["--requests", "1000", "--keyspace", "100", "--mget-requests", "50", "--mget-keys", "10"]
+    toy += ["--latency-calls", "100", "--warmup-calls", "10", "--rounds", "1", "--clients", "2"]
+    before = os.sched_getaffinity(0)
+    with redis_compare.redis_server() as target, redis_compare.redis_server() as reference:
+        server_pid = redis_compare.local_pid(target, 2)
+        assert server_pid is not None
+        server_before = os.sched_getaffinity(server_pid)
+        argv = [
+            "--target",
+            "{}:{}".format(*target),
+            "--reference",
+            "{}:{}".format(*reference),
+            "--floor",
+            "--pin",
+            *toy,
+        ]
+        assert main(["bench", "redis-compare", *argv, "--json"]) == 0
+        assert os.sched_getaffinity(server_pid) == server_before  # put back as it was
+    assert os.sched_getaffinity(0) == before
+    result = json.loads(capsys.readouterr().out)
+    cpus = sorted(before)
+    assert result["placement"] == {"server_cpus": cpus[-1:], "client_cpus": cpus[:-1]}
+    assert result["settings"]["floor"] and result["settings"]["pin"] and result["floor_loop"]
+    for row in result["benchmark"].values():
+        assert len(row["floor_runs_rps"]) == 1
+    for op in ("GET", "SET"):
+        assert result["latency"][op]["floor"]["server_cpu_us"] > 0
+    redis_compare.print_table(result)
+    printed = capsys.readouterr().out
+    assert "floor req/s" in printed and "--pin: the servers on CPU" in printed and "floor:" in printed
 
 
 @needs_redis

@@ -21,20 +21,31 @@ call over those calls (every thread's, from Linux's ``/proc/PID/task/*/schedstat
 found by its ``INFO server`` ``process_id``): what a request costs the server itself, apart from
 the client and the network. None where the server is elsewhere or the kernel does not say.
 
+With ``--pin`` (servers on this machine only), every thread of the servers runs on the last CPU
+the command may use and the clients on the others, for the whole run (see ``placement``).
+
+With ``--floor``, every measurement goes to a third server too, in its turn with the other two:
+``loop_floor``'s, a Python server on the services' event loop that answers without a cache. What
+it manages is what the loop, the sockets and the parse allow on this machine, the part of a
+Predis request that is not the cache's work.
+
 The command writes ``key:*`` and ``counter:*`` keys to both servers and flushes neither.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
 import json
 import math
+import os
 import shutil
 import socket
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -47,6 +58,7 @@ from typing import Any
 import numpy as np
 
 from predis.services.bench import machine
+from predis.services.runtime.event_loop import event_loop_name
 
 # redis-benchmark's -t tests and the names its --csv output gives them.
 TESTS = "set,get,incr,mset"
@@ -68,6 +80,8 @@ class CompareSettings:
     rounds: int = 3
     protocol: int = 2  # RESP version of redis-benchmark (-3) and redis-py alike
     timeout_s: float = 300.0  # the longest one redis-benchmark run may take
+    floor: bool = False  # measure loop_floor's server too
+    pin: bool = False  # the servers on one CPU, the clients on the others
 
     def __post_init__(self) -> None:
         counts = ("requests", "keyspace", "value_size", "clients", "pipeline", "mget_keys", "mget_requests")
@@ -104,7 +118,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def _stop(process: subprocess.Popen[bytes] | subprocess.Popen[str]) -> None:
     process.terminate()
     try:
         process.wait(10)
@@ -141,6 +155,60 @@ def redis_server(extra: tuple[str, ...] = ()) -> Iterator[tuple[str, int]]:
             raise RuntimeError(f"redis-server exited at start: {(Path(folder) / 'redis.log').read_text()[-500:]}")
         client.close()
         yield "127.0.0.1", port
+
+
+@contextmanager
+def loop_floor(value_size: int) -> Iterator[tuple[tuple[str, int], int]]:
+    """``loop_floor``'s server in a process of its own on a free loopback port, stopped on exit:
+    its address and process id."""
+    command = [sys.executable, "-m", "predis.services.bench.loop_floor", "--value-size", str(value_size)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None and process.stderr is not None
+        line = process.stdout.readline()  # "loop floor listening on HOST:PORT (LOOP)", or nothing if it failed
+        if not line.startswith("loop floor listening on "):
+            process.wait(10)
+            error = process.stderr.read().strip().splitlines()[-1:] or ["(nothing on stderr)"]
+            raise RuntimeError(f"the floor server did not start: {error[0]}")
+        host, port = parse_address(line.split()[4])
+        yield (host, port), process.pid
+    finally:
+        _stop(process)
+
+
+@contextmanager
+def placement(pids: dict[str, int | None]) -> Iterator[dict[str, list[int]]]:
+    """``--pin``: every thread of the servers on the last CPU this command may use, this command
+    (and the redis-benchmark runs it starts, which inherit its affinity) on the others; each put
+    back as it was on exit. On a small machine the scheduler's choice decides much: a server that
+    shares its client's CPU answers without waking another CPU, which costs a virtual machine
+    tens of microseconds a reply, so two servers placed differently are not compared."""
+    away = [side for side, pid in pids.items() if pid is None]
+    if away:
+        raise RuntimeError(f"--pin needs every server on this machine: the {away[0]} is not, or does not say its pid")
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        raise RuntimeError(f"--pin needs two CPUs or more; this command may use {len(cpus)}")
+    servers, clients = {cpus[-1]}, set(cpus[:-1])
+    saved: dict[int, set[int]] = {0: os.sched_getaffinity(0)}  # 0: this thread
+    try:
+        for pid in pids.values():
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                tid = int(task.name)
+                try:
+                    saved[tid] = os.sched_getaffinity(tid)
+                    os.sched_setaffinity(tid, servers)
+                except ProcessLookupError:
+                    continue  # a thread that ended meanwhile
+                except PermissionError:
+                    message = f"--pin: not allowed to move process {pid}'s threads (run as its user)"
+                    raise RuntimeError(message) from None
+        os.sched_setaffinity(0, clients)
+        yield {"server_cpus": sorted(servers), "client_cpus": sorted(clients)}
+    finally:
+        for tid, was in saved.items():
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(tid, was)
 
 
 def _client(address: tuple[str, int], protocol: int, retries: int = 3) -> Any:
@@ -327,40 +395,36 @@ def _ratio(a: float | None, b: float | None) -> float | None:
 
 
 def compare(
-    target: tuple[str, int], reference: tuple[str, int], settings: CompareSettings, started_redis: bool = False
+    target: tuple[str, int],
+    reference: tuple[str, int],
+    settings: CompareSettings,
+    started_redis: bool = False,
 ) -> dict[str, Any]:
-    """Every measurement against both servers; see the module's docstring."""
+    """Every measurement against both servers, and against ``loop_floor``'s server too with
+    ``settings.floor``; see the module's docstring."""
     require("redis-benchmark")
     versions = {
         "target": check_server(target, "target", settings.protocol),
         "reference": check_server(reference, "reference", settings.protocol),
     }
     began = time.perf_counter()
-    for address in (target, reference):
-        load_keys(address, settings)
-    commands = {"target": benchmark_commands(target, settings), "reference": benchmark_commands(reference, settings)}
-    runs: dict[str, dict[str, list[dict[str, float]]]] = {}
-    step = 0
-    for _ in range(settings.rounds):
-        for measurement in ("plain", "pipelined", "mget"):
-            order = ("target", "reference") if step % 2 == 0 else ("reference", "target")
-            step += 1
-            for side in order:
-                for test, figures in run_benchmark(commands[side][measurement], settings.timeout_s).items():
-                    name = _test_name(measurement, test, settings)
-                    runs.setdefault(name, {"target": [], "reference": []})[side].append(figures)
-    benchmark = {name: _summary(sides) for name, sides in runs.items()}
+    with ExitStack() as stack:
+        servers = {"target": target, "reference": reference}
+        pids = {"target": local_pid(target, settings.protocol), "reference": local_pid(reference, settings.protocol)}
+        if settings.floor:
+            servers["floor"], pids["floor"] = stack.enter_context(loop_floor(settings.value_size))
+        placed = stack.enter_context(placement(pids)) if settings.pin else None
+        benchmark, commands = _benchmark_rounds(servers, settings)
+        latency: dict[str, dict[str, Any]] = {}
+        for i, op in enumerate(("GET", "SET")):
+            timed = redis_py_latency(servers, op, settings, i, pids)
+            t, r = timed["target"], timed["reference"]
+            latency[op] = {
+                **timed,
+                "p50_ratio": _ratio(t["p50_us"], r["p50_us"]),
+                "server_cpu_ratio": _ratio(t["server_cpu_us"], r["server_cpu_us"]),
+            }
     mget = benchmark.get(f"MGET ({settings.mget_keys} keys)")
-    latency: dict[str, dict[str, Any]] = {}
-    pids = {"target": local_pid(target, settings.protocol), "reference": local_pid(reference, settings.protocol)}
-    for i, op in enumerate(("GET", "SET")):
-        timed = redis_py_latency({"target": target, "reference": reference}, op, settings, i, pids)
-        t, r = timed["target"], timed["reference"]
-        latency[op] = {
-            **timed,
-            "p50_ratio": _ratio(t["p50_us"], r["p50_us"]),
-            "server_cpu_ratio": _ratio(t["server_cpu_us"], r["server_cpu_us"]),
-        }
     return {
         "target": f"{target[0]}:{target[1]}",
         "reference": f"{reference[0]}:{reference[1]}",
@@ -371,13 +435,37 @@ def compare(
         "benchmark": benchmark,
         "mget_keys_per_s": {
             side: round(mget[f"{side}_rps"] * settings.mget_keys) if mget and mget[f"{side}_rps"] else None
-            for side in ("target", "reference")
+            for side in servers
         },
         "latency": latency,
+        "floor_loop": event_loop_name(os.environ) if settings.floor else None,
+        "placement": placed,
         "seconds": round(time.perf_counter() - began, 1),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),
     }
+
+
+def _benchmark_rounds(
+    servers: dict[str, tuple[str, int]], settings: CompareSettings
+) -> tuple[dict[str, Any], dict[str, dict[str, list[str]]]]:
+    """The redis-benchmark runs, every round, against every server in turn (the one that goes
+    first rotating from one measurement to the next): their medians by test, and the commands."""
+    for side in ("target", "reference"):  # the floor keeps no keys
+        load_keys(servers[side], settings)
+    commands = {side: benchmark_commands(address, settings) for side, address in servers.items()}
+    runs: dict[str, dict[str, list[dict[str, float]]]] = {}
+    sides = list(servers)
+    step = 0
+    for _ in range(settings.rounds):
+        for measurement in ("plain", "pipelined", "mget"):
+            first = step % len(sides)
+            step += 1
+            for side in sides[first:] + sides[:first]:
+                for test, figures in run_benchmark(commands[side][measurement], settings.timeout_s).items():
+                    name = _test_name(measurement, test, settings)
+                    runs.setdefault(name, {side: [] for side in sides})[side].append(figures)
+    return {name: _summary(by_side) for name, by_side in runs.items()}, commands
 
 
 def _summary(sides: dict[str, list[dict[str, float]]]) -> dict[str, Any]:
@@ -433,16 +521,20 @@ def print_table(result: dict[str, Any]) -> None:
         f"redis-benchmark -n {s['requests']:,} -r {s['keyspace']:,} -d {s['value_size']} -c {s['clients']}, "
         f"RESP{s['protocol']}, median of {s['rounds']} round(s), target and reference alternating"
     )
-    print(f"  {'test':<24}{'target req/s':>14}{'reference req/s':>17}{'target/ref':>12}{'spread':>9}")
+    floor = bool(result.get("floor_loop"))
+    floor_head = f"{'floor req/s':>13}" if floor else ""
+    print(f"  {'test':<24}{'target req/s':>14}{'reference req/s':>17}{'target/ref':>12}{'spread':>9}{floor_head}")
     for name, row in result["benchmark"].items():
         target, reference = (_count(row[f"{side}_rps"]) for side in ("target", "reference"))
         ratio = f"{row['ratio']:.3f}" if row["ratio"] is not None else "-"
         spreads = [x for x in (row["target_spread"], row["reference_spread"]) if x is not None]
         spread = f"{max(spreads):.0%}" if spreads else "-"
-        print(f"  {name:<24}{target:>14}{reference:>17}{ratio:>12}{spread:>9}")
+        floor_rps = f"{_count(row['floor_rps']):>13}" if floor else ""
+        print(f"  {name:<24}{target:>14}{reference:>17}{ratio:>12}{spread:>9}{floor_rps}")
     print("  (spread: the wider of the two sides' (max - min) / median over the rounds)")
     keys = result["mget_keys_per_s"]
-    print(f"  MGET keys/s: target {_count(keys['target'])}, reference {_count(keys['reference'])}")
+    floor_keys = f", floor {_count(keys['floor'])}" if floor else ""
+    print(f"  MGET keys/s: target {_count(keys['target'])}, reference {_count(keys['reference'])}{floor_keys}")
     calls = f"{s['latency_calls']:,} calls each after {s['warmup_calls']:,} warm-up"
     print(f"redis-py, one client per server on loopback, {calls}, the servers taking turns:")
     print(
@@ -457,6 +549,16 @@ def print_table(result: dict[str, Any]) -> None:
             for side in ("target", "reference")
         )
         print(f"  {op:<6}{t:>22}{r:>25}{ratio:>12}{cpu:>35}")
+    if floor:
+        print(f"floor: a bare Python server on {result['floor_loop']}'s loop that answers without a cache (--floor):")
+        for op, row in result["latency"].items():
+            f = row["floor"]
+            cpu = "-" if f["server_cpu_us"] is None else f"{f['server_cpu_us']:.1f}"
+            print(f"  {op:<6}p50 / p99 {f['p50_us']:.1f} / {f['p99_us']:.1f} us, server CPU {cpu} us/call")
+    if result.get("placement"):
+        placed = result["placement"]
+        cpus = ", ".join(map(str, placed["server_cpus"])), ", ".join(map(str, placed["client_cpus"]))
+        print(f"  (--pin: the servers on CPU {cpus[0]}, the clients on CPU {cpus[1]})")
     print(f"  {result['seconds']}s, {result['date']}, {result['machine']}")
 
 
@@ -484,6 +586,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rounds", type=int, default=d.rounds, help=f"of the redis-benchmark runs ({d.rounds})")
     parser.add_argument("--protocol", type=int, choices=(2, 3), default=d.protocol, help="RESP version (2)")
     parser.add_argument("--timeout", type=float, default=d.timeout_s, help="longest redis-benchmark run, s (300)")
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="measure a bare Python server on the services' event loop that answers without a cache too (loop_floor)",
+    )
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="every server's threads on this machine's last CPU, the clients on the others (servers here only)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -502,6 +614,8 @@ def run(args: argparse.Namespace) -> int:
             rounds=args.rounds,
             protocol=args.protocol,
             timeout_s=args.timeout,
+            floor=args.floor,
+            pin=args.pin,
         )
         parse_address(args.target)
         if args.reference is not None:
