@@ -14,10 +14,12 @@ from hypothesis import strategies as st
 from test_resp_harness import PredisResp, RawClient, command
 
 from predis.services.resp.protocol import (
+    GetRun,
     ProtocolError,
     QueryBufferFull,
     RequestParser,
     RequestScanner,
+    _get_run,
     split_inline,
 )
 from predis.services.resp.replies import (
@@ -144,8 +146,8 @@ inline = st.lists(st.sampled_from([b"ping", b"get", b'"a b"', b"'x'", b"\\x41", 
 
 
 @st.composite
-def mutated(draw: st.DrawFn) -> bytes:
-    data = bytearray(draw(st.one_of(frames, inline.map(b"".join))))
+def mutated(draw: st.DrawFn, source: st.SearchStrategy[bytes] | None = None) -> bytes:
+    data = bytearray(draw(source if source is not None else st.one_of(frames, inline.map(b"".join))))
     for _ in range(draw(st.integers(0, 4))):
         if not data:
             break
@@ -165,8 +167,8 @@ def mutated(draw: st.DrawFn) -> bytes:
 @settings(max_examples=300, deadline=1000, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.one_of(st.binary(max_size=300), mutated()), sizes=st.lists(st.integers(1, 50), max_size=20))
 def test_the_parser_survives_anything(data: bytes, sizes: list[int]) -> None:
-    for authenticated in (True, False):
-        parser = RequestParser(MAX_BULK, QUERY_LIMIT)
+    for authenticated, run_limit in ((True, 0), (False, 0), (True, 64)):
+        parser = RequestParser(MAX_BULK, QUERY_LIMIT, run_limit)
         started = time.monotonic()
         try:
             for piece in _split(data, sizes):
@@ -194,6 +196,58 @@ def test_hiredis_never_disagrees_with_the_scanner(data: bytes) -> None:
         exact.append(request)
     assert scanner.idle
     assert fast == exact
+
+
+get_runs = st.lists(
+    st.tuples(st.sampled_from([b"GET", b"get", b"gEt", b"GeT"]), st.binary(max_size=12)), min_size=1, max_size=70
+).map(lambda run: b"".join(command(name, key) for name, key in run))
+
+
+@settings(max_examples=300, deadline=1000)
+@given(data=st.one_of(get_runs, frames, mutated(get_runs), mutated()))
+def test_a_read_of_only_gets_is_what_the_scanner_reads(data: bytes) -> None:
+    count, offsets, lengths, plain = _get_run(data, 64)
+    scanner = RequestScanner(MAX_BULK, QUERY_LIMIT)
+    try:
+        scanner.feed(data)
+        exact = []
+        while (request := scanner.next_request(True)) is not None:
+            exact.append(request)
+    except ProtocolError:
+        assert count == 0
+        return
+    if count == 0:
+        return
+    assert scanner.idle and len(exact) == count and 2 <= count <= 64
+    assert all(len(r) == 2 and r[0].lower() == b"get" for r in exact)
+    keys = [data[o : o + n] for o, n in zip(offsets.tolist(), lengths.tolist(), strict=True)]
+    assert keys == [r[1] for r in exact]
+    expect_plain = len(set(keys)) == len(keys) and all(k and k[:2] != b"\xff\xdb" for k in keys)
+    assert plain == expect_plain  # (two keys of one 64-bit hash would read as not plain: none here)
+    assert GetRun(data, offsets, lengths, plain).frames() == exact
+
+
+def test_a_read_of_only_gets_is_kept_whole_and_what_follows_goes_after_it() -> None:
+    gets = command("GET", "a") + command("get", "b")
+    parser = RequestParser(MAX_BULK, QUERY_LIMIT, 64)
+    parser.feed(gets, True)
+    assert parser.get_run is not None and parser.has_ready
+    assert parser.take_get_run().keys.item(1) == b"b" and parser.get_run is None
+    parser.feed(gets, True)
+    parser.feed(command("SET", "a", "1"), True)  # more bytes before the run was taken
+    assert parser.get_run is None
+    assert [parser.next_request(True) for _ in range(3)] == [[b"GET", b"a"], [b"get", b"b"], [b"SET", b"a", b"1"]]
+    for data in (
+        command("GET", "a"),  # one GET: no run
+        gets + command("SET", "a", "1"),  # not only GETs
+        b"".join(command("GET", str(i)) for i in range(65)),  # more than the limit
+        gets.replace(b"$1\r\na", b"$01\r\na"),  # not canonical
+        gets[:-1],  # unfinished
+    ):
+        assert _get_run(data, 64)[0] == 0
+    unauthenticated = RequestParser(MAX_BULK, QUERY_LIMIT, 64)
+    unauthenticated.feed(gets, False)
+    assert unauthenticated.get_run is None
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -114,6 +114,56 @@ def test_a_pipeline_of_gets_answers_as_redis_does(predis: PredisResp, redis_serv
     assert outputs[0].count(b"$1\r\n1\r\n") == 6  # GET a in db 0, answered but when skipped or off
 
 
+def _writes(port: int, writes: list[tuple[list[list[str | bytes]], int]]) -> list[list[bytes]]:
+    """Each write's requests sent in one piece, and its ``count`` replies read before the next."""
+    client = RawClient(port)
+    try:
+        out = []
+        for script, count in writes:
+            client.send(b"".join(command(*args) for args in script))
+            out.append([client.reply() for _ in range(count)])
+        return out
+    finally:
+        client.close()
+
+
+def test_reads_of_only_gets_answer_as_redis_does(predis: PredisResp, redis_server: RedisServer) -> None:
+    reserved = b"\xff\xdbx"  # the bytes that begin another database's keys
+    distinct: list[list[str | bytes]] = [["GET", f"k{i}"] for i in range(100)]
+    writes: list[tuple[list[list[str | bytes]], int]] = [
+        ([["SET", "a", "1"], ["SET", "b", "2"], ["SET", "", "empty key"]], 3),
+        ([["GET", "a"], ["get", "b"], ["gEt", "missing"]], 3),  # any case
+        ([["GET", "a"], ["GET", ""], ["GET", "b"]], 3),  # the empty key
+        ([["GET", "a"], ["GET", "b"], ["GET", "a"]], 3),  # a key twice
+        (distinct, 100),  # more than one run's worth
+        ([["SELECT", "1"]], 1),
+        ([["SET", "a", "in db 1"]], 1),
+        ([["GET", "a"], ["GET", "b"]], 2),  # db 1's keys
+        ([["SELECT", "0"]], 1),
+        ([["MULTI"]], 1),
+        ([["GET", "a"], ["GET", "b"]], 2),  # queued
+        ([["EXEC"]], 1),
+        ([["CLIENT", "REPLY", "SKIP"]], 0),
+        ([["GET", "a"], ["GET", "b"]], 1),  # the first reply skipped
+        ([["HELLO", "3"]], 1),  # its reply (the connection's id, the server's version) is not compared
+        ([["GET", "a"], ["GET", "missing"]], 2),  # RESP3's null
+        ([["HELLO", "2"]], 1),  # nor is this one's
+        ([["GET", "b"], ["GET", "a"]], 2),
+    ]
+    outputs = []
+    for port in (predis.port, redis_server.port):
+        RawClient(port).call("FLUSHALL")
+        replies = _writes(port, writes)
+        replies[14] = replies[16] = []  # HELLO 3's and HELLO 2's (the connection's id)
+        outputs.append(replies)
+    assert outputs[0] == outputs[1]
+    assert outputs[0][1] == [b"$1\r\n1\r\n", b"$1\r\n2\r\n", b"$-1\r\n"]
+    # Another database's bytes, refused as one GET refuses them (a difference from Redis, in redis.md).
+    refused = RawClient(predis.port).call("GET", reserved)
+    assert refused.startswith(b"-ERR keys beginning with the bytes FF DB")
+    assert _writes(predis.port, [([["GET", reserved], ["GET", "a"]], 2)]) == [[refused, b"$1\r\n1\r\n"]]
+
+
 def test_a_run_counts_each_get_as_a_command_and_a_read(predis: PredisResp, monkeypatch: pytest.MonkeyPatch) -> None:
     client = RawClient(predis.port)
     try:
@@ -123,10 +173,15 @@ def test_a_run_counts_each_get_as_a_command_and_a_read(predis: PredisResp, monke
         client.close()
     assert predis.domain is not None
     reads: list[list[bytes]] = []
+    kinds: list[type] = []
     get_each = predis.domain.get_each
 
-    async def spied(tenant: str, keys: list[bytes], skip_origin: bool = False, packed: bool = False) -> object:
-        reads.append(keys)
+    async def spied(
+        tenant: str, keys: list[bytes] | KeyBatch, skip_origin: bool = False, packed: bool = False
+    ) -> object:
+        # A read of only GETs hands its keys packed, where they lie in the bytes that came.
+        kinds.append(type(keys))
+        reads.append([keys.item(i) for i in range(len(keys))] if isinstance(keys, KeyBatch) else keys)
         return await get_each(tenant, keys, skip_origin, packed)
 
     monkeypatch.setattr(predis.domain, "get_each", spied)
@@ -134,6 +189,7 @@ def test_a_run_counts_each_get_as_a_command_and_a_read(predis: PredisResp, monke
     replies = _pipeline(predis.port, [["GET", "k1"], ["GET", "k2"], ["GET", "k3"], ["GET", "k4"]])
     assert replies == [b"$1\r\nv\r\n", b"$1\r\nv\r\n", b"$-1\r\n", b"$-1\r\n"]
     assert reads == [[b"k1", b"k2", b"k3", b"k4"]]  # one read for the four
+    assert kinds == [KeyBatch]  # the keys where they lay in the bytes that came, not copied out
     after = _stats(predis.port)
     # The INFO call between is one command too.
     assert after["total_commands_processed"] - before["total_commands_processed"] == 4 + 1

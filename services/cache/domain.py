@@ -281,17 +281,19 @@ class CacheDomain:
         return merge_fills(read, missing, fetched)
 
     async def get_each(
-        self, tenant: str, keys: list[bytes], skip_origin: bool = False, packed: bool = False
+        self, tenant: str, keys: list[bytes] | KeyBatch, skip_origin: bool = False, packed: bool = False
     ) -> list[bytes | None | Exception] | BatchRead:
         """:meth:`get` of each of ``keys`` (distinct), in one read of the cache: a pipeline of
         GETs. Recorded as one batch read (the same counters and events, in order); misses read
         through the origin together, and a fill that fails is that key's failure alone, as it
         would be one GET's. Answers each key's value, None for a miss, or the exception its fill
         raised; with ``packed``, the read itself when nothing is read through (every key a hit,
-        or no origin to ask), the values left packed for a caller that encodes them together."""
+        or no origin to ask), the values left packed for a caller that encodes them together.
+        ``keys`` may come packed already (a read of requests, its keys where they lie in it)."""
+        batch = keys if isinstance(keys, KeyBatch) else KeyBatch.of(keys)
         if self.has_origin and self._hints.has(tenant):
-            self._prefetch_hinted(tenant, keys)
-        read = self._read(tenant, KeyBatch.of(keys))
+            self._prefetch_hinted(tenant, _listed(batch) if isinstance(keys, KeyBatch) else keys)
+        read = self._read(tenant, batch)
         if packed and (skip_origin or not self.has_origin or read.hits == len(keys)):
             return read
         results: list[bytes | None | Exception] = []
@@ -302,7 +304,8 @@ class CacheDomain:
         if skip_origin or not self.has_origin or read.hits == len(keys):
             return results
         missing = np.flatnonzero(~read.found).tolist()
-        fetched = await asyncio.gather(*(self._fills.fetch(tenant, keys[i]) for i in missing), return_exceptions=True)
+        fills = (self._fills.fetch(tenant, batch.item(i)) for i in missing)
+        fetched = await asyncio.gather(*fills, return_exceptions=True)
         for i, value in zip(missing, fetched, strict=True):
             if isinstance(value, BaseException) and not isinstance(value, Exception):
                 raise value  # a cancel
@@ -630,3 +633,7 @@ class CacheDomain:
         if self._ring is None:
             raise NotBuilt("the access collector is off in this cache (PREDIS_CACHE_COLLECTOR_EVENTS=0)")
         return self._ring
+
+
+def _listed(keys: KeyBatch) -> list[bytes]:
+    return [keys.item(i) for i in range(len(keys))]

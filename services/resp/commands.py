@@ -15,7 +15,7 @@ from __future__ import annotations
 import inspect
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from predis.services.resp import catalog
@@ -26,11 +26,12 @@ from predis.services.resp.databases import ReservedKey
 from predis.services.resp.keyspace_commands import HANDLERS as KEYSPACE_HANDLERS
 from predis.services.resp.monitor import MONITOR_HANDLERS
 from predis.services.resp.monitor import feed as feed_monitors
+from predis.services.resp.protocol import GetRun
 from predis.services.resp.replies import NULL_ARRAY, OK, QUEUED, Encoded, Reply, SetReply, encode, err, error
 from predis.services.resp.server_commands import HANDLERS as SERVER_HANDLERS
 from predis.services.resp.session import Session
 from predis.services.resp.string_commands import HANDLERS as STRING_HANDLERS
-from predis.services.resp.string_commands import get_each, set_each
+from predis.services.resp.string_commands import get_batch, get_each, set_each
 from predis.services.runtime import errors
 
 log = logging.getLogger(__name__)
@@ -252,27 +253,57 @@ class CommandTable:
         batch little more than one). One by one after all when a key is named twice or
         reserved, or the batch is refused before it reads or writes anything."""
         command = self.commands[b"get" if len(run[0]) == 2 else b"set"]
+
+        async def answer() -> list[Reply | Exception] | Encoded | None:
+            if command.name == "get":
+                # Replies all sent (no CLIENT REPLY SKIP or OFF): they may come encoded as one.
+                return await get_each(ctx, session, [args[1] for args in run], session.reply_wanted)  # type: ignore[return-value]
+            return set_each(ctx, session, [args[1] for args in run], [args[2] for args in run])  # type: ignore[return-value]
+
+        return await self._answer_run(ctx, session, command, len(run), sum(map(len, run[-1])), answer, lambda: run)
+
+    async def run_gets(self, ctx: RespContext, session: Session, run: GetRun) -> list[Reply]:
+        """:meth:`run_together` of a read that is only GETs (``RequestParser``'s ``GetRun``), its
+        keys read where they lie in the bytes that came: no request lists, no key copies. As
+        :meth:`run_together` when a key is not plain (empty, reserved, named twice) or the
+        database is not 0 (its keys are stored behind a prefix)."""
+        if not run.plain or session.database.prefix:
+            return await self.run_together(ctx, session, run.frames())
+        command = self.commands[b"get"]
+
+        async def answer() -> list[Reply | Exception] | Encoded | None:
+            return await get_batch(ctx, session, run.keys, session.reply_wanted)  # type: ignore[return-value]
+
+        return await self._answer_run(ctx, session, command, len(run), 3 + run.last_key_length, answer, run.frames)
+
+    async def _answer_run(
+        self,
+        ctx: RespContext,
+        session: Session,
+        command: Command,
+        n: int,
+        last_argv_bytes: int,
+        answer: Callable[[], Awaitable[list[Reply | Exception] | Encoded | None]],
+        requests: Callable[[], list[Args]],
+    ) -> list[Reply]:
+        """A run's ``answer`` awaited and counted as its ``n`` commands; one by one (``requests``)
+        when it says None or the cache refuses it whole."""
         durations = ctx.domain.durations
         timed = durations.resp_commands.get(command.name) if durations is not None else None
         started = time.perf_counter_ns()
         results: list[Reply | Exception] | Encoded | None
         try:
-            if command.name == "get":
-                # Replies all sent (no CLIENT REPLY SKIP or OFF): they may come encoded as one.
-                together = session.reply_wanted
-                results = await get_each(ctx, session, [args[1] for args in run], together)  # type: ignore[assignment]
-            else:
-                results = set_each(ctx, session, [args[1] for args in run], [args[2] for args in run])
+            results = await answer()
         except errors.DomainError:  # refused whole (a key too long, no room), before anything changed
             results = None
         if results is None:
-            return [await self.run(ctx, session, command, args) for args in run]
+            return [await self.run(ctx, session, command, args) for args in requests()]
         session.last_command = command.name
-        session.argv_bytes = sum(map(len, run[-1]))
-        ctx.stats.commands_processed += len(run)
+        session.argv_bytes = last_argv_bytes
+        ctx.stats.commands_processed += n
         if isinstance(results, Encoded):  # the run's replies in one piece
             if timed is not None:
-                for _ in run:
+                for _ in range(n):
                     timed.record_since(session.tenant, started)
             return [results]
         replies: list[Reply] = []

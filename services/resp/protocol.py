@@ -19,7 +19,10 @@ from collections import deque
 
 import hiredis
 import numba
+import numpy as np
 
+from predis.services.cache.engine.hashing import hash_bytes
+from predis.services.cache.engine.storage import KeyBatch
 from predis.services.resp.arguments import INT_MAX, to_int
 from predis.services.resp.replies import ErrorReply, error
 
@@ -280,36 +283,128 @@ def _canonical_frames(data: bytes) -> int:
     return frames
 
 
+@numba.njit(cache=True)
+def _get_run(data: bytes, limit: int) -> tuple[int, np.ndarray, np.ndarray, bool]:
+    """Whether ``data`` is only GET requests, two to ``limit`` of them, each whole and written
+    canonically (``*2``, ``$3``, GET in any case, ``$<n>``, the key, every line ended by CRLF):
+    how many (0 when it is anything else), where each key starts and how long it is, and
+    whether the keys are plain: none empty, none beginning with the reserved ``FF DB``, none
+    named twice (two keys of one hash count as named twice: the caller then reads them one by
+    one, as it would a key named twice)."""
+    n, pos, count = len(data), 0, 0
+    offsets = np.empty(limit, dtype=np.int64)
+    lengths = np.empty(limit, dtype=np.int64)
+    while pos < n:
+        if count == limit or pos + 14 > n:
+            return 0, offsets[:0], lengths[:0], False
+        for i in range(8):  # *2 CRLF $3 CRLF
+            if data[pos + i] != _GET_HEAD[i]:
+                return 0, offsets[:0], lengths[:0], False
+        # GET in any case: bit 5 set makes ASCII letters lower case, and only G, E, T match.
+        if data[pos + 8] | 32 != 103 or data[pos + 9] | 32 != 101 or data[pos + 10] | 32 != 116:
+            return 0, offsets[:0], lengths[:0], False
+        if data[pos + 11] != 13 or data[pos + 12] != 10 or data[pos + 13] != 36:
+            return 0, offsets[:0], lengths[:0], False
+        pos, length = _header_number(data, pos + 14)
+        if pos < 0 or length > n:
+            return 0, offsets[:0], lengths[:0], False
+        end = pos + length
+        if end + 2 > n or data[end] != 13 or data[end + 1] != 10:
+            return 0, offsets[:0], lengths[:0], False
+        offsets[count], lengths[count] = pos, length
+        count += 1
+        pos = end + 2
+    if count < 2:
+        return 0, offsets[:0], lengths[:0], False
+    plain = True
+    hashes = np.empty(count, dtype=np.uint64)
+    for i in range(count):
+        start, length = offsets[i], lengths[i]
+        if length == 0 or (length >= 2 and data[start] == 0xFF and data[start + 1] == 0xDB):
+            plain = False
+        hashes[i] = hash_bytes(data, start, length, 0)
+    for i in range(count):
+        for j in range(i):
+            if hashes[i] == hashes[j]:
+                plain = False
+    return count, offsets[:count], lengths[:count], plain
+
+
+_GET_HEAD = np.frombuffer(b"*2\r\n$3\r\n", dtype=np.uint8)
+
+
+class GetRun:
+    """A read that is only GETs (:func:`_get_run`), kept as it came: its keys lie in ``data``."""
+
+    __slots__ = ("data", "keys", "last_key_length", "plain")
+
+    def __init__(self, data: bytes, offsets: np.ndarray, lengths: np.ndarray, plain: bool) -> None:
+        self.data = data
+        self.keys = KeyBatch(np.frombuffer(data, dtype=np.uint8), offsets, lengths)
+        self.last_key_length = int(lengths[-1])
+        self.plain = plain
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def frames(self) -> list[list[bytes]]:
+        """The requests as hiredis reads them (for answering them one by one)."""
+        reader = hiredis.Reader()
+        reader.feed(self.data)
+        frames: list[list[bytes]] = []
+        while (frame := reader.gets()) is not False:
+            frames.append(frame)
+        return frames
+
+
 def warm_up() -> None:
-    """Runs the compiled check once, so that it is compiled (or loaded) before a client waits on it."""
+    """Runs the compiled checks once, so that they are compiled (or loaded) before a client waits on them."""
     _canonical_frames(b"*1\r\n$4\r\nPING\r\n")
+    _get_run(b"*2\r\n$3\r\nGET\r\n$1\r\na\r\n*2\r\n$3\r\nget\r\n$1\r\nb\r\n", 2)
 
 
 class RequestParser:
     """Requests of one connection: hiredis for reads that are whole canonical frames, the
     scanner for the rest, one request at a time in order."""
 
-    def __init__(self, max_bulk_len: int, query_buffer_limit: int) -> None:
+    def __init__(self, max_bulk_len: int, query_buffer_limit: int, run_limit: int = 0) -> None:
         self.scanner = RequestScanner(max_bulk_len, query_buffer_limit)
         self.max_bulk_len = max_bulk_len
+        self.run_limit = run_limit  # the most GETs a read may hold to be kept as a GetRun (0: none)
         self._reader = hiredis.Reader()
         self._ready: deque[list[bytes]] = deque()
+        self.get_run: GetRun | None = None  # a read of only GETs, waiting to be taken whole
 
     @property
     def buffered_bytes(self) -> int:
         return self.scanner.buffered_bytes
 
     def feed(self, data: bytes, authenticated: bool) -> None:
+        if self.get_run is not None:  # what comes next goes after it, read as requests
+            self._ready.extend(self.take_get_run().frames())
         if authenticated and not self._ready and self.scanner.idle:
+            if self.run_limit >= 2 and data[:1] == b"*" and len(data) <= self.max_bulk_len:
+                count, offsets, lengths, plain = _get_run(data, self.run_limit)
+                if count:
+                    self.get_run = GetRun(data, offsets, lengths, plain)
+                    return
             frames = self._hiredis_frames(data)
             if frames is not None:
                 self._ready.extend(frames)
                 return
         self.scanner.feed(data)
 
+    def take_get_run(self) -> GetRun:
+        run, self.get_run = self.get_run, None
+        assert run is not None
+        return run
+
     def next_request(self, authenticated: bool) -> list[bytes] | None:
         """As :meth:`RequestScanner.next_request`; a frame hiredis read is checked against the
-        limits for a connection not (or no longer, after RESET) authenticated."""
+        limits for a connection not (or no longer, after RESET) authenticated. A GetRun not
+        taken whole is read here as its requests."""
+        if self.get_run is not None:
+            self._ready.extend(self.take_get_run().frames())
         if self._ready:
             frame = self._ready.popleft()
             if not authenticated:
@@ -320,7 +415,7 @@ class RequestParser:
     @property
     def has_ready(self) -> bool:
         """Whether requests hiredis read are waiting to be taken."""
-        return bool(self._ready)
+        return bool(self._ready) or self.get_run is not None
 
     def next_run_of(self, name: bytes, arity: int, limit: int) -> list[list[bytes]]:
         """The requests read and ready to run next that are ``name`` (lower case) with ``arity``

@@ -66,8 +66,8 @@ class RespConnection(asyncio.Protocol):
     def __init__(self, server: RespServer) -> None:
         self.server, self.ctx, self.table = server, server.ctx, server.table
         settings = self.ctx.settings
-        self.parser = RequestParser(settings.proto_max_bulk_len, settings.query_buffer_limit)
         self.run_limit = min(TURN_COMMANDS, server.ctx.domain.max_batch_keys)  # GETs or SETs answered at once
+        self.parser = RequestParser(settings.proto_max_bulk_len, settings.query_buffer_limit, self.run_limit)
         self.transport: asyncio.Transport | None = None
         self.session: Session | None = None
         self.answering = False  # between a read and its replies written (close lets it finish)
@@ -217,27 +217,35 @@ class RespConnection(asyncio.Protocol):
         since_turn = 0  # commands answered since the loop last turned to the others
         try:
             while not session.closing:
-                try:
-                    args = parser.next_request(session.authenticated)
-                except ProtocolError as refused:
-                    log.info("protocol error from %s: %s", session.address, refused)
-                    if session.reply_wanted:
-                        out.append(encode(refused.reply, session.resp3))
-                    session.closing = True
-                    break
-                if args is None:
-                    break
-                if not args:
-                    continue
-                session.last_active = time.monotonic()
-                run = self._run_after(args)
-                if run:
-                    replies = await self.table.run_together(self.ctx, session, run)
+                if parser.get_run is not None and self.table.answers_together(self.ctx, session):
+                    # A read of only GETs: answered from the bytes as they came.
+                    session.last_active = time.monotonic()
+                    get_run = parser.take_get_run()
+                    replies = await self.table.run_gets(self.ctx, session, get_run)
+                    answered = len(get_run)
                 else:
-                    replies = [await self.table.dispatch(self.ctx, session, args)]
-                    if session.dropped:
+                    try:
+                        args = parser.next_request(session.authenticated)
+                    except ProtocolError as refused:
+                        log.info("protocol error from %s: %s", session.address, refused)
+                        if session.reply_wanted:
+                            out.append(encode(refused.reply, session.resp3))
                         session.closing = True
-                        return  # as Redis: what this read had answered is dropped too
+                        break
+                    if args is None:
+                        break
+                    if not args:
+                        continue
+                    session.last_active = time.monotonic()
+                    run = self._run_after(args)
+                    if run:
+                        replies = await self.table.run_together(self.ctx, session, run)
+                    else:
+                        replies = [await self.table.dispatch(self.ctx, session, args)]
+                        if session.dropped:
+                            session.closing = True
+                            return  # as Redis: what this read had answered is dropped too
+                    answered = len(run) if run else 1
                 # A run's replies may come as one encoded piece (every reply sent, nothing pushed
                 # between: command_done after it does for all).
                 for reply in replies:
@@ -245,7 +253,7 @@ class RespConnection(asyncio.Protocol):
                         encode_into(reply, session.resp3, out)
                     self._take_pushed(out)  # after the reply they came during, as Redis appends them
                     session.command_done()
-                since_turn += len(run) if run else 1
+                since_turn += answered
                 if len(out) >= FLUSH_PIECES or since_turn >= TURN_COMMANDS:
                     await self._write(out)
                     out = []

@@ -153,6 +153,14 @@ async def get_each(
     stored = _distinct_stored_keys(session, keys)
     if stored is None:
         return None
+    return await get_batch(ctx, session, stored, together)
+
+
+async def get_batch(
+    ctx: RespContext, session: Session, stored: list[bytes] | KeyBatch, together: bool = False
+) -> list[bytes | None | Exception] | Encoded:
+    """:func:`get_each` of keys already as stored and distinct (a list, or packed where a read's
+    requests hold them)."""
     results = await ctx.domain.get_each(
         session.tenant, stored, skip_origin=not _reads_through(session), packed=together
     )
