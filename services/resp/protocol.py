@@ -330,7 +330,8 @@ def _get_run(data: bytes, limit: int) -> tuple[int, np.ndarray, np.ndarray, bool
     return count, offsets[:count], lengths[:count], plain
 
 
-_GET_HEAD = np.frombuffer(b"*2\r\n$3\r\n", dtype=np.uint8)
+GET_HEAD = b"*2\r\n$3\r\n"  # a request of two arguments, the first of three bytes
+_GET_HEAD = np.frombuffer(GET_HEAD, dtype=np.uint8)
 
 
 class GetRun:
@@ -383,7 +384,14 @@ class RequestParser:
         if self.get_run is not None:  # what comes next goes after it, read as requests
             self._ready.extend(self.take_get_run().frames())
         if authenticated and not self._ready and self.scanner.idle:
-            if self.run_limit >= 2 and data[:1] == b"*" and len(data) <= self.max_bulk_len:
+            # Two GETs at least (a second header after the first's), before the compiled walk.
+            # (No key longer than proto-max-bulk-len: the scanner refuses those as Redis does.)
+            if (
+                self.run_limit >= 2
+                and data.startswith(GET_HEAD)
+                and data.find(GET_HEAD, 13) > 0
+                and len(data) <= self.max_bulk_len
+            ):
                 count, offsets, lengths, plain = _get_run(data, self.run_limit)
                 if count:
                     self.get_run = GetRun(data, offsets, lengths, plain)
