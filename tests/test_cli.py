@@ -57,10 +57,22 @@ def _start_up(tmp_path) -> Up:  # type: ignore[no-untyped-def]
     return Up(process, addresses, pids, lines)
 
 
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (Linux's /proc; none elsewhere)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+    return found
+
+
 @pytest.fixture
 def up(tmp_path) -> Iterator[Up]:  # type: ignore[no-untyped-def]
     running = _start_up(tmp_path)
     yield running
+    # Every process the supervisor started (the dashboard, a restarted helper), should it not stop them.
+    started = _children(running.process.pid)
     if running.process.poll() is None:
         running.process.send_signal(signal.SIGINT)  # a killed supervisor would orphan its services
         try:
@@ -68,7 +80,7 @@ def up(tmp_path) -> Iterator[Up]:  # type: ignore[no-untyped-def]
         except subprocess.TimeoutExpired:
             running.process.kill()
             running.process.wait()
-    for pid in running.pids.values():
+    for pid in {*running.pids.values(), *started}:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
 
