@@ -272,7 +272,7 @@ class CacheDomain:
         """Values packed in key order, their lengths and a found mask, recorded as :meth:`get`
         records; misses read through the origin (unless ``skip_origin``)."""
         if self.has_origin and self._hints.has(tenant):
-            self._prefetch_hinted(tenant, [keys.item(i) for i in range(len(keys))])
+            self._prefetch_hinted(tenant, _listed(keys))
         read = self._read(tenant, keys)
         missing = np.flatnonzero(~read.found)
         if skip_origin or not self.has_origin or not len(missing):
@@ -292,7 +292,7 @@ class CacheDomain:
         ``keys`` may come packed already (a read of requests, its keys where they lie in it)."""
         batch = keys if isinstance(keys, KeyBatch) else KeyBatch.of(keys)
         if self.has_origin and self._hints.has(tenant):
-            self._prefetch_hinted(tenant, _listed(batch) if isinstance(keys, KeyBatch) else keys)
+            self._prefetch_hinted(tenant, keys if isinstance(keys, list) else _listed(batch))
         read = self._read(tenant, batch)
         if packed and (skip_origin or not self.has_origin or read.hits == len(keys)):
             return read
@@ -636,4 +636,5 @@ class CacheDomain:
 
 
 def _listed(keys: KeyBatch) -> list[bytes]:
+    """Each key of a batch as bytes (for the hints, which look keys up one by one)."""
     return [keys.item(i) for i in range(len(keys))]

@@ -257,8 +257,8 @@ class CommandTable:
         async def answer() -> list[Reply | Exception] | Encoded | None:
             if command.name == "get":
                 # Replies all sent (no CLIENT REPLY SKIP or OFF): they may come encoded as one.
-                return await get_each(ctx, session, [args[1] for args in run], session.reply_wanted)  # type: ignore[return-value]
-            return set_each(ctx, session, [args[1] for args in run], [args[2] for args in run])  # type: ignore[return-value]
+                return await get_each(ctx, session, [args[1] for args in run], session.reply_wanted)
+            return set_each(ctx, session, [args[1] for args in run], [args[2] for args in run])
 
         return await self._answer_run(ctx, session, command, len(run), sum(map(len, run[-1])), answer, lambda: run)
 
@@ -272,7 +272,7 @@ class CommandTable:
         command = self.commands[b"get"]
 
         async def answer() -> list[Reply | Exception] | Encoded | None:
-            return await get_batch(ctx, session, run.keys, session.reply_wanted)  # type: ignore[return-value]
+            return await get_batch(ctx, session, run.keys, session.reply_wanted)
 
         return await self._answer_run(ctx, session, command, len(run), 3 + run.last_key_length, answer, run.frames)
 

@@ -350,12 +350,16 @@ class GetRun:
 
     def frames(self) -> list[list[bytes]]:
         """The requests as hiredis reads them (for answering them one by one)."""
-        reader = hiredis.Reader()
-        reader.feed(self.data)
-        frames: list[list[bytes]] = []
-        while (frame := reader.gets()) is not False:
-            frames.append(frame)
-        return frames
+        return _read_frames(hiredis.Reader(), self.data)
+
+
+def _read_frames(reader: hiredis.Reader, data: bytes) -> list[list[bytes]]:
+    """Every whole frame ``reader`` reads from ``data`` (after what it held before)."""
+    reader.feed(data)
+    frames: list[list[bytes]] = []
+    while (frame := reader.gets()) is not False:
+        frames.append(frame)
+    return frames
 
 
 def warm_up() -> None:
@@ -452,11 +456,8 @@ class RequestParser:
         if expected < 0:
             return None
         reader = self._reader
-        frames: list[list[bytes]] = []
         try:
-            reader.feed(data)
-            while (frame := reader.gets()) is not False:
-                frames.append(frame)
+            frames = _read_frames(reader, data)
         except hiredis.ProtocolError:  # never, by the check above; should it, the scanner decides
             frames = []
         if len(frames) != expected or reader.has_data():

@@ -124,7 +124,8 @@ class RespConnection(asyncio.Protocol):
             self._fed_while_waiting = True
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._corked.clear()
+        self._corked.clear()  # nobody to write it to
+        self._corked_bytes = 0
         if self._idle_timer is not None:
             self._idle_timer.cancel()
         if self._drained is not None and not self._drained.done():
