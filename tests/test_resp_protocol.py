@@ -227,6 +227,61 @@ def test_a_read_of_only_gets_is_what_the_scanner_reads(data: bytes) -> None:
     assert GetRun(data, offsets, lengths, plain).frames() == exact
 
 
+lone_gets = st.tuples(st.sampled_from([b"GET", b"get", b"gEt"]), st.binary(max_size=30)).map(lambda a: command(*a))
+
+
+@settings(max_examples=300, deadline=1000)
+@given(data=st.one_of(lone_gets, frames, mutated(lone_gets), mutated()), max_bulk=st.sampled_from([MAX_BULK, 8]))
+def test_a_read_of_one_get_is_what_the_scanner_reads(data: bytes, max_bulk: int) -> None:
+    key = RequestParser(max_bulk, QUERY_LIMIT, 64).lone_get(data)
+    if key is None:
+        return
+    scanner = RequestScanner(max_bulk, QUERY_LIMIT)
+    scanner.feed(data)  # raises (failing the test) where the scanner refuses what lone_get took
+    assert scanner.next_request(True) == [data[8:11], key]
+    assert data[8:11].lower() == b"get" and scanner.next_request(True) is None and scanner.idle
+
+
+lone_sets = st.tuples(st.sampled_from([b"SET", b"set", b"sEt"]), st.binary(max_size=20), st.binary(max_size=20)).map(
+    lambda a: command(*a)
+)
+
+
+@settings(max_examples=300, deadline=1000)
+@given(data=st.one_of(lone_sets, frames, mutated(lone_sets), mutated()), max_bulk=st.sampled_from([MAX_BULK, 8]))
+def test_a_read_of_one_set_is_what_the_scanner_reads(data: bytes, max_bulk: int) -> None:
+    key_value = RequestParser(max_bulk, QUERY_LIMIT, 64).lone_set(data)
+    if key_value is None:
+        return
+    scanner = RequestScanner(max_bulk, QUERY_LIMIT)
+    scanner.feed(data)
+    assert scanner.next_request(True) == [data[8:11], *key_value]
+    assert data[8:11].lower() == b"set" and scanner.next_request(True) is None and scanner.idle
+
+
+def test_a_read_of_one_get_is_taken_only_with_nothing_before_it() -> None:
+    get = command("GET", "a")
+    parser = RequestParser(MAX_BULK, QUERY_LIMIT, 64)
+    assert parser.lone_get(get) == b"a" and parser.lone_get(command("get", "")) == b""
+    for data in (
+        get + command("GET", "b"),  # two
+        get.replace(b"$1\r\na", b"$01\r\na"),  # not canonical
+        get[:-1],  # unfinished
+        get + b"\r\n",  # more after it
+        command("GETX", "a"),
+        command("GET", "a" * 20),  # the key longer than proto-max-bulk-len (below)
+    ):
+        assert RequestParser(16, QUERY_LIMIT, 64).lone_get(data) is None
+    for data in (command("SET", "a", "1", "EX", "10"), command("SET", "a"), command("SET", "a", "1") + get):
+        assert parser.lone_set(data) is None
+    assert parser.lone_set(command("set", "a", "")) == (b"a", b"")
+    parser.feed(command("SET", "a"), True)  # a request waits, unanswered: GET must come after it
+    assert parser.lone_get(get) is None and parser.lone_set(command("SET", "a", "1")) is None
+    parser.next_request(True)
+    parser.feed(get[:5], True)  # half a request waits
+    assert parser.lone_get(get) is None
+
+
 def test_a_read_of_only_gets_is_kept_whole_and_what_follows_goes_after_it() -> None:
     gets = command("GET", "a") + command("get", "b")
     parser = RequestParser(MAX_BULK, QUERY_LIMIT, 64)

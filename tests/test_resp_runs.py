@@ -1,6 +1,6 @@
 """Runs of pipelined GETs, answered from one read of the cache, and of plain SETs, from one batch
-write: the same replies, counters, events, read-through and watches as the commands answered one
-by one."""
+write, and reads of one GET, answered in their callback: the same replies, counters, events,
+read-through and watches as the commands answered one by one."""
 
 from __future__ import annotations
 
@@ -162,6 +162,134 @@ def test_reads_of_only_gets_answer_as_redis_does(predis: PredisResp, redis_serve
     refused = RawClient(predis.port).call("GET", reserved)
     assert refused.startswith(b"-ERR keys beginning with the bytes FF DB")
     assert _writes(predis.port, [([["GET", reserved], ["GET", "a"]], 2)]) == [[refused, b"$1\r\n1\r\n"]]
+
+
+def test_reads_of_one_get_answer_as_redis_does(predis: PredisResp, redis_server: RedisServer) -> None:
+    # Each write one GET: answered in the read's callback, with no request list or coroutine.
+    writes: list[tuple[list[list[str | bytes]], int]] = [
+        ([["SET", "a", "1"], ["SET", "b", "2"], ["SET", "", "empty key"], ["SET", "long", "x" * 70_000]], 4),
+        *(([["GET", key]], 1) for key in ("a", "missing", "", "long")),  # a value past one compiled read's scratch
+        ([["gEt", "b"]], 1),
+        ([["GET", "a", "b"]], 1),  # wrong arity
+        ([["SELECT", "1"]], 1),
+        ([["SET", "a", "in db 1"]], 1),
+        ([["GET", "a"]], 1),
+        ([["SELECT", "0"]], 1),
+        ([["MULTI"]], 1),
+        ([["GET", "a"]], 1),  # queued
+        ([["EXEC"]], 1),
+        ([["CLIENT", "REPLY", "SKIP"]], 0),
+        ([["GET", "a"]], 0),  # skipped
+        ([["GET", "b"]], 1),
+        ([["CLIENT", "REPLY", "OFF"]], 0),
+        ([["GET", "a"]], 0),
+        ([["CLIENT", "REPLY", "ON"]], 1),
+        ([["HELLO", "3"]], 1),  # its reply (the connection's id, the server's version) is not compared
+        ([["GET", "missing"]], 1),  # RESP3's null
+        ([["GET", "a"]], 1),
+    ]
+    outputs = []
+    for port in (predis.port, redis_server.port):
+        RawClient(port).call("FLUSHALL")
+        replies = _writes(port, writes)
+        replies[-3] = []
+        outputs.append(replies)
+    assert outputs[0] == outputs[1]
+    assert outputs[0][1:5] == [
+        [b"$1\r\n1\r\n"],
+        [b"$-1\r\n"],
+        [b"$9\r\nempty key\r\n"],
+        [b"$70000\r\n" + b"x" * 70_000 + b"\r\n"],
+    ]
+
+
+def test_reads_of_one_set_answer_as_redis_does(predis: PredisResp, redis_server: RedisServer) -> None:
+    writes: list[tuple[list[list[str | bytes]], int]] = [
+        ([["SET", "a", "1"]], 1),
+        ([["set", "b", ""]], 1),  # an empty value
+        ([["SET", "", "empty key"]], 1),
+        ([["SET", "a", "2", "NX"]], 1),  # options: the long way
+        ([["SET", b"\xff\xdbx", "v"]], 1),  # another database's bytes: refused (below)
+        ([["SELECT", "2"]], 1),
+        ([["SET", "a", "in db 2"]], 1),
+        ([["GET", "a"]], 1),
+        ([["SELECT", "0"]], 1),
+        ([["MULTI"]], 1),
+        ([["SET", "a", "3"]], 1),  # queued
+        ([["EXEC"]], 1),
+        ([["CLIENT", "REPLY", "SKIP"]], 0),
+        ([["SET", "a", "4"]], 0),
+        ([["MGET", "a", "b", ""]], 1),
+    ]
+    outputs = []
+    for port in (predis.port, redis_server.port):
+        RawClient(port).call("FLUSHALL")
+        replies = _writes(port, writes)
+        outputs.append(replies)
+    refused = outputs[0][4]
+    assert refused[0].startswith(b"-ERR keys beginning with the bytes FF DB")  # a difference from Redis, in redis.md
+    outputs[0][4] = outputs[1][4] = []
+    assert outputs[0] == outputs[1]
+    assert outputs[0][-1] == [b"*3\r\n$1\r\n4\r\n$0\r\n\r\n$9\r\nempty key\r\n"]
+
+
+def test_a_read_of_one_set_modifies_the_key_another_connection_watches(predis: PredisResp) -> None:
+    watcher, writer = RawClient(predis.port), RawClient(predis.port)
+    try:
+        assert watcher.call("WATCH", "watched") == b"+OK\r\n"
+        assert writer.call("SET", "watched", "by another") == b"+OK\r\n"
+        assert watcher.call("MULTI") == b"+OK\r\n"
+        assert watcher.call("SET", "watched", "mine") == b"+QUEUED\r\n"
+        assert watcher.call("EXEC") == b"*-1\r\n"  # the transaction did not run
+        assert watcher.call("GET", "watched") == b"$10\r\nby another\r\n"
+    finally:
+        watcher.close()
+        writer.close()
+
+
+def test_a_read_of_one_get_is_one_command_and_one_read_without_a_coroutine(
+    predis: PredisResp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    RawClient(predis.port).call("SET", "k", "v")
+    assert predis.domain is not None
+    waited: list[bytes] = []
+    get = predis.domain.get
+
+    async def spied(tenant: str, key: bytes, skip_origin: bool = False) -> object:
+        waited.append(key)
+        return await get(tenant, key, skip_origin)
+
+    monkeypatch.setattr(predis.domain, "get", spied)  # the coroutine the long way takes
+    before = _stats(predis.port)
+    assert _writes(predis.port, [([["GET", "k"]], 1), ([["GET", "nope"]], 1)]) == [[b"$1\r\nv\r\n"], [b"$-1\r\n"]]
+    after = _stats(predis.port)
+    assert waited == []
+    assert after["total_commands_processed"] - before["total_commands_processed"] == 2 + 1  # and the INFO
+    assert (after["keyspace_hits"] - before["keyspace_hits"], after["keyspace_misses"] - before["keyspace_misses"]) == (
+        1,
+        1,
+    )
+
+
+def test_a_read_of_one_get_that_misses_reads_through_once(with_origin: tuple[PredisResp, KeyedOrigin]) -> None:
+    server, origin = with_origin
+    client = RawClient(server.port)
+    try:
+        assert client.call("GET", "one") == b"$12\r\nvalue of one\r\n"  # filled, then
+        assert client.call("GET", "one") == b"$12\r\nvalue of one\r\n"  # a hit
+        # Requests that come while a fill waits are answered after it, in order.
+        client.send(command("GET", "two"))
+        client.send(command("GET", "one") + command("GET", "absent"))
+        assert [client.reply() for _ in range(3)] == [
+            b"$12\r\nvalue of two\r\n",
+            b"$12\r\nvalue of one\r\n",
+            b"$-1\r\n",
+        ]
+    finally:
+        client.close()
+    assert origin.calls == {b"one": 1, b"two": 1, b"absent": 1}
+    stats = _stats(server.port)
+    assert (stats["keyspace_misses"], stats["keyspace_hits"]) == (3, 2)
 
 
 def test_a_run_counts_each_get_as_a_command_and_a_read(predis: PredisResp, monkeypatch: pytest.MonkeyPatch) -> None:

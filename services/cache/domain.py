@@ -254,6 +254,15 @@ class CacheDomain:
         """Reads ``key``; a miss reads through the origin (unless ``skip_origin``). Every read is
         recorded (counters, event ring, shadow, the prefetch loop's wake-up) and prefetches the
         key's hinted followers."""
+        result = self.get_now(tenant, key, skip_origin)
+        if result is not None:
+            return result
+        return await self.fill(tenant, key)
+
+    def get_now(self, tenant: str, key: bytes, skip_origin: bool = False) -> ReadResult | None:
+        """:meth:`get` as far as it goes without waiting: the read recorded, and its result; None
+        for a miss that reads through the origin, which :meth:`fill` then finishes (a front end
+        answering a hit at once, with no coroutine to run, calls the two)."""
         if self.has_origin and self._hints.has(tenant):
             self._prefetch_hinted(tenant, [key])
         value, prefetched = self._engine.get(tenant, key)
@@ -263,6 +272,10 @@ class CacheDomain:
             return ReadResult(value, ValueOrigin.PREFETCH if prefetched else ValueOrigin.CACHE)
         if skip_origin or not self.has_origin:
             return ReadResult(None, ValueOrigin.NONE)
+        return None
+
+    async def fill(self, tenant: str, key: bytes) -> ReadResult:
+        """The origin's value for a miss :meth:`get_now` recorded (single-flight, as every fill)."""
         fetched = await self._fills.fetch(tenant, key)
         return ReadResult(fetched, ValueOrigin.ORIGIN if fetched is not None else ValueOrigin.NONE)
 

@@ -31,7 +31,15 @@ from predis.services.resp.replies import NULL_ARRAY, OK, QUEUED, Encoded, Reply,
 from predis.services.resp.server_commands import HANDLERS as SERVER_HANDLERS
 from predis.services.resp.session import Session
 from predis.services.resp.string_commands import HANDLERS as STRING_HANDLERS
-from predis.services.resp.string_commands import get_batch, get_each, set_each
+from predis.services.resp.string_commands import (
+    MISSED,
+    get_batch,
+    get_each,
+    get_filled,
+    get_now,
+    set_each,
+    set_now,
+)
 from predis.services.runtime import errors
 
 log = logging.getLogger(__name__)
@@ -218,15 +226,8 @@ class CommandTable:
             if command.is_async:
                 return await command.handler(ctx, session, args)  # type: ignore[misc]
             return command.handler(ctx, session, args)
-        except errors.DomainError as exc:
-            if isinstance(exc, errors.Overloaded):  # a quota refused it: audited, as gRPC's RESOURCE_EXHAUSTED
-                ctx.audit(session, command.name.upper(), "OOM", str(exc))
-            return error_reply(exc)
-        except ReservedKey:
-            return err("keys beginning with the bytes FF DB are another database's; use SELECT")
-        except Exception:  # noqa: BLE001 - no traceback may reach a client
-            log.exception("a %s command failed", command.name)
-            return err(f"internal error in the server running '{command.name}'; its log has the details")
+        except Exception as exc:  # noqa: BLE001 - no traceback may reach a client
+            return _failure(ctx, session, command.name, exc)
         finally:
             if timed is not None:
                 timed.record_since(session.tenant, started)
@@ -245,6 +246,58 @@ class CommandTable:
             and not ctx.domain.limits_requests
             and ctx.pauses.holding(session.tenant) is None
         )
+
+    def lone_get(self, ctx: RespContext, session: Session, key: bytes) -> bytes | None:
+        """The encoded reply to a read that is one ``GET key``, under :meth:`answers_together`
+        with its reply wanted: what :meth:`dispatch` answers, counted as it counts, without a
+        coroutine (a lone GET's dispatch costs about as much as its read). None when the key
+        missed and reads through the origin: :meth:`fill_lone_get` answers it (the read is
+        recorded already)."""
+        return self._answer_now(ctx, session, "get", 3 + len(key), get_now, key)
+
+    def lone_set(self, ctx: RespContext, session: Session, key: bytes, value: bytes) -> bytes:
+        """:meth:`lone_get` of a read that is one plain ``SET key value``."""
+        reply = self._answer_now(ctx, session, "set", 3 + len(key) + len(value), set_now, key, value)
+        assert reply is not None  # a write never waits
+        return reply
+
+    def _answer_now(
+        self,
+        ctx: RespContext,
+        session: Session,
+        name: str,
+        argv_bytes: int,
+        answer: Callable[..., object],
+        *args: bytes,
+    ) -> bytes | None:
+        session.last_command = name
+        session.argv_bytes = argv_bytes
+        ctx.stats.commands_processed += 1
+        durations = ctx.domain.durations
+        timed = durations.resp_commands.get(name) if durations is not None else None
+        started = time.perf_counter_ns() if timed is not None else 0
+        try:
+            result = answer(ctx, session, *args)
+        except Exception as exc:  # noqa: BLE001
+            result = _failure(ctx, session, name, exc)
+        if result is MISSED:
+            return None
+        if timed is not None:
+            timed.record_since(session.tenant, started)
+        return encode(result, session.resp3)
+
+    async def fill_lone_get(self, ctx: RespContext, session: Session, key: bytes) -> Reply:
+        """The reply to the lone GET :meth:`lone_get` left to the origin."""
+        durations = ctx.domain.durations
+        timed = durations.resp_commands.get("get") if durations is not None else None
+        started = time.perf_counter_ns() if timed is not None else 0  # the read itself was microseconds
+        try:
+            return await get_filled(ctx, session, key)
+        except Exception as exc:  # noqa: BLE001
+            return _failure(ctx, session, "get", exc)
+        finally:
+            if timed is not None:
+                timed.record_since(session.tenant, started)
 
     async def run_together(self, ctx: RespContext, session: Session, run: list[Args]) -> list[Reply]:
         """The replies to a run of pipelined GETs (each ``GET key``) or SETs (each ``SET key
@@ -375,6 +428,19 @@ def unknown_command(table: CommandTable, args: Args) -> Reply:
         room = 128 - len(shown.encode("utf-8", "surrogateescape"))
         shown += f"'{c_text(arg, room)}' "
     return err(f"unknown command '{c_text(args[0], 128)}', with args beginning with: {shown}")
+
+
+def _failure(ctx: RespContext, session: Session, name: str, exc: Exception) -> Reply:
+    """The reply to a command that raised ``exc``: a domain error's own, else an internal error
+    (logged: no traceback reaches a client)."""
+    if isinstance(exc, errors.DomainError):
+        if isinstance(exc, errors.Overloaded):  # a quota refused it: audited, as gRPC's RESOURCE_EXHAUSTED
+            ctx.audit(session, name.upper(), "OOM", str(exc))
+        return error_reply(exc)
+    if isinstance(exc, ReservedKey):
+        return err("keys beginning with the bytes FF DB are another database's; use SELECT")
+    log.error("a %s command failed", name, exc_info=exc)
+    return err(f"internal error in the server running '{name}'; its log has the details")
 
 
 def error_reply(exc: errors.DomainError) -> Reply:

@@ -334,6 +334,52 @@ GET_HEAD = b"*2\r\n$3\r\n"  # a request of two arguments, the first of three byt
 _GET_HEAD = np.frombuffer(GET_HEAD, dtype=np.uint8)
 
 
+SET_HEAD = b"*3\r\n$3\r\n"  # a request of three arguments, the first of three bytes
+
+
+def _lone_get_key(data: bytes, max_bulk_len: int) -> bytes | None:
+    """The key of ``data`` if it is one canonical ``*2 $3 GET $n key`` (GET in any case) and
+    nothing more, else None. Python's bytes methods: a compiled call would cost more."""
+    if data[8:11].lower() != b"get" or data[11:14] != b"\r\n$":
+        return None
+    key = _bulk_at(data, 14, max_bulk_len)
+    if key is None or key[1] != len(data):
+        return None
+    return key[0]
+
+
+def _lone_set_args(data: bytes, max_bulk_len: int) -> tuple[bytes, bytes] | None:
+    """The key and value of ``data`` if it is one canonical ``*3 $3 SET $n key $m value`` and
+    nothing more, else None."""
+    if data[8:11].lower() != b"set" or data[11:14] != b"\r\n$":
+        return None
+    key = _bulk_at(data, 14, max_bulk_len)
+    if key is None or data[key[1] : key[1] + 1] != b"$":
+        return None
+    value = _bulk_at(data, key[1] + 1, max_bulk_len)
+    if value is None or value[1] != len(data):
+        return None
+    return key[0], value[0]
+
+
+def _bulk_at(data: bytes, at: int, max_bulk_len: int) -> tuple[bytes, int] | None:
+    """The bulk string whose length begins at ``at`` (just after its ``$``) and where what
+    follows it begins, if it is written canonically (ASCII digits, no leading zero, within
+    proto-max-bulk-len, CRLFs) and whole in ``data``; else None."""
+    end = data.find(b"\r\n", at + 1, at + 21)
+    if end < 0:
+        return None
+    digits = data[at:end]
+    if not digits.isdigit() or (digits[0] == 48 and len(digits) > 1):  # "0" alone is the empty string
+        return None
+    n = int(digits)
+    start = end + 2
+    stop = start + n
+    if n > max_bulk_len or data[stop : stop + 2] != b"\r\n":
+        return None
+    return data[start:stop], stop + 2
+
+
 class GetRun:
     """A read that is only GETs (:func:`_get_run`), kept as it came: its keys lie in ``data``."""
 
@@ -405,6 +451,19 @@ class RequestParser:
                 self._ready.extend(frames)
                 return
         self.scanner.feed(data)
+
+    def lone_get(self, data: bytes) -> bytes | None:
+        """The key of ``data`` when it is exactly one GET, written as clients write it, and
+        nothing read before waits to be answered; else None (``feed`` reads it)."""
+        if not data.startswith(GET_HEAD) or self._ready or self.get_run is not None or not self.scanner.idle:
+            return None
+        return _lone_get_key(data, self.max_bulk_len)
+
+    def lone_set(self, data: bytes) -> tuple[bytes, bytes] | None:
+        """As :meth:`lone_get`, for one plain ``SET key value``: its key and value."""
+        if not data.startswith(SET_HEAD) or self._ready or self.get_run is not None or not self.scanner.idle:
+            return None
+        return _lone_set_args(data, self.max_bulk_len)
 
     def take_get_run(self) -> GetRun:
         run, self.get_run = self.get_run, None

@@ -51,6 +51,25 @@ async def _read(ctx: RespContext, session: Session, key: bytes) -> bytes | None:
     return result.value
 
 
+MISSED = object()  # get_now's miss that reads through the origin: get_filled answers it
+
+
+def get_now(ctx: RespContext, session: Session, key: bytes) -> Reply | object:
+    """GET of ``key`` as far as it goes without waiting: the value, None, or :data:`MISSED`."""
+    result = ctx.domain.get_now(session.tenant, session.database.key(key), skip_origin=not _reads_through(session))
+    return MISSED if result is None else result.value
+
+
+async def get_filled(ctx: RespContext, session: Session, key: bytes) -> Reply:
+    """The origin's value for the key :func:`get_now` said MISSED."""
+    return (await ctx.domain.fill(session.tenant, session.database.key(key))).value
+
+
+def set_now(ctx: RespContext, session: Session, key: bytes, value: bytes) -> Reply:
+    """``SET key value`` with no options: OK, or the cache's refusal."""
+    return OK if _store(ctx, session, session.database.key(key), value, 0, 0) else NOT_STORED
+
+
 def _expire_error(name: str) -> Reply:
     return err(f"invalid expire time in '{name}' command")
 

@@ -405,6 +405,10 @@ class CupyStorage(SlotTableStorage):
         _launch(self._k.find_keys, n, (*index, *pool, *batch))
         return out.get()
 
+    def find_read_one(self, tenant: int, key: bytes) -> tuple[int, int, bytes | None]:
+        slot, h = self.find_one(tenant, key)
+        return slot, h, self.read_one(slot) if slot >= 0 else None
+
     def find_one(self, tenant: int, key: bytes) -> tuple[int, int]:
         # The batch path of one key: a kernel launch costs more than the batch's set-up.
         batch = KeyBatch.of([key])

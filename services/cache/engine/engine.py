@@ -306,22 +306,22 @@ class Engine:
 
     def get(self, tenant: str, key: bytes) -> tuple[bytes | None, bool]:
         """The value (None on a miss) and whether a prefetch had loaded it: :meth:`get_many` of
-        one key, in scalars and three compiled calls (find, touch, read) instead of six, since
+        one key, in scalars and two compiled calls (find and read, touch) instead of six, since
         GET's read is most of what a GET costs."""
         _check_key(key)
         t = self.tenant_id(tenant)
-        slot, h = self.storage.find_one(t, key)
+        slot, h, value = self.storage.find_read_one(t, key)
         if slot >= 0 and self._ttl_entries:
             slot = self._drop_expired_one(t, slot)
         row = self._counters[t]
-        value, prefetched = None, False
+        prefetched = False
         if slot >= 0:
             prefetched = bp.read_hit(self._policy, slot)
             if prefetched:  # a first read: these bytes no longer count as an unused prefetch
                 row[Counter.PREFETCH_BYTES] -= int(self._policy.slot[slot, pol.SIZE])
-            value = self.storage.read_one(slot)
             row[Counter.HITS] += 1
         else:
+            value = None  # absent, or expired just now
             row[Counter.MISSES] += 1
         if self.one_listener is not None:
             self.one_listener(t, key, h, slot >= 0, prefetched, len(value) if value else 0, time.time_ns())

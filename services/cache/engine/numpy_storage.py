@@ -35,6 +35,8 @@ from predis.services.cache.engine.slot_table import (
 )
 from predis.services.cache.engine.storage import DEFAULT_BLOCK_BYTES, LINK_BYTES, KeyBatch
 
+VALUE_SCRATCH_BYTES = 1 << 16  # GET values up to this long are read in its one compiled call
+
 _NIL = NIL
 
 
@@ -184,6 +186,43 @@ def _find_one(
 ) -> tuple[int, np.uint64]:
     """``_find`` of one key, hashed here: GET's lookup in one compiled call (the arrays passed
     one by one: Numba checks a tuple of arrays on every call, at several times the cost)."""
+    return _lookup_one(info, blocks, links, index_hashes, index_slots, bs, tenant, key)
+
+
+@numba.njit(cache=True)
+def _find_read_one(
+    info: np.ndarray,
+    blocks: np.ndarray,
+    links: np.ndarray,
+    index_hashes: np.ndarray,
+    index_slots: np.ndarray,
+    bs: int,
+    tenant: int,
+    key: bytes,
+    out: np.ndarray,
+) -> tuple[int, np.uint64, int]:
+    """``_find_one`` and, when found, ``_read_one`` into ``out`` if the value fits it: the slot,
+    the hash and the value's length (read when at most ``len(out)``)."""
+    slot, h = _lookup_one(info, blocks, links, index_hashes, index_slots, bs, tenant, key)
+    if slot < 0:
+        return slot, h, 0
+    vlen = info[slot, VALUE_LEN]
+    if vlen <= len(out):
+        _copy_value(blocks, links, bs, info[slot, FIRST], info[slot, KEY_LEN], vlen, out, 0)
+    return slot, h, vlen
+
+
+@numba.njit(cache=True, inline="always")
+def _lookup_one(
+    info: np.ndarray,
+    blocks: np.ndarray,
+    links: np.ndarray,
+    index_hashes: np.ndarray,
+    index_slots: np.ndarray,
+    bs: int,
+    tenant: int,
+    key: bytes,
+) -> tuple[int, np.uint64]:
     n = len(key)
     h = hash_bytes(key, 0, n, tenant)
     cell = cell_of(index_hashes, index_slots, h, -1)
@@ -428,6 +467,8 @@ class NumpyStorage(SlotTableStorage):
         self._a = _arrays(new_slot_table(slots, blocks), np.zeros(blocks * block_bytes, dtype=np.uint8))
         self._index = new_slot_index(slots)
         self._hashes = np.zeros(slots, dtype=np.uint64)  # each slot's key hash, to remove it from the index
+        # find_read_one's values land here first: one compiled call finds and copies a GET's value.
+        self._value_scratch = np.empty(VALUE_SCRATCH_BYTES, dtype=np.uint8)
 
     # -- capacity ----------------------------------------------------------------------------
 
@@ -555,6 +596,13 @@ class NumpyStorage(SlotTableStorage):
         a = self._a
         out, lengths = _read(a.info, a.blocks, a.links, self.block_bytes, np.asarray(slots, dtype=np.int32))
         return out.tobytes(), lengths
+
+    def find_read_one(self, tenant: int, key: bytes) -> tuple[int, int, bytes | None]:
+        a, ix, out = self._a, self._index, self._value_scratch
+        slot, h, n = _find_read_one(a.info, a.blocks, a.links, ix.hashes, ix.slots, self.block_bytes, tenant, key, out)
+        if slot < 0:
+            return slot, h, None
+        return slot, h, out[:n].tobytes() if n <= len(out) else self.read_one(slot)
 
     def read_one(self, slot: int) -> bytes:
         a = self._a

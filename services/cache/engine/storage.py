@@ -151,6 +151,11 @@ class Storage(Protocol):
         """The value of a live slot."""
         ...
 
+    def find_read_one(self, tenant: int, key: bytes) -> tuple[int, int, bytes | None]:
+        """``find_one`` and ``read_one`` of a GET: the slot (-1 when absent), the hash, the value
+        (None when absent)."""
+        ...
+
     def find_read(
         self, tenant: int, keys: KeyBatch, expires: np.ndarray, now_ms: int
     ) -> tuple[np.ndarray, np.ndarray, bytes, np.ndarray, int]:
