@@ -142,3 +142,25 @@ def test_one_key_reads_are_the_events_of_batches_of_one() -> None:
         assert getattr(a, column).tolist() == getattr(b, column).tolist()
     assert b.keys == [b"12345", b"abcdefg", b"XY"] and b.dropped == 1  # the long key is lost
     assert b.kinds.tolist() == [1, 2, 3]  # hit, miss, prefetch hit
+
+
+def test_single_reads_held_back_read_as_if_written_at_once() -> None:
+    """``append_one`` holds reads and writes them together; whatever looks at the ring (head,
+    read, a batch append) sees them first, in order, as a ring that writes each at once."""
+    held, each = AccessRing(capacity=16, key_bytes_per_event=4, held_reads=5), AccessRing(16, 4, held_reads=1)
+    for ring in (held, each):
+        for i in range(3):
+            ring.append_one(i % 2, b"one-%d" % i, 0, i != 1, i == 2, i, 100 + i)
+    assert each.head == held.head == 3  # head writes what was held
+    for ring in (held, each):
+        ring.append_one(1, b"before the batch", 0, True, False, 4, 200)
+        _append(ring, [b"b1", b"b2"])  # after the held read, not before it
+        for i in range(7):  # past held_reads: written on the way
+            ring.append_one(0, b"k%d" % i, 0, True, False, i, 300 + i)
+    (a, cursor_a), (b, cursor_b) = (ring.read(0, 100) for ring in (held, each))
+    assert cursor_a == cursor_b == 13
+    assert a.keys == b.keys and a.keys[3:6] == [b"before the batch", b"b1", b"b2"]
+    assert a.dropped == b.dropped
+    for column in ("tenants", "kinds", "times", "sizes"):
+        assert getattr(a, column).tolist() == getattr(b, column).tolist()
+    assert a.times.tolist()[:4] == [100, 101, 102, 200]

@@ -84,25 +84,31 @@ def _append(
 
 
 @numba.njit(cache=True)
-def _append_one(
-    state: np.ndarray, events: np.ndarray, key_buf: np.ndarray, tenant: int, key: bytes, kind: int, size: int, now: int
+def _append_rows(
+    state: np.ndarray, events: np.ndarray, key_buf: np.ndarray, rows: np.ndarray, data: np.ndarray, lengths: np.ndarray
 ) -> None:
-    """``_append`` of one read, the key given as bytes (GET's read, without building a batch)."""
+    """One event per row of ``rows`` (tenant, kind, time, size), its key the next ``lengths[i]``
+    bytes of ``data``: single reads held back, written in one call. A key longer than the whole
+    key buffer keeps its newest bytes only and reads as lost, as in ``_append``."""
     kb = len(key_buf)
     head, key_head = state[_HEAD], state[_KEY_HEAD]
-    n = len(key)
-    row = head & (len(events) - 1)
-    events[row, TENANT] = tenant
-    events[row, KIND] = kind
-    events[row, TIME] = now
-    events[row, SIZE] = size
-    events[row, KEY_LEN] = min(n, kb)
-    events[row, KEY_START] = key_head
-    skip = max(0, n - kb)  # a key longer than the whole buffer: as _append, the event reads as lost
-    for j in range(skip, n):
-        key_buf[(key_head + j) & (kb - 1)] = key[j]
-    state[_HEAD] = head + 1
-    state[_KEY_HEAD] = key_head + n
+    src = 0
+    for i in range(len(rows)):
+        n = lengths[i]
+        row = (head + i) & (len(events) - 1)
+        events[row, TENANT] = rows[i, 0]
+        events[row, KIND] = rows[i, 1]
+        events[row, TIME] = rows[i, 2]
+        events[row, SIZE] = rows[i, 3]
+        events[row, KEY_LEN] = min(n, kb)
+        events[row, KEY_START] = key_head
+        skip = max(0, n - kb)
+        for j in range(skip, n):
+            key_buf[(key_head + j) & (kb - 1)] = data[src + j]
+        key_head += n
+        src += n
+    state[_HEAD] = head + len(rows)
+    state[_KEY_HEAD] = key_head
 
 
 @dataclass(frozen=True)
@@ -121,7 +127,7 @@ class AccessRing:
     """Room for ``capacity`` events and, on average, ``key_bytes_per_event`` bytes of key each
     (both rounded up to powers of two)."""
 
-    def __init__(self, capacity: int = 1 << 16, key_bytes_per_event: int = 64) -> None:
+    def __init__(self, capacity: int = 1 << 16, key_bytes_per_event: int = 64, held_reads: int = 64) -> None:
         if capacity < 1:
             raise ValueError("the access ring needs room for at least one event")
         capacity = 1 << (capacity - 1).bit_length()
@@ -130,14 +136,23 @@ class AccessRing:
         self._state = np.zeros(2, dtype=np.int64)
         self._events = np.zeros((capacity, _COLUMNS), dtype=np.int64)
         self._key_buf = np.zeros(capacity * key_bytes_per_event, dtype=np.uint8)
+        # Single reads (append_one) are held here, up to held_reads, and written together: one
+        # compiled call per read would cost more than the read's own lookup. Anything that looks
+        # at the ring (head, read, a batch append) writes them first, so no reader can tell.
+        self._held_reads = max(1, held_reads)
+        self._held_rows: list[int] = []  # tenant, kind, time, size of each, one after another
+        self._held_keys: list[bytes] = []
         one = np.zeros(1, np.bool_)
         self.append(0, KeyBatch.of([b"warm-up"]), one, one, np.zeros(1, np.uint32), 0)  # compile now
         self.append_one(0, b"warm-up", 0, False, False, 0, 0)
+        self._write_held()
         self._state[:] = 0
 
     @property
     def head(self) -> int:
         """Events appended since the ring was made (a reader's cursor starts here to see new ones)."""
+        if self._held_rows:
+            self._write_held()
         return int(self._state[_HEAD])
 
     def append(
@@ -151,6 +166,8 @@ class AccessRing:
         _hashes: np.ndarray | None = None,
     ) -> None:
         """Records one read of ``keys``: hit where ``found``, prefetch hit where ``prefetched``, else miss."""
+        if self._held_rows:
+            self._write_held()  # in the order they came
         _append(
             self._state,
             self._events,
@@ -169,8 +186,20 @@ class AccessRing:
         self, tenant: int, key: bytes, _hash: int, found: bool, prefetched: bool, size: int, time_ns: int
     ) -> None:
         """:meth:`append` of one key's read (a ``OneReadListener``)."""
-        kind = PREFETCH_HIT if prefetched else (HIT if found else MISS)
-        _append_one(self._state, self._events, self._key_buf, tenant, key, kind, size, time_ns)
+        self._held_rows += (tenant, PREFETCH_HIT if prefetched else (HIT if found else MISS), time_ns, size)
+        self._held_keys.append(key)
+        if len(self._held_keys) >= self._held_reads:
+            self._write_held()
+
+    def _write_held(self) -> None:
+        rows, keys = self._held_rows, self._held_keys
+        if not rows:
+            return
+        self._held_rows, self._held_keys = [], []
+        lengths = np.fromiter(map(len, keys), dtype=np.int64, count=len(keys))
+        data = np.frombuffer(b"".join(keys), dtype=np.uint8)
+        table = np.array(rows, dtype=np.int64).reshape(-1, 4)  # from a flat list: a third of the cost of tuples
+        _append_rows(self._state, self._events, self._key_buf, table, data, lengths)
 
     def read(self, cursor: int, limit: int, tenant: int | None = None) -> tuple[EventBatch, int]:
         """Up to ``limit`` events after ``cursor`` (of ``tenant`` only, when given) and the new cursor."""

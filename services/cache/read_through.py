@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import Enum
+from typing import NamedTuple
 
 import numpy as np
 
@@ -47,8 +48,10 @@ class ValueOrigin(Enum):
     NONE = "none"
 
 
-@dataclass(frozen=True)
-class ReadResult:
+class ReadResult(NamedTuple):
+    """A read's value and where it came from (a tuple: every GET makes one, and a frozen
+    dataclass costs several times as much to build)."""
+
     value: bytes | None
     source: ValueOrigin
 

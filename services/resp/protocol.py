@@ -337,10 +337,22 @@ _GET_HEAD = np.frombuffer(GET_HEAD, dtype=np.uint8)
 SET_HEAD = b"*3\r\n$3\r\n"  # a request of three arguments, the first of three bytes
 
 
+def _spellings(head: bytes, name: bytes) -> frozenset[bytes]:
+    """``head``, ``name`` in every case, then the CRLF and ``$`` of the next argument."""
+    variants = [b""]
+    for c in name:
+        variants = [v + bytes((x,)) for v in variants for x in {c, c ^ 0x20}]
+    return frozenset(head + v + b"\r\n$" for v in variants)
+
+
+_GET_STARTS = _spellings(GET_HEAD, b"GET")
+_SET_STARTS = _spellings(SET_HEAD, b"SET")
+
+
 def _lone_get_key(data: bytes, max_bulk_len: int) -> bytes | None:
     """The key of ``data`` if it is one canonical ``*2 $3 GET $n key`` (GET in any case) and
     nothing more, else None. Python's bytes methods: a compiled call would cost more."""
-    if data[8:11].lower() != b"get" or data[11:14] != b"\r\n$":
+    if data[:14] not in _GET_STARTS:
         return None
     key = _bulk_at(data, 14, max_bulk_len)
     if key is None or key[1] != len(data):
@@ -351,7 +363,7 @@ def _lone_get_key(data: bytes, max_bulk_len: int) -> bytes | None:
 def _lone_set_args(data: bytes, max_bulk_len: int) -> tuple[bytes, bytes] | None:
     """The key and value of ``data`` if it is one canonical ``*3 $3 SET $n key $m value`` and
     nothing more, else None."""
-    if data[8:11].lower() != b"set" or data[11:14] != b"\r\n$":
+    if data[:14] not in _SET_STARTS:
         return None
     key = _bulk_at(data, 14, max_bulk_len)
     if key is None or data[key[1] : key[1] + 1] != b"$":

@@ -313,16 +313,16 @@ class Engine:
         slot, h, value = self.storage.find_read_one(t, key)
         if slot >= 0 and self._ttl_entries:
             slot = self._drop_expired_one(t, slot)
-        row = self._counters[t]
+        counters = self._counters  # indexed [t, column]: a row's view would cost as much again
         prefetched = False
         if slot >= 0:
             prefetched = bp.read_hit(self._policy, slot)
             if prefetched:  # a first read: these bytes no longer count as an unused prefetch
-                row[Counter.PREFETCH_BYTES] -= int(self._policy.slot[slot, pol.SIZE])
-            row[Counter.HITS] += 1
+                counters[t, Counter.PREFETCH_BYTES] -= int(self._policy.slot[slot, pol.SIZE])
+            counters[t, Counter.HITS] += 1
         else:
             value = None  # absent, or expired just now
-            row[Counter.MISSES] += 1
+            counters[t, Counter.MISSES] += 1
         if self.one_listener is not None:
             self.one_listener(t, key, h, slot >= 0, prefetched, len(value) if value else 0, time.time_ns())
         elif self.listener is not None:
