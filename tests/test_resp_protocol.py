@@ -269,6 +269,7 @@ def test_a_read_of_one_get_is_taken_only_with_nothing_before_it() -> None:
         get[:-1],  # unfinished
         get + b"\r\n",  # more after it
         command("GETX", "a"),
+        command("GET", "a\r\n*b"),  # a key that could be a next request's start: the long way, to be sure
         command("GET", "a" * 20),  # the key longer than proto-max-bulk-len (below)
     ):
         assert RequestParser(16, QUERY_LIMIT, 64).lone_get(data) is None

@@ -469,11 +469,15 @@ class RequestParser:
         nothing read before waits to be answered; else None (``feed`` reads it)."""
         if not data.startswith(GET_HEAD) or self._ready or self.get_run is not None or not self.scanner.idle:
             return None
+        if data.find(b"\r\n*", 14) >= 0:  # another request after it (or a key holding those bytes)
+            return None
         return _lone_get_key(data, self.max_bulk_len)
 
     def lone_set(self, data: bytes) -> tuple[bytes, bytes] | None:
         """As :meth:`lone_get`, for one plain ``SET key value``: its key and value."""
         if not data.startswith(SET_HEAD) or self._ready or self.get_run is not None or not self.scanner.idle:
+            return None
+        if data.find(b"\r\n*", 14) >= 0:
             return None
         return _lone_set_args(data, self.max_bulk_len)
 
