@@ -287,9 +287,9 @@ class CacheDomain:
         if self.has_origin and self._hints.has(tenant):
             self._prefetch_hinted(tenant, _listed(keys))
         read = self._read(tenant, keys)
-        missing = np.flatnonzero(~read.found)
-        if skip_origin or not self.has_origin or not len(missing):
+        if skip_origin or not self.has_origin or read.hits == len(keys):
             return read.values, read.lengths, read.found
+        missing = np.flatnonzero(~read.found)
         fetched = await asyncio.gather(*(self._fills.fetch(tenant, keys.item(int(i))) for i in missing))
         return merge_fills(read, missing, fetched)
 
