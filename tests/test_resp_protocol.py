@@ -20,6 +20,7 @@ from predis.services.resp.protocol import (
     RequestParser,
     RequestScanner,
     _get_run,
+    _mget_keys,
     split_inline,
 )
 from predis.services.resp.replies import (
@@ -257,6 +258,51 @@ def test_a_read_of_one_set_is_what_the_scanner_reads(data: bytes, max_bulk: int)
     scanner.feed(data)
     assert scanner.next_request(True) == [data[8:11], *key_value]
     assert data[8:11].lower() == b"set" and scanner.next_request(True) is None and scanner.idle
+
+
+mgets = st.tuples(
+    st.sampled_from([b"MGET", b"mget", b"mGeT"]),
+    st.lists(st.one_of(st.binary(max_size=12), st.just(b""), st.just(b"\xff\xdbk")), min_size=1, max_size=30),
+).map(lambda a: command(a[0], *a[1]))
+
+
+@settings(max_examples=300, deadline=1000)
+@given(data=st.one_of(mgets, frames, mutated(mgets), mutated()))
+def test_a_read_of_one_mget_is_what_the_scanner_reads(data: bytes) -> None:
+    count, offsets, lengths, plain = _mget_keys(data)
+    if count == 0:
+        return
+    scanner = RequestScanner(MAX_BULK, QUERY_LIMIT)
+    scanner.feed(data)
+    request = scanner.next_request(True)
+    assert request is not None and request[0].lower() == b"mget" and scanner.next_request(True) is None
+    keys = [data[o : o + n] for o, n in zip(offsets.tolist(), lengths.tolist(), strict=True)]
+    assert keys == request[1:] and count == len(keys)
+    assert plain == all(k and k[:2] != b"\xff\xdb" for k in keys)  # a key named twice is still plain
+    batch = RequestParser(MAX_BULK, QUERY_LIMIT, 64).lone_mget(data)
+    assert (batch is not None) == plain
+    if batch is not None:
+        assert [batch.item(i) for i in range(len(batch))] == keys
+
+
+def test_a_read_of_one_mget_is_taken_only_alone() -> None:
+    mget = command("MGET", "a", "b", "a")
+    parser = RequestParser(MAX_BULK, QUERY_LIMIT, 64)
+    batch = parser.lone_mget(mget)
+    assert batch is not None and [batch.item(i) for i in range(3)] == [b"a", b"b", b"a"]
+    for data in (
+        mget + mget,  # two
+        command("MGET"),  # no key: the arity error, the long way
+        command("MGET", "a", ""),  # the empty key
+        command("MGET", "a", b"\xff\xdbx"),  # a reserved key
+        command("MGETX", "a"),
+        mget[:-1],
+        mget.replace(b"$1\r\nb", b"$01\r\nb"),  # not canonical
+    ):
+        assert parser.lone_mget(data) is None
+    assert RequestParser(8, QUERY_LIMIT, 64).lone_mget(mget) is None  # past proto-max-bulk-len
+    parser.feed(command("SET", "a"), True)
+    assert parser.lone_mget(mget) is None
 
 
 def test_a_read_of_one_get_is_taken_only_with_nothing_before_it() -> None:

@@ -248,19 +248,83 @@ def test_a_read_of_one_set_modifies_the_key_another_connection_watches(predis: P
         writer.close()
 
 
+def _spy_on(monkeypatch: pytest.MonkeyPatch, server: PredisResp, name: str) -> list[object]:
+    """The keys of every call of the domain's coroutine ``name`` (which the long way takes), from now on."""
+    assert server.domain is not None
+    calls: list[object] = []
+    real = getattr(server.domain, name)
+
+    async def spied(tenant: str, keys: object, *args: object, **kwargs: object) -> object:
+        calls.append(keys)
+        return await real(tenant, keys, *args, **kwargs)
+
+    monkeypatch.setattr(server.domain, name, spied)
+    return calls
+
+
+def test_reads_of_one_mget_answer_as_redis_does(predis: PredisResp, redis_server: RedisServer) -> None:
+    many = [f"k{i}" for i in range(300)]
+    writes: list[tuple[list[list[str | bytes]], int]] = [
+        ([["MSET", "a", "1", "b", "2", "", "empty key", *(x for k in many[::2] for x in (k, k))]], 1),
+        ([["MGET", "a"]], 1),
+        ([["mget", "a", "missing", "b", "a"]], 1),  # a miss, a key twice
+        ([["MGET", *many]], 1),  # half of them held
+        ([["MGET", "a", ""]], 1),  # the empty key: the long way
+        ([["MGET"]], 1),  # wrong arity
+        ([["SELECT", "1"]], 1),
+        ([["SET", "a", "in db 1"]], 1),
+        ([["MGET", "a", "b"]], 1),  # db 1's keys: the long way
+        ([["SELECT", "0"]], 1),
+        ([["MULTI"]], 1),
+        ([["MGET", "a", "b"]], 1),  # queued
+        ([["EXEC"]], 1),
+        ([["CLIENT", "REPLY", "SKIP"]], 0),
+        ([["MGET", "a"]], 0),
+        ([["HELLO", "3"]], 1),  # its reply (the connection's id, the server's version) is not compared
+        ([["MGET", "a", "missing"]], 1),  # RESP3's nulls
+    ]
+    outputs = []
+    for port in (predis.port, redis_server.port):
+        RawClient(port).call("FLUSHALL")
+        replies = _writes(port, writes)
+        replies[-2] = []
+        outputs.append(replies)
+    assert outputs[0] == outputs[1]
+    assert outputs[0][2] == [b"*4\r\n$1\r\n1\r\n$-1\r\n$1\r\n2\r\n$1\r\n1\r\n"]
+
+
+def test_a_read_of_one_mget_is_one_command_and_one_read_and_reads_through_once(
+    with_origin: tuple[PredisResp, KeyedOrigin], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server, origin = with_origin
+    waited = _spy_on(monkeypatch, server, "get_many")
+    client = RawClient(server.port)
+    try:
+        assert client.call("SET", "held", "v") == b"+OK\r\n"
+        before = _stats(server.port)
+        assert client.call("MGET", "held", "one", "absent") == b"*3\r\n$1\r\nv\r\n$12\r\nvalue of one\r\n$-1\r\n"
+        assert client.call("MGET", "one", "held") == b"*2\r\n$12\r\nvalue of one\r\n$1\r\nv\r\n"  # filled
+        failed = client.call("MGET", "held", "broken")
+        client.send(command("MGET", "held", "broken") + command("PING"))  # two requests: the long way
+        assert failed.startswith(b"-ERR") and [client.reply(), client.reply()] == [failed, b"+PONG\r\n"]
+    finally:
+        client.close()
+    after = _stats(server.port)
+    assert len(waited) == 1  # the pipelined one's; the three alone took no coroutine to their read
+    assert origin.calls == {b"one": 1, b"absent": 1, b"broken": 2}  # a failed fill is not stored
+    # Four MGETs, a PING and the INFO; each MGET's keys counted as reads.
+    assert after["total_commands_processed"] - before["total_commands_processed"] == 4 + 1 + 1
+    assert (after["keyspace_hits"] - before["keyspace_hits"], after["keyspace_misses"] - before["keyspace_misses"]) == (
+        5,
+        4,
+    )
+
+
 def test_a_read_of_one_get_is_one_command_and_one_read_without_a_coroutine(
     predis: PredisResp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     RawClient(predis.port).call("SET", "k", "v")
-    assert predis.domain is not None
-    waited: list[bytes] = []
-    get = predis.domain.get
-
-    async def spied(tenant: str, key: bytes, skip_origin: bool = False) -> object:
-        waited.append(key)
-        return await get(tenant, key, skip_origin)
-
-    monkeypatch.setattr(predis.domain, "get", spied)  # the coroutine the long way takes
+    waited = _spy_on(monkeypatch, predis, "get")
     before = _stats(predis.port)
     assert _writes(predis.port, [([["GET", "k"]], 1), ([["GET", "nope"]], 1)]) == [[b"$1\r\nv\r\n"], [b"$-1\r\n"]]
     after = _stats(predis.port)

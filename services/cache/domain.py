@@ -284,11 +284,21 @@ class CacheDomain:
     ) -> tuple[bytes, np.ndarray, np.ndarray]:
         """Values packed in key order, their lengths and a found mask, recorded as :meth:`get`
         records; misses read through the origin (unless ``skip_origin``)."""
+        read, complete = self.get_many_now(tenant, keys, skip_origin)
+        if complete:
+            return read.values, read.lengths, read.found
+        return await self.fill_many(tenant, keys, read)
+
+    def get_many_now(self, tenant: str, keys: KeyBatch, skip_origin: bool = False) -> tuple[BatchRead, bool]:
+        """:meth:`get_many` as far as it goes without waiting: the read, recorded, and whether it
+        is complete; when misses read through the origin it is not, and :meth:`fill_many` finishes it."""
         if self.has_origin and self._hints.has(tenant):
             self._prefetch_hinted(tenant, _listed(keys))
         read = self._read(tenant, keys)
-        if skip_origin or not self.has_origin or read.hits == len(keys):
-            return read.values, read.lengths, read.found
+        return read, skip_origin or not self.has_origin or read.hits == len(keys)
+
+    async def fill_many(self, tenant: str, keys: KeyBatch, read: BatchRead) -> tuple[bytes, np.ndarray, np.ndarray]:
+        """:meth:`get_many`'s answer from a read :meth:`get_many_now` left incomplete."""
         missing = np.flatnonzero(~read.found)
         fetched = await asyncio.gather(*(self._fills.fetch(tenant, keys.item(int(i))) for i in missing))
         return merge_fills(read, missing, fetched)

@@ -15,13 +15,14 @@ from __future__ import annotations
 import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 
+from predis.services.cache.engine.storage import KeyBatch
 from predis.services.resp import catalog
 from predis.services.resp.arguments import c_text, option
 from predis.services.resp.connection_commands import HANDLERS as CONNECTION_HANDLERS
-from predis.services.resp.context import Args, Handler, RespContext
+from predis.services.resp.context import Args, Handler, Later, RespContext
 from predis.services.resp.databases import ReservedKey
 from predis.services.resp.keyspace_commands import HANDLERS as KEYSPACE_HANDLERS
 from predis.services.resp.monitor import MONITOR_HANDLERS
@@ -32,15 +33,15 @@ from predis.services.resp.server_commands import HANDLERS as SERVER_HANDLERS
 from predis.services.resp.session import Session
 from predis.services.resp.string_commands import HANDLERS as STRING_HANDLERS
 from predis.services.resp.string_commands import (
-    MISSED,
     get_batch,
     get_each,
-    get_filled,
     get_now,
+    mget_now,
     set_each,
     set_now,
 )
 from predis.services.runtime import errors
+from predis.services.runtime.durations import DurationHistogram
 
 log = logging.getLogger(__name__)
 
@@ -247,19 +248,24 @@ class CommandTable:
             and ctx.pauses.holding(session.tenant) is None
         )
 
-    def lone_get(self, ctx: RespContext, session: Session, key: bytes) -> bytes | None:
+    def lone_get(self, ctx: RespContext, session: Session, key: bytes) -> bytes | Later:
         """The encoded reply to a read that is one ``GET key``, under :meth:`answers_together`
-        with its reply wanted: what :meth:`dispatch` answers, counted as it counts, without a
-        coroutine (a lone GET's dispatch costs about as much as its read). None when the key
-        missed and reads through the origin: :meth:`fill_lone_get` answers it (the read is
-        recorded already)."""
+        with its reply wanted: what :meth:`dispatch` answers, counted and timed as it counts,
+        without a coroutine (a lone GET's dispatch costs about as much as its read). Later, its
+        coroutine giving the reply to encode, when the key missed and reads through the origin
+        (the read is recorded already)."""
         return self._answer_now(ctx, session, "get", 3 + len(key), get_now, key)
 
     def lone_set(self, ctx: RespContext, session: Session, key: bytes, value: bytes) -> bytes:
         """:meth:`lone_get` of a read that is one plain ``SET key value``."""
         reply = self._answer_now(ctx, session, "set", 3 + len(key) + len(value), set_now, key, value)
-        assert reply is not None  # a write never waits
+        assert isinstance(reply, bytes)  # a write never waits
         return reply
+
+    def lone_mget(self, ctx: RespContext, session: Session, keys: KeyBatch) -> bytes | Later:
+        """:meth:`lone_get` of a read that is one MGET of database 0's plain keys (``keys``
+        where they lie in the read's bytes)."""
+        return self._answer_now(ctx, session, "mget", 4 + int(keys.lengths.sum()), mget_now, keys)
 
     def _answer_now(
         self,
@@ -267,9 +273,9 @@ class CommandTable:
         session: Session,
         name: str,
         argv_bytes: int,
-        answer: Callable[..., object],
-        *args: bytes,
-    ) -> bytes | None:
+        answer: Callable[..., Reply | Later],
+        *args: object,
+    ) -> bytes | Later:
         session.last_command = name
         session.argv_bytes = argv_bytes
         ctx.stats.commands_processed += 1
@@ -280,21 +286,25 @@ class CommandTable:
             result = answer(ctx, session, *args)
         except Exception as exc:  # noqa: BLE001
             result = _failure(ctx, session, name, exc)
-        if result is MISSED:
-            return None
+        if isinstance(result, Later):
+            return Later(self._finish_later(ctx, session, name, result.reply, timed, started))
         if timed is not None:
             timed.record_since(session.tenant, started)
         return encode(result, session.resp3)
 
-    async def fill_lone_get(self, ctx: RespContext, session: Session, key: bytes) -> Reply:
-        """The reply to the lone GET :meth:`lone_get` left to the origin."""
-        durations = ctx.domain.durations
-        timed = durations.resp_commands.get("get") if durations is not None else None
-        started = time.perf_counter_ns() if timed is not None else 0  # the read itself was microseconds
+    async def _finish_later(
+        self,
+        ctx: RespContext,
+        session: Session,
+        name: str,
+        reply: Coroutine[object, None, Reply],
+        timed: DurationHistogram | None,
+        started: int,
+    ) -> Reply:
         try:
-            return await get_filled(ctx, session, key)
+            return await reply
         except Exception as exc:  # noqa: BLE001
-            return _failure(ctx, session, "get", exc)
+            return _failure(ctx, session, name, exc)
         finally:
             if timed is not None:
                 timed.record_since(session.tenant, started)

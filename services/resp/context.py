@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -23,6 +23,16 @@ if TYPE_CHECKING:
 
 Args = list[bytes]
 Handler = Callable[["RespContext", Session, Args], Reply | Awaitable[Reply]]
+
+
+class Later:
+    """The reply of a command answered at once as far as it could go (a read recorded, its
+    misses to read through the origin): the coroutine that finishes it."""
+
+    __slots__ = ("reply",)
+
+    def __init__(self, reply: Coroutine[object, None, Reply]) -> None:
+        self.reply = reply
 
 
 @dataclass

@@ -330,6 +330,48 @@ def _get_run(data: bytes, limit: int) -> tuple[int, np.ndarray, np.ndarray, bool
     return count, offsets[:count], lengths[:count], plain
 
 
+@numba.njit(cache=True)
+def _mget_keys(data: bytes) -> tuple[int, np.ndarray, np.ndarray, bool]:
+    """Whether ``data`` is exactly one MGET request (MGET in any case, one key at least) written
+    canonically: how many keys (0 when it is anything else), where each starts and how long it
+    is, and whether they are plain (none empty, none beginning with the reserved ``FF DB``; a key
+    named twice is read twice, as MGET does)."""
+    n = len(data)
+    if n < 4 or data[0] != 42:  # '*'
+        return 0, np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), False
+    pos, args = _header_number(data, 1)
+    if pos < 0 or args < 2 or args > n or pos + 10 > n:
+        return 0, np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), False
+    # $4 CRLF, MGET in any case (bit 5 set makes ASCII letters lower case), CRLF
+    if data[pos] != 36 or data[pos + 1] != 52 or data[pos + 2] != 13 or data[pos + 3] != 10:
+        return 0, np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), False
+    if data[pos + 4] | 32 != 109 or data[pos + 5] | 32 != 103 or data[pos + 6] | 32 != 101 or data[pos + 7] | 32 != 116:
+        return 0, np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), False
+    if data[pos + 8] != 13 or data[pos + 9] != 10:
+        return 0, np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), False
+    pos += 10
+    count = args - 1
+    offsets = np.empty(count, dtype=np.int64)
+    lengths = np.empty(count, dtype=np.int64)
+    plain = True
+    for i in range(count):
+        if pos >= n or data[pos] != 36:  # '$'
+            return 0, offsets[:0], lengths[:0], False
+        pos, length = _header_number(data, pos + 1)
+        if pos < 0 or length > n:
+            return 0, offsets[:0], lengths[:0], False
+        end = pos + length
+        if end + 2 > n or data[end] != 13 or data[end + 1] != 10:
+            return 0, offsets[:0], lengths[:0], False
+        if length == 0 or (length >= 2 and data[pos] == 0xFF and data[pos + 1] == 0xDB):
+            plain = False
+        offsets[i], lengths[i] = pos, length
+        pos = end + 2
+    if pos != n:
+        return 0, offsets[:0], lengths[:0], False
+    return count, offsets, lengths, plain
+
+
 GET_HEAD = b"*2\r\n$3\r\n"  # a request of two arguments, the first of three bytes
 _GET_HEAD = np.frombuffer(GET_HEAD, dtype=np.uint8)
 
@@ -337,16 +379,17 @@ _GET_HEAD = np.frombuffer(GET_HEAD, dtype=np.uint8)
 SET_HEAD = b"*3\r\n$3\r\n"  # a request of three arguments, the first of three bytes
 
 
-def _spellings(head: bytes, name: bytes) -> frozenset[bytes]:
-    """``head``, ``name`` in every case, then the CRLF and ``$`` of the next argument."""
+def _cases(name: bytes) -> list[bytes]:
+    """``name`` (ASCII letters) in every mix of upper and lower case."""
     variants = [b""]
     for c in name:
         variants = [v + bytes((x,)) for v in variants for x in {c, c ^ 0x20}]
-    return frozenset(head + v + b"\r\n$" for v in variants)
+    return variants
 
 
-_GET_STARTS = _spellings(GET_HEAD, b"GET")
-_SET_STARTS = _spellings(SET_HEAD, b"SET")
+_GET_STARTS = frozenset(GET_HEAD + name + b"\r\n$" for name in _cases(b"GET"))  # a GET's first 14 bytes
+_SET_STARTS = frozenset(SET_HEAD + name + b"\r\n$" for name in _cases(b"SET"))
+_MGET_NAMES = frozenset(name + b"\r\n" for name in _cases(b"MGET"))
 
 
 def _lone_get_key(data: bytes, max_bulk_len: int) -> bytes | None:
@@ -424,6 +467,7 @@ def warm_up() -> None:
     """Runs the compiled checks once, so that they are compiled (or loaded) before a client waits on them."""
     _canonical_frames(b"*1\r\n$4\r\nPING\r\n")
     _get_run(b"*2\r\n$3\r\nGET\r\n$1\r\na\r\n*2\r\n$3\r\nget\r\n$1\r\nb\r\n", 2)
+    _mget_keys(b"*2\r\n$4\r\nMGET\r\n$1\r\na\r\n")
 
 
 class RequestParser:
@@ -480,6 +524,20 @@ class RequestParser:
         if data.find(b"\r\n*", 14) >= 0:
             return None
         return _lone_set_args(data, self.max_bulk_len)
+
+    def lone_mget(self, data: bytes) -> KeyBatch | None:
+        """As :meth:`lone_get`, for one MGET whose keys are plain (not empty, not reserved): its
+        keys where they lie in ``data``. A read past proto-max-bulk-len goes to ``feed``, which
+        refuses what Redis refuses."""
+        if data[:1] != b"*" or self._ready or self.get_run is not None or not self.scanner.idle:
+            return None
+        at = data.find(b"\r\n$4\r\n", 2, 24)  # after *<count>: before a compiled call, a look at the name
+        if at < 0 or data[at + 6 : at + 12] not in _MGET_NAMES or len(data) > self.max_bulk_len:
+            return None
+        count, offsets, lengths, plain = _mget_keys(data)
+        if not count or not plain:
+            return None
+        return KeyBatch(np.frombuffer(data, dtype=np.uint8), offsets, lengths)
 
     def take_get_run(self) -> GetRun:
         run, self.get_run = self.get_run, None

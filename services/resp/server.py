@@ -34,7 +34,7 @@ from typing import cast
 from predis.services.cache.domain import CacheDomain
 from predis.services.resp import protocol, replies
 from predis.services.resp.commands import CommandTable, build_table
-from predis.services.resp.context import RespContext
+from predis.services.resp.context import Later, RespContext
 from predis.services.resp.monitor import stop_monitoring
 from predis.services.resp.protocol import ProtocolError, QueryBufferFull, RequestParser
 from predis.services.resp.replies import encode, encode_into, err
@@ -111,19 +111,12 @@ class RespConnection(asyncio.Protocol):
         if session is None or session.closing:
             return
         self.ctx.stats.net_input_bytes += len(data)
-        if self.task is None and (self._drained is None or self._drained.done()):
-            # One GET or plain SET alone in the read, as a client waiting on each reply sends it.
-            key = self.parser.lone_get(data)
-            if key is not None and session.reply_wanted and self.table.answers_together(self.ctx, session):
-                self._answer_lone_get(session, key)
-                return
-            key_value = self.parser.lone_set(data) if key is None else None
-            if key_value is not None and session.reply_wanted and self.table.answers_together(self.ctx, session):
-                session.last_active = time.monotonic()
-                reply = self.table.lone_set(self.ctx, session, *key_value)
-                session.command_done()
-                self._send(reply)
-                return
+        if (
+            self.task is None
+            and (self._drained is None or self._drained.done())
+            and self._answered_alone(session, data)
+        ):
+            return
         try:
             self.parser.feed(data, session.authenticated)
         except QueryBufferFull as full:
@@ -167,22 +160,44 @@ class RespConnection(asyncio.Protocol):
 
     # -- answering ---------------------------------------------------------------------------
 
-    def _answer_lone_get(self, session: Session, key: bytes) -> None:
-        """A read that is one GET, answered in this callback: no request list, no coroutine
-        unless its miss reads through the origin. ``_answer`` gives the same reply, slower."""
-        session.last_active = time.monotonic()
-        reply = self.table.lone_get(self.ctx, session, key)
-        if reply is None:
-            self._answer_eagerly(self._answer_filled_get(session, key))
-            return
+    def _answered_alone(self, session: Session, data: bytes) -> bool:
+        """Answers ``data`` in this callback when it is one GET, one plain SET or one MGET (what
+        a client waiting on each reply sends), the parser holds nothing before it and nothing
+        asks for each command on its own (``answers_together``): no request list, no coroutine
+        unless a miss reads through the origin. ``_answer`` gives the same replies, slower.
+        Whether it did."""
+        parser, table = self.parser, self.table
+        reply: bytes | Later
+        key = parser.lone_get(data)
+        if key is not None:
+            if not (session.reply_wanted and table.answers_together(self.ctx, session)):
+                return False
+            session.last_active = time.monotonic()
+            reply = table.lone_get(self.ctx, session, key)
+        elif (key_value := parser.lone_set(data)) is not None:
+            if not (session.reply_wanted and table.answers_together(self.ctx, session)):
+                return False
+            session.last_active = time.monotonic()
+            reply = table.lone_set(self.ctx, session, *key_value)
+        elif (keys := parser.lone_mget(data)) is not None:
+            if session.database.prefix or not (session.reply_wanted and table.answers_together(self.ctx, session)):
+                return False  # another database's keys are stored behind its prefix: the long way
+            session.last_active = time.monotonic()
+            reply = table.lone_mget(self.ctx, session, keys)
+        else:
+            return False
+        if isinstance(reply, Later):
+            self._answer_eagerly(self._answer_later(session, reply))
+            return True
         session.command_done()
         self._send(reply)
+        return True
 
-    async def _answer_filled_get(self, session: Session, key: bytes) -> None:
+    async def _answer_later(self, session: Session, later: Later) -> None:
         self.answering = True
         try:
             out: list[bytes] = []
-            encode_into(await self.table.fill_lone_get(self.ctx, session, key), session.resp3, out)
+            encode_into(await later.reply, session.resp3, out)
             self._take_pushed(out)
             session.command_done()
             await self._write(out)

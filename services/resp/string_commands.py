@@ -13,9 +13,10 @@ from __future__ import annotations
 import time
 
 from predis.services.cache.domain import Condition
+from predis.services.cache.engine.engine import BatchRead
 from predis.services.cache.engine.storage import KeyBatch
 from predis.services.resp.arguments import LLONG_MAX, LLONG_MIN, option, to_int, to_long_double
-from predis.services.resp.context import Args, Handler, RespContext
+from predis.services.resp.context import Args, Handler, Later, RespContext
 from predis.services.resp.databases import ReservedKey
 from predis.services.resp.replies import (
     NOT_AN_INTEGER,
@@ -51,18 +52,29 @@ async def _read(ctx: RespContext, session: Session, key: bytes) -> bytes | None:
     return result.value
 
 
-MISSED = object()  # get_now's miss that reads through the origin: get_filled answers it
+def get_now(ctx: RespContext, session: Session, key: bytes) -> Reply | Later:
+    """GET of ``key`` without a coroutine: the value or None; Later for a miss read through."""
+    stored = session.database.key(key)
+    result = ctx.domain.get_now(session.tenant, stored, skip_origin=not _reads_through(session))
+    return Later(_filled(ctx, session, stored)) if result is None else result.value
 
 
-def get_now(ctx: RespContext, session: Session, key: bytes) -> Reply | object:
-    """GET of ``key`` as far as it goes without waiting: the value, None, or :data:`MISSED`."""
-    result = ctx.domain.get_now(session.tenant, session.database.key(key), skip_origin=not _reads_through(session))
-    return MISSED if result is None else result.value
+async def _filled(ctx: RespContext, session: Session, stored: bytes) -> Reply:
+    return (await ctx.domain.fill(session.tenant, stored)).value
 
 
-async def get_filled(ctx: RespContext, session: Session, key: bytes) -> Reply:
-    """The origin's value for the key :func:`get_now` said MISSED."""
-    return (await ctx.domain.fill(session.tenant, session.database.key(key))).value
+def mget_now(ctx: RespContext, session: Session, keys: KeyBatch) -> Reply | Later:
+    """MGET of ``keys`` (database 0's, none empty or reserved, where a read's bytes hold them)
+    without a coroutine: the encoded array; Later when misses read through the origin."""
+    read, complete = ctx.domain.get_many_now(session.tenant, keys, skip_origin=not _reads_through(session))
+    if not complete:
+        return Later(_mget_filled(ctx, session, keys, read))
+    return bulk_array(read.values, read.lengths, read.found, session.resp3)
+
+
+async def _mget_filled(ctx: RespContext, session: Session, keys: KeyBatch, read: BatchRead) -> Reply:
+    values, lengths, found = await ctx.domain.fill_many(session.tenant, keys, read)
+    return bulk_array(values, lengths, found, session.resp3)
 
 
 def set_now(ctx: RespContext, session: Session, key: bytes, value: bytes) -> Reply:
