@@ -168,7 +168,7 @@ def test_reads_of_one_get_answer_as_redis_does(predis: PredisResp, redis_server:
     # Each write one GET: answered in the read's callback, with no request list or coroutine.
     writes: list[tuple[list[list[str | bytes]], int]] = [
         ([["SET", "a", "1"], ["SET", "b", "2"], ["SET", "", "empty key"], ["SET", "long", "x" * 70_000]], 4),
-        # "long": a value past one compiled read's scratch; the last, a key that reads the long way
+        # "long": a value past one compiled read's scratch; the last, a key holding what starts a request
         *(([["GET", key]], 1) for key in ("a", "missing", "", "long", "x\r\n*y")),
         ([["gEt", "b"]], 1),
         ([["GET", "a", "b"]], 1),  # wrong arity

@@ -394,13 +394,20 @@ _MGET_NAMES = frozenset(name + b"\r\n" for name in _cases(b"MGET"))
 
 def _lone_get_key(data: bytes, max_bulk_len: int) -> bytes | None:
     """The key of ``data`` if it is one canonical ``*2 $3 GET $n key`` (GET in any case) and
-    nothing more, else None. Python's bytes methods: a compiled call would cost more."""
+    nothing more, else None: ``_bulk_at`` written out, since every lone GET and every pipelined
+    read that starts with one comes here (a compiled call would cost more than the checks)."""
     if data[:14] not in _GET_STARTS:
         return None
-    key = _bulk_at(data, 14, max_bulk_len)
-    if key is None or key[1] != len(data):
+    end = data.find(b"\r\n", 15, 35)
+    if end < 0:
         return None
-    return key[0]
+    digits = data[14:end]
+    if not digits.isdigit() or (digits[0] == 48 and end > 15):  # ASCII digits; "0" alone is the empty key
+        return None
+    n = int(digits)
+    if end + n + 4 != len(data) or n > max_bulk_len or not data.endswith(b"\r\n"):
+        return None  # more after it, a request unfinished, or a key past proto-max-bulk-len
+    return data[end + 2 : end + 2 + n]
 
 
 def _lone_set_args(data: bytes, max_bulk_len: int) -> tuple[bytes, bytes] | None:
@@ -513,15 +520,13 @@ class RequestParser:
         nothing read before waits to be answered; else None (``feed`` reads it)."""
         if not data.startswith(GET_HEAD) or self._ready or self.get_run is not None or not self.scanner.idle:
             return None
-        if data.find(b"\r\n*", 14) >= 0:  # another request after it (or a key holding those bytes)
-            return None
         return _lone_get_key(data, self.max_bulk_len)
 
     def lone_set(self, data: bytes) -> tuple[bytes, bytes] | None:
         """As :meth:`lone_get`, for one plain ``SET key value``: its key and value."""
         if not data.startswith(SET_HEAD) or self._ready or self.get_run is not None or not self.scanner.idle:
             return None
-        if data.find(b"\r\n*", 14) >= 0:
+        if data.find(b"\r\n*", 14) >= 0:  # another request after it (or a value holding those bytes)
             return None
         return _lone_set_args(data, self.max_bulk_len)
 
