@@ -499,3 +499,34 @@ def test_a_run_the_cache_refuses_whole_is_answered_one_by_one() -> None:
         ]
     finally:
         server.stop()
+
+
+def test_a_read_of_one_data_command_that_never_waits_is_answered_without_dispatch(
+    predis: PredisResp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert predis.server is not None
+    table = predis.server.table
+    dispatched: list[bytes] = []
+    dispatch = table.dispatch
+
+    async def spied(ctx: object, session: object, args: list[bytes]) -> object:
+        dispatched.append(args[0].lower())
+        return await dispatch(ctx, session, args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(table, "dispatch", spied)
+    writes: list[tuple[list[list[str | bytes]], int]] = [
+        ([["INCR", "n"]], 1),
+        ([["INCRBY", "n", "5"]], 1),
+        ([["EXPIRE", "n", "100"]], 1),
+        ([["TTL", "n"]], 1),
+        ([["EXISTS", "n", "m"]], 1),
+        ([["DEL", "n"]], 1),
+        ([["INCR", "n", "extra"]], 1),  # wrong arity: the long way, which says so
+        ([["PING"]], 1),  # not a data command: the long way
+        ([["GETEX", "n"]], 1),  # a data command that may wait on the origin: the long way
+    ]
+    replies = _writes(predis.port, writes)
+    assert [r[0] for r in replies[:6]] == [b":1\r\n", b":6\r\n", b":1\r\n", b":100\r\n", b":1\r\n", b":1\r\n"]
+    assert replies[6][0].startswith(b"-ERR wrong number of arguments for 'incr' command")
+    assert replies[7:] == [[b"+PONG\r\n"], [b"$-1\r\n"]]
+    assert dispatched == [b"incr", b"ping", b"getex"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Collection, Coroutine, Mapping
 from dataclasses import dataclass, field
 
 from predis.services.cache.engine.storage import KeyBatch
@@ -77,6 +77,9 @@ class Command:
     info: list[Reply]
     docs: dict[str, Reply]
     subcommands: Mapping[bytes, Command] = field(default_factory=dict)
+    # A data command (string or keyspace family) with a handler that does not wait: a read that
+    # is only this request may be answered in its callback (``CommandTable.lone_request``).
+    answers_alone: bool = False
 
     def arity_fits(self, argc: int) -> bool:
         return argc == self.arity if self.arity > 0 else argc >= -self.arity
@@ -100,8 +103,11 @@ class Command:
         return list(range(self.first_key, last + 1, self.key_step))
 
 
-def _command(name: str, handler: Handler | None, subcommands: Mapping[bytes, Command] | None = None) -> Command:
+def _command(
+    name: str, handler: Handler | None, subcommands: Mapping[bytes, Command] | None = None, alone: bool = False
+) -> Command:
     info = catalog.INFO[name]
+    is_async = handler is not None and inspect.iscoroutinefunction(handler)
     return Command(
         name=name,
         arity=info[1],
@@ -111,17 +117,18 @@ def _command(name: str, handler: Handler | None, subcommands: Mapping[bytes, Com
         key_step=info[5],
         acl_categories=tuple(str(category) for category in info[6]),
         handler=handler,
-        is_async=handler is not None and inspect.iscoroutinefunction(handler),
+        is_async=is_async,
         info=info,
         docs=catalog.DOCS[name],
         subcommands=subcommands or {},
+        answers_alone=alone and handler is not None and not is_async and not subcommands,
     )
 
 
 class CommandTable:
     """The commands served, by lower-case name; everything else is Redis's unknown command."""
 
-    def __init__(self, handlers: Mapping[str, Handler]) -> None:
+    def __init__(self, handlers: Mapping[str, Handler], data_commands: Collection[str] = ()) -> None:
         containers: dict[str, dict[bytes, Command]] = {}
         for name, handler in handlers.items():
             container, bar, sub = name.partition("|")
@@ -130,7 +137,7 @@ class CommandTable:
         top: dict[bytes, Command] = {}
         for name, handler in handlers.items():
             if "|" not in name:
-                top[name.encode()] = _command(name, handler, containers.pop(name, None))
+                top[name.encode()] = _command(name, handler, containers.pop(name, None), name in data_commands)
         for container, subs in containers.items():
             top[container.encode()] = _command(container, None, subs)
         self.commands = top
@@ -266,6 +273,17 @@ class CommandTable:
         """:meth:`lone_get` of a read that is one MGET of database 0's plain keys (``keys``
         where they lie in the read's bytes)."""
         return self._answer_now(ctx, session, "mget", 4 + int(keys.lengths.sum()), mget_now, keys)
+
+    def lone_request(self, ctx: RespContext, session: Session, args: Args) -> bytes | None:
+        """:meth:`lone_get` of a read that is one request of a command that ``answers_alone``
+        (INCR, DEL, EXPIRE, TTL and the other data commands that never wait), its arity right;
+        None for any other request, which takes the long way."""
+        command = self.lookup(args)
+        if command is None or not command.answers_alone or not command.arity_fits(len(args)):
+            return None
+        reply = self._answer_now(ctx, session, command.name, sum(map(len, args)), command.handler, args)  # type: ignore[arg-type]
+        assert isinstance(reply, bytes)  # its handler does not wait
+        return reply
 
     def _answer_now(
         self,
@@ -517,4 +535,4 @@ def build_table() -> CommandTable:
         **TRANSACTION_HANDLERS,
         **MONITOR_HANDLERS,
     }
-    return CommandTable(handlers)
+    return CommandTable(handlers, data_commands=STRING_HANDLERS.keys() | KEYSPACE_HANDLERS.keys())

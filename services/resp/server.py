@@ -161,11 +161,12 @@ class RespConnection(asyncio.Protocol):
     # -- answering ---------------------------------------------------------------------------
 
     def _answered_alone(self, session: Session, data: bytes) -> bool:
-        """Answers ``data`` in this callback when it is one GET, one plain SET or one MGET (what
-        a client waiting on each reply sends), the parser holds nothing before it and nothing
-        asks for each command on its own (``answers_together``): no request list, no coroutine
-        unless a miss reads through the origin. ``_answer`` gives the same replies, slower.
-        Whether it did."""
+        """Answers ``data`` in this callback when it is one GET, one plain SET, one MGET or one
+        request of another data command that never waits (what a client waiting on each reply
+        sends), the parser holds nothing before it and nothing asks for each command on its own
+        (``answers_together``): no coroutine unless a miss reads through the origin. ``_answer``
+        gives the same replies, slower. Whether it took ``data`` (a request read here but not
+        answered alone is queued for ``_answer``)."""
         parser, table = self.parser, self.table
         reply: bytes | Later
         key = parser.lone_get(data)
@@ -184,6 +185,16 @@ class RespConnection(asyncio.Protocol):
                 return False  # another database's keys are stored behind its prefix: the long way
             session.last_active = time.monotonic()
             reply = table.lone_mget(self.ctx, session, keys)
+        elif session.authenticated and (args := parser.lone_frame(data)) is not None:
+            lone = None
+            if session.reply_wanted and table.answers_together(self.ctx, session):
+                session.last_active = time.monotonic()
+                lone = table.lone_request(self.ctx, session, args)
+            if lone is None:  # not a command answered alone: the long way, read already
+                parser.hold(args)
+                self._answer_eagerly()
+                return True
+            reply = lone
         else:
             return False
         if isinstance(reply, Later):
