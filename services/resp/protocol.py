@@ -544,25 +544,22 @@ class RequestParser:
             return None
         return KeyBatch(np.frombuffer(data, dtype=np.uint8), offsets, lengths)
 
-    def lone_frame(self, data: bytes) -> list[bytes] | None:
-        """As :meth:`lone_get`, for one request of any command (an authenticated connection's,
-        as ``feed`` reads it): its arguments, read by hiredis once the compiled check says the
-        read is exactly one canonical frame. What it returns and is not answered at once goes
-        back with :meth:`hold`."""
-        if data[:1] != b"*" or self._ready or self.get_run is not None or not self.scanner.idle:
+    @property
+    def idle(self) -> bool:
+        """Whether nothing read waits to be answered, whole or in part."""
+        return not self._ready and self.get_run is None and self.scanner.idle
+
+    def only_request(self) -> list[bytes] | None:
+        """The request ``feed`` read, taken, when it read exactly one (hiredis's, of an
+        authenticated connection) and nothing else waits; else None. One not answered at once
+        goes back with :meth:`hold`."""
+        if len(self._ready) != 1 or self.get_run is not None or not self.scanner.idle:
             return None
-        if len(data) > self.max_bulk_len or _canonical_frames(data) != 1:
-            return None
-        reader = self._reader
-        frames = _read_frames(reader, data)
-        if len(frames) != 1 or reader.has_data():  # never, by the check; should it, feed decides
-            self._reader = hiredis.Reader()
-            return None
-        return frames[0]
+        return self._ready.popleft()
 
     def hold(self, frame: list[bytes]) -> None:
-        """Queues a request :meth:`lone_frame` read, as ``feed`` would have."""
-        self._ready.append(frame)
+        """Puts back what :meth:`only_request` took, first in line again."""
+        self._ready.appendleft(frame)
 
     def take_get_run(self) -> GetRun:
         run, self.get_run = self.get_run, None

@@ -111,12 +111,10 @@ class RespConnection(asyncio.Protocol):
         if session is None or session.closing:
             return
         self.ctx.stats.net_input_bytes += len(data)
-        if (
-            self.task is None
-            and (self._drained is None or self._drained.done())
-            and self._answered_alone(session, data)
-        ):
+        free = self.task is None and (self._drained is None or self._drained.done())
+        if free and self._answered_alone(session, data):
             return
+        alone = free and self.parser.idle  # nothing waits before this read's requests
         try:
             self.parser.feed(data, session.authenticated)
         except QueryBufferFull as full:
@@ -125,7 +123,8 @@ class RespConnection(asyncio.Protocol):
             return
         session.buffered_bytes = self.parser.buffered_bytes
         if self.task is None:
-            self._answer_eagerly()
+            if not (alone and self._answered_read_alone(session)):
+                self._answer_eagerly()
         else:
             self._fed_while_waiting = True
 
@@ -161,12 +160,11 @@ class RespConnection(asyncio.Protocol):
     # -- answering ---------------------------------------------------------------------------
 
     def _answered_alone(self, session: Session, data: bytes) -> bool:
-        """Answers ``data`` in this callback when it is one GET, one plain SET, one MGET or one
-        request of another data command that never waits (what a client waiting on each reply
-        sends), the parser holds nothing before it and nothing asks for each command on its own
-        (``answers_together``): no coroutine unless a miss reads through the origin. ``_answer``
-        gives the same replies, slower. Whether it took ``data`` (a request read here but not
-        answered alone is queued for ``_answer``)."""
+        """Answers ``data`` in this callback when it is one GET, one plain SET or one MGET (what
+        a client waiting on each reply sends), the parser holds nothing before it and nothing
+        asks for each command on its own (``answers_together``): no request list, no coroutine
+        unless a miss reads through the origin. ``_answer`` gives the same replies, slower.
+        Whether it did."""
         parser, table = self.parser, self.table
         reply: bytes | Later
         key = parser.lone_get(data)
@@ -185,16 +183,6 @@ class RespConnection(asyncio.Protocol):
                 return False  # another database's keys are stored behind its prefix: the long way
             session.last_active = time.monotonic()
             reply = table.lone_mget(self.ctx, session, keys)
-        elif session.authenticated and (args := parser.lone_frame(data)) is not None:
-            lone = None
-            if session.reply_wanted and table.answers_together(self.ctx, session):
-                session.last_active = time.monotonic()
-                lone = table.lone_request(self.ctx, session, args)
-            if lone is None:  # not a command answered alone: the long way, read already
-                parser.hold(args)
-                self._answer_eagerly()
-                return True
-            reply = lone
         else:
             return False
         if isinstance(reply, Later):
@@ -203,6 +191,23 @@ class RespConnection(asyncio.Protocol):
         session.command_done()
         self._send(reply)
         return True
+
+    def _answered_read_alone(self, session: Session) -> bool:
+        """After ``feed``: answers the one request the read held when it is of a data command
+        that never waits (``CommandTable.lone_request``), as ``_answered_alone`` answers a GET.
+        Whether it did; if not, the request waits for ``_answer``, where it was."""
+        args = self.parser.only_request()
+        if args is None:
+            return False
+        if session.reply_wanted and self.table.answers_together(self.ctx, session):
+            session.last_active = time.monotonic()
+            reply = self.table.lone_request(self.ctx, session, args)
+            if reply is not None:
+                session.command_done()
+                self._send(reply)
+                return True
+        self.parser.hold(args)
+        return False
 
     async def _answer_later(self, session: Session, later: Later) -> None:
         self.answering = True
