@@ -301,11 +301,9 @@ def test_a_read_of_one_mget_is_taken_only_alone() -> None:
     ):
         assert parser.lone_mget(data) is None
     assert RequestParser(8, QUERY_LIMIT, 64).lone_mget(mget) is None  # past proto-max-bulk-len
-    parser.feed(command("SET", "a"), True)
-    assert parser.lone_mget(mget) is None
 
 
-def test_a_read_of_one_get_is_taken_only_with_nothing_before_it() -> None:
+def test_a_read_of_one_get_is_taken_only_alone() -> None:
     get = command("GET", "a")
     parser = RequestParser(MAX_BULK, QUERY_LIMIT, 64)
     assert parser.lone_get(get) == b"a" and parser.lone_get(command("get", "")) == b""
@@ -322,11 +320,23 @@ def test_a_read_of_one_get_is_taken_only_with_nothing_before_it() -> None:
     for data in (command("SET", "a", "1", "EX", "10"), command("SET", "a"), command("SET", "a", "1") + get):
         assert parser.lone_set(data) is None
     assert parser.lone_set(command("set", "a", "")) == (b"a", b"")
-    parser.feed(command("SET", "a"), True)  # a request waits, unanswered: GET must come after it
-    assert parser.lone_get(get) is None and parser.lone_set(command("SET", "a", "1")) is None
+    # The connection asks for a lone request only of an idle parser: nothing waits before it.
+    assert parser.idle
+    parser.feed(command("SET", "a"), True)  # a request waits, unanswered: a GET must come after it
+    assert not parser.idle
     parser.next_request(True)
+    assert parser.idle
     parser.feed(get[:5], True)  # half a request waits
-    assert parser.lone_get(get) is None
+    assert not parser.idle
+    parser.feed(get[5:], True)
+    assert parser.only_request() is None  # the scanner's, whole only with the second piece
+    assert parser.next_request(True) == [b"GET", b"a"] and parser.idle
+    parser.feed(get, True)
+    assert parser.only_request() == [b"GET", b"a"] and parser.idle  # taken: nothing else waits
+    parser.hold([b"GET", b"a"])
+    assert not parser.idle and parser.next_request(True) == [b"GET", b"a"]
+    parser.feed(get + get, True)  # two GETs: a run, no one request
+    assert parser.only_request() is None
 
 
 def test_a_read_of_only_gets_is_kept_whole_and_what_follows_goes_after_it() -> None:

@@ -257,6 +257,22 @@ def _header_number(data: bytes, pos: int) -> tuple[int, int]:
     return pos + 2, value
 
 
+@numba.njit(cache=True, inline="always")
+def _bulk(data: bytes, pos: int) -> tuple[int, int]:
+    """The bulk string whose ``$`` is at ``pos``, written canonically and whole in ``data``:
+    where its bytes start and how many there are; (-1, 0) when it is anything else."""
+    n = len(data)
+    if pos >= n or data[pos] != 36:  # '$'
+        return -1, 0
+    start, length = _header_number(data, pos + 1)
+    if start < 0 or length > n:
+        return -1, 0
+    end = start + length
+    if end + 2 > n or data[end] != 13 or data[end + 1] != 10:
+        return -1, 0
+    return start, length
+
+
 @numba.njit(cache=True)
 def _canonical_frames(data: bytes) -> int:
     """How many multibulk frames of bulk strings ``data`` is, back to back and each whole and
@@ -270,15 +286,10 @@ def _canonical_frames(data: bytes) -> int:
         if pos < 0 or count < 1:
             return -1
         for _ in range(count):
-            if pos >= n or data[pos] != 36:  # '$'
+            start, length = _bulk(data, pos)
+            if start < 0:
                 return -1
-            pos, length = _header_number(data, pos + 1)
-            if pos < 0 or length > n:
-                return -1
-            end = pos + length
-            if end + 2 > n or data[end] != 13 or data[end + 1] != 10:
-                return -1
-            pos = end + 2
+            pos = start + length + 2
         frames += 1
     return frames
 
@@ -303,17 +314,14 @@ def _get_run(data: bytes, limit: int) -> tuple[int, np.ndarray, np.ndarray, bool
         # GET in any case: bit 5 set makes ASCII letters lower case, and only G, E, T match.
         if data[pos + 8] | 32 != 103 or data[pos + 9] | 32 != 101 or data[pos + 10] | 32 != 116:
             return 0, offsets[:0], lengths[:0], False
-        if data[pos + 11] != 13 or data[pos + 12] != 10 or data[pos + 13] != 36:
+        if data[pos + 11] != 13 or data[pos + 12] != 10:
             return 0, offsets[:0], lengths[:0], False
-        pos, length = _header_number(data, pos + 14)
-        if pos < 0 or length > n:
+        start, length = _bulk(data, pos + 13)
+        if start < 0:
             return 0, offsets[:0], lengths[:0], False
-        end = pos + length
-        if end + 2 > n or data[end] != 13 or data[end + 1] != 10:
-            return 0, offsets[:0], lengths[:0], False
-        offsets[count], lengths[count] = pos, length
+        offsets[count], lengths[count] = start, length
         count += 1
-        pos = end + 2
+        pos = start + length + 2
     if count < 2:
         return 0, offsets[:0], lengths[:0], False
     plain = True
@@ -337,38 +345,33 @@ def _mget_keys(data: bytes) -> tuple[int, np.ndarray, np.ndarray, bool]:
     is, and whether they are plain (none empty, none beginning with the reserved ``FF DB``; a key
     named twice is read twice, as MGET does)."""
     n = len(data)
+    none = np.empty(0, dtype=np.int64)
     if n < 4 or data[0] != 42:  # '*'
-        return 0, np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), False
+        return 0, none, none, False
     pos, args = _header_number(data, 1)
-    if pos < 0 or args < 2 or args > n or pos + 10 > n:
-        return 0, np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), False
-    # $4 CRLF, MGET in any case (bit 5 set makes ASCII letters lower case), CRLF
-    if data[pos] != 36 or data[pos + 1] != 52 or data[pos + 2] != 13 or data[pos + 3] != 10:
-        return 0, np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), False
-    if data[pos + 4] | 32 != 109 or data[pos + 5] | 32 != 103 or data[pos + 6] | 32 != 101 or data[pos + 7] | 32 != 116:
-        return 0, np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), False
-    if data[pos + 8] != 13 or data[pos + 9] != 10:
-        return 0, np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), False
-    pos += 10
+    if pos < 0 or args < 2 or args > n:
+        return 0, none, none, False
+    name, length = _bulk(data, pos)
+    # MGET in any case: bit 5 set makes ASCII letters lower case, and only M, G, E, T match.
+    if length != 4 or data[name] | 32 != 109 or data[name + 1] | 32 != 103:
+        return 0, none, none, False
+    if data[name + 2] | 32 != 101 or data[name + 3] | 32 != 116:
+        return 0, none, none, False
+    pos = name + 6
     count = args - 1
     offsets = np.empty(count, dtype=np.int64)
     lengths = np.empty(count, dtype=np.int64)
     plain = True
     for i in range(count):
-        if pos >= n or data[pos] != 36:  # '$'
-            return 0, offsets[:0], lengths[:0], False
-        pos, length = _header_number(data, pos + 1)
-        if pos < 0 or length > n:
-            return 0, offsets[:0], lengths[:0], False
-        end = pos + length
-        if end + 2 > n or data[end] != 13 or data[end + 1] != 10:
-            return 0, offsets[:0], lengths[:0], False
-        if length == 0 or (length >= 2 and data[pos] == 0xFF and data[pos + 1] == 0xDB):
+        start, length = _bulk(data, pos)
+        if start < 0:
+            return 0, none, none, False
+        if length == 0 or (length >= 2 and data[start] == 0xFF and data[start + 1] == 0xDB):
             plain = False
-        offsets[i], lengths[i] = pos, length
-        pos = end + 2
+        offsets[i], lengths[i] = start, length
+        pos = start + length + 2
     if pos != n:
-        return 0, offsets[:0], lengths[:0], False
+        return 0, none, none, False
     return count, offsets, lengths, plain
 
 
@@ -515,26 +518,27 @@ class RequestParser:
                 return
         self.scanner.feed(data)
 
+    # lone_get, lone_set and lone_mget read a read that comes when the parser is idle (the
+    # caller checks ``idle`` once for the three): what it holds, if it is that one request, else
+    # None and ``feed`` reads it.
+
     def lone_get(self, data: bytes) -> bytes | None:
-        """The key of ``data`` when it is exactly one GET, written as clients write it, and
-        nothing read before waits to be answered; else None (``feed`` reads it)."""
-        if not data.startswith(GET_HEAD) or self._ready or self.get_run is not None or not self.scanner.idle:
+        """The key of ``data`` when it is exactly one GET, written as clients write it."""
+        if not data.startswith(GET_HEAD):
             return None
         return _lone_get_key(data, self.max_bulk_len)
 
     def lone_set(self, data: bytes) -> tuple[bytes, bytes] | None:
-        """As :meth:`lone_get`, for one plain ``SET key value``: its key and value."""
-        if not data.startswith(SET_HEAD) or self._ready or self.get_run is not None or not self.scanner.idle:
-            return None
-        if data.find(b"\r\n*", 14) >= 0:  # another request after it (or a value holding those bytes)
+        """The key and value of ``data`` when it is exactly one plain ``SET key value``."""
+        if not data.startswith(SET_HEAD) or data.find(b"\r\n*", 14) >= 0:  # another request after it
             return None
         return _lone_set_args(data, self.max_bulk_len)
 
     def lone_mget(self, data: bytes) -> KeyBatch | None:
-        """As :meth:`lone_get`, for one MGET whose keys are plain (not empty, not reserved): its
-        keys where they lie in ``data``. A read past proto-max-bulk-len goes to ``feed``, which
-        refuses what Redis refuses."""
-        if data[:1] != b"*" or self._ready or self.get_run is not None or not self.scanner.idle:
+        """The keys of ``data`` where they lie in it, when it is exactly one MGET of plain keys
+        (not empty, not reserved). A read past proto-max-bulk-len goes to ``feed``, which refuses
+        what Redis refuses."""
+        if data[:1] != b"*":
             return None
         at = data.find(b"\r\n$4\r\n", 2, 24)  # after *<count>: before a compiled call, a look at the name
         if at < 0 or data[at + 6 : at + 12] not in _MGET_NAMES or len(data) > self.max_bulk_len:

@@ -111,10 +111,10 @@ class RespConnection(asyncio.Protocol):
         if session is None or session.closing:
             return
         self.ctx.stats.net_input_bytes += len(data)
-        free = self.task is None and (self._drained is None or self._drained.done())
-        if free and self._answered_alone(session, data):
+        # Nothing waits before this read's requests, to be answered or written.
+        alone = self.task is None and (self._drained is None or self._drained.done()) and self.parser.idle
+        if alone and self._answered_alone(session, data):
             return
-        alone = free and self.parser.idle  # nothing waits before this read's requests
         try:
             self.parser.feed(data, session.authenticated)
         except QueryBufferFull as full:
@@ -161,35 +161,25 @@ class RespConnection(asyncio.Protocol):
 
     def _answered_alone(self, session: Session, data: bytes) -> bool:
         """Answers ``data`` in this callback when it is one GET, one plain SET or one MGET (what
-        a client waiting on each reply sends), the parser holds nothing before it and nothing
-        asks for each command on its own (``answers_together``): no request list, no coroutine
-        unless a miss reads through the origin. ``_answer`` gives the same replies, slower.
-        Whether it did."""
-        parser, table = self.parser, self.table
-        reply: bytes | Later
-        key = parser.lone_get(data)
-        if key is not None:
-            if not (session.reply_wanted and table.answers_together(self.ctx, session)):
+        a client waiting on each reply sends) and nothing asks for each command on its own
+        (``_may_answer_alone``): no request list, no coroutine unless a miss reads through the
+        origin. ``_answer`` gives the same replies, slower. Whether it did."""
+        parser, table, ctx = self.parser, self.table, self.ctx
+        if (key := parser.lone_get(data)) is not None:
+            if not self._may_answer_alone(session):
                 return False
-            session.last_active = time.monotonic()
-            reply = table.lone_get(self.ctx, session, key)
+            self._reply_alone(session, table.lone_get(ctx, session, key))
         elif (key_value := parser.lone_set(data)) is not None:
-            if not (session.reply_wanted and table.answers_together(self.ctx, session)):
+            if not self._may_answer_alone(session):
                 return False
-            session.last_active = time.monotonic()
-            reply = table.lone_set(self.ctx, session, *key_value)
+            self._reply_alone(session, table.lone_set(ctx, session, *key_value))
         elif (keys := parser.lone_mget(data)) is not None:
-            if session.database.prefix or not (session.reply_wanted and table.answers_together(self.ctx, session)):
-                return False  # another database's keys are stored behind its prefix: the long way
-            session.last_active = time.monotonic()
-            reply = table.lone_mget(self.ctx, session, keys)
+            # Another database's keys are stored behind its prefix: those take the long way.
+            if session.database.prefix or not self._may_answer_alone(session):
+                return False
+            self._reply_alone(session, table.lone_mget(ctx, session, keys))
         else:
             return False
-        if isinstance(reply, Later):
-            self._answer_eagerly(self._answer_later(session, reply))
-            return True
-        session.command_done()
-        self._send(reply)
         return True
 
     def _answered_read_alone(self, session: Session) -> bool:
@@ -199,15 +189,29 @@ class RespConnection(asyncio.Protocol):
         args = self.parser.only_request()
         if args is None:
             return False
-        if session.reply_wanted and self.table.answers_together(self.ctx, session):
-            session.last_active = time.monotonic()
+        if self._may_answer_alone(session):
             reply = self.table.lone_request(self.ctx, session, args)
             if reply is not None:
-                session.command_done()
-                self._send(reply)
+                self._reply_alone(session, reply)
                 return True
         self.parser.hold(args)
         return False
+
+    def _may_answer_alone(self, session: Session) -> bool:
+        """Whether a lone request may skip ``_answer``: its reply is sent and nothing checks or
+        tells of each command on its own (``CommandTable.answers_together``). When so, the
+        request counts as the connection's activity from now."""
+        if not (session.reply_wanted and self.table.answers_together(self.ctx, session)):
+            return False
+        session.last_active = time.monotonic()
+        return True
+
+    def _reply_alone(self, session: Session, reply: bytes | Later) -> None:
+        if isinstance(reply, Later):  # a miss read through the origin: the rest waits in a task
+            self._answer_eagerly(self._answer_later(session, reply))
+            return
+        session.command_done()
+        self._send(reply)
 
     async def _answer_later(self, session: Session, later: Later) -> None:
         self.answering = True

@@ -64,8 +64,8 @@ async def _filled(ctx: RespContext, session: Session, stored: bytes) -> Reply:
 
 
 def mget_now(ctx: RespContext, session: Session, keys: KeyBatch) -> Reply | Later:
-    """MGET of ``keys`` (database 0's, none empty or reserved, where a read's bytes hold them)
-    without a coroutine: the encoded array; Later when misses read through the origin."""
+    """MGET of ``keys`` as stored (none empty or reserved) without a coroutine: the encoded
+    array; Later when misses read through the origin."""
     read, complete = ctx.domain.get_many_now(session.tenant, keys, skip_origin=not _reads_through(session))
     if not complete:
         return Later(_mget_filled(ctx, session, keys, read))
@@ -330,11 +330,8 @@ async def _set_for(ctx: RespContext, session: Session, name: str, args: Args, un
 
 
 async def mget(ctx: RespContext, session: Session, args: Args) -> Reply:
-    keys = session.database.keys(args[1:])
-    values, lengths, found = await ctx.domain.get_many(
-        session.tenant, KeyBatch.of(keys), skip_origin=not _reads_through(session)
-    )
-    return bulk_array(values, lengths, found, session.resp3)
+    reply = mget_now(ctx, session, KeyBatch.of(session.database.keys(args[1:])))
+    return await reply.reply if isinstance(reply, Later) else reply
 
 
 def _pairs(session: Session, args: Args) -> dict[bytes, bytes] | None:
