@@ -184,3 +184,55 @@ def test_a_batchs_charges_are_each_entrys_charge(lengths: list[tuple[int, int]])
 def test_repeated_hashes_are_found_in_short_and_long_batches(values: list[int]) -> None:
     hashes = np.array(values, dtype=np.uint64)
     assert has_repeats(hashes) == (len(set(values)) != len(values))
+
+
+def one_key_operations(max_value: int) -> st.SearchStrategy[tuple[object, ...]]:
+    return st.one_of(
+        st.tuples(st.just("set"), tenants, keys, values(max_value), ttls, conditions, st.booleans()),
+        st.tuples(st.just("get"), tenants, keys),
+        st.tuples(st.just("prefetch"), tenants, keys, values(max_value)),
+        st.tuples(st.just("advance"), st.sampled_from([1, 10, 60, 2000])),
+    )
+
+
+def _state(engine: Engine) -> tuple[object, ...]:
+    policy = engine._policy
+    return (
+        engine._counters.tolist(),
+        engine.memory_bytes,
+        engine._ttl_entries,
+        engine._expires.tolist(),
+        policy.slot.tolist(),
+        policy.tenant.tolist(),
+        sorted((t, k) for t in TENANTS for k in engine.keys(t)),
+    )
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(one_key_operations(max_value=3000), min_size=1, max_size=60), st.sampled_from(["s3fifo", "lru"]))
+def test_one_key_calls_leave_the_state_their_batch_forms_leave(ops: list[tuple[object, ...]], policy: str) -> None:
+    """GET's and SET's one-key paths (a write in place found and written in one call, a hit and
+    its counts in one call) against get_many and set_many of one key: the same answers, and the
+    same counters, expiries, policy rows and keys after every call, under a small budget too."""
+    now = [1_000_000]
+    config = EngineConfig(memory_bytes=64 * 1024, policy=policy)
+    one, batch = (Engine(config, NumpyStorage(), clock_ns=lambda: now[0] * 1_000_000) for _ in range(2))
+    for op in ops:
+        kind = op[0]
+        if kind == "set":
+            _, tenant, key, value, ttl, condition, keep_ttl = op
+            keep_ttl = keep_ttl and not ttl
+            assert one.set(tenant, key, value, ttl, condition, keep_ttl) == bool(
+                batch.set_many(tenant, KeyBatch.of([key]), KeyBatch.of([value]), ttl, condition, keep_ttl=keep_ttl)[0]
+            )
+        elif kind == "get":
+            _, tenant, key = op
+            read = batch.get_many(tenant, KeyBatch.of([key]))
+            value = bytes(read.values) if read.found[0] else None
+            assert one.get(tenant, key) == (value, bool(read.prefetched[0]))
+        elif kind == "prefetch":
+            _, tenant, key, value = op
+            assert one.insert_prefetched(tenant, key, value) == batch.insert_prefetched(tenant, key, value)
+        else:
+            now[0] += op[1]
+        assert _state(one) == _state(batch), op

@@ -154,6 +154,8 @@ def warm_up() -> None:
 def encode(reply: Reply, resp3: bool) -> bytes:
     if type(reply) is bytes:  # the commonest reply (GET's), without the list
         return b"$%d\r\n%b\r\n" % (len(reply), reply)
+    if reply is OK:  # the next commonest (SET's)
+        return b"+OK\r\n"
     out: list[bytes] = []
     encode_into(reply, resp3, out)
     return b"".join(out)

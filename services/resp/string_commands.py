@@ -79,7 +79,7 @@ async def _mget_filled(ctx: RespContext, session: Session, keys: KeyBatch, read:
 
 def set_now(ctx: RespContext, session: Session, key: bytes, value: bytes) -> Reply:
     """``SET key value`` with no options: OK, or the cache's refusal."""
-    return OK if _store(ctx, session, session.database.key(key), value, 0, 0) else NOT_STORED
+    return OK if ctx.domain.set(session.tenant, session.database.key(key), value) else NOT_STORED  # _store's, no expiry
 
 
 def _expire_error(name: str) -> Reply:

@@ -111,24 +111,29 @@ def read_hit(s: pol.PolicyState, slot: int) -> bool:
 
 
 @numba.njit(cache=True)
-def _rewritten_s3fifo(slot_rows: np.ndarray, tenant_rows: np.ndarray, slot: int, new_size: int) -> None:
+def _rewritten_s3fifo(slot_rows: np.ndarray, tenant_rows: np.ndarray, slot: int, new_size: int) -> tuple[int, bool]:
+    old_size, prefetched = slot_rows[slot, pol.SIZE], slot_rows[slot, pol.PREFETCHED] == 1
     pol.resize_rows(slot_rows, tenant_rows, slot, new_size)
     pol.touch_s3fifo(slot_rows, slot)
+    return old_size, prefetched
 
 
 @numba.njit(cache=True)
-def _rewritten(s: pol.PolicyState, slot: int, new_size: int) -> None:
+def _rewritten(s: pol.PolicyState, slot: int, new_size: int) -> tuple[int, bool]:
+    old_size, prefetched = s.slot[slot, pol.SIZE], s.slot[slot, pol.PREFETCHED] == 1
     pol.resize(s, slot, new_size)
     pol.touch(s, slot)
+    return old_size, prefetched
 
 
-def rewritten(s: pol.PolicyState, slot: int, new_size: int) -> None:
+def rewritten(s: pol.PolicyState, slot: int, new_size: int) -> tuple[int, bool]:
     """An entry overwritten in place with a value charged ``new_size``: :func:`pol.resize`, then
-    :func:`pol.touch`, in one compiled call (under S3-FIFO given the two tables it changes)."""
+    :func:`pol.touch`, in one compiled call (under S3-FIFO given the two tables it changes).
+    Answers what the engine counts of it: the entry's charge before, and whether a prefetch had
+    loaded it and nobody read it (the touch makes it an ordinary entry)."""
     if s.meta[pol.KIND] == pol.S3FIFO:
-        _rewritten_s3fifo(s.slot, s.tenant, slot, new_size)
-    else:
-        _rewritten(s, slot, new_size)
+        return _rewritten_s3fifo(s.slot, s.tenant, slot, new_size)  # type: ignore[no-any-return]
+    return _rewritten(s, slot, new_size)  # type: ignore[no-any-return]
 
 
 @numba.njit(cache=True)

@@ -409,6 +409,19 @@ class CupyStorage(SlotTableStorage):
         slot, h = self.find_one(tenant, key)
         return slot, h, self.read_one(slot) if slot >= 0 else None
 
+    def find_replace_one(
+        self, tenant: int, key: bytes, value: bytes, expires: np.ndarray, now_ms: int
+    ) -> tuple[int, int, bool]:
+        # Composed: on a device, a fused kernel would save launches, not the transfers.
+        slot, h = self.find_one(tenant, key)
+        if slot < 0 or 0 != int(expires[slot]) <= now_ms:
+            return slot, h, False
+        need = blocks_needed(self.block_bytes, len(key), len(value))
+        if need > int(self._h.info[slot, NBLOCKS]):  # the host's table of slots
+            return slot, h, False
+        self.replace_value(slot, value)
+        return slot, h, True
+
     def find_one(self, tenant: int, key: bytes) -> tuple[int, int]:
         # The batch path of one key: a kernel launch costs more than the batch's set-up.
         batch = KeyBatch.of([key])

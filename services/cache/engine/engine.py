@@ -316,10 +316,13 @@ class Engine:
         counters = self._counters  # indexed [t, column]: a row's view would cost as much again
         prefetched = False
         if slot >= 0:
-            prefetched = bp.read_hit(self._policy, slot)
-            if prefetched:  # a first read: these bytes no longer count as an unused prefetch
-                counters[t, Counter.PREFETCH_BYTES] -= int(self._policy.slot[slot, pol.SIZE])
-            counters[t, Counter.HITS] += 1
+            if self.policy_name == "s3fifo":
+                prefetched = _hit_counted_s3fifo(self._policy.slot, counters, t, slot)
+            else:
+                prefetched = bp.read_hit(self._policy, slot)
+                if prefetched:  # a first read: these bytes no longer count as an unused prefetch
+                    counters[t, Counter.PREFETCH_BYTES] -= int(self._policy.slot[slot, pol.SIZE])
+                counters[t, Counter.HITS] += 1
         else:
             value = None  # absent, or expired just now
             counters[t, Counter.MISSES] += 1
@@ -504,7 +507,16 @@ class Engine:
             )
         self.check_ttl(ttl_ms, allow_nonpositive=False)
         t = self.tenant_id(tenant)
-        slot, key_hash = self.storage.find_one(t, key)
+        if condition is Condition.ALWAYS and charge <= self.capacity_of(t):
+            # The common overwrite: a live entry whose new value fits its blocks is written
+            # where it is, found and written in one call; anything else takes _set_one's way.
+            now = self.clock_ms() if self._ttl_entries or ttl_ms else 0
+            slot, key_hash, replaced = self.storage.find_replace_one(t, key, value, self._expires, now)
+            if replaced:
+                self._rewrote(t, slot, charge, None if keep_ttl else (now + ttl_ms if ttl_ms else 0))
+                return True
+        else:
+            slot, key_hash = self.storage.find_one(t, key)
         if slot >= 0 and self._ttl_entries:
             slot = self._drop_expired_one(t, slot)
         return self._set_one(t, slot, key, value, key_hash, charge, ttl_ms, condition, False, keep_ttl)
@@ -738,13 +750,20 @@ class Engine:
             self._remove(t, np.array([slot], dtype=np.int32), evicted=False)
             return self._insert_one(t, key, value, key_hash, expires, False)
         self.storage.replace_value(slot, value)
-        if self._policy.slot[slot, pol.PREFETCHED] == 1:  # the touch below makes it an ordinary entry
-            self._counters[t, Counter.PREFETCH_BYTES] -= old_charge
-        bp.rewritten(self._policy, slot, new_charge)
-        self._counters[t, Counter.MEMORY] += new_charge - old_charge
-        self.memory_bytes += new_charge - old_charge
-        self._set_expiry(slot, expires)
+        self._rewrote(t, slot, new_charge, expires)
         return True
+
+    def _rewrote(self, t: int, slot: int, new_charge: int, expires: int | None) -> None:
+        """The policy and the counts of a value just written in place of ``slot``'s, charged no
+        more than the old; its expiry set to ``expires`` (None: kept)."""
+        old_charge, unread = bp.rewritten(self._policy, slot, new_charge)
+        if unread:  # a prefetched entry nobody read: the touch made it an ordinary entry
+            self._counters[t, Counter.PREFETCH_BYTES] -= old_charge
+        if new_charge != old_charge:
+            self._counters[t, Counter.MEMORY] += new_charge - old_charge
+            self.memory_bytes += new_charge - old_charge
+        if expires is not None and (expires or self._ttl_entries):  # without TTLs every expiry is 0
+            self._set_expiry(slot, expires)
 
     def _insert_one(self, t: int, key: bytes, value: bytes, key_hash: int, expires: int, prefetch: bool) -> bool:
         """:meth:`_insert_new` of one entry, in scalars: the same checks, evictions and counts."""
@@ -830,6 +849,22 @@ def tell_as_batch(
         now,
         np.array([key_hash], dtype=np.uint64),
     )
+
+
+_HITS, _PREFETCH_BYTES = Counter.HITS, Counter.PREFETCH_BYTES  # constants for the compiled functions
+
+
+@numba.njit(cache=True)
+def _hit_counted_s3fifo(slot_rows: np.ndarray, counters: np.ndarray, t: int, slot: int) -> bool:
+    """A GET's hit under S3-FIFO: the touch (``bp.read_hit``'s) and the engine's counts of it in
+    one compiled call, as the counters' two NumPy writes cost about as much as the call. Whether
+    a prefetch had loaded the entry (its first read: its bytes no longer count as unused)."""
+    prefetched = slot_rows[slot, pol.PREFETCHED] == 1
+    if prefetched:
+        counters[t, _PREFETCH_BYTES] -= slot_rows[slot, pol.SIZE]
+    counters[t, _HITS] += 1
+    pol.touch_s3fifo(slot_rows, slot)
+    return prefetched
 
 
 @numba.njit(cache=True)

@@ -385,6 +385,35 @@ def _replace_value_flat(
 
 
 @numba.njit(cache=True)
+def _find_replace_one(
+    meta: np.ndarray,
+    blocks: np.ndarray,
+    links: np.ndarray,
+    free_blocks: np.ndarray,
+    info: np.ndarray,
+    free_slots: np.ndarray,
+    index_hashes: np.ndarray,
+    index_slots: np.ndarray,
+    bs: int,
+    tenant: int,
+    key: bytes,
+    value: bytes,
+    expires: np.ndarray,
+    now_ms: int,
+) -> tuple[int, np.uint64, bool]:
+    """``NumpyStorage.find_replace_one``: the lookup and, when the entry is live and the value
+    fits the blocks it holds, the write, in one compiled call (SET's overwrite)."""
+    slot, h = _lookup_one(info, blocks, links, index_hashes, index_slots, bs, tenant, key)
+    if slot < 0 or (expires[slot] != 0 and expires[slot] <= now_ms):
+        return slot, h, False
+    if max(1, (info[slot, KEY_LEN] + len(value) + bs - 1) // bs) > info[slot, NBLOCKS]:
+        return slot, h, False
+    a = Arrays(meta, blocks, links, free_blocks, info, free_slots)
+    _replace_value(a, bs, slot, np.frombuffer(value, dtype=np.uint8))
+    return slot, h, True
+
+
+@numba.njit(cache=True)
 def _replace_values(
     a: Arrays, bs: int, slots: np.ndarray, data: np.ndarray, offsets: np.ndarray, lengths: np.ndarray
 ) -> None:
@@ -582,6 +611,30 @@ class NumpyStorage(SlotTableStorage):
             slot,
             np.frombuffer(value, dtype=np.uint8),
         )
+
+    def find_replace_one(
+        self, tenant: int, key: bytes, value: bytes, expires: np.ndarray, now_ms: int
+    ) -> tuple[int, int, bool]:
+        a, ix = self._a, self._index
+        if type(value) is not bytes:  # one compiled specialisation (SETRANGE and APPEND build bytearrays)
+            value = bytes(value)
+        slot, h, replaced = _find_replace_one(
+            a.meta,
+            a.blocks,
+            a.links,
+            a.free_blocks,
+            a.info,
+            a.free_slots,
+            ix.hashes,
+            ix.slots,
+            self.block_bytes,
+            tenant,
+            key,
+            value,
+            expires,
+            now_ms,
+        )
+        return slot, h, replaced
 
     def replace_values(self, slots: np.ndarray, values: KeyBatch) -> None:
         _replace_values(

@@ -135,6 +135,16 @@ class Storage(Protocol):
         """Overwrites the value of a live slot (enough free blocks must exist for growth)."""
         ...
 
+    def find_replace_one(
+        self, tenant: int, key: bytes, value: bytes, expires: np.ndarray, now_ms: int
+    ) -> tuple[int, int, bool]:
+        """``find_one`` and, when the key is found, its entry live (``expires``, engine
+        milliseconds, 0 for never, after ``now_ms``) and ``value`` needs no more blocks than the
+        entry holds, ``replace_value``: the slot (-1 when absent), the hash, and whether it
+        wrote. Otherwise nothing changes, and the engine decides (drop the expired entry, or
+        store the larger value as a new entry)."""
+        ...
+
     def replace_values(self, slots: np.ndarray, values: KeyBatch) -> None:
         """``replace_value`` of each of ``slots`` (distinct) with the value at its place in ``values``."""
         ...
