@@ -236,3 +236,57 @@ def test_one_key_calls_leave_the_state_their_batch_forms_leave(ops: list[tuple[o
         else:
             now[0] += op[1]
         assert _state(one) == _state(batch), op
+
+
+def _set_many_without_the_in_place_call(
+    engine: Engine, tenant: str, keys: KeyBatch, values: KeyBatch, ttl_ms: int, keep_ttl: bool
+) -> np.ndarray:
+    """``set_many``'s way for a batch that is not written in place first (a condition, a prefetch)."""
+    charges = engine.validate(keys, values, ttl_ms)
+    t = engine.tenant_id(tenant)
+    hashes = engine.storage.hashes(t, keys)
+    found = engine.storage.find(t, keys, hashes)
+    return engine._set_found(t, keys, values, hashes, found, charges, ttl_ms, Condition.ALWAYS, False, keep_ttl)
+
+
+batch_operations = st.one_of(
+    st.tuples(
+        st.just("batch_set"),
+        tenants,
+        st.lists(st.tuples(keys, values(3000)), min_size=2, max_size=5, unique_by=lambda kv: kv[0]),
+        ttls,
+        st.booleans(),
+    ),
+    st.tuples(st.just("get"), tenants, keys),
+    st.tuples(st.just("prefetch"), tenants, keys, values(3000)),
+    st.tuples(st.just("advance"), st.sampled_from([1, 10, 60, 2000])),
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(batch_operations, min_size=1, max_size=40), st.sampled_from(["s3fifo", "lru"]))
+def test_a_batch_written_in_place_first_ends_as_the_general_way_ends(
+    ops: list[tuple[object, ...]], policy: str
+) -> None:
+    """A batch of SETs (MSET, a pipeline's run) writes the entries that fit in place in one call
+    and the rest the general way: the same answers and the same state as the general way alone."""
+    now = [1_000_000]
+    config = EngineConfig(memory_bytes=64 * 1024, policy=policy)
+    fast, general = (Engine(config, NumpyStorage(), clock_ns=lambda: now[0] * 1_000_000) for _ in range(2))
+    for op in ops:
+        kind = op[0]
+        if kind == "batch_set":
+            _, tenant, pairs, ttl, keep_ttl = op
+            keep_ttl = keep_ttl and not ttl
+            names, data = KeyBatch.of([k for k, _ in pairs]), KeyBatch.of([v for _, v in pairs])
+            want = _set_many_without_the_in_place_call(general, tenant, names, data, ttl, keep_ttl)
+            assert fast.set_many(tenant, names, data, ttl, keep_ttl=keep_ttl).tolist() == want.tolist()
+        elif kind == "get":
+            _, tenant, key = op
+            assert fast.get(tenant, key) == general.get(tenant, key)
+        elif kind == "prefetch":
+            _, tenant, key, value = op
+            assert fast.insert_prefetched(tenant, key, value) == general.insert_prefetched(tenant, key, value)
+        else:
+            now[0] += op[1]
+        assert _state(fast) == _state(general), op

@@ -339,7 +339,7 @@ class CommandTable:
             if command.name == "get":
                 # Replies all sent (no CLIENT REPLY SKIP or OFF): they may come encoded as one.
                 return await get_each(ctx, session, [args[1] for args in run], session.reply_wanted)
-            return set_each(ctx, session, [args[1] for args in run], [args[2] for args in run])
+            return set_each(ctx, session, [args[1] for args in run], [args[2] for args in run], session.reply_wanted)
 
         return await self._answer_run(ctx, session, command, len(run), sum(map(len, run[-1])), answer, lambda: run)
 

@@ -200,15 +200,20 @@ async def get_batch(
     return bulk_strings(results.values, results.lengths, results.found, session.resp3)
 
 
-def set_each(ctx: RespContext, session: Session, keys: list[bytes], values: list[bytes]) -> list[Reply] | None:
+def set_each(
+    ctx: RespContext, session: Session, keys: list[bytes], values: list[bytes], together: bool = False
+) -> list[Reply] | Encoded | None:
     """SET of each key to its value (no options), a pipeline's run (``CommandTable.run_together``),
-    in one batch write: each reply, OK or the cache's refusal. None when the run must be answered
-    one by one: a key named twice (the last SET wins, which a batch does not say) or reserved.
-    A batch the cache refuses whole raises before anything changed."""
+    in one batch write: each reply, OK or the cache's refusal; with ``together``, when every
+    key was stored, the run's replies encoded as one. None when the run must be answered one by
+    one: a key named twice (the last SET wins, which a batch does not say) or reserved. A batch
+    the cache refuses whole raises before anything changed."""
     stored_keys = _distinct_stored_keys(session, keys)
     if stored_keys is None:
         return None
     stored = ctx.domain.set_many(session.tenant, KeyBatch.of(stored_keys), KeyBatch.of(values))
+    if together and stored.all():
+        return Encoded(b"+OK\r\n" * len(keys))
     return [OK if ok else NOT_STORED for ok in stored.tolist()]
 
 

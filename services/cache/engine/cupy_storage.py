@@ -422,6 +422,20 @@ class CupyStorage(SlotTableStorage):
         self.replace_value(slot, value)
         return slot, h, True
 
+    def find_replace(
+        self, tenant: int, keys: KeyBatch, hashes: np.ndarray, values: KeyBatch, expires: np.ndarray, now_ms: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        slots = self.find(tenant, keys, hashes)
+        found = slots >= 0
+        safe = np.maximum(slots, 0)
+        live = found & ((expires[safe] == 0) | (expires[safe] > now_ms))
+        need = blocks_needed(self.block_bytes, keys.lengths, values.lengths)
+        replaced = live & (need <= self._h.info[safe, NBLOCKS])  # the host's table of slots
+        chosen = np.flatnonzero(replaced)
+        if len(chosen):
+            self.replace_values(slots[chosen], values.pick(chosen))
+        return slots, replaced
+
     def find_one(self, tenant: int, key: bytes) -> tuple[int, int]:
         # The batch path of one key: a kernel launch costs more than the batch's set-up.
         batch = KeyBatch.of([key])

@@ -394,7 +394,45 @@ class Engine:
         hashes = self.storage.hashes(t, keys)
         if len(keys) > 1 and has_repeats(hashes) and len({keys.item(i) for i in range(len(keys))}) != len(keys):
             raise InvalidInput("a key appears twice in one batch; send each key once")
-        slots = self._drop_expired(t, self.storage.find(t, keys, hashes))
+        if condition is Condition.ALWAYS and not prefetch and len(keys) > 1:
+            # The common batch (MSET, a pipeline's SETs): live entries whose new values fit their
+            # blocks are found and written in one compiled call, the rest as below.
+            needed = int(charges.sum())
+            if needed > int(self._policy.tenant[t, pol.CAPACITY]):
+                raise Overloaded(self._no_room_message(t, needed))
+            now = self.clock_ms() if self._ttl_entries or ttl_ms else 0
+            found, replaced = self.storage.find_replace(t, keys, hashes, values, self._expires, now)
+            written = np.flatnonzero(replaced)
+            if len(written) == len(keys):
+                self._rewrote_many(t, found, charges, now + ttl_ms if ttl_ms else 0, keep_ttl)
+                return replaced
+            if len(written):
+                self._rewrote_many(t, found[written], charges[written], now + ttl_ms if ttl_ms else 0, keep_ttl)
+                rest = np.flatnonzero(~replaced)
+                replaced[rest] = self._set_found(
+                    t, keys.pick(rest), values.pick(rest), hashes[rest], found[rest], charges[rest], ttl_ms,
+                    condition, prefetch, keep_ttl,
+                )  # fmt: skip
+                return replaced
+        else:
+            found = self.storage.find(t, keys, hashes)
+        return self._set_found(t, keys, values, hashes, found, charges, ttl_ms, condition, prefetch, keep_ttl)
+
+    def _set_found(
+        self,
+        t: int,
+        keys: KeyBatch,
+        values: KeyBatch,
+        hashes: np.ndarray,
+        found: np.ndarray,
+        charges: np.ndarray,
+        ttl_ms: int,
+        condition: Condition,
+        prefetch: bool,
+        keep_ttl: bool,
+    ) -> np.ndarray:
+        """:meth:`set_many`'s writes of a validated batch whose keys were found at ``found``."""
+        slots = self._drop_expired(t, found)
         if len(keys) == 1:
             stored_one = self._set_one(
                 t, int(slots[0]), keys.item(0), values.item(0), int(hashes[0]), int(charges[0]), ttl_ms, condition,
@@ -443,6 +481,10 @@ class Engine:
         """:meth:`_overwrite` of entries (distinct) whose new values are charged no more than the
         old: values, policy, counts and expiries each in one step, nothing evicted."""
         self.storage.replace_values(slots, values)
+        self._rewrote_many(t, slots, charges, expires, keep_ttl)
+
+    def _rewrote_many(self, t: int, slots: np.ndarray, charges: np.ndarray, expires: int, keep_ttl: bool) -> None:
+        """:meth:`_rewrote` of entries (distinct) just written in place."""
         unread, grown = bp.rewritten_many(self._policy, slots, charges)
         row = self._counters[t]
         if unread:

@@ -268,8 +268,9 @@ def _write_chain(a: Arrays, bs: int, first: int, pos: int, src: np.ndarray, off:
     done = 0
     while done < length:
         take = min(bs - pos, length - done)
-        base = block * bs + pos
-        a.blocks[base : base + take] = src[off + done : off + done + take]
+        base, at = block * bs + pos, off + done
+        for j in range(take):  # a loop, not a slice assignment: Numba checks slices for overlap
+            a.blocks[base + j] = src[at + j]
         done += take
         pos = 0
         block = a.links[block]
@@ -411,6 +412,45 @@ def _find_replace_one(
     a = Arrays(meta, blocks, links, free_blocks, info, free_slots)
     _replace_value(a, bs, slot, np.frombuffer(value, dtype=np.uint8))
     return slot, h, True
+
+
+@numba.njit(cache=True)
+def _find_replace(
+    meta: np.ndarray,
+    blocks: np.ndarray,
+    links: np.ndarray,
+    free_blocks: np.ndarray,
+    info: np.ndarray,
+    free_slots: np.ndarray,
+    index_hashes: np.ndarray,
+    index_slots: np.ndarray,
+    bs: int,
+    tenant: int,
+    hashes: np.ndarray,
+    kdata: np.ndarray,
+    koffs: np.ndarray,
+    klens: np.ndarray,
+    vdata: np.ndarray,
+    voffs: np.ndarray,
+    vlens: np.ndarray,
+    expires: np.ndarray,
+    now_ms: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``NumpyStorage.find_replace``: :func:`_find_replace_one` of a batch of distinct keys."""
+    n = len(hashes)
+    slots = np.empty(n, dtype=np.int32)
+    _find_into(info, blocks, links, index_hashes, index_slots, bs, tenant, hashes, kdata, koffs, klens, slots)
+    replaced = np.zeros(n, dtype=np.bool_)
+    a = Arrays(meta, blocks, links, free_blocks, info, free_slots)
+    for i in range(n):
+        slot = slots[i]
+        if slot < 0 or (expires[slot] != 0 and expires[slot] <= now_ms):
+            continue
+        if max(1, (info[slot, KEY_LEN] + vlens[i] + bs - 1) // bs) > info[slot, NBLOCKS]:
+            continue
+        _replace_value(a, bs, slot, vdata[voffs[i] : voffs[i] + vlens[i]])
+        replaced[i] = True
+    return slots, replaced
 
 
 @numba.njit(cache=True)
@@ -635,6 +675,32 @@ class NumpyStorage(SlotTableStorage):
             now_ms,
         )
         return slot, h, replaced
+
+    def find_replace(
+        self, tenant: int, keys: KeyBatch, hashes: np.ndarray, values: KeyBatch, expires: np.ndarray, now_ms: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        a, ix = self._a, self._index
+        return _find_replace(  # type: ignore[no-any-return]
+            a.meta,
+            a.blocks,
+            a.links,
+            a.free_blocks,
+            a.info,
+            a.free_slots,
+            ix.hashes,
+            ix.slots,
+            self.block_bytes,
+            tenant,
+            hashes,
+            keys.data,
+            keys.offsets,
+            keys.lengths,
+            values.data,
+            values.offsets,
+            values.lengths,
+            expires,
+            now_ms,
+        )
 
     def replace_values(self, slots: np.ndarray, values: KeyBatch) -> None:
         _replace_values(

@@ -145,6 +145,13 @@ class Storage(Protocol):
         store the larger value as a new entry)."""
         ...
 
+    def find_replace(
+        self, tenant: int, keys: KeyBatch, hashes: np.ndarray, values: KeyBatch, expires: np.ndarray, now_ms: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`find_replace_one` of a batch of distinct keys, their ``hashes`` given: the slots
+        (``find``'s) and a mask of the entries it wrote."""
+        ...
+
     def replace_values(self, slots: np.ndarray, values: KeyBatch) -> None:
         """``replace_value`` of each of ``slots`` (distinct) with the value at its place in ``values``."""
         ...
