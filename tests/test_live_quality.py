@@ -14,6 +14,7 @@ from predis.config import ClientConfig
 from predis.services.cache import server as cache_server
 from predis.services.cache.engine.engine import Engine, EngineConfig
 from predis.services.cache.engine.numpy_storage import NumpyStorage
+from predis.services.cache.engine.storage import KeyBatch
 from predis.services.cache.segments import read_segments
 from predis.services.cache.settings import CacheSettings
 from predis.services.cache.shadow import ShadowCache
@@ -191,3 +192,30 @@ def test_one_key_reads_replay_as_batches_of_one_do(sample_entries: int) -> None:
         counts.append((shadow.counts(t), shadow.entries(t), shadow.sample_rate(t)))
     assert counts[0] == counts[1]
     assert counts[1][0].reads > 0
+
+
+def test_held_hits_are_replayed_before_anything_reads_or_changes_the_shadow() -> None:
+    """``observe_one`` holds one tenant's hits (``HELD_HITS``) and replays them together: with two
+    tenants interleaved, misses between, batches and counts read midway, the shadow counts and
+    keeps what the same reads told as batches of one give."""
+    results = []
+    for one_key in (False, True):
+        engine = Engine(EngineConfig(memory_bytes=256 << 10), NumpyStorage())  # evicting
+        shadow = ShadowCache(engine.capacity_of, engine.charge_terms(), engine.mean_charge, sample_entries=2048)
+        if one_key:
+            engine.one_listener = shadow.observe_one
+        engine.listener = shadow.observe
+        seen = []
+        for i, k in enumerate(zipf_keys(20_000, 5_000, seed=9)):
+            tenant = "a" if (i // 500) % 3 else "b"  # runs of one tenant, so that hits are held
+            key = b"k%d" % k
+            if i % 97 == 0:  # a batch read between the one-key reads
+                engine.get_many(tenant, KeyBatch.of([key, b"other%d" % i]))
+            elif engine.get(tenant, key)[0] is None:
+                engine.set(tenant, key, b"x" * (k % 200))
+            if i % 1500 == 0:
+                seen.append(shadow.counts(engine.tenant_id(tenant)))
+        ts = [engine.tenant_id(name) for name in ("a", "b")]
+        results.append((seen, [(shadow.counts(t), shadow.entries(t)) for t in ts]))
+    assert results[0] == results[1]
+    assert results[1][1][0][0].reads > 0 and results[1][1][1][0].reads > 0

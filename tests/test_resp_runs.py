@@ -525,3 +525,54 @@ def test_a_read_of_one_data_command_that_never_waits_is_answered_without_dispatc
     assert replies[6][0].startswith(b"-ERR wrong number of arguments for 'incr' command")
     assert replies[7:] == [[b"+PONG\r\n"], [b"$-1\r\n"]]
     assert [args[2][0] for args in dispatched] == [b"INCR", b"PING", b"GETEX"]  # type: ignore[index]
+
+
+_MIXED_PIPELINE: list[list[str]] = [
+    ["SET", "n", "1"],
+    ["INCR", "n"],
+    ["INCRBY", "n", "41"],
+    ["DECR", "n"],
+    ["APPEND", "s", "abc"],
+    ["STRLEN", "s"],
+    ["INCR", "s"],  # not an integer: the error, and the pipeline goes on
+    ["MSET", "a", "1", "b", "2"],
+    ["EXPIRE", "a", "100"],
+    ["TTL", "a"],
+    ["EXISTS", "a", "b", "c"],
+    ["INCR", "n", "extra"],  # wrong arity
+    ["MULTI"],
+    ["INCR", "n"],  # queued
+    ["DEL", "b"],
+    ["EXEC"],
+    ["CLIENT", "REPLY", "SKIP"],
+    ["INCR", "n"],  # its reply skipped
+    ["INCR", "n"],
+    ["SELECT", "2"],
+    ["INCR", "n"],  # another database's key
+    ["SELECT", "0"],
+    ["DEL", "n", "s", "a"],
+    ["TYPE", "b"],
+    ["GETDEL", "b"],  # may wait on the origin: the long way
+]
+
+
+def test_a_pipeline_of_other_data_commands_answers_as_redis_does(predis: PredisResp, redis_server: RedisServer) -> None:
+    """INCR, DEL, MSET and the other data commands that never wait, pipelined between commands
+    that take the long way (MULTI, CLIENT REPLY, SELECT): answered as a lone one is, byte for byte
+    as Redis answers."""
+    outputs = []
+    for port in (predis.port, redis_server.port):
+        RawClient(port).call("FLUSHALL")
+        outputs.append(_pipeline_bytes(port, _MIXED_PIPELINE))
+    assert outputs[0] == outputs[1]
+    assert b"-ERR value is not an integer or out of range\r\n" in outputs[0]
+
+
+def test_pipelined_data_commands_that_never_wait_skip_dispatch(
+    predis: PredisResp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert predis.server is not None
+    dispatched = _spy_on(monkeypatch, predis.server.table, "dispatch")
+    replies = _pipeline(predis.port, [["INCR", "p"], ["INCR", "p"], ["PING"], ["INCRBY", "p", "3"], ["DEL", "p"]])
+    assert replies == [b":1\r\n", b":2\r\n", b"+PONG\r\n", b":5\r\n", b":1\r\n"]
+    assert [args[2][0] for args in dispatched] == [b"PING"]  # type: ignore[index]

@@ -41,6 +41,7 @@ from predis.services.cache.engine.storage import KeyBatch
 
 _FIRST_SLOTS = 1024
 _EVICT_CHUNK = 64
+HELD_HITS = 64  # one-key hits held and replayed together (a compiled call each costs more than the replay)
 
 
 @numba.njit(cache=True)
@@ -189,6 +190,13 @@ class ShadowCache:
         self._tenants: dict[int, _TenantShadow] = {}
         self._evicted = np.empty(_EVICT_CHUNK, dtype=np.int32)
         self._one = _OneRead()
+        # One tenant's one-key hits not replayed yet, in order: a hit needs no mean charge, so
+        # replaying them together later is replaying them one by one now. Anything that reads
+        # the shadow, and any other read, replays them first.
+        self._held_tenant = -1
+        self._held_hashes: list[int] = []
+        self._held_key_lengths: list[int] = []
+        self._held_value_lengths: list[int] = []
 
     def observe(
         self,
@@ -205,6 +213,8 @@ class ShadowCache:
         n = len(keys)
         if not n:
             return
+        if self._held_hashes:
+            self._replay_held()
         shadow = self._tenants.get(tenant) or self._new(tenant, int((keys.lengths + lengths).mean()))
         if hashes is None:
             hashes = hash_many(keys.data, keys.offsets, keys.lengths, tenant)
@@ -222,6 +232,16 @@ class ShadowCache:
         shadow = self._tenants.get(tenant) or self._new(tenant, len(key) + length)
         if key_hash >> 48 >= shadow.sample_limit:
             return
+        if found and (tenant == self._held_tenant or not self._held_hashes):
+            self._held_tenant = tenant
+            self._held_hashes.append(key_hash)
+            self._held_key_lengths.append(len(key))
+            self._held_value_lengths.append(length)
+            if len(self._held_hashes) >= HELD_HITS:
+                self._replay_held()
+            return
+        if self._held_hashes:
+            self._replay_held()
         one = self._one
         one.hashes[0], one.key_lengths[0], one.found[0], one.value_lengths[0] = key_hash, len(key), found, length
         self._replay(shadow, tenant, 1, found, one.hashes, one.key_lengths, one.found, one.value_lengths)
@@ -255,8 +275,20 @@ class ShadowCache:
             shadow.counts,
         )
 
+    def _replay_held(self) -> None:
+        tenant, hashes = self._held_tenant, np.array(self._held_hashes, dtype=np.uint64)
+        key_lengths = np.array(self._held_key_lengths, dtype=np.int64)
+        value_lengths = np.array(self._held_value_lengths, dtype=np.uint32)
+        self._held_hashes, self._held_key_lengths, self._held_value_lengths = [], [], []
+        n = len(hashes)
+        self._replay(
+            self._tenants[tenant], tenant, n, True, hashes, key_lengths, np.ones(n, dtype=np.bool_), value_lengths
+        )
+
     def counts(self, tenant: int) -> QualityCounts:
         """Cumulative counts since start (zeros for a tenant with no reads yet)."""
+        if self._held_hashes:
+            self._replay_held()
         shadow = self._tenants.get(tenant)
         return QualityCounts() if shadow is None else QualityCounts(*(int(c) for c in shadow.counts))
 
@@ -269,6 +301,8 @@ class ShadowCache:
         return sorted(self._tenants)
 
     def entries(self, tenant: int) -> int:
+        if self._held_hashes:
+            self._replay_held()
         shadow = self._tenants.get(tenant)
         return 0 if shadow is None else len(shadow.free_slots) - int(shadow.free_top[0])
 
@@ -317,4 +351,5 @@ def warm_up() -> None:
     n = len(keys)
     shadow.observe(0, keys, np.zeros(n, dtype=bool), np.zeros(n, dtype=bool), np.full(n, 10, dtype=np.uint32), 0)
     shadow.observe_one(0, b"k0", int(hash_many(keys.data, keys.offsets, keys.lengths, 0)[0]), True, False, 10, 0)
+    shadow.counts(0)  # the held hit replayed
     _any_sampled(np.zeros(1, dtype=np.uint64), 1)  # a sampled shadow's check (this one replays all)

@@ -37,7 +37,7 @@ from predis.services.resp.commands import CommandTable, build_table
 from predis.services.resp.context import Later, RespContext
 from predis.services.resp.monitor import stop_monitoring
 from predis.services.resp.protocol import ProtocolError, QueryBufferFull, RequestParser
-from predis.services.resp.replies import encode, encode_into, err
+from predis.services.resp.replies import Encoded, encode, encode_into, err
 from predis.services.resp.session import Session, SessionTable
 from predis.services.resp.settings import RespSettings
 from predis.services.runtime.settings import parse_address
@@ -317,6 +317,8 @@ class RespConnection(asyncio.Protocol):
                     run = self._run_after(args)
                     if run:
                         replies = await self.table.run_together(self.ctx, session, run)
+                    elif (reply := self._reply_now(session, args)) is not None:
+                        replies = [reply]  # a pipelined INCR, DEL, MSET...: as a lone one is answered
                     else:
                         replies = [await self.table.dispatch(self.ctx, session, args)]
                         if session.dropped:
@@ -346,6 +348,15 @@ class RespConnection(asyncio.Protocol):
             self._take_pushed(left)  # lines that came while the last write waited for the client
             if left:
                 self._send_pushed(b"".join(left))
+
+    def _reply_now(self, session: Session, args: list[bytes]) -> Encoded | None:
+        """The encoded reply to ``args`` when it is of a data command that never waits and
+        nothing asks for each command on its own (``_answered_read_alone``'s conditions): what
+        ``dispatch`` would answer, without its coroutines. None for the long way."""
+        if not (session.reply_wanted and self.table.answers_together(self.ctx, session)):
+            return None
+        reply = self.table.lone_request(self.ctx, session, args)
+        return None if reply is None else Encoded(reply)
 
     def _run_after(self, args: list[bytes]) -> list[list[bytes]]:
         """``args`` and the requests read right after it, when it is a GET or a plain SET (no

@@ -385,6 +385,15 @@ def _replace_value_flat(
     _replace_value(Arrays(meta, blocks, links, free_blocks, info, free_slots), bs, slot, value)
 
 
+@numba.njit(cache=True, inline="always")
+def _live_and_fits(info: np.ndarray, bs: int, slot: int, value_length: int, expires: np.ndarray, now_ms: int) -> bool:
+    """Whether ``slot`` holds an entry not expired at ``now_ms`` whose blocks hold a value of
+    ``value_length`` bytes (what a write in place needs)."""
+    if slot < 0 or (expires[slot] != 0 and expires[slot] <= now_ms):
+        return False
+    return max(1, (info[slot, KEY_LEN] + value_length + bs - 1) // bs) <= info[slot, NBLOCKS]  # type: ignore[no-any-return]
+
+
 @numba.njit(cache=True)
 def _find_replace_one(
     meta: np.ndarray,
@@ -405,9 +414,7 @@ def _find_replace_one(
     """``NumpyStorage.find_replace_one``: the lookup and, when the entry is live and the value
     fits the blocks it holds, the write, in one compiled call (SET's overwrite)."""
     slot, h = _lookup_one(info, blocks, links, index_hashes, index_slots, bs, tenant, key)
-    if slot < 0 or (expires[slot] != 0 and expires[slot] <= now_ms):
-        return slot, h, False
-    if max(1, (info[slot, KEY_LEN] + len(value) + bs - 1) // bs) > info[slot, NBLOCKS]:
+    if not _live_and_fits(info, bs, slot, len(value), expires, now_ms):
         return slot, h, False
     a = Arrays(meta, blocks, links, free_blocks, info, free_slots)
     _replace_value(a, bs, slot, np.frombuffer(value, dtype=np.uint8))
@@ -444,9 +451,7 @@ def _find_replace(
     a = Arrays(meta, blocks, links, free_blocks, info, free_slots)
     for i in range(n):
         slot = slots[i]
-        if slot < 0 or (expires[slot] != 0 and expires[slot] <= now_ms):
-            continue
-        if max(1, (info[slot, KEY_LEN] + vlens[i] + bs - 1) // bs) > info[slot, NBLOCKS]:
+        if not _live_and_fits(info, bs, slot, vlens[i], expires, now_ms):
             continue
         _replace_value(a, bs, slot, vdata[voffs[i] : voffs[i] + vlens[i]])
         replaced[i] = True
@@ -538,6 +543,7 @@ class NumpyStorage(SlotTableStorage):
         self._hashes = np.zeros(slots, dtype=np.uint64)  # each slot's key hash, to remove it from the index
         # find_read_one's values land here first: one compiled call finds and copies a GET's value.
         self._value_scratch = np.empty(VALUE_SCRATCH_BYTES, dtype=np.uint8)
+        self._value_view = self._value_scratch.data  # sliced for the copy out: cheaper than NumPy's slice
 
     # -- capacity ----------------------------------------------------------------------------
 
@@ -721,7 +727,7 @@ class NumpyStorage(SlotTableStorage):
         slot, h, n = _find_read_one(a.info, a.blocks, a.links, ix.hashes, ix.slots, self.block_bytes, tenant, key, out)
         if slot < 0:
             return slot, h, None
-        return slot, h, out[:n].tobytes() if n <= len(out) else self.read_one(slot)
+        return slot, h, self._value_view[:n].tobytes() if n <= len(out) else self.read_one(slot)
 
     def read_one(self, slot: int) -> bytes:
         a = self._a
