@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 import pytest
 
 from predis.services.cache.collector import HIT, MISS, PREFETCH_HIT, AccessRing
-from predis.services.cache.domain import CacheDomain, Condition, ValueOrigin
+from predis.services.cache.domain import CacheDomain, Condition, ReadResult, ValueOrigin
 from predis.services.cache.engine.engine import Engine, EngineConfig
 from predis.services.cache.engine.numpy_storage import NumpyStorage
 from predis.services.cache.engine.storage import KeyBatch
@@ -401,3 +401,31 @@ def test_counters_give_what_an_info_command_shows() -> None:
     view = cache.engine_view()
     assert (view.entries, view.policy, view.backend) == (1, "s3fifo", "numpy")
     assert cache.memory("t").used_bytes == counters["memory_bytes"]
+
+
+async def test_value_now_answers_and_records_as_get_now_does() -> None:
+    """``value_now`` (RESP's GET): the value and whether a miss reads through, the read recorded
+    as ``get_now`` records it (counters, events, a prefetch's first read)."""
+    origin = PageOrigin(missing=frozenset({b"nowhere"}))
+    pair = [make(origin), make(origin)]
+    for cache in pair:
+        cache.set("t", b"held", b"v")
+        assert cache.prefetch("t", [b"early"]) == 1
+        await until(lambda cache=cache: counts(cache)["loaded"] == 1)
+    by_value, by_result = pair
+    assert by_value.value_now("t", b"held") == (b"v", False)
+    assert by_result.get_now("t", b"held") == ReadResult(b"v", ValueOrigin.CACHE)
+    assert by_value.value_now("t", b"early") == (b"value of early", False)
+    assert by_result.get_now("t", b"early") == ReadResult(b"value of early", ValueOrigin.PREFETCH)
+    assert by_value.value_now("t", b"absent", skip_origin=True) == (None, False)
+    assert by_result.get_now("t", b"absent", skip_origin=True) == ReadResult(None, ValueOrigin.NONE)
+    assert by_value.value_now("t", b"absent") == (None, True)  # reads through: fill finishes it
+    assert by_result.get_now("t", b"absent") is None
+    assert (await by_value.fill("t", b"absent")).value == (await by_result.fill("t", b"absent")).value
+    assert make().value_now("t", b"absent") == (None, False)  # no origin to ask
+    assert by_value.counters("t") == by_result.counters("t")
+    events = [cache.read_events(0, 100)[0] for cache in pair]
+    assert (events[0].kinds.tolist(), events[0].keys) == (events[1].kinds.tolist(), events[1].keys)
+    assert PREFETCH_HIT in events[0].kinds.tolist() and MISS in events[0].kinds.tolist()
+    for cache in pair:
+        cache.close()

@@ -263,16 +263,27 @@ class CacheDomain:
         """:meth:`get` as far as it goes without waiting: the read recorded, and its result; None
         for a miss that reads through the origin, which :meth:`fill` then finishes (a front end
         answering a hit at once, with no coroutine to run, calls the two)."""
-        if self.has_origin and self._hints.has(tenant):
-            self._prefetch_hinted(tenant, [key])
-        value, prefetched = self._engine.get(tenant, key)
+        value, prefetched = self._read_one(tenant, key)
         if value is not None:
-            if prefetched:
-                self.prefetch_outcomes.read_prefetched(tenant, [key])
             return ReadResult(value, ValueOrigin.PREFETCH if prefetched else ValueOrigin.CACHE)
         if skip_origin or not self.has_origin:
             return ReadResult(None, ValueOrigin.NONE)
         return None
+
+    def value_now(self, tenant: str, key: bytes, skip_origin: bool = False) -> tuple[bytes | None, bool]:
+        """:meth:`get_now` for a front end that answers with the value alone (RESP's GET): the
+        value (None on a miss) and whether the miss reads through the origin, which :meth:`fill`
+        then finishes. Recorded as :meth:`get_now` records it, without building its result."""
+        value, _ = self._read_one(tenant, key)
+        return value, value is None and not skip_origin and self.has_origin
+
+    def _read_one(self, tenant: str, key: bytes) -> tuple[bytes | None, bool]:
+        if self.has_origin and self._hints.has(tenant):
+            self._prefetch_hinted(tenant, [key])
+        value, prefetched = self._engine.get(tenant, key)
+        if prefetched:
+            self.prefetch_outcomes.read_prefetched(tenant, [key])
+        return value, prefetched
 
     async def fill(self, tenant: str, key: bytes) -> ReadResult:
         """The origin's value for a miss :meth:`get_now` recorded (single-flight, as every fill)."""

@@ -546,7 +546,8 @@ class RequestParser:
     @property
     def idle(self) -> bool:
         """Whether nothing read waits to be answered, whole or in part."""
-        return not self._ready and self.get_run is None and self.scanner.idle
+        scanner = self.scanner  # its idle, written out: asked on every read
+        return not self._ready and self.get_run is None and scanner._pos >= len(scanner._buf) and not scanner._remaining
 
     def only_request(self) -> list[bytes] | None:
         """The request ``feed`` read, taken, when it read exactly one (hiredis's, of an

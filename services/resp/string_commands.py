@@ -55,8 +55,8 @@ async def _read(ctx: RespContext, session: Session, key: bytes) -> bytes | None:
 def get_now(ctx: RespContext, session: Session, key: bytes) -> Reply | Later:
     """GET of ``key`` without a coroutine: the value or None; Later for a miss read through."""
     stored = session.database.key(key)
-    result = ctx.domain.get_now(session.tenant, stored, skip_origin=not _reads_through(session))
-    return Later(_filled(ctx, session, stored)) if result is None else result.value
+    value, reads_through = ctx.domain.value_now(session.tenant, stored, skip_origin=not _reads_through(session))
+    return Later(_filled(ctx, session, stored)) if reads_through else value
 
 
 async def _filled(ctx: RespContext, session: Session, stored: bytes) -> Reply:
