@@ -20,7 +20,7 @@ import pytest
 
 from predis.plugins.origin import Origin
 from predis.services.cache.domain import CacheDomain
-from predis.services.cache.engine.engine import Engine, EngineConfig
+from predis.services.cache.engine.engine import Engine, EngineConfig, warm_up
 from predis.services.cache.engine.numpy_storage import NumpyStorage
 from predis.services.resp.server import RespServer, create_resp_server
 from predis.services.resp.settings import RespSettings
@@ -166,6 +166,9 @@ class PredisResp:
         return future.result(timeout=30)
 
     def start(self) -> PredisResp:
+        # The cache's kernels compiled (or loaded) first, as the service does before it reports
+        # ready: a request must not wait on Numba compiling what it is the first to need.
+        warm_up(self.engine_config.policy, NumpyStorage())
         self.thread.start()
         self.run(self._start())
         return self

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 import pytest
 import test_resp_harness
@@ -14,6 +15,8 @@ from test_resp_harness import PredisResp, RawClient, RedisServer, command
 
 from predis.services.cache.engine.engine import EngineConfig
 from predis.services.cache.engine.storage import KeyBatch
+
+T = TypeVar("T")
 
 # The shared fixtures, by name (pytest finds them here).
 predis = test_resp_harness.predis
@@ -45,6 +48,15 @@ def with_origin() -> Iterator[tuple[PredisResp, KeyedOrigin]]:
     server = PredisResp(origin=origin).start()
     yield server, origin
     server.stop()
+
+
+def _flushed_on_both(predis: PredisResp, redis_server: RedisServer, ask: Callable[[int], T]) -> list[T]:
+    """What ``ask`` gets of Predis and then of redis-server (by port), each flushed first."""
+    answers = []
+    for port in (predis.port, redis_server.port):
+        RawClient(port).call("FLUSHALL")
+        answers.append(ask(port))
+    return answers
 
 
 def _pipeline(port: int, script: list[list[str]]) -> list[bytes]:
@@ -106,22 +118,24 @@ def test_a_pipeline_of_gets_answers_as_redis_does(predis: PredisResp, redis_serv
         ["HELLO", "2"],
         *(["GET", key] for key in ("c", "a")),
     ]
-    outputs = []
-    for port in (predis.port, redis_server.port):
-        RawClient(port).call("FLUSHALL")
-        outputs.append(_pipeline_bytes(port, script))
+    outputs = _flushed_on_both(predis, redis_server, lambda port: _pipeline_bytes(port, script))
     assert outputs[0] == outputs[1]
     assert outputs[0].count(b"$1\r\n1\r\n") == 6  # GET a in db 0, answered but when skipped or off
 
 
-def _writes(port: int, writes: list[tuple[list[list[str | bytes]], int]]) -> list[list[bytes]]:
-    """Each write's requests sent in one piece, and its ``count`` replies read before the next."""
+def _writes(
+    port: int, writes: list[tuple[list[list[str | bytes]], int]], ignore: tuple[int, ...] = ()
+) -> list[list[bytes]]:
+    """Each write's requests sent in one piece, and its ``count`` replies read before the next;
+    the replies of the writes at ``ignore`` read but left out (emptied: not to be compared)."""
     client = RawClient(port)
     try:
         out = []
         for script, count in writes:
             client.send(b"".join(command(*args) for args in script))
             out.append([client.reply() for _ in range(count)])
+        for at in ignore:
+            out[at] = []
         return out
     finally:
         client.close()
@@ -150,12 +164,8 @@ def test_reads_of_only_gets_answer_as_redis_does(predis: PredisResp, redis_serve
         ([["HELLO", "2"]], 1),  # nor is this one's
         ([["GET", "b"], ["GET", "a"]], 2),
     ]
-    outputs = []
-    for port in (predis.port, redis_server.port):
-        RawClient(port).call("FLUSHALL")
-        replies = _writes(port, writes)
-        replies[14] = replies[16] = []  # HELLO 3's and HELLO 2's (the connection's id)
-        outputs.append(replies)
+    # HELLO 3's and HELLO 2's (the connection's id)
+    outputs = _flushed_on_both(predis, redis_server, lambda port: _writes(port, writes, ignore=(14, 16)))
     assert outputs[0] == outputs[1]
     assert outputs[0][1] == [b"$1\r\n1\r\n", b"$1\r\n2\r\n", b"$-1\r\n"]
     # Another database's bytes, refused as one GET refuses them (a difference from Redis, in redis.md).
@@ -189,12 +199,7 @@ def test_reads_of_one_get_answer_as_redis_does(predis: PredisResp, redis_server:
         ([["GET", "missing"]], 1),  # RESP3's null
         ([["GET", "a"]], 1),
     ]
-    outputs = []
-    for port in (predis.port, redis_server.port):
-        RawClient(port).call("FLUSHALL")
-        replies = _writes(port, writes)
-        replies[-3] = []
-        outputs.append(replies)
+    outputs = _flushed_on_both(predis, redis_server, lambda port: _writes(port, writes, ignore=(-3,)))
     assert outputs[0] == outputs[1]
     assert outputs[0][1:5] == [
         [b"$1\r\n1\r\n"],
@@ -222,11 +227,7 @@ def test_reads_of_one_set_answer_as_redis_does(predis: PredisResp, redis_server:
         ([["SET", "a", "4"]], 0),
         ([["MGET", "a", "b", ""]], 1),
     ]
-    outputs = []
-    for port in (predis.port, redis_server.port):
-        RawClient(port).call("FLUSHALL")
-        replies = _writes(port, writes)
-        outputs.append(replies)
+    outputs = _flushed_on_both(predis, redis_server, lambda port: _writes(port, writes))
     refused = outputs[0][4]
     assert refused[0].startswith(b"-ERR keys beginning with the bytes FF DB")  # a difference from Redis, in redis.md
     outputs[0][4] = outputs[1][4] = []
@@ -283,12 +284,7 @@ def test_reads_of_one_mget_answer_as_redis_does(predis: PredisResp, redis_server
         ([["HELLO", "3"]], 1),  # its reply (the connection's id, the server's version) is not compared
         ([["MGET", "a", "missing"]], 1),  # RESP3's nulls
     ]
-    outputs = []
-    for port in (predis.port, redis_server.port):
-        RawClient(port).call("FLUSHALL")
-        replies = _writes(port, writes)
-        replies[-2] = []
-        outputs.append(replies)
+    outputs = _flushed_on_both(predis, redis_server, lambda port: _writes(port, writes, ignore=(-2,)))
     assert outputs[0] == outputs[1]
     assert outputs[0][2] == [b"*4\r\n$1\r\n1\r\n$-1\r\n$1\r\n2\r\n$1\r\n1\r\n"]
 
@@ -446,10 +442,7 @@ def test_a_pipeline_of_sets_answers_as_redis_does(predis: PredisResp, redis_serv
         ["SELECT", "1"],
         ["MGET", "a", "d", "e", "f"],
     ]
-    outputs = []
-    for port in (predis.port, redis_server.port):
-        RawClient(port).call("FLUSHALL")
-        outputs.append(_pipeline_bytes(port, script))
+    outputs = _flushed_on_both(predis, redis_server, lambda port: _pipeline_bytes(port, script))
     assert outputs[0] == outputs[1]
     assert b":-1\r\n" in outputs[0] and b"$1\r\n2\r\n" in outputs[0]  # t persists; a holds its last value
 
@@ -560,10 +553,7 @@ def test_a_pipeline_of_other_data_commands_answers_as_redis_does(predis: PredisR
     """INCR, DEL, MSET and the other data commands that never wait, pipelined between commands
     that take the long way (MULTI, CLIENT REPLY, SELECT): answered as a lone one is, byte for byte
     as Redis answers."""
-    outputs = []
-    for port in (predis.port, redis_server.port):
-        RawClient(port).call("FLUSHALL")
-        outputs.append(_pipeline_bytes(port, _MIXED_PIPELINE))
+    outputs = _flushed_on_both(predis, redis_server, lambda port: _pipeline_bytes(port, _MIXED_PIPELINE))
     assert outputs[0] == outputs[1]
     assert b"-ERR value is not an integer or out of range\r\n" in outputs[0]
 

@@ -276,6 +276,8 @@ class ShadowCache:
         )
 
     def _replay_held(self) -> None:
+        if not self._held_hashes:
+            return
         tenant, hashes = self._held_tenant, np.array(self._held_hashes, dtype=np.uint64)
         key_lengths = np.array(self._held_key_lengths, dtype=np.int64)
         value_lengths = np.array(self._held_value_lengths, dtype=np.uint32)
@@ -287,8 +289,7 @@ class ShadowCache:
 
     def counts(self, tenant: int) -> QualityCounts:
         """Cumulative counts since start (zeros for a tenant with no reads yet)."""
-        if self._held_hashes:
-            self._replay_held()
+        self._replay_held()
         shadow = self._tenants.get(tenant)
         return QualityCounts() if shadow is None else QualityCounts(*(int(c) for c in shadow.counts))
 
@@ -301,8 +302,7 @@ class ShadowCache:
         return sorted(self._tenants)
 
     def entries(self, tenant: int) -> int:
-        if self._held_hashes:
-            self._replay_held()
+        self._replay_held()
         shadow = self._tenants.get(tenant)
         return 0 if shadow is None else len(shadow.free_slots) - int(shadow.free_top[0])
 

@@ -64,6 +64,7 @@ class NoReply:
 
 
 OK = Status("OK")
+ENCODED_OK = b"+OK\r\n"  # OK as both protocols write it
 PONG = Status("PONG")
 QUEUED = Status("QUEUED")
 NULL_ARRAY = NullArray()
@@ -155,7 +156,7 @@ def encode(reply: Reply, resp3: bool) -> bytes:
     if type(reply) is bytes:  # the commonest reply (GET's), without the list
         return b"$%d\r\n%b\r\n" % (len(reply), reply)
     if reply is OK:  # the next commonest (SET's)
-        return b"+OK\r\n"
+        return ENCODED_OK
     out: list[bytes] = []
     encode_into(reply, resp3, out)
     return b"".join(out)

@@ -19,6 +19,7 @@ from predis.services.resp.arguments import LLONG_MAX, LLONG_MIN, option, to_int,
 from predis.services.resp.context import Args, Handler, Later, RespContext
 from predis.services.resp.databases import ReservedKey
 from predis.services.resp.replies import (
+    ENCODED_OK,
     NOT_AN_INTEGER,
     OK,
     SYNTAX_ERROR,
@@ -213,7 +214,7 @@ def set_each(
         return None
     stored = ctx.domain.set_many(session.tenant, KeyBatch.of(stored_keys), KeyBatch.of(values))
     if together and stored.all():
-        return Encoded(b"+OK\r\n" * len(keys))
+        return Encoded(ENCODED_OK * len(keys))
     return [OK if ok else NOT_STORED for ok in stored.tolist()]
 
 

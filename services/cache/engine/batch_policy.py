@@ -96,7 +96,8 @@ def read_found(s: pol.PolicyState, slots: np.ndarray) -> tuple[np.ndarray, np.nd
 
 
 @numba.njit(cache=True)
-def _read_hit_s3fifo(slot_rows: np.ndarray, slot: int) -> bool:
+def read_hit_s3fifo(slot_rows: np.ndarray, slot: int) -> bool:
+    """:func:`read_hit` under S3-FIFO, given the slot table (for compiled callers too)."""
     prefetched = slot_rows[slot, pol.PREFETCHED] == 1
     pol.touch_s3fifo(slot_rows, slot)
     return prefetched
@@ -106,7 +107,7 @@ def read_hit(s: pol.PolicyState, slot: int) -> bool:
     """:func:`read_hits` of one slot (GET's hit). Under S3-FIFO a touch needs the slot table
     alone, and passing the whole state would cost Numba more than the touch."""
     if s.meta[pol.KIND] == pol.S3FIFO:
-        return bool(_read_hit_s3fifo(s.slot, slot))
+        return bool(read_hit_s3fifo(s.slot, slot))
     return bool(read_hits(s, np.array([slot], dtype=np.int32))[0])
 
 

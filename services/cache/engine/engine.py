@@ -402,12 +402,12 @@ class Engine:
                 raise Overloaded(self._no_room_message(t, needed))
             now = self.clock_ms() if self._ttl_entries or ttl_ms else 0
             found, replaced = self.storage.find_replace(t, keys, hashes, values, self._expires, now)
-            written = np.flatnonzero(replaced)
+            written, expires = np.flatnonzero(replaced), now + ttl_ms if ttl_ms else 0
             if len(written) == len(keys):
-                self._rewrote_many(t, found, charges, now + ttl_ms if ttl_ms else 0, keep_ttl)
+                self._rewrote_many(t, found, charges, expires, keep_ttl)
                 return replaced
             if len(written):
-                self._rewrote_many(t, found[written], charges[written], now + ttl_ms if ttl_ms else 0, keep_ttl)
+                self._rewrote_many(t, found[written], charges[written], expires, keep_ttl)
                 rest = np.flatnonzero(~replaced)
                 replaced[rest] = self._set_found(
                     t, keys.pick(rest), values.pick(rest), hashes[rest], found[rest], charges[rest], ttl_ms,
@@ -901,11 +901,10 @@ def _hit_counted_s3fifo(slot_rows: np.ndarray, counters: np.ndarray, t: int, slo
     """A GET's hit under S3-FIFO: the touch (``bp.read_hit``'s) and the engine's counts of it in
     one compiled call, as the counters' two NumPy writes cost about as much as the call. Whether
     a prefetch had loaded the entry (its first read: its bytes no longer count as unused)."""
-    prefetched = slot_rows[slot, pol.PREFETCHED] == 1
-    if prefetched:
+    prefetched = bp.read_hit_s3fifo(slot_rows, slot)
+    if prefetched:  # the touch leaves the charge as it was
         counters[t, _PREFETCH_BYTES] -= slot_rows[slot, pol.SIZE]
     counters[t, _HITS] += 1
-    pol.touch_s3fifo(slot_rows, slot)
     return prefetched
 
 
