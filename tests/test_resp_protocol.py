@@ -19,8 +19,10 @@ from predis.services.resp.protocol import (
     QueryBufferFull,
     RequestParser,
     RequestScanner,
+    SetRun,
     _get_run,
     _mget_keys,
+    _set_run,
     split_inline,
 )
 from predis.services.resp.replies import (
@@ -199,6 +201,20 @@ def test_hiredis_never_disagrees_with_the_scanner(data: bytes) -> None:
     assert fast == exact
 
 
+def _scanned_whole(data: bytes) -> list[list[bytes]] | None:
+    """The requests the scanner reads from ``data`` when they are all of it (an unfinished one
+    left out: a run is only ever whole requests); None when it refuses them."""
+    scanner = RequestScanner(MAX_BULK, QUERY_LIMIT)
+    try:
+        scanner.feed(data)
+        exact = []
+        while (request := scanner.next_request(True)) is not None:
+            exact.append(request)
+    except ProtocolError:
+        return None
+    return exact if scanner.idle else []
+
+
 get_runs = st.lists(
     st.tuples(st.sampled_from([b"GET", b"get", b"gEt", b"GeT"]), st.binary(max_size=12)), min_size=1, max_size=70
 ).map(lambda run: b"".join(command(name, key) for name, key in run))
@@ -208,24 +224,44 @@ get_runs = st.lists(
 @given(data=st.one_of(get_runs, frames, mutated(get_runs), mutated()))
 def test_a_read_of_only_gets_is_what_the_scanner_reads(data: bytes) -> None:
     count, offsets, lengths, plain = _get_run(data, 64)
-    scanner = RequestScanner(MAX_BULK, QUERY_LIMIT)
-    try:
-        scanner.feed(data)
-        exact = []
-        while (request := scanner.next_request(True)) is not None:
-            exact.append(request)
-    except ProtocolError:
-        assert count == 0
+    exact = _scanned_whole(data)
+    if exact is None or count == 0:
+        assert exact is not None or count == 0  # what the scanner refuses is no run
         return
-    if count == 0:
-        return
-    assert scanner.idle and len(exact) == count and 2 <= count <= 64
+    assert len(exact) == count and 2 <= count <= 64
     assert all(len(r) == 2 and r[0].lower() == b"get" for r in exact)
     keys = [data[o : o + n] for o, n in zip(offsets.tolist(), lengths.tolist(), strict=True)]
     assert keys == [r[1] for r in exact]
     expect_plain = len(set(keys)) == len(keys) and all(k and k[:2] != b"\xff\xdb" for k in keys)
     assert plain == expect_plain  # (two keys of one 64-bit hash would read as not plain: none here)
     assert GetRun(data, offsets, lengths, plain).frames() == exact
+
+
+set_runs = st.lists(
+    st.tuples(st.sampled_from([b"SET", b"set", b"sEt"]), st.binary(max_size=12), st.binary(max_size=20)),
+    min_size=1,
+    max_size=70,
+).map(lambda run: b"".join(command(name, key, value) for name, key, value in run))
+
+
+@settings(max_examples=300, deadline=1000)
+@given(data=st.one_of(set_runs, frames, mutated(set_runs), mutated()))
+def test_a_read_of_only_sets_is_what_the_scanner_reads(data: bytes) -> None:
+    count, bounds, plain = _set_run(data, 64)
+    exact = _scanned_whole(data)
+    if exact is None or count == 0:
+        assert exact is not None or count == 0  # what the scanner refuses is no run
+        return
+    assert len(exact) == count and 2 <= count <= 64
+    assert all(len(r) == 3 and r[0].lower() == b"set" for r in exact)
+    run = SetRun(data, bounds, plain)
+    assert [run.keys.item(i) for i in range(count)] == [r[1] for r in exact]
+    assert [run.values.item(i) for i in range(count)] == [r[2] for r in exact]
+    keys = [r[1] for r in exact]
+    expect_plain = len(set(keys)) == len(keys) and all(k and k[:2] != b"\xff\xdb" for k in keys)
+    assert plain == expect_plain  # (two keys of one 64-bit hash would read as not plain: none here)
+    assert run.last_argv_bytes == sum(map(len, exact[-1]))
+    assert run.frames() == exact
 
 
 lone_gets = st.tuples(st.sampled_from([b"GET", b"get", b"gEt"]), st.binary(max_size=30)).map(lambda a: command(*a))
@@ -343,11 +379,11 @@ def test_a_read_of_only_gets_is_kept_whole_and_what_follows_goes_after_it() -> N
     gets = command("GET", "a") + command("get", "b")
     parser = RequestParser(MAX_BULK, QUERY_LIMIT, 64)
     parser.feed(gets, True)
-    assert parser.get_run is not None and parser.has_ready
-    assert parser.take_get_run().keys.item(1) == b"b" and parser.get_run is None
+    assert isinstance(parser.run, GetRun) and parser.has_ready
+    assert parser.take_run().keys.item(1) == b"b" and parser.run is None
     parser.feed(gets, True)
     parser.feed(command("SET", "a", "1"), True)  # more bytes before the run was taken
-    assert parser.get_run is None
+    assert parser.run is None
     assert [parser.next_request(True) for _ in range(3)] == [[b"GET", b"a"], [b"get", b"b"], [b"SET", b"a", b"1"]]
     for data in (
         command("GET", "a"),  # one GET: no run
@@ -359,7 +395,35 @@ def test_a_read_of_only_gets_is_kept_whole_and_what_follows_goes_after_it() -> N
         assert _get_run(data, 64)[0] == 0
     unauthenticated = RequestParser(MAX_BULK, QUERY_LIMIT, 64)
     unauthenticated.feed(gets, False)
-    assert unauthenticated.get_run is None
+    assert unauthenticated.run is None
+
+
+def test_a_read_of_only_sets_is_kept_whole_and_what_follows_goes_after_it() -> None:
+    sets = command("SET", "a", "1") + command("set", "b", "")
+    parser = RequestParser(MAX_BULK, QUERY_LIMIT, 64)
+    parser.feed(sets, True)
+    assert isinstance(parser.run, SetRun) and parser.has_ready and not parser.idle
+    run = parser.take_run()
+    assert isinstance(run, SetRun) and run.values.item(0) == b"1" and run.values.item(1) == b""
+    parser.feed(sets, True)
+    parser.feed(command("GET", "a"), True)  # more bytes before the run was taken
+    assert parser.run is None
+    assert [parser.next_request(True) for _ in range(3)] == [[b"SET", b"a", b"1"], [b"set", b"b", b""], [b"GET", b"a"]]
+    for data in (
+        command("SET", "a", "1"),  # one SET: no run
+        sets + command("GET", "a"),  # not only SETs
+        command("SET", "a", "1", "EX", "10") + sets,  # options
+        b"".join(command("SET", str(i), "v") for i in range(65)),  # more than the limit
+        sets.replace(b"$1\r\n1", b"$01\r\n1"),  # not canonical
+        sets[:-1],  # unfinished
+    ):
+        assert _set_run(data, 64)[0] == 0
+    small = RequestParser(4, QUERY_LIMIT, 64)  # proto-max-bulk-len 4: the scanner refuses what is past it
+    small.feed(command("SET", "a", "12345") + command("SET", "b", "1"), True)
+    assert small.run is None
+    unauthenticated = RequestParser(MAX_BULK, QUERY_LIMIT, 64)
+    unauthenticated.feed(sets, False)
+    assert unauthenticated.run is None
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -447,6 +447,38 @@ def test_a_pipeline_of_sets_answers_as_redis_does(predis: PredisResp, redis_serv
     assert b":-1\r\n" in outputs[0] and b"$1\r\n2\r\n" in outputs[0]  # t persists; a holds its last value
 
 
+def test_reads_of_only_sets_answer_as_redis_does(predis: PredisResp, redis_server: RedisServer) -> None:
+    reserved = b"\xff\xdbx"  # the bytes that begin another database's keys
+    distinct: list[list[str | bytes]] = [["SET", f"k{i}", f"v{i}"] for i in range(100)]
+    writes: list[tuple[list[list[str | bytes]], int]] = [
+        ([["SET", "t", "old", "EX", "100"]], 1),
+        ([["SET", "a", "1"], ["set", "b", "2"], ["sEt", "t", "new"]], 3),  # any case; t's expiry cleared
+        ([["TTL", "t"]], 1),
+        ([["SET", "a", "1"], ["SET", "", "empty key"], ["SET", "e", ""]], 3),  # the empty key, an empty value
+        ([["SET", "a", "first"], ["SET", "c", "3"], ["SET", "a", "last"]], 3),  # a key twice: the last wins
+        (distinct, 100),  # more than one run's worth
+        ([["MGET", "a", "b", "c", "", "e", "t", "k0", "k99"]], 1),
+        ([["SELECT", "1"]], 1),
+        ([["SET", "a", "in db 1"], ["SET", "d", "4"]], 2),  # db 1's keys
+        ([["MGET", "a", "b", "d"]], 1),
+        ([["MULTI"]], 1),
+        ([["SET", "a", "queued"], ["SET", "d", "queued"]], 2),
+        ([["EXEC"]], 1),
+        ([["SELECT", "0"]], 1),
+        ([["CLIENT", "REPLY", "SKIP"]], 0),
+        ([["SET", "s1", "x"], ["SET", "s2", "y"]], 1),  # the first reply skipped
+        ([["MGET", "s1", "s2", "d"]], 1),
+    ]
+    outputs = _flushed_on_both(predis, redis_server, lambda port: _writes(port, writes))
+    assert outputs[0] == outputs[1]
+    assert outputs[0][2] == [b":-1\r\n"] and outputs[0][6][0].startswith(b"*8\r\n$4\r\nlast\r\n$1\r\n2\r\n")
+    # Another database's bytes, refused as one SET refuses them (a difference from Redis, in redis.md).
+    refused = RawClient(predis.port).call("SET", reserved, "v")
+    assert refused.startswith(b"-ERR keys beginning with the bytes FF DB")
+    assert _writes(predis.port, [([["SET", reserved, "v"], ["SET", "a", "2"]], 2)]) == [[refused, b"+OK\r\n"]]
+    assert RawClient(predis.port).call("GET", "a") == b"$1\r\n2\r\n"
+
+
 def test_a_run_of_sets_is_one_write_and_counts_each_set(predis: PredisResp, monkeypatch: pytest.MonkeyPatch) -> None:
     assert predis.domain is not None
     RawClient(predis.port).call("FLUSHALL")

@@ -27,7 +27,7 @@ from predis.services.resp.databases import ReservedKey
 from predis.services.resp.keyspace_commands import HANDLERS as KEYSPACE_HANDLERS
 from predis.services.resp.monitor import MONITOR_HANDLERS
 from predis.services.resp.monitor import feed as feed_monitors
-from predis.services.resp.protocol import GetRun
+from predis.services.resp.protocol import GetRun, ReadRun
 from predis.services.resp.replies import NULL_ARRAY, OK, QUEUED, Encoded, Reply, SetReply, encode, err, error
 from predis.services.resp.server_commands import HANDLERS as SERVER_HANDLERS
 from predis.services.resp.session import Session
@@ -37,6 +37,7 @@ from predis.services.resp.string_commands import (
     get_each,
     get_now,
     mget_now,
+    set_batch,
     set_each,
     set_now,
 )
@@ -343,19 +344,27 @@ class CommandTable:
 
         return await self._answer_run(ctx, session, command, len(run), sum(map(len, run[-1])), answer, lambda: run)
 
-    async def run_gets(self, ctx: RespContext, session: Session, run: GetRun) -> list[Reply]:
-        """:meth:`run_together` of a read that is only GETs (``RequestParser``'s ``GetRun``), its
-        keys read where they lie in the bytes that came: no request lists, no key copies. As
-        :meth:`run_together` when a key is not plain (empty, reserved, named twice) or the
-        database is not 0 (its keys are stored behind a prefix)."""
+    async def run_read(self, ctx: RespContext, session: Session, run: ReadRun) -> list[Reply]:
+        """:meth:`run_together` of a read that is only GETs or only plain SETs (``RequestParser``'s
+        ``ReadRun``), its keys and values read where they lie in the bytes that came: no request
+        lists, no copies. As :meth:`run_together` when a key is not plain (empty, reserved, named
+        twice) or the database is not 0 (its keys are stored behind a prefix)."""
         if not run.plain or session.database.prefix:
             return await self.run_together(ctx, session, run.frames())
-        command = self.commands[b"get"]
+        together = session.reply_wanted
+        if isinstance(run, GetRun):
 
-        async def answer() -> list[Reply | Exception] | Encoded | None:
-            return await get_batch(ctx, session, run.keys, session.reply_wanted)
+            async def answer() -> list[Reply | Exception] | Encoded | None:
+                return await get_batch(ctx, session, run.keys, together)
 
-        return await self._answer_run(ctx, session, command, len(run), 3 + run.last_key_length, answer, run.frames)
+            command, last_argv_bytes = self.commands[b"get"], 3 + run.last_key_length
+        else:
+
+            async def answer() -> list[Reply | Exception] | Encoded | None:
+                return set_batch(ctx, session, run.keys, run.values, together)
+
+            command, last_argv_bytes = self.commands[b"set"], run.last_argv_bytes
+        return await self._answer_run(ctx, session, command, len(run), last_argv_bytes, answer, run.frames)
 
     async def _answer_run(
         self,

@@ -324,6 +324,49 @@ def _get_run(data: bytes, limit: int) -> tuple[int, np.ndarray, np.ndarray, bool
         pos = start + length + 2
     if count < 2:
         return 0, offsets[:0], lengths[:0], False
+    return count, offsets[:count], lengths[:count], _plain_keys(data, offsets[:count], lengths[:count])
+
+
+@numba.njit(cache=True)
+def _set_run(data: bytes, limit: int) -> tuple[int, np.ndarray, bool]:
+    """:func:`_get_run` of plain SETs: whether ``data`` is only ``SET key value`` requests, two to
+    ``limit`` of them, each whole and written canonically (``*3``, ``$3``, SET in any case, then
+    the key and the value as bulk strings): how many (0 when it is anything else), each one's
+    key and value where they lie (one array, rows: key starts, key lengths, value starts, value
+    lengths; one array handed back costs a quarter of four), and whether the keys are plain as
+    :func:`_get_run` says it."""
+    n, pos, count = len(data), 0, 0
+    bounds = np.empty((4, limit), dtype=np.int64)
+    while pos < n:
+        if count == limit or pos + 25 > n:
+            return 0, bounds[:, :0], False
+        for i in range(8):  # *3 CRLF $3 CRLF
+            if data[pos + i] != _SET_HEAD[i]:
+                return 0, bounds[:, :0], False
+        if data[pos + 8] | 32 != 115 or data[pos + 9] | 32 != 101 or data[pos + 10] | 32 != 116:
+            return 0, bounds[:, :0], False
+        if data[pos + 11] != 13 or data[pos + 12] != 10:
+            return 0, bounds[:, :0], False
+        key_start, key_length = _bulk(data, pos + 13)
+        if key_start < 0:
+            return 0, bounds[:, :0], False
+        value_start, value_length = _bulk(data, key_start + key_length + 2)
+        if value_start < 0:
+            return 0, bounds[:, :0], False
+        bounds[0, count], bounds[1, count] = key_start, key_length
+        bounds[2, count], bounds[3, count] = value_start, value_length
+        count += 1
+        pos = value_start + value_length + 2
+    if count < 2:
+        return 0, bounds[:, :0], False
+    return count, bounds[:, :count].copy(), _plain_keys(data, bounds[0, :count], bounds[1, :count])
+
+
+@numba.njit(cache=True, inline="always")
+def _plain_keys(data: bytes, offsets: np.ndarray, lengths: np.ndarray) -> bool:
+    """Whether none of the keys is empty, begins with the reserved ``FF DB`` or is named twice
+    (two keys of one hash count as named twice)."""
+    count = len(offsets)
     plain = True
     hashes = np.empty(count, dtype=np.uint64)
     for i in range(count):
@@ -335,7 +378,7 @@ def _get_run(data: bytes, limit: int) -> tuple[int, np.ndarray, np.ndarray, bool
         for j in range(i):
             if hashes[i] == hashes[j]:
                 plain = False
-    return count, offsets[:count], lengths[:count], plain
+    return plain
 
 
 @numba.njit(cache=True)
@@ -380,6 +423,7 @@ _GET_HEAD = np.frombuffer(GET_HEAD, dtype=np.uint8)
 
 
 SET_HEAD = b"*3\r\n$3\r\n"  # a request of three arguments, the first of three bytes
+_SET_HEAD = np.frombuffer(SET_HEAD, dtype=np.uint8)
 
 
 def _cases(name: bytes) -> list[bytes]:
@@ -458,6 +502,31 @@ class GetRun:
         return _read_frames(hiredis.Reader(), self.data)
 
 
+class SetRun:
+    """A read that is only plain SETs (:func:`_set_run`), kept as it came: its keys and values lie
+    in ``data``."""
+
+    __slots__ = ("data", "keys", "values", "last_argv_bytes", "plain")
+
+    def __init__(self, data: bytes, bounds: np.ndarray, plain: bool) -> None:
+        self.data = data
+        buffer = np.frombuffer(data, dtype=np.uint8)
+        self.keys = KeyBatch(buffer, bounds[0], bounds[1])
+        self.values = KeyBatch(buffer, bounds[2], bounds[3])
+        self.last_argv_bytes = 3 + int(bounds[1, -1]) + int(bounds[3, -1])  # the last SET's arguments
+        self.plain = plain
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def frames(self) -> list[list[bytes]]:
+        """The requests as hiredis reads them (for answering them one by one)."""
+        return _read_frames(hiredis.Reader(), self.data)
+
+
+ReadRun = GetRun | SetRun  # a read of only GETs or only plain SETs, answered together
+
+
 def _read_frames(reader: hiredis.Reader, data: bytes) -> list[list[bytes]]:
     """Every whole frame ``reader`` reads from ``data`` (after what it held before)."""
     reader.feed(data)
@@ -471,6 +540,7 @@ def warm_up() -> None:
     """Runs the compiled checks once, so that they are compiled (or loaded) before a client waits on them."""
     _canonical_frames(b"*1\r\n$4\r\nPING\r\n")
     _get_run(b"*2\r\n$3\r\nGET\r\n$1\r\na\r\n*2\r\n$3\r\nget\r\n$1\r\nb\r\n", 2)
+    _set_run(b"*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n*3\r\n$3\r\nset\r\n$1\r\nb\r\n$1\r\n2\r\n", 2)
     _mget_keys(b"*2\r\n$4\r\nMGET\r\n$1\r\na\r\n")
     _lone_set_bounds(b"*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\nb\r\n")
 
@@ -482,36 +552,43 @@ class RequestParser:
     def __init__(self, max_bulk_len: int, query_buffer_limit: int, run_limit: int = 0) -> None:
         self.scanner = RequestScanner(max_bulk_len, query_buffer_limit)
         self.max_bulk_len = max_bulk_len
-        self.run_limit = run_limit  # the most GETs a read may hold to be kept as a GetRun (0: none)
+        self.run_limit = run_limit  # the most requests a read may hold to be kept as a ReadRun (0: none)
         self._reader = hiredis.Reader()
         self._ready: deque[list[bytes]] = deque()
-        self.get_run: GetRun | None = None  # a read of only GETs, waiting to be taken whole
+        self.run: ReadRun | None = None  # a read of only GETs or only plain SETs, waiting to be taken whole
 
     @property
     def buffered_bytes(self) -> int:
         return self.scanner.buffered_bytes
 
     def feed(self, data: bytes, authenticated: bool) -> None:
-        if self.get_run is not None:  # what comes next goes after it, read as requests
-            self._ready.extend(self.take_get_run().frames())
+        if self.run is not None:  # what comes next goes after it, read as requests
+            self._ready.extend(self.take_run().frames())
         if authenticated and not self._ready and self.scanner.idle:
-            # Two GETs at least (a second header after the first's), before the compiled walk.
-            # (No key longer than proto-max-bulk-len: the scanner refuses those as Redis does.)
-            if (
-                self.run_limit >= 2
-                and data.startswith(GET_HEAD)
-                and data.find(GET_HEAD, 13) > 0
-                and len(data) <= self.max_bulk_len
-            ):
-                count, offsets, lengths, plain = _get_run(data, self.run_limit)
-                if count:
-                    self.get_run = GetRun(data, offsets, lengths, plain)
-                    return
+            if self.run_limit >= 2 and len(data) <= self.max_bulk_len and self._kept_as_run(data):
+                return
             frames = self._hiredis_frames(data)
             if frames is not None:
                 self._ready.extend(frames)
                 return
         self.scanner.feed(data)
+
+    def _kept_as_run(self, data: bytes) -> bool:
+        """Keeps ``data`` as a ReadRun when it is one: two GETs or two SETs at least (a second
+        header after the first's) before the compiled walk. (No argument longer than
+        proto-max-bulk-len: the scanner refuses those as Redis does.)"""
+        if data.startswith(GET_HEAD):
+            if data.find(GET_HEAD, 13) > 0:
+                count, offsets, lengths, plain = _get_run(data, self.run_limit)
+                if count:
+                    self.run = GetRun(data, offsets, lengths, plain)
+                    return True
+        elif data.startswith(SET_HEAD) and data.find(SET_HEAD, 25) > 0:
+            count, bounds, plain = _set_run(data, self.run_limit)
+            if count:
+                self.run = SetRun(data, bounds, plain)
+                return True
+        return False
 
     # lone_get, lone_set and lone_mget read a read that comes when the parser is idle (the
     # caller checks ``idle`` once for the three): what it holds, if it is that one request, else
@@ -547,13 +624,13 @@ class RequestParser:
     def idle(self) -> bool:
         """Whether nothing read waits to be answered, whole or in part."""
         scanner = self.scanner  # its idle, written out: asked on every read
-        return not self._ready and self.get_run is None and scanner._pos >= len(scanner._buf) and not scanner._remaining
+        return not self._ready and self.run is None and scanner._pos >= len(scanner._buf) and not scanner._remaining
 
     def only_request(self) -> list[bytes] | None:
         """The request ``feed`` read, taken, when it read exactly one (hiredis's, of an
         authenticated connection) and nothing else waits; else None. One not answered at once
         goes back with :meth:`hold`."""
-        if len(self._ready) != 1 or self.get_run is not None or not self.scanner.idle:
+        if len(self._ready) != 1 or self.run is not None or not self.scanner.idle:
             return None
         return self._ready.popleft()
 
@@ -561,17 +638,17 @@ class RequestParser:
         """Puts back what :meth:`only_request` took, first in line again."""
         self._ready.appendleft(frame)
 
-    def take_get_run(self) -> GetRun:
-        run, self.get_run = self.get_run, None
+    def take_run(self) -> ReadRun:
+        run, self.run = self.run, None
         assert run is not None
         return run
 
     def next_request(self, authenticated: bool) -> list[bytes] | None:
         """As :meth:`RequestScanner.next_request`; a frame hiredis read is checked against the
-        limits for a connection not (or no longer, after RESET) authenticated. A GetRun not
+        limits for a connection not (or no longer, after RESET) authenticated. A ReadRun not
         taken whole is read here as its requests."""
-        if self.get_run is not None:
-            self._ready.extend(self.take_get_run().frames())
+        if self.run is not None:
+            self._ready.extend(self.take_run().frames())
         if self._ready:
             frame = self._ready.popleft()
             if not authenticated:
@@ -582,7 +659,7 @@ class RequestParser:
     @property
     def has_ready(self) -> bool:
         """Whether requests hiredis read are waiting to be taken."""
-        return bool(self._ready) or self.get_run is not None
+        return bool(self._ready) or self.run is not None
 
     def next_run_of(self, name: bytes, arity: int, limit: int) -> list[list[bytes]]:
         """The requests read and ready to run next that are ``name`` (lower case) with ``arity``

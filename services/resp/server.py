@@ -294,12 +294,12 @@ class RespConnection(asyncio.Protocol):
         since_turn = 0  # commands answered since the loop last turned to the others
         try:
             while not session.closing:
-                if parser.get_run is not None and self.table.answers_together(self.ctx, session):
-                    # A read of only GETs: answered from the bytes as they came.
+                if parser.run is not None and self.table.answers_together(self.ctx, session):
+                    # A read of only GETs or only plain SETs: answered from the bytes as they came.
                     session.last_active = time.monotonic()
-                    get_run = parser.take_get_run()
-                    replies = await self.table.run_gets(self.ctx, session, get_run)
-                    answered = len(get_run)
+                    read_run = parser.take_run()
+                    replies = await self.table.run_read(self.ctx, session, read_run)
+                    answered = len(read_run)
                 else:
                     try:
                         args = parser.next_request(session.authenticated)

@@ -212,10 +212,18 @@ def set_each(
     stored_keys = _distinct_stored_keys(session, keys)
     if stored_keys is None:
         return None
-    stored = ctx.domain.set_many(session.tenant, KeyBatch.of(stored_keys), KeyBatch.of(values))
-    if together and stored.all():
-        return Encoded(ENCODED_OK * len(keys))
-    return [OK if ok else NOT_STORED for ok in stored.tolist()]
+    return set_batch(ctx, session, KeyBatch.of(stored_keys), KeyBatch.of(values), together)
+
+
+def set_batch(
+    ctx: RespContext, session: Session, stored: KeyBatch, values: KeyBatch, together: bool = False
+) -> list[Reply] | Encoded:
+    """:func:`set_each` of keys already as stored and distinct (packed, or where a read's
+    requests hold them, as their values)."""
+    written = ctx.domain.set_many(session.tenant, stored, values)
+    if together and written.all():
+        return Encoded(ENCODED_OK * len(stored))
+    return [OK if ok else NOT_STORED for ok in written.tolist()]
 
 
 async def set_(ctx: RespContext, session: Session, args: Args) -> Reply:
