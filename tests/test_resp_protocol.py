@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_resp_harness import PredisResp, RawClient, command
 
+from predis.services.resp import protocol
 from predis.services.resp.protocol import (
     GetRun,
     ProtocolError,
@@ -41,6 +42,13 @@ predis = test_resp_harness.predis
 
 MAX_BULK = 1 << 20
 QUERY_LIMIT = 4 << 20
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _compiled() -> None:
+    """The parser's compiled walks compiled (or loaded) first, as the server does before it
+    listens: with a cold Numba cache, the first example would pass hypothesis's deadline."""
+    protocol.warm_up()
 
 
 def _scan_all(data: bytes, chunks: list[int] | None = None, authenticated: bool = True) -> tuple[list, str | None]:
