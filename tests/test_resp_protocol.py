@@ -223,6 +223,12 @@ def _scanned_whole(data: bytes) -> list[list[bytes]] | None:
     return exact if scanner.idle else []
 
 
+def _plain(keys: list[bytes]) -> bool:
+    """What a run's walk says of its keys: none empty, reserved (``FF DB``) or named twice (two
+    keys of one 64-bit hash would read as not plain too: none come here)."""
+    return len(set(keys)) == len(keys) and all(k and k[:2] != b"\xff\xdb" for k in keys)
+
+
 get_runs = st.lists(
     st.tuples(st.sampled_from([b"GET", b"get", b"gEt", b"GeT"]), st.binary(max_size=12)), min_size=1, max_size=70
 ).map(lambda run: b"".join(command(name, key) for name, key in run))
@@ -240,9 +246,10 @@ def test_a_read_of_only_gets_is_what_the_scanner_reads(data: bytes) -> None:
     assert all(len(r) == 2 and r[0].lower() == b"get" for r in exact)
     keys = [data[o : o + n] for o, n in zip(offsets.tolist(), lengths.tolist(), strict=True)]
     assert keys == [r[1] for r in exact]
-    expect_plain = len(set(keys)) == len(keys) and all(k and k[:2] != b"\xff\xdb" for k in keys)
-    assert plain == expect_plain  # (two keys of one 64-bit hash would read as not plain: none here)
-    assert GetRun(data, offsets, lengths, plain).frames() == exact
+    assert plain == _plain(keys)
+    run = GetRun(data, offsets, lengths, plain)
+    assert run.last_argv_bytes == sum(map(len, exact[-1]))
+    assert run.frames() == exact
 
 
 set_runs = st.lists(
@@ -265,9 +272,7 @@ def test_a_read_of_only_sets_is_what_the_scanner_reads(data: bytes) -> None:
     run = SetRun(data, bounds, plain)
     assert [run.keys.item(i) for i in range(count)] == [r[1] for r in exact]
     assert [run.values.item(i) for i in range(count)] == [r[2] for r in exact]
-    keys = [r[1] for r in exact]
-    expect_plain = len(set(keys)) == len(keys) and all(k and k[:2] != b"\xff\xdb" for k in keys)
-    assert plain == expect_plain  # (two keys of one 64-bit hash would read as not plain: none here)
+    assert plain == _plain([r[1] for r in exact])
     assert run.last_argv_bytes == sum(map(len, exact[-1]))
     assert run.frames() == exact
 

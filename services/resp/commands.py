@@ -352,19 +352,14 @@ class CommandTable:
         if not run.plain or session.database.prefix:
             return await self.run_together(ctx, session, run.frames())
         together = session.reply_wanted
-        if isinstance(run, GetRun):
 
-            async def answer() -> list[Reply | Exception] | Encoded | None:
+        async def answer() -> list[Reply | Exception] | Encoded | None:
+            if isinstance(run, GetRun):
                 return await get_batch(ctx, session, run.keys, together)
+            return set_batch(ctx, session, run.keys, run.values, together)
 
-            command, last_argv_bytes = self.commands[b"get"], 3 + run.last_key_length
-        else:
-
-            async def answer() -> list[Reply | Exception] | Encoded | None:
-                return set_batch(ctx, session, run.keys, run.values, together)
-
-            command, last_argv_bytes = self.commands[b"set"], run.last_argv_bytes
-        return await self._answer_run(ctx, session, command, len(run), last_argv_bytes, answer, run.frames)
+        command = self.commands[b"get" if isinstance(run, GetRun) else b"set"]
+        return await self._answer_run(ctx, session, command, len(run), run.last_argv_bytes, answer, run.frames)
 
     async def _answer_run(
         self,

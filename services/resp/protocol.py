@@ -483,45 +483,44 @@ def _lone_set_args(data: bytes, max_bulk_len: int) -> tuple[bytes, bytes] | None
     return data[key_start : key_start + key_length], data[value_start:-2]
 
 
-class GetRun:
-    """A read that is only GETs (:func:`_get_run`), kept as it came: its keys lie in ``data``."""
+class _Run:
+    """A read kept as it came, its requests answered together: its keys lie in ``data``."""
 
-    __slots__ = ("data", "keys", "last_key_length", "plain")
+    __slots__ = ("data", "keys", "last_argv_bytes", "plain")
+
+    def __init__(self, data: bytes, keys: KeyBatch, last_argv_bytes: int, plain: bool) -> None:
+        self.data = data
+        self.keys = keys
+        self.last_argv_bytes = last_argv_bytes  # the last request's arguments (CLIENT LIST's argv-mem)
+        self.plain = plain
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def frames(self) -> list[list[bytes]]:
+        """The requests as hiredis reads them (for answering them one by one)."""
+        return _read_frames(hiredis.Reader(), self.data)
+
+
+class GetRun(_Run):
+    """A read that is only GETs (:func:`_get_run`)."""
+
+    __slots__ = ()
 
     def __init__(self, data: bytes, offsets: np.ndarray, lengths: np.ndarray, plain: bool) -> None:
-        self.data = data
-        self.keys = KeyBatch(np.frombuffer(data, dtype=np.uint8), offsets, lengths)
-        self.last_key_length = int(lengths[-1])
-        self.plain = plain
-
-    def __len__(self) -> int:
-        return len(self.keys)
-
-    def frames(self) -> list[list[bytes]]:
-        """The requests as hiredis reads them (for answering them one by one)."""
-        return _read_frames(hiredis.Reader(), self.data)
+        keys = KeyBatch(np.frombuffer(data, dtype=np.uint8), offsets, lengths)
+        super().__init__(data, keys, 3 + int(lengths[-1]), plain)
 
 
-class SetRun:
-    """A read that is only plain SETs (:func:`_set_run`), kept as it came: its keys and values lie
-    in ``data``."""
+class SetRun(_Run):
+    """A read that is only plain SETs (:func:`_set_run`): its values lie in ``data`` too."""
 
-    __slots__ = ("data", "keys", "values", "last_argv_bytes", "plain")
+    __slots__ = ("values",)
 
     def __init__(self, data: bytes, bounds: np.ndarray, plain: bool) -> None:
-        self.data = data
         buffer = np.frombuffer(data, dtype=np.uint8)
-        self.keys = KeyBatch(buffer, bounds[0], bounds[1])
+        super().__init__(data, KeyBatch(buffer, bounds[0], bounds[1]), 3 + int(bounds[1, -1] + bounds[3, -1]), plain)
         self.values = KeyBatch(buffer, bounds[2], bounds[3])
-        self.last_argv_bytes = 3 + int(bounds[1, -1]) + int(bounds[3, -1])  # the last SET's arguments
-        self.plain = plain
-
-    def __len__(self) -> int:
-        return len(self.keys)
-
-    def frames(self) -> list[list[bytes]]:
-        """The requests as hiredis reads them (for answering them one by one)."""
-        return _read_frames(hiredis.Reader(), self.data)
 
 
 ReadRun = GetRun | SetRun  # a read of only GETs or only plain SETs, answered together
