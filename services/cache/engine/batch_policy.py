@@ -112,7 +112,9 @@ def read_hit(s: pol.PolicyState, slot: int) -> bool:
 
 
 @numba.njit(cache=True)
-def _rewritten_s3fifo(slot_rows: np.ndarray, tenant_rows: np.ndarray, slot: int, new_size: int) -> tuple[int, bool]:
+def rewritten_s3fifo(slot_rows: np.ndarray, tenant_rows: np.ndarray, slot: int, new_size: int) -> tuple[int, bool]:
+    """:func:`rewritten` under S3-FIFO, given the two tables it changes (the engine calls it from
+    its own compiled function, with the counts of the write)."""
     old_size, prefetched = slot_rows[slot, pol.SIZE], slot_rows[slot, pol.PREFETCHED] == 1
     pol.resize_rows(slot_rows, tenant_rows, slot, new_size)
     pol.touch_s3fifo(slot_rows, slot)
@@ -133,7 +135,7 @@ def rewritten(s: pol.PolicyState, slot: int, new_size: int) -> tuple[int, bool]:
     Answers what the engine counts of it: the entry's charge before, and whether a prefetch had
     loaded it and nobody read it (the touch makes it an ordinary entry)."""
     if s.meta[pol.KIND] == pol.S3FIFO:
-        return _rewritten_s3fifo(s.slot, s.tenant, slot, new_size)  # type: ignore[no-any-return]
+        return rewritten_s3fifo(s.slot, s.tenant, slot, new_size)  # type: ignore[no-any-return]
     return _rewritten(s, slot, new_size)  # type: ignore[no-any-return]
 
 

@@ -537,19 +537,23 @@ class Engine:
         keep_ttl: bool = False,
     ) -> bool:
         """:meth:`set_many` of one key, validated alike, without building batches (SET's write)."""
-        charge = self.charge_of(len(key), len(value))
+        key_length, value_length = len(key), len(value)
+        block_bytes, per_block, fixed = self._charge_terms  # charge_of's arithmetic, written out (SET's cost)
+        charge = max(1, -(-(key_length + value_length) // block_bytes)) * per_block + fixed
+        config = self.config
         if (
-            not 0 < len(key) <= MAX_KEY_BYTES
-            or len(value) > self.config.max_value_bytes
-            or charge > self.config.memory_bytes // 4
+            not 0 < key_length <= MAX_KEY_BYTES
+            or value_length > config.max_value_bytes
+            or charge > config.memory_bytes // 4
             or (keep_ttl and ttl_ms)
         ):  # refused: the batch path raises its error
             return bool(
                 self.set_many(tenant, KeyBatch.of([key]), KeyBatch.of([value]), ttl_ms, condition, keep_ttl=keep_ttl)[0]
             )
-        self.check_ttl(ttl_ms, allow_nonpositive=False)
+        if ttl_ms.__class__ is not int or ttl_ms:  # an int 0 (no expiry, most SETs) needs no check
+            self.check_ttl(ttl_ms, allow_nonpositive=False)
         t = self.tenant_id(tenant)
-        if condition is Condition.ALWAYS and charge <= self.capacity_of(t):
+        if condition is Condition.ALWAYS and charge <= self._policy.tenant[t, pol.CAPACITY]:  # capacity_of's
             # The common overwrite: a live entry whose new value fits its blocks is written
             # where it is, found and written in one call; anything else takes _set_one's way.
             now = self.clock_ms() if self._ttl_entries or ttl_ms else 0
@@ -798,12 +802,16 @@ class Engine:
     def _rewrote(self, t: int, slot: int, new_charge: int, expires: int | None) -> None:
         """The policy and the counts of a value just written in place of ``slot``'s, charged no
         more than the old; its expiry set to ``expires`` (None: kept)."""
-        old_charge, unread = bp.rewritten(self._policy, slot, new_charge)
-        if unread:  # a prefetched entry nobody read: the touch made it an ordinary entry
-            self._counters[t, Counter.PREFETCH_BYTES] -= old_charge
-        if new_charge != old_charge:
-            self._counters[t, Counter.MEMORY] += new_charge - old_charge
-            self.memory_bytes += new_charge - old_charge
+        if self.policy_name == "s3fifo":
+            grown = _rewrote_counted_s3fifo(self._policy.slot, self._policy.tenant, self._counters, t, slot, new_charge)
+        else:
+            old_charge, unread = bp.rewritten(self._policy, slot, new_charge)
+            if unread:  # a prefetched entry nobody read: the touch made it an ordinary entry
+                self._counters[t, Counter.PREFETCH_BYTES] -= old_charge
+            grown = new_charge - old_charge
+            if grown:
+                self._counters[t, Counter.MEMORY] += grown
+        self.memory_bytes += grown
         if expires is not None and (expires or self._ttl_entries):  # without TTLs every expiry is 0
             self._set_expiry(slot, expires)
 
@@ -893,7 +901,8 @@ def tell_as_batch(
     )
 
 
-_HITS, _PREFETCH_BYTES = Counter.HITS, Counter.PREFETCH_BYTES  # constants for the compiled functions
+# constants for the compiled functions
+_HITS, _PREFETCH_BYTES, _MEMORY = Counter.HITS, Counter.PREFETCH_BYTES, Counter.MEMORY
 
 
 @numba.njit(cache=True)
@@ -906,6 +915,20 @@ def _hit_counted_s3fifo(slot_rows: np.ndarray, counters: np.ndarray, t: int, slo
         counters[t, _PREFETCH_BYTES] -= slot_rows[slot, pol.SIZE]
     counters[t, _HITS] += 1
     return prefetched
+
+
+@numba.njit(cache=True)
+def _rewrote_counted_s3fifo(
+    slot_rows: np.ndarray, tenant_rows: np.ndarray, counters: np.ndarray, t: int, slot: int, new_charge: int
+) -> int:
+    """:meth:`Engine._rewrote`'s policy and counts under S3-FIFO in one compiled call (an
+    overwrite's resize and touch, and the counters' writes, cost about one call each from
+    Python). How much the entry's charge grew (negative when it shrank)."""
+    old_charge, unread = bp.rewritten_s3fifo(slot_rows, tenant_rows, slot, new_charge)
+    if unread:  # a prefetched entry nobody read: the touch made it an ordinary entry
+        counters[t, _PREFETCH_BYTES] -= old_charge
+    counters[t, _MEMORY] += new_charge - old_charge
+    return new_charge - old_charge
 
 
 @numba.njit(cache=True)
