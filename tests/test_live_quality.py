@@ -219,3 +219,54 @@ def test_held_hits_are_replayed_before_anything_reads_or_changes_the_shadow() ->
         results.append((seen, [(shadow.counts(t), shadow.entries(t)) for t in ts]))
     assert results[0] == results[1]
     assert results[1][1][0][0].reads > 0 and results[1][1][1][0].reads > 0
+
+
+@pytest.mark.parametrize("sample_entries", [32_768, 2048])
+def test_batch_reads_held_replay_as_reads_replayed_at_once(sample_entries: int) -> None:
+    """A batch read whose sampled keys were all found is held with the one-key hits and replayed
+    with them later (``held_hits``; 0 holds none): with batches of 1 to 1,500 keys (past the room
+    held, so some are replayed at once), misses, one-key reads, keys written before they are read
+    and two tenants interleaved, and counts read midway, the shadow counts and keeps what
+    replaying each read at once gives."""
+    results = []
+    for held_hits in (0, 64):
+        engine = Engine(EngineConfig(memory_bytes=1 << 20), NumpyStorage())  # evicting
+        shadow = ShadowCache(
+            engine.capacity_of,
+            engine.charge_terms(),
+            engine.mean_charge,
+            sample_entries=sample_entries,
+            held_hits=held_hits,
+        )
+        engine.listener = shadow.observe
+        engine.one_listener = shadow.observe_one
+        rng = np.random.default_rng(11)
+        keys = zipf_keys(40_000, 8_000, seed=13)
+        seen = []
+        i = 0
+        while i < len(keys):
+            tenant = "a" if (i // 3000) % 3 else "b"
+            size = int(rng.choice([1, 2, 16, 100, 1500]))
+            batch = [b"k%d" % k for k in dict.fromkeys(keys[i : i + size])]
+            i += size
+            read = engine.get_many(tenant, KeyBatch.of(batch))
+            missed = [key for key, hit in zip(batch, read.found.tolist(), strict=True) if not hit]
+            for key in missed:
+                engine.set(tenant, key, b"x" * (len(key) * 7 % 200))
+            if missed:
+                engine.get(tenant, missed[0])  # a one-key hit
+            # Written before any read: a hit the shadow misses, charged by its value's length.
+            engine.set(tenant, b"k%d" % keys[i % len(keys)], b"y" * (i % 500))
+            if i % 10 == 0:
+                seen.append(shadow.counts(engine.tenant_id(tenant)))
+        ts = [engine.tenant_id(name) for name in ("a", "b")]
+        results.append((seen, [(shadow.counts(t), shadow.entries(t), shadow.sample_rate(t)) for t in ts]))
+    assert results[0] == results[1]
+    assert all(counts.reads > 0 and counts.shadow_hits > 0 for counts, _, _ in results[1][1])
+
+
+def test_held_hits_must_fit_the_room_held() -> None:
+    with pytest.raises(ValueError, match="held_hits"):
+        ShadowCache(lambda _: 1 << 20, (64, 64, 64), lambda _: 128, held_hits=-1)
+    with pytest.raises(ValueError, match="held_hits"):
+        ShadowCache(lambda _: 1 << 20, (64, 64, 64), lambda _: 128, held_hits=4096)

@@ -41,7 +41,8 @@ from predis.services.cache.engine.storage import KeyBatch
 
 _FIRST_SLOTS = 1024
 _EVICT_CHUNK = 64
-HELD_HITS = 64  # one-key hits held and replayed together (a compiled call each costs more than the replay)
+HELD_HITS = 64  # hits held and replayed together (a compiled call each costs more than the replay)
+_HELD_ROOM = 1024  # the most hits held at once: a read with more sampled keys is replayed at once
 
 
 @numba.njit(cache=True)
@@ -110,11 +111,40 @@ def _replay(
     counts[2] += hits
 
 
+_MISSED = -1  # _hold: a sampled key was missed
+_FULL = -2  # _hold: its sampled keys do not fit beside those held
+
+
 @numba.njit(cache=True)
-def _any_sampled(key_hashes: np.ndarray, sample_limit: int) -> bool:
-    """Whether ``_replay`` would replay any of ``key_hashes``: on a sampled shadow most short
-    batches (a pipeline's GETs) hold none, and this costs a fraction of the replay's call."""
-    return bool(((key_hashes >> np.uint64(48)) < sample_limit).any())
+def _hold(
+    key_hashes: np.ndarray,
+    key_lengths: np.ndarray,
+    found: np.ndarray,
+    value_lengths: np.ndarray,
+    sample_limit: int,
+    held_hashes: np.ndarray,
+    held_key_lengths: np.ndarray,
+    held_value_lengths: np.ndarray,
+    held: int,
+) -> int:
+    """Appends a read's sampled keys (as ``_replay`` picks them) to the ``held`` ones when every
+    one of them was found: replaying hits later is replaying them now, since a found key's charge
+    is known. The number held after it; ``_MISSED`` or ``_FULL`` (nothing appended) when not."""
+    count = 0
+    for i in range(len(key_hashes)):
+        if (key_hashes[i] >> np.uint64(48)) < sample_limit:
+            if not found[i]:
+                return _MISSED  # its charge is the tenant's mean charge at this read
+            count += 1
+    if held + count > len(held_hashes):
+        return _FULL
+    for i in range(len(key_hashes)):
+        if (key_hashes[i] >> np.uint64(48)) < sample_limit:
+            held_hashes[held] = key_hashes[i]
+            held_key_lengths[held] = key_lengths[i]
+            held_value_lengths[held] = value_lengths[i]
+            held += 1
+    return held
 
 
 @dataclass
@@ -174,14 +204,18 @@ class ShadowCache:
         mean_charge: Callable[[int], int],
         max_entries: int = 1 << 20,
         sample_entries: int = 32_768,
+        held_hits: int = HELD_HITS,
     ) -> None:
         """``sample_entries``: a tenant whose capacity holds more entries than this (at the charge
         of its first read's keys) has a sampled shadow, SHARDS-style (Waldspurger et al., FAST
         2015): only the keys in a fixed hash range of ``sample_entries / entries`` of them (a power
         of two, at least 1/64) are replayed, at that share of the capacity, and the hits counted are
-        theirs, in both caches. A large cache's shadow then costs a small share of a read."""
+        theirs, in both caches. A large cache's shadow then costs a small share of a read.
+        ``held_hits``: how many sampled hits wait to be replayed together (0: each read as it comes)."""
         if max_entries < 1 or sample_entries < 1:
             raise ValueError("the shadow cache needs room for at least one entry")
+        if not 0 <= held_hits <= _HELD_ROOM:
+            raise ValueError(f"held_hits must be 0 to {_HELD_ROOM}")
         self.sample_entries = sample_entries
         self.capacity_of = capacity_of
         self._terms = np.array([*charge_terms, 0], dtype=np.int64)
@@ -190,13 +224,16 @@ class ShadowCache:
         self._tenants: dict[int, _TenantShadow] = {}
         self._evicted = np.empty(_EVICT_CHUNK, dtype=np.int32)
         self._one = _OneRead()
-        # One tenant's one-key hits not replayed yet, in order: a hit needs no mean charge, so
+        # One tenant's sampled hits not replayed yet, in order: a hit needs no mean charge, so
         # replaying them together later is replaying them one by one now. Anything that reads
-        # the shadow, and any other read, replays them first.
+        # the shadow, a miss and another tenant's read replay them first.
+        self.held_hits = held_hits
         self._held_tenant = -1
-        self._held_hashes: list[int] = []
-        self._held_key_lengths: list[int] = []
-        self._held_value_lengths: list[int] = []
+        self._held = 0
+        self._held_hashes = np.zeros(_HELD_ROOM, dtype=np.uint64)
+        self._held_key_lengths = np.zeros(_HELD_ROOM, dtype=np.int64)
+        self._held_value_lengths = np.zeros(_HELD_ROOM, dtype=np.uint32)
+        self._held_found = np.ones(_HELD_ROOM, dtype=np.bool_)
 
     def observe(
         self,
@@ -213,34 +250,62 @@ class ShadowCache:
         n = len(keys)
         if not n:
             return
-        if self._held_hashes:
+        if self._held and tenant != self._held_tenant:
             self._replay_held()
         shadow = self._tenants.get(tenant) or self._new(tenant, int((keys.lengths + lengths).mean()))
         if hashes is None:
             hashes = hash_many(keys.data, keys.offsets, keys.lengths, tenant)
-        if shadow.sample_limit < 1 << 16 and not _any_sampled(hashes, shadow.sample_limit):
+        held = self._hold(shadow, hashes, keys.lengths, found, lengths) if self.held_hits else _MISSED
+        if held == _FULL and self._held:
+            self._replay_held()
+            held = self._hold(shadow, hashes, keys.lengths, found, lengths)
+        if held >= 0:
+            self._held_tenant = tenant
+            self._held = held
+            if held >= self.held_hits:
+                self._replay_held()
             return
+        # A sampled key missed (charged the tenant's mean charge now), more than the room, or no holding.
+        self._replay_held()
         # One key: no NumPy reduction; more: count_nonzero, a third of the cost of ndarray.all().
         all_found = bool(found[0]) if n == 1 else np.count_nonzero(found) == n
         self._replay(shadow, tenant, n, all_found, hashes, keys.lengths, found, lengths)
+
+    def _hold(
+        self, shadow: _TenantShadow, hashes: np.ndarray, key_lengths: np.ndarray, found: np.ndarray, lengths: np.ndarray
+    ) -> int:
+        return _hold(
+            hashes,
+            key_lengths,
+            found,
+            lengths,
+            shadow.sample_limit,
+            self._held_hashes,
+            self._held_key_lengths,
+            self._held_value_lengths,
+            self._held,
+        )
 
     def observe_one(
         self, tenant: int, key: bytes, key_hash: int, found: bool, _prefetched: bool, length: int, _: int
     ) -> None:
         """:meth:`observe` of one key's read (a ``OneReadListener``). A key outside its tenant's
-        sample costs a comparison; one inside is replayed from scratch arrays kept for it."""
+        sample costs a comparison; a hit inside is held, written in place from Python (a compiled call
+        costs more); a miss is replayed from scratch arrays kept for it."""
         shadow = self._tenants.get(tenant) or self._new(tenant, len(key) + length)
         if key_hash >> 48 >= shadow.sample_limit:
             return
-        if found and (tenant == self._held_tenant or not self._held_hashes):
+        held = self._held
+        if found and self.held_hits and (tenant == self._held_tenant or not held):
             self._held_tenant = tenant
-            self._held_hashes.append(key_hash)
-            self._held_key_lengths.append(len(key))
-            self._held_value_lengths.append(length)
-            if len(self._held_hashes) >= HELD_HITS:
+            self._held_hashes[held] = key_hash
+            self._held_key_lengths[held] = len(key)
+            self._held_value_lengths[held] = length
+            self._held = held = held + 1
+            if held >= self.held_hits:
                 self._replay_held()
             return
-        if self._held_hashes:
+        if held:
             self._replay_held()
         one = self._one
         one.hashes[0], one.key_lengths[0], one.found[0], one.value_lengths[0] = key_hash, len(key), found, length
@@ -276,15 +341,20 @@ class ShadowCache:
         )
 
     def _replay_held(self) -> None:
-        if not self._held_hashes:
+        n = self._held
+        if not n:
             return
-        tenant, hashes = self._held_tenant, np.array(self._held_hashes, dtype=np.uint64)
-        key_lengths = np.array(self._held_key_lengths, dtype=np.int64)
-        value_lengths = np.array(self._held_value_lengths, dtype=np.uint32)
-        self._held_hashes, self._held_key_lengths, self._held_value_lengths = [], [], []
-        n = len(hashes)
+        self._held = 0
+        tenant = self._held_tenant
         self._replay(
-            self._tenants[tenant], tenant, n, True, hashes, key_lengths, np.ones(n, dtype=np.bool_), value_lengths
+            self._tenants[tenant],
+            tenant,
+            n,
+            True,
+            self._held_hashes[:n],
+            self._held_key_lengths[:n],
+            self._held_found[:n],
+            self._held_value_lengths[:n],
         )
 
     def counts(self, tenant: int) -> QualityCounts:
@@ -352,4 +422,6 @@ def warm_up() -> None:
     shadow.observe(0, keys, np.zeros(n, dtype=bool), np.zeros(n, dtype=bool), np.full(n, 10, dtype=np.uint32), 0)
     shadow.observe_one(0, b"k0", int(hash_many(keys.data, keys.offsets, keys.lengths, 0)[0]), True, False, 10, 0)
     shadow.counts(0)  # the held hit replayed
-    _any_sampled(np.zeros(1, dtype=np.uint64), 1)  # a sampled shadow's check (this one replays all)
+    found = np.ones(n, dtype=bool)
+    shadow.observe(0, keys, found, found, np.full(n, 10, dtype=np.uint32), 0)  # hits: held, then replayed
+    shadow.counts(0)
