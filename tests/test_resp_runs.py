@@ -366,17 +366,16 @@ def test_a_run_counts_each_get_as_a_command_and_a_read(predis: PredisResp, monke
     assert predis.domain is not None
     reads: list[list[bytes]] = []
     kinds: list[type] = []
-    get_each = predis.domain.get_each
+    get_many_now = predis.domain.get_many_now
 
-    async def spied(
-        tenant: str, keys: list[bytes] | KeyBatch, skip_origin: bool = False, packed: bool = False
-    ) -> object:
-        # A read of only GETs hands its keys packed, where they lie in the bytes that came.
+    def spied(tenant: str, keys: KeyBatch, skip_origin: bool = False) -> object:
+        # A read of only GETs, answered in its callback, hands its keys packed, where they lie
+        # in the bytes that came.
         kinds.append(type(keys))
-        reads.append([keys.item(i) for i in range(len(keys))] if isinstance(keys, KeyBatch) else keys)
-        return await get_each(tenant, keys, skip_origin, packed)
+        reads.append([keys.item(i) for i in range(len(keys))])
+        return get_many_now(tenant, keys, skip_origin)
 
-    monkeypatch.setattr(predis.domain, "get_each", spied)
+    monkeypatch.setattr(predis.domain, "get_many_now", spied)
     before = _stats(predis.port)
     replies = _pipeline(predis.port, [["GET", "k1"], ["GET", "k2"], ["GET", "k3"], ["GET", "k4"]])
     assert replies == [b"$1\r\nv\r\n", b"$1\r\nv\r\n", b"$-1\r\n", b"$-1\r\n"]
@@ -387,6 +386,28 @@ def test_a_run_counts_each_get_as_a_command_and_a_read(predis: PredisResp, monke
     assert after["total_commands_processed"] - before["total_commands_processed"] == 4 + 1
     assert after["keyspace_hits"] - before["keyspace_hits"] == 2
     assert after["keyspace_misses"] - before["keyspace_misses"] == 2
+
+
+def test_a_read_of_a_run_is_answered_without_a_coroutine(predis: PredisResp, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert predis.server is not None and predis.domain is not None
+    RawClient(predis.port).call("FLUSHALL")
+    long_way = _spy_on(monkeypatch, predis.server.table, "run_read")  # what _answer takes
+    gets = _spy_on(monkeypatch, predis.domain, "get_each")
+    before = _stats(predis.port)
+    sets = [["SET", f"k{i}", f"v{i}"] for i in range(3)]
+    reads = [["GET", f"k{i}"] for i in range(4)]
+    assert _pipeline(predis.port, sets) == [b"+OK\r\n"] * 3
+    assert _pipeline(predis.port, reads) == [b"$2\r\nv0\r\n", b"$2\r\nv1\r\n", b"$2\r\nv2\r\n", b"$-1\r\n"]
+    after = _stats(predis.port)
+    assert long_way == [] and gets == []
+    assert after["total_commands_processed"] - before["total_commands_processed"] == 3 + 4 + 1  # and the INFO
+    assert (after["keyspace_hits"] - before["keyspace_hits"], after["keyspace_misses"] - before["keyspace_misses"]) == (
+        3,
+        1,
+    )
+    # A key named twice is no plain run: the long way answers it, as Redis would.
+    assert _pipeline(predis.port, [["GET", "k0"], ["GET", "k0"]]) == [b"$2\r\nv0\r\n"] * 2
+    assert len(long_way) == 1
 
 
 def test_misses_in_a_run_read_through_and_a_failing_fill_is_that_get_s_error_alone(

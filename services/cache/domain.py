@@ -330,12 +330,20 @@ class CacheDomain:
         read = self._read(tenant, batch)
         if packed and (skip_origin or not self.has_origin or read.hits == len(keys)):
             return read
+        return await self.fill_each(tenant, batch, read, skip_origin)
+
+    async def fill_each(
+        self, tenant: str, batch: KeyBatch, read: BatchRead, skip_origin: bool = False
+    ) -> list[bytes | None | Exception]:
+        """:meth:`get_each`'s answer from its read of ``batch`` (recorded already): each key's
+        value, None for a miss, or the exception its fill raised; misses read through the origin
+        unless ``skip_origin``."""
         results: list[bytes | None | Exception] = []
         start = 0
         for end, hit in zip(np.cumsum(read.lengths).tolist(), read.found.tolist(), strict=True):
             results.append(read.values[start:end] if hit else None)
             start = end
-        if skip_origin or not self.has_origin or read.hits == len(keys):
+        if skip_origin or not self.has_origin or read.hits == len(batch):
             return results
         missing = np.flatnonzero(~read.found).tolist()
         fills = (self._fills.fetch(tenant, batch.item(i)) for i in missing)

@@ -36,6 +36,7 @@ from predis.services.resp.string_commands import (
     get_batch,
     get_each,
     get_now,
+    get_run_now,
     mget_now,
     set_batch,
     set_each,
@@ -286,6 +287,57 @@ class CommandTable:
         assert isinstance(reply, bytes)  # its handler does not wait
         return reply
 
+    def lone_run(self, ctx: RespContext, session: Session, run: ReadRun) -> bytes | Later | None:
+        """:meth:`lone_get` of a read that is a run of plain GETs or plain SETs in database 0 (a
+        ``ReadRun`` with ``plain`` keys): the run's replies encoded as one, as :meth:`run_read`
+        answers it, without its coroutines. Later when misses read through the origin (the read
+        is recorded already). None when the cache refuses the run whole, before anything
+        changed: :meth:`run_read` then answers it one by one."""
+        is_get = isinstance(run, GetRun)
+        command = self.commands[b"get" if is_get else b"set"]
+        durations = ctx.domain.durations
+        timed = durations.resp_commands.get(command.name) if durations is not None else None
+        started = time.perf_counter_ns() if timed is not None else 0
+        result: list[Reply] | Encoded | Coroutine[object, None, list[bytes | None | Exception]]
+        try:
+            if is_get:
+                result = get_run_now(ctx, session, run.keys)
+            else:
+                result = set_batch(ctx, session, run.keys, run.values, together=True)  # type: ignore[union-attr]
+        except errors.DomainError:
+            return None
+        session.last_command = command.name
+        session.argv_bytes = run.last_argv_bytes
+        n = len(run)
+        ctx.stats.commands_processed += n
+        if isinstance(result, Coroutine):  # misses read through the origin
+            return Later(self._finish_run_later(session, command.name, n, result, timed, started))
+        if timed is not None:  # each waited for the whole batch
+            for _ in range(n):
+                timed.record_since(session.tenant, started)
+        if isinstance(result, Encoded):
+            return result
+        return b"".join([encode(reply, session.resp3) for reply in result])
+
+    async def _finish_run_later(
+        self,
+        session: Session,
+        name: str,
+        n: int,
+        results: Coroutine[object, None, list[bytes | None | Exception]],
+        timed: DurationHistogram | None,
+        started: int,
+    ) -> Reply:
+        """:meth:`lone_run`'s replies once its misses are read through: each key's value, nil, or
+        its own fill's failure, encoded as one."""
+        try:
+            replies = [_run_reply(name, result) for result in await results]
+        finally:
+            if timed is not None:
+                for _ in range(n):
+                    timed.record_since(session.tenant, started)
+        return Encoded(b"".join([encode(reply, session.resp3) for reply in replies]))
+
     def _answer_now(
         self,
         ctx: RespContext,
@@ -391,16 +443,9 @@ class CommandTable:
                 for _ in range(n):
                     timed.record_since(session.tenant, started)
             return [results]
-        replies: list[Reply] = []
-        for result in results:
-            if isinstance(result, errors.DomainError):
-                replies.append(error_reply(result))
-            elif isinstance(result, Exception):
-                log.error("a %s command failed", command.name, exc_info=result)
-                replies.append(err(f"internal error in the server running '{command.name}'; its log has the details"))
-            else:
-                replies.append(result)
-            if timed is not None:  # each waited for the whole batch
+        replies = [_run_reply(command.name, result) for result in results]
+        if timed is not None:  # each waited for the whole batch
+            for _ in replies:
                 timed.record_since(session.tenant, started)
         return replies
 
@@ -460,6 +505,17 @@ def unknown_command(table: CommandTable, args: Args) -> Reply:
         room = 128 - len(shown.encode("utf-8", "surrogateescape"))
         shown += f"'{c_text(arg, room)}' "
     return err(f"unknown command '{c_text(args[0], 128)}', with args beginning with: {shown}")
+
+
+def _run_reply(name: str, result: Reply | Exception) -> Reply:
+    """The reply to one command of a run answered together: its result, or its own failure's
+    (a fill's: the others' results stand)."""
+    if isinstance(result, errors.DomainError):
+        return error_reply(result)
+    if isinstance(result, Exception):
+        log.error("a %s command failed", name, exc_info=result)
+        return err(f"internal error in the server running '{name}'; its log has the details")
+    return result
 
 
 def _failure(ctx: RespContext, session: Session, name: str, exc: Exception) -> Reply:

@@ -186,6 +186,8 @@ class RespConnection(asyncio.Protocol):
         """After ``feed``: answers the one request the read held when it is of a data command
         that never waits (``CommandTable.lone_request``), as ``_answered_alone`` answers a GET.
         Whether it did; if not, the request waits for ``_answer``, where it was."""
+        if self.parser.run is not None:
+            return self._answered_run_alone(session)
         args = self.parser.only_request()
         if args is None:
             return False
@@ -196,6 +198,27 @@ class RespConnection(asyncio.Protocol):
                 return True
         self.parser.hold(args)
         return False
+
+    def _answered_run_alone(self, session: Session) -> bool:
+        """:meth:`_answered_read_alone` of a read that is a run of GETs or of plain SETs
+        (``RequestParser.run``), answered as ``_answer`` answers it in one piece, without its
+        coroutine, when its keys are database 0's plain keys. Whether it did; if not, the run
+        waits for ``_answer``, where it was."""
+        run = self.parser.run
+        assert run is not None
+        if not run.plain or session.database.prefix or not self._may_answer_alone(session):
+            return False
+        try:
+            reply = self.table.lone_run(self.ctx, session, run)
+        except Exception:  # noqa: BLE001 - as _answer_eagerly: one connection's failure must not reach the server
+            log.exception("the connection from %s failed", session.address)
+            self._close()
+            return True
+        if reply is None:  # refused whole, nothing changed: _answer answers it one by one
+            return False
+        self.parser.take_run()
+        self._reply_alone(session, reply)
+        return True
 
     def _may_answer_alone(self, session: Session) -> bool:
         """Whether a lone request may skip ``_answer``: its reply is sent and nothing checks or

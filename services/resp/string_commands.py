@@ -11,6 +11,7 @@ read through (a write makes the cache's value the one that counts).
 from __future__ import annotations
 
 import time
+from collections.abc import Coroutine
 
 from predis.services.cache.domain import Condition
 from predis.services.cache.engine.engine import BatchRead
@@ -71,6 +72,18 @@ def mget_now(ctx: RespContext, session: Session, keys: KeyBatch) -> Reply | Late
     if not complete:
         return Later(_mget_filled(ctx, session, keys, read))
     return bulk_array(read.values, read.lengths, read.found, session.resp3)
+
+
+def get_run_now(
+    ctx: RespContext, session: Session, keys: KeyBatch
+) -> Encoded | Coroutine[object, None, list[bytes | None | Exception]]:
+    """A read's run of GETs of ``keys`` as stored (plain: distinct, none empty or reserved)
+    without a coroutine: the replies encoded as one; when misses read through the origin, the
+    coroutine that gives each key's value, None, or the exception its own fill raised."""
+    read, complete = ctx.domain.get_many_now(session.tenant, keys, skip_origin=not _reads_through(session))
+    if not complete:
+        return ctx.domain.fill_each(session.tenant, keys, read)
+    return bulk_strings(read.values, read.lengths, read.found, session.resp3)
 
 
 async def _mget_filled(ctx: RespContext, session: Session, keys: KeyBatch, read: BatchRead) -> Reply:
