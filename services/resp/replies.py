@@ -105,7 +105,7 @@ _NULLS = (np.frombuffer(b"$-1\r\n", dtype=np.uint8), np.frombuffer(b"_\r\n", dty
 def _bulk_strings(values: bytes, lengths: np.ndarray, found: np.ndarray, resp3: bool, array: bool) -> Encoded:
     n = len(lengths)
     out = np.empty(len(values) + 24 * (n + 1), dtype=np.uint8)  # 24: the longest header of one
-    lengths = lengths.astype(np.int64)  # one compiled specialisation, warmed up at start
+    # The lengths as they come (the engine's uint32, or int64): two specialisations, warmed up at start.
     used = _encode_bulk_array(np.frombuffer(values, dtype=np.uint8), lengths, found, _NULLS[resp3], out, array)
     return Encoded(out[:used].tobytes())
 
@@ -148,8 +148,8 @@ def _encode_bulk_array(
 
 def warm_up() -> None:
     """Runs the compiled encoder once, so that it is compiled (or loaded) before a client waits on it."""
-    bulk_array(b"ab", np.array([1, 1]), np.array([True, False]), resp3=False)
-    bulk_strings(b"ab", np.array([1, 1]), np.array([True, False]), resp3=False)
+    for dtype in (np.uint32, np.int64):
+        bulk_array(b"ab", np.array([1, 1], dtype=dtype), np.array([True, False]), resp3=False)
 
 
 def encode(reply: Reply, resp3: bool) -> bytes:

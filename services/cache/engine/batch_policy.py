@@ -56,7 +56,8 @@ def _found_and_flags(slot_rows: np.ndarray, slots: np.ndarray) -> tuple[np.ndarr
 
 
 @numba.njit(cache=True)
-def _read_found_s3fifo(slot_rows: np.ndarray, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, int, int]:
+def read_found_s3fifo(slot_rows: np.ndarray, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, int, int]:
+    """:func:`read_found` under S3-FIFO, given the slot table (for compiled callers too)."""
     found, prefetched, hits, prefetched_hits = _found_and_flags(slot_rows, slots)
     first_read = 0
     for i in range(len(slots)):
@@ -89,7 +90,7 @@ def read_found(s: pol.PolicyState, slots: np.ndarray) -> tuple[np.ndarray, np.nd
     prefetched entries read for the first time (each slot once, however often it is named);
     then every found slot is touched."""
     if s.meta[pol.KIND] == pol.S3FIFO:  # the slot table alone, as read_hit
-        found, prefetched, hits, prefetched_hits, first_read = _read_found_s3fifo(s.slot, slots)
+        found, prefetched, hits, prefetched_hits, first_read = read_found_s3fifo(s.slot, slots)
     else:
         found, prefetched, hits, prefetched_hits, first_read = _read_found(s, slots)
     return found, prefetched, int(hits), int(prefetched_hits), int(first_read)
