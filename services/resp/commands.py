@@ -306,15 +306,11 @@ class CommandTable:
                 result = set_batch(ctx, session, run.keys, run.values, together=True)  # type: ignore[union-attr]
         except errors.DomainError:
             return None
-        session.last_command = command.name
-        session.argv_bytes = run.last_argv_bytes
         n = len(run)
-        ctx.stats.commands_processed += n
+        _count_run(ctx, session, command.name, n, run.last_argv_bytes)
         if isinstance(result, Coroutine):  # misses read through the origin
             return Later(self._finish_run_later(session, command.name, n, result, timed, started))
-        if timed is not None:  # each waited for the whole batch
-            for _ in range(n):
-                timed.record_since(session.tenant, started)
+        _time_each(timed, session, n, started)
         if isinstance(result, Encoded):
             return result
         return b"".join([encode(reply, session.resp3) for reply in result])
@@ -333,9 +329,7 @@ class CommandTable:
         try:
             replies = [_run_reply(name, result) for result in await results]
         finally:
-            if timed is not None:
-                for _ in range(n):
-                    timed.record_since(session.tenant, started)
+            _time_each(timed, session, n, started)
         return Encoded(b"".join([encode(reply, session.resp3) for reply in replies]))
 
     def _answer_now(
@@ -435,19 +429,11 @@ class CommandTable:
             results = None
         if results is None:
             return [await self.run(ctx, session, command, args) for args in requests()]
-        session.last_command = command.name
-        session.argv_bytes = last_argv_bytes
-        ctx.stats.commands_processed += n
+        _count_run(ctx, session, command.name, n, last_argv_bytes)
+        _time_each(timed, session, n, started)
         if isinstance(results, Encoded):  # the run's replies in one piece
-            if timed is not None:
-                for _ in range(n):
-                    timed.record_since(session.tenant, started)
             return [results]
-        replies = [_run_reply(command.name, result) for result in results]
-        if timed is not None:  # each waited for the whole batch
-            for _ in replies:
-                timed.record_since(session.tenant, started)
-        return replies
+        return [_run_reply(command.name, result) for result in results]
 
     async def run_transaction(self, ctx: RespContext, session: Session) -> Reply:
         """EXEC: the queued commands, each reply encoded in the protocol of the moment it ran
@@ -505,6 +491,20 @@ def unknown_command(table: CommandTable, args: Args) -> Reply:
         room = 128 - len(shown.encode("utf-8", "surrogateescape"))
         shown += f"'{c_text(arg, room)}' "
     return err(f"unknown command '{c_text(args[0], 128)}', with args beginning with: {shown}")
+
+
+def _count_run(ctx: RespContext, session: Session, name: str, n: int, last_argv_bytes: int) -> None:
+    """A run answered together counts as its ``n`` commands; CLIENT LIST shows its last."""
+    session.last_command = name
+    session.argv_bytes = last_argv_bytes
+    ctx.stats.commands_processed += n
+
+
+def _time_each(timed: DurationHistogram | None, session: Session, n: int, started: int) -> None:
+    """Each of a run's ``n`` commands waited for the whole run."""
+    if timed is not None:
+        for _ in range(n):
+            timed.record_since(session.tenant, started)
 
 
 def _run_reply(name: str, result: Reply | Exception) -> Reply:

@@ -296,8 +296,7 @@ class Engine:
         if expired:
             slots = self._drop_expired(t, slots, now)
         if self.policy_name == "s3fifo":
-            found, prefetched, counted = _read_counted_s3fifo(self._policy.slot, self._counters, t, slots)
-            hits, prefetched_hits = int(counted[0]), int(counted[1])
+            found, prefetched, hits, prefetched_hits = _read_counted_s3fifo(self._policy.slot, self._counters, t, slots)
         else:
             found, prefetched, hits, prefetched_hits, first_read = bp.read_found(self._policy, slots)
             row = self._counters[t]
@@ -925,18 +924,15 @@ def _hit_counted_s3fifo(slot_rows: np.ndarray, counters: np.ndarray, t: int, slo
 @numba.njit(cache=True)
 def _read_counted_s3fifo(
     slot_rows: np.ndarray, counters: np.ndarray, t: int, slots: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, int, int]:
     """:func:`_hit_counted_s3fifo` of a batch read: ``bp.read_found``'s work and the engine's
     counts of it in one compiled call. Whether each key was found, whether a prefetch had
-    loaded it, and how many were found and how many of those a prefetch had loaded (one array:
-    a returned array costs what a scalar does, and the two would cost two)."""
+    loaded it, how many were found and how many of those a prefetch had loaded."""
     found, prefetched, hits, prefetched_hits, first_read = bp.read_found_s3fifo(slot_rows, slots)
     counters[t, _PREFETCH_BYTES] -= first_read  # first reads: no longer unused prefetches
     counters[t, _HITS] += hits
     counters[t, _MISSES] += len(slots) - hits
-    counted = np.empty(2, dtype=np.int64)
-    counted[0], counted[1] = hits, prefetched_hits
-    return found, prefetched, counted
+    return found, prefetched, hits, prefetched_hits
 
 
 @numba.njit(cache=True)
