@@ -21,9 +21,9 @@ from predis.services.resp.protocol import (
     RequestParser,
     RequestScanner,
     SetRun,
-    _get_run,
     _mget_keys,
     _set_run,
+    get_run,
     split_inline,
 )
 from predis.services.resp.replies import (
@@ -237,7 +237,7 @@ get_runs = st.lists(
 @settings(max_examples=300, deadline=1000)
 @given(data=st.one_of(get_runs, frames, mutated(get_runs), mutated()))
 def test_a_read_of_only_gets_is_what_the_scanner_reads(data: bytes) -> None:
-    count, offsets, lengths, plain = _get_run(data, 64)
+    count, offsets, lengths, plain = get_run(data, 64)
     exact = _scanned_whole(data)
     if exact is None or count == 0:
         assert exact is not None or count == 0  # what the scanner refuses is no run
@@ -405,7 +405,7 @@ def test_a_read_of_only_gets_is_kept_whole_and_what_follows_goes_after_it() -> N
         gets.replace(b"$1\r\na", b"$01\r\na"),  # not canonical
         gets[:-1],  # unfinished
     ):
-        assert _get_run(data, 64)[0] == 0
+        assert get_run(data, 64)[0] == 0
     unauthenticated = RequestParser(MAX_BULK, QUERY_LIMIT, 64)
     unauthenticated.feed(gets, False)
     assert unauthenticated.run is None

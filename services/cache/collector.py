@@ -33,7 +33,7 @@ def _copy_wrapped(key_buf: np.ndarray, at: int, data: np.ndarray, src: int, n: i
 
 
 @numba.njit(cache=True)
-def _append(
+def append_batch(
     state: np.ndarray,
     events: np.ndarray,
     key_buf: np.ndarray,
@@ -89,7 +89,7 @@ def _append_rows(
 ) -> None:
     """One event per row of ``rows`` (tenant, kind, time, size), its key the next ``lengths[i]``
     bytes of ``data``: single reads held back, written in one call. A key longer than the whole
-    key buffer keeps its newest bytes only and reads as lost, as in ``_append``."""
+    key buffer keeps its newest bytes only and reads as lost, as in ``append_batch``."""
     kb = len(key_buf)
     head, key_head = state[_HEAD], state[_KEY_HEAD]
     src = 0
@@ -168,7 +168,7 @@ class AccessRing:
         """Records one read of ``keys``: hit where ``found``, prefetch hit where ``prefetched``, else miss."""
         if self._held_rows:
             self._write_held()  # in the order they came
-        _append(
+        append_batch(
             self._state,
             self._events,
             self._key_buf,
@@ -181,6 +181,14 @@ class AccessRing:
             sizes,
             time_ns,
         )
+
+    def compiled_append_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """What ``append_batch`` takes before the tenant, for a compiled caller that appends a read in
+        the same call as it reads (``compiled_read.py``); single reads held back are written
+        first, so that they stay before it."""
+        if self._held_rows:
+            self._write_held()
+        return self._state, self._events, self._key_buf
 
     def append_one(
         self, tenant: int, key: bytes, _hash: int, found: bool, prefetched: bool, size: int, time_ns: int

@@ -28,12 +28,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from predis.plugins.origin import Origin
+from predis.services.cache import compiled_read as cr
 from predis.services.cache import snapshot
 from predis.services.cache.admission import PrefetchBudget, RequestRates
 from predis.services.cache.collector import AccessRing, EventBatch
@@ -201,6 +203,7 @@ class CacheDomain:
         self._listeners: list[AccessListener] = []
         self._one_listeners: list[OneReadListener] = []
         self._write_listeners: list[WriteListener] = []
+        self._tenant_listeners: list[Callable[[int], None]] = []  # on_read_of's
         self._unix_expiry = UnixExpiryClock(engine)
         self.prefetch_outcomes = PrefetchOutcomes()
         # What the front ends and the origin fills time, once metrics are on (record_durations).
@@ -223,6 +226,12 @@ class CacheDomain:
             self.on_read(ring.append, ring.append_one)
         if shadow is not None:
             self.on_read(shadow.observe, shadow.observe_one)
+        self._own_listeners = len(self._listeners)
+        # compiled_read_state's stand-ins for a ring or a shadow this domain has not, and the
+        # rows a compiled read leaves for compiled_read_done.
+        self._no_ring = (np.zeros(2, dtype=np.int64), np.zeros((1, 6), dtype=np.int64), np.zeros(1, dtype=np.uint8))
+        self._no_held = (np.zeros(1, dtype=np.uint64), np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.uint32))
+        self._read_rows, self._read_hashes = cr.scratch_rows(64)
 
     @property
     def has_origin(self) -> bool:
@@ -307,6 +316,69 @@ class CacheDomain:
             self._prefetch_hinted(tenant, _listed(keys))
         read = self._read(tenant, keys)
         return read, skip_origin or not self.has_origin or read.hits == len(keys)
+
+    def compiled_read_state(self, tenant: str, skip_origin: bool = False) -> tuple[object, ...] | None:
+        """What ``compiled_read.read_recorded`` takes after the keys, for a front end that reads a
+        batch of ``tenant``'s plain keys (distinct, none empty or reserved, at most 64) in its own
+        compiled call: :meth:`get_many_now` of them, recorded the same, the misses left as misses
+        when ``skip_origin`` (with an origin to read through, the kernel leaves a read with a miss
+        to :meth:`get_many_now`). None where that call would not be the whole read (a policy or a
+        storage not compiled for it, hints to prefetch, a read listener besides the ring, the
+        shadow and :meth:`on_read_of`'s, a tenant not read yet). After a read that answers DONE the caller calls
+        :meth:`compiled_read_done`, before anything else reads the cache."""
+        known = self._own_listeners + len(self._tenant_listeners)
+        if len(self._listeners) != known or (self.has_origin and self._hints.has(tenant)):
+            return None
+        engine = self._engine.compiled_read_arrays(tenant)
+        if engine is None:
+            return None
+        t = engine[0]
+        shadow: tuple[object, ...] = (False, False, 0, *self._no_held, 0)
+        if self._shadow is not None:
+            holding = self._shadow.compiled_hold_arrays(t)  # type: ignore[arg-type]
+            if holding is None:
+                return None
+            shadow = (True, *holding)
+        ring = self._ring.compiled_append_arrays() if self._ring is not None else self._no_ring
+        reads_through = not skip_origin and self.has_origin
+        return (
+            reads_through,
+            time.time_ns(),
+            self._read_rows,
+            self._read_hashes,
+            *engine,
+            self._ring is not None,
+            *ring,
+            *shadow,
+        )
+
+    def compiled_read_done(self, tenant: str, data: np.ndarray, n: int, prefetched_hits: int, held: int) -> None:
+        """Finishes a read of ``n`` keys of ``data`` that ``compiled_read.read_recorded`` answered
+        DONE (``held``: its shadow answer): what :meth:`get_many_now` does in Python after the
+        engine's read, from the rows the kernel left."""
+        rows = self._read_rows
+        t = self._engine.tenant_id(tenant)
+        if held >= 0:
+            self._shadow.held(t, held)  # type: ignore[union-attr]
+        elif held != cr.NOT_HELD:  # the shadow replays this read now
+            keys = KeyBatch(data, rows[cr.OFFSETS, :n].copy(), rows[cr.LENGTHS, :n].copy())
+            self._shadow.observe(  # type: ignore[union-attr]
+                t,
+                keys,
+                rows[cr.FOUND, :n].astype(bool),
+                rows[cr.PREFETCHED, :n].astype(bool),
+                rows[cr.VALUE_LENGTHS, :n].astype(np.uint32),
+                0,
+                self._read_hashes[:n].copy(),
+            )
+        for listener in self._tenant_listeners:
+            listener(t)
+        if prefetched_hits:
+            first_reads = np.flatnonzero(rows[cr.PREFETCHED, :n])
+            self.prefetch_outcomes.read_prefetched(
+                tenant,
+                (data[rows[cr.OFFSETS, i] : rows[cr.OFFSETS, i] + rows[cr.LENGTHS, i]].tobytes() for i in first_reads),
+            )
 
     async def fill_many(self, tenant: str, keys: KeyBatch, read: BatchRead) -> tuple[bytes, np.ndarray, np.ndarray]:
         """:meth:`get_many`'s answer from a read :meth:`get_many_now` left incomplete."""
@@ -511,6 +583,13 @@ class CacheDomain:
         self._one_listeners.append(one if one is not None else functools.partial(tell_as_batch, listener))
         self._engine.listener = listener if len(self._listeners) == 1 else self._tell_listeners
         self._engine.one_listener = self._one_listeners[0] if len(self._one_listeners) == 1 else self._tell_one
+
+    def on_read_of(self, listener: Callable[[int], None]) -> None:
+        """:meth:`on_read` for a listener that needs only whose read it was (the tenant id: the
+        prefetch loop's wake-up). Such a listener leaves a front end's compiled reads compiled
+        (:meth:`compiled_read_done` tells it); any other read listener sends them the ordinary way."""
+        self._tenant_listeners.append(listener)
+        self.on_read(lambda tenant, *_: listener(tenant), lambda tenant, *_: listener(tenant))
 
     def on_write(self, listener: WriteListener) -> None:
         """Makes ``listener`` hear of every write from any front end, after it is made: the tenant

@@ -198,14 +198,14 @@ class Prefetcher:
         self._rate = RateBudget(settings.origin_per_second)
         self._outcomes: list[Outcome] = []
         self._reported_at = time.monotonic()
-        cache.on_read(self._woken, self._woken)
+        cache.on_read_of(self._woken)
 
     def notify(self) -> None:
         """There are new events to look at: the next cycle starts now."""
         if not self._wake.is_set():
             self._wake.set()
 
-    def _woken(self, tenant: int, *_read: object) -> None:
+    def _woken(self, tenant: int) -> None:
         if tenant not in self._woken_by:
             read = trace.get_current_span().get_span_context()
             if read.is_valid:

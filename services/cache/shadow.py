@@ -111,12 +111,12 @@ def _replay(
     counts[2] += hits
 
 
-_MISSED = -1  # _hold: a sampled key was missed
-_FULL = -2  # _hold: its sampled keys do not fit beside those held
+MISSED = -1  # hold_hits: a sampled key was missed
+FULL = -2  # hold_hits: its sampled keys do not fit beside those held
 
 
 @numba.njit(cache=True)
-def _hold(
+def hold_hits(
     key_hashes: np.ndarray,
     key_lengths: np.ndarray,
     found: np.ndarray,
@@ -129,15 +129,15 @@ def _hold(
 ) -> int:
     """Appends a read's sampled keys (as ``_replay`` picks them) to the ``held`` ones when every
     one of them was found: replaying hits later is replaying them now, since a found key's charge
-    is known. The number held after it; ``_MISSED`` or ``_FULL`` (nothing appended) when not."""
+    is known. The number held after it; ``MISSED`` or ``FULL`` (nothing appended) when not."""
     count = 0
     for i in range(len(key_hashes)):
         if (key_hashes[i] >> np.uint64(48)) < sample_limit:
             if not found[i]:
-                return _MISSED  # its charge is the tenant's mean charge at this read
+                return MISSED  # its charge is the tenant's mean charge at this read
             count += 1
     if held + count > len(held_hashes):
-        return _FULL
+        return FULL
     for i in range(len(key_hashes)):
         if (key_hashes[i] >> np.uint64(48)) < sample_limit:
             held_hashes[held] = key_hashes[i]
@@ -255,15 +255,12 @@ class ShadowCache:
         shadow = self._tenants.get(tenant) or self._new(tenant, int((keys.lengths + lengths).mean()))
         if hashes is None:
             hashes = hash_many(keys.data, keys.offsets, keys.lengths, tenant)
-        held = self._hold(shadow, hashes, keys.lengths, found, lengths) if self.held_hits else _MISSED
-        if held == _FULL and self._held:
+        held = self._hold(shadow, hashes, keys.lengths, found, lengths) if self.held_hits else MISSED
+        if held == FULL and self._held:
             self._replay_held()
             held = self._hold(shadow, hashes, keys.lengths, found, lengths)
         if held >= 0:
-            self._held_tenant = tenant
-            self._held = held
-            if held >= self.held_hits:
-                self._replay_held()
+            self.held(tenant, held)
             return
         # A sampled key missed (charged the tenant's mean charge now), more than the room, or no holding.
         self._replay_held()
@@ -274,7 +271,7 @@ class ShadowCache:
     def _hold(
         self, shadow: _TenantShadow, hashes: np.ndarray, key_lengths: np.ndarray, found: np.ndarray, lengths: np.ndarray
     ) -> int:
-        return _hold(
+        return hold_hits(
             hashes,
             key_lengths,
             found,
@@ -285,6 +282,35 @@ class ShadowCache:
             self._held_value_lengths,
             self._held,
         )
+
+    def compiled_hold_arrays(self, tenant: int) -> tuple[bool, int, np.ndarray, np.ndarray, np.ndarray, int] | None:
+        """What ``hold_hits`` takes for a read of ``tenant``'s, for a compiled caller that holds the
+        read's hits in the same call as it reads them (``compiled_read.py``): whether hits are
+        held at all, the tenant's sample limit, the held arrays and how many they hold. Hits held
+        for another tenant are replayed first, as :meth:`observe` would. None before the
+        tenant's first read (:meth:`observe` sizes its sample from it). The caller then tells
+        :meth:`held` what ``hold_hits`` answered, or :meth:`observe` the read when it did not hold it."""
+        shadow = self._tenants.get(tenant)
+        if shadow is None:
+            return None
+        if self._held and tenant != self._held_tenant:
+            self._replay_held()
+        return (
+            self.held_hits > 0,
+            shadow.sample_limit,
+            self._held_hashes,
+            self._held_key_lengths,
+            self._held_value_lengths,
+            self._held,
+        )
+
+    def held(self, tenant: int, held: int) -> None:
+        """A compiled caller's ``hold_hits`` held a read of ``tenant``'s: ``held`` hits wait now (as
+        :meth:`observe` goes on after it holds)."""
+        self._held_tenant = tenant
+        self._held = held
+        if held >= self.held_hits:
+            self._replay_held()
 
     def observe_one(
         self, tenant: int, key: bytes, key_hash: int, found: bool, _prefetched: bool, length: int, _: int

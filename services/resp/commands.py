@@ -18,17 +18,31 @@ import time
 from collections.abc import Awaitable, Callable, Collection, Coroutine, Mapping
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from predis.services.cache.engine.storage import KeyBatch
 from predis.services.resp import catalog
 from predis.services.resp.arguments import c_text, option
 from predis.services.resp.connection_commands import HANDLERS as CONNECTION_HANDLERS
 from predis.services.resp.context import Args, Handler, Later, RespContext
 from predis.services.resp.databases import ReservedKey
+from predis.services.resp.get_runs import answer_get_run
 from predis.services.resp.keyspace_commands import HANDLERS as KEYSPACE_HANDLERS
 from predis.services.resp.monitor import MONITOR_HANDLERS
 from predis.services.resp.monitor import feed as feed_monitors
 from predis.services.resp.protocol import GetRun, ReadRun
-from predis.services.resp.replies import NULL_ARRAY, OK, QUEUED, Encoded, Reply, SetReply, encode, err, error
+from predis.services.resp.replies import (
+    BULK_NULLS,
+    NULL_ARRAY,
+    OK,
+    QUEUED,
+    Encoded,
+    Reply,
+    SetReply,
+    encode,
+    err,
+    error,
+)
 from predis.services.resp.server_commands import HANDLERS as SERVER_HANDLERS
 from predis.services.resp.session import Session
 from predis.services.resp.string_commands import HANDLERS as STRING_HANDLERS
@@ -314,6 +328,27 @@ class CommandTable:
         if isinstance(result, Encoded):
             return result
         return b"".join([encode(reply, session.resp3) for reply in result])
+
+    def compiled_get_run(self, ctx: RespContext, session: Session, data: bytes, limit: int) -> bytes | None:
+        """:meth:`lone_run` of a read that may be a run of plain GETs in database 0, answered in
+        one compiled call from its bytes (``get_runs.py``): the replies, or None when that call
+        answered nothing (not such a run, or a read the cache leaves to the ordinary way: an
+        expired key, a miss read through the origin), nothing changed."""
+        domain = ctx.domain
+        state = domain.compiled_read_state(session.tenant)  # database 0 reads through
+        if state is None:
+            return None
+        durations = domain.durations
+        timed = durations.resp_commands.get("get") if durations is not None else None
+        started = time.perf_counter_ns() if timed is not None else 0
+        buffer = np.frombuffer(data, dtype=np.uint8)
+        out, n, last_length, prefetched_hits, held = answer_get_run(buffer, limit, BULK_NULLS[session.resp3], state)
+        if not n:
+            return None
+        domain.compiled_read_done(session.tenant, buffer, n, prefetched_hits, held)
+        _count_run(ctx, session, "get", n, 3 + last_length)
+        _time_each(timed, session, n, started)
+        return out.tobytes()
 
     async def _finish_run_later(
         self,

@@ -295,7 +295,7 @@ def _canonical_frames(data: bytes) -> int:
 
 
 @numba.njit(cache=True)
-def _get_run(data: bytes, limit: int) -> tuple[int, np.ndarray, np.ndarray, bool]:
+def get_run(data: bytes, limit: int) -> tuple[int, np.ndarray, np.ndarray, bool]:
     """Whether ``data`` is only GET requests, two to ``limit`` of them, each whole and written
     canonically (``*2``, ``$3``, GET in any case, ``$<n>``, the key, every line ended by CRLF):
     how many (0 when it is anything else), where each key starts and how long it is, and
@@ -329,12 +329,12 @@ def _get_run(data: bytes, limit: int) -> tuple[int, np.ndarray, np.ndarray, bool
 
 @numba.njit(cache=True)
 def _set_run(data: bytes, limit: int) -> tuple[int, np.ndarray, bool]:
-    """:func:`_get_run` of plain SETs: whether ``data`` is only ``SET key value`` requests, two to
+    """:func:`get_run` of plain SETs: whether ``data`` is only ``SET key value`` requests, two to
     ``limit`` of them, each whole and written canonically (``*3``, ``$3``, SET in any case, then
     the key and the value as bulk strings): how many (0 when it is anything else), each one's
     key and value where they lie (one array, rows: key starts, key lengths, value starts, value
     lengths; one array handed back costs a quarter of four), and whether the keys are plain as
-    :func:`_get_run` says it."""
+    :func:`get_run` says it."""
     n, pos, count = len(data), 0, 0
     bounds = np.empty((4, limit), dtype=np.int64)
     while pos < n:
@@ -503,7 +503,7 @@ class _Run:
 
 
 class GetRun(_Run):
-    """A read that is only GETs (:func:`_get_run`)."""
+    """A read that is only GETs (:func:`get_run`)."""
 
     __slots__ = ()
 
@@ -538,7 +538,7 @@ def _read_frames(reader: hiredis.Reader, data: bytes) -> list[list[bytes]]:
 def warm_up() -> None:
     """Runs the compiled checks once, so that they are compiled (or loaded) before a client waits on them."""
     _canonical_frames(b"*1\r\n$4\r\nPING\r\n")
-    _get_run(b"*2\r\n$3\r\nGET\r\n$1\r\na\r\n*2\r\n$3\r\nget\r\n$1\r\nb\r\n", 2)
+    get_run(b"*2\r\n$3\r\nGET\r\n$1\r\na\r\n*2\r\n$3\r\nget\r\n$1\r\nb\r\n", 2)
     _set_run(b"*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n*3\r\n$3\r\nset\r\n$1\r\nb\r\n$1\r\n2\r\n", 2)
     _mget_keys(b"*2\r\n$4\r\nMGET\r\n$1\r\na\r\n")
     _lone_set_bounds(b"*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\nb\r\n")
@@ -578,7 +578,7 @@ class RequestParser:
         proto-max-bulk-len: the scanner refuses those as Redis does.)"""
         if data.startswith(GET_HEAD):
             if data.find(GET_HEAD, 13) > 0:
-                count, offsets, lengths, plain = _get_run(data, self.run_limit)
+                count, offsets, lengths, plain = get_run(data, self.run_limit)
                 if count:
                     self.run = GetRun(data, offsets, lengths, plain)
                     return True

@@ -99,14 +99,14 @@ def bulk_strings(values: bytes, lengths: np.ndarray, found: np.ndarray, resp3: b
     return _bulk_strings(values, lengths, found, resp3, False)
 
 
-_NULLS = (np.frombuffer(b"$-1\r\n", dtype=np.uint8), np.frombuffer(b"_\r\n", dtype=np.uint8))  # RESP2's, RESP3's
+BULK_NULLS = (np.frombuffer(b"$-1\r\n", dtype=np.uint8), np.frombuffer(b"_\r\n", dtype=np.uint8))  # RESP2's, RESP3's
 
 
 def _bulk_strings(values: bytes, lengths: np.ndarray, found: np.ndarray, resp3: bool, array: bool) -> Encoded:
     n = len(lengths)
     out = np.empty(len(values) + 24 * (n + 1), dtype=np.uint8)  # 24: the longest header of one
     # The lengths as they come (the engine's uint32, or int64): two specialisations, warmed up at start.
-    used = _encode_bulk_array(np.frombuffer(values, dtype=np.uint8), lengths, found, _NULLS[resp3], out, array)
+    used = encode_bulk_array(np.frombuffer(values, dtype=np.uint8), lengths, found, BULK_NULLS[resp3], out, array)
     return Encoded(out[:used].tobytes())
 
 
@@ -127,7 +127,7 @@ def _put_line(out: np.ndarray, at: int, mark: int, number: int) -> int:
 
 
 @numba.njit(cache=True)
-def _encode_bulk_array(
+def encode_bulk_array(
     values: np.ndarray, lengths: np.ndarray, found: np.ndarray, null: np.ndarray, out: np.ndarray, array: bool
 ) -> int:
     at = _put_line(out, 0, 42, len(lengths)) if array else 0  # '*'

@@ -32,11 +32,11 @@ from collections.abc import Coroutine
 from typing import cast
 
 from predis.services.cache.domain import CacheDomain
-from predis.services.resp import protocol, replies
+from predis.services.resp import get_runs, protocol, replies
 from predis.services.resp.commands import CommandTable, build_table
 from predis.services.resp.context import Later, RespContext
 from predis.services.resp.monitor import stop_monitoring
-from predis.services.resp.protocol import ProtocolError, QueryBufferFull, RequestParser
+from predis.services.resp.protocol import GET_HEAD, ProtocolError, QueryBufferFull, RequestParser
 from predis.services.resp.replies import Encoded, encode, encode_into, err
 from predis.services.resp.session import Session, SessionTable
 from predis.services.resp.settings import RespSettings
@@ -165,6 +165,8 @@ class RespConnection(asyncio.Protocol):
         (``_may_answer_alone``): no request list, no coroutine unless a miss reads through the
         origin. ``_answer`` gives the same replies, slower. Whether it did."""
         parser, table, ctx = self.parser, self.table, self.ctx
+        if self._may_be_get_run(data):
+            return self._answered_get_run(session, data)
         if (key := parser.lone_get(data)) is not None:
             if not self._may_answer_alone(session):
                 return False
@@ -180,6 +182,33 @@ class RespConnection(asyncio.Protocol):
             self._reply_alone(session, table.lone_mget(ctx, session, keys))
         else:
             return False
+        return True
+
+    def _may_be_get_run(self, data: bytes) -> bool:
+        """Whether ``data`` begins as two GETs would (a look before the compiled walk)."""
+        return (
+            self.run_limit >= 2
+            and data.startswith(GET_HEAD)
+            and data.find(GET_HEAD, 13) > 0
+            and len(data) <= self.parser.max_bulk_len
+        )
+
+    def _answered_get_run(self, session: Session, data: bytes) -> bool:
+        """Answers ``data`` when it is a run of plain GETs of database 0, in one compiled call
+        (``CommandTable.compiled_get_run``); whether it did. If not, nothing changed and
+        ``feed`` reads it (a run it keeps, or requests), the way any read goes."""
+        if session.database.prefix or not self._may_answer_alone(session):
+            return False
+        try:
+            reply = self.table.compiled_get_run(self.ctx, session, data, self.run_limit)
+        except Exception:  # noqa: BLE001 - as _answered_run_alone
+            log.exception("the connection from %s failed", session.address)
+            self._close()
+            return True
+        if reply is None:
+            return False
+        session.command_done()
+        self._send(reply)
         return True
 
     def _answered_read_alone(self, session: Session) -> bool:
@@ -548,6 +577,7 @@ async def create_resp_server(
     host, port = parse_address(settings.listen or "127.0.0.1:0", "PREDIS_RESP_LISTEN")
     protocol.warm_up()
     replies.warm_up()
+    get_runs.warm_up()
     ctx = RespContext(domain, settings, SessionTable(settings.max_clients), access=access)
     table = build_table()
     ctx.commands = table

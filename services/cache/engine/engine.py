@@ -296,7 +296,7 @@ class Engine:
         if expired:
             slots = self._drop_expired(t, slots, now)
         if self.policy_name == "s3fifo":
-            found, prefetched, hits, prefetched_hits = _read_counted_s3fifo(self._policy.slot, self._counters, t, slots)
+            found, prefetched, hits, prefetched_hits = read_counted_s3fifo(self._policy.slot, self._counters, t, slots)
         else:
             found, prefetched, hits, prefetched_hits, first_read = bp.read_found(self._policy, slots)
             row = self._counters[t]
@@ -307,6 +307,29 @@ class Engine:
         if self.listener is not None:
             self.listener(t, keys, found, prefetched, lengths, time.time_ns(), hashes)
         return BatchRead(values, lengths, found, prefetched, hits, prefetched_hits)
+
+    def compiled_read_arrays(self, tenant: str) -> tuple[object, ...] | None:
+        """What ``compiled_read.read_recorded`` takes of this engine for a batch read of
+        ``tenant``'s keys (its :meth:`get_many` in the caller's compiled call): the tenant's id,
+        the clock (0 without entries that expire), the storage's arrays, the expiries, the
+        policy's rows and the counters. None where that read is not compiled: a policy other
+        than S3-FIFO, a storage whose reads are not CPU code, a tenant with nothing read or
+        written yet; :meth:`get_many` reads those. Read afresh for each read (growing replaces
+        the arrays)."""
+        t = self._tenants.get(tenant)
+        if t is None or self.policy_name != "s3fifo":
+            return None
+        storage = self.storage.find_read_arrays()
+        if storage is None:
+            return None
+        return (
+            t,
+            self.clock_ms() if self._ttl_entries else 0,
+            *storage,
+            self._expires,
+            self._policy.slot,
+            self._counters,
+        )
 
     def get(self, tenant: str, key: bytes) -> tuple[bytes | None, bool]:
         """The value (None on a miss) and whether a prefetch had loaded it: :meth:`get_many` of
@@ -922,7 +945,7 @@ def _hit_counted_s3fifo(slot_rows: np.ndarray, counters: np.ndarray, t: int, slo
 
 
 @numba.njit(cache=True)
-def _read_counted_s3fifo(
+def read_counted_s3fifo(
     slot_rows: np.ndarray, counters: np.ndarray, t: int, slots: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, int, int]:
     """:func:`_hit_counted_s3fifo` of a batch read: ``bp.read_found``'s work and the engine's

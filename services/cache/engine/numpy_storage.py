@@ -138,7 +138,7 @@ def _find(
 
 
 @numba.njit(cache=True)
-def _find_read(
+def find_read_batch(
     info: np.ndarray,
     blocks: np.ndarray,
     links: np.ndarray,
@@ -579,11 +579,15 @@ class NumpyStorage(SlotTableStorage):
         _find(self._a, self._index, self.block_bytes, tenant, hashes, keys.data, keys.offsets, keys.lengths, out)
         return out
 
+    def find_read_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+        a, ix = self._a, self._index
+        return a.info, a.blocks, a.links, ix.hashes, ix.slots, self.block_bytes
+
     def find_read(
         self, tenant: int, keys: KeyBatch, expires: np.ndarray, now_ms: int
     ) -> tuple[np.ndarray, np.ndarray, bytes, np.ndarray, int]:
         a, ix = self._a, self._index
-        hashes, slots, values, lengths, expired = _find_read(
+        hashes, slots, values, lengths, expired = find_read_batch(
             a.info,
             a.blocks,
             a.links,

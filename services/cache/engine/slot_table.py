@@ -130,6 +130,9 @@ class SlotTableStorage:
         # On the host for every backend, so a key hashes alike wherever it is stored.
         return hash_many(keys.data, keys.offsets, keys.lengths, tenant)
 
+    def find_read_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int] | None:
+        return None  # a backend whose find_read is numpy_storage's says otherwise
+
     def find_read(
         self, tenant: int, keys: KeyBatch, expires: np.ndarray, now_ms: int
     ) -> tuple[np.ndarray, np.ndarray, bytes, np.ndarray, int]:

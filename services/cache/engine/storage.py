@@ -174,6 +174,13 @@ class Storage(Protocol):
         (None when absent)."""
         ...
 
+    def find_read_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int] | None:
+        """What ``numpy_storage._find_read`` takes before the tenant (the slot table, the index,
+        the block size), for a compiled caller that reads in the same call as it records the
+        read; None where reads are not CPU-compiled code (CuPy's). Read afresh for each call:
+        a ``grow`` replaces them."""
+        ...
+
     def find_read(
         self, tenant: int, keys: KeyBatch, expires: np.ndarray, now_ms: int
     ) -> tuple[np.ndarray, np.ndarray, bytes, np.ndarray, int]:
