@@ -20,7 +20,7 @@ def main() -> None:
     from predis.services.cache.engine.simulate import simulate
     from predis.services.cache.engine.threshold import ThresholdTuner, TunerSettings
     from predis.services.drift.signals import StreamSignals
-    from predis.services.resp import get_runs, protocol, replies
+    from predis.services.resp import compiled_gets, protocol, replies
 
     # The cache: its engine under each policy, the access ring, the no-prefetch shadow, and the
     # prefetch loop's threshold tuner (which it calls one prefetch at a time).
@@ -34,7 +34,7 @@ def main() -> None:
     # The RESP front end: the check of pipelined frames, MGET's reply, a run of GETs in one call.
     protocol.warm_up()
     replies.warm_up()
-    get_runs.warm_up()
+    compiled_gets.warm_up()
     # Replay and the retrainer's jobs: the policy simulator and the candidate features.
     for policy in ("s3fifo", "lru", "successor"):
         simulate(np.arange(100, dtype=np.uint64) % 17, 10, policy, eval_from=5)

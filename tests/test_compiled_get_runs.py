@@ -1,4 +1,4 @@
-"""A run of GETs answered in one compiled call (resp/get_runs.py over cache/compiled_read.py) leaves
+"""A run of GETs or an MGET answered in one compiled call (resp/compiled_gets.py over cache/compiled_read.py) leaves
 the cache exactly as the ordinary read does: the same replies, counters, access events, shadow
 counts and prefetch outcomes, on random workloads of two tenants with evictions, expiries,
 prefetched entries, sampled shadows and single GETs between the runs."""
@@ -17,8 +17,8 @@ from predis.services.cache.engine.numpy_storage import NumpyStorage
 from predis.services.cache.engine.storage import KeyBatch
 from predis.services.cache.prefetch_outcomes import PrefetchIssuer
 from predis.services.cache.shadow import ShadowCache
-from predis.services.resp.get_runs import answer_get_run
-from predis.services.resp.replies import BULK_NULLS, bulk_strings
+from predis.services.resp.compiled_gets import answer_get_run, answer_mget
+from predis.services.resp.replies import BULK_NULLS, bulk_array, bulk_strings
 
 TENANTS = ("alpha", "beta")
 
@@ -38,7 +38,7 @@ def _domain(clock: Clock, policy: str = "s3fifo", ring: bool = True, shadow: boo
         if shadow
         else None
     )
-    domain = CacheDomain(engine, ring=AccessRing(1 << 14) if ring else None, shadow=shadow_cache)
+    domain = CacheDomain(engine, ring=AccessRing(1 << 16) if ring else None, shadow=shadow_cache)
     heard: list[int] = []
     domain.on_read_of(heard.append)  # as the prefetch loop's wake-up listens
     _HEARD[id(domain)] = heard
@@ -58,7 +58,7 @@ def _compiled(domain: CacheDomain, tenant: str, keys: list[bytes], resp3: bool) 
     if state is None:
         return None
     data = np.frombuffer(_frames(keys), dtype=np.uint8)
-    out, n, _, prefetched_hits, held = answer_get_run(data, 64, BULK_NULLS[resp3], state)
+    out, n, _, _, prefetched_hits, held = answer_get_run(data, 64, BULK_NULLS[resp3], state)
     if not n:
         return None
     assert n == len(keys)
@@ -66,10 +66,25 @@ def _compiled(domain: CacheDomain, tenant: str, keys: list[bytes], resp3: bool) 
     return out.tobytes()
 
 
-def _ordinary(domain: CacheDomain, tenant: str, keys: list[bytes], resp3: bool) -> bytes:
+def _compiled_mget(domain: CacheDomain, tenant: str, keys: list[bytes], resp3: bool) -> bytes | None:
+    """What CommandTable.compiled_mget does with the domain; None when it answered nothing."""
+    state = domain.compiled_read_state(tenant)
+    if state is None:
+        return None
+    frame = b"*%d\r\n$4\r\nMGET\r\n" % (len(keys) + 1) + b"".join(b"$%d\r\n%s\r\n" % (len(k), k) for k in keys)
+    data = np.frombuffer(frame, dtype=np.uint8)
+    out, n, commands, argv_bytes, prefetched_hits, held = answer_mget(data, BULK_NULLS[resp3], state)
+    if not n:
+        return None
+    assert (n, commands, argv_bytes) == (len(keys), 1, 4 + sum(map(len, keys)))
+    domain.compiled_read_done(tenant, data, n, prefetched_hits, held)
+    return out.tobytes()
+
+
+def _ordinary(domain: CacheDomain, tenant: str, keys: list[bytes], resp3: bool, array: bool = False) -> bytes:
     read, complete = domain.get_many_now(tenant, KeyBatch.of(keys))
     assert complete
-    return bulk_strings(read.values, read.lengths, read.found, resp3)
+    return (bulk_array if array else bulk_strings)(read.values, read.lengths, read.found, resp3)
 
 
 def _events(domain: CacheDomain) -> list[tuple[int, int, int, bytes]]:
@@ -123,6 +138,16 @@ def test_a_compiled_run_of_gets_reads_and_records_as_the_ordinary_read(seed: int
         elif action < 0.40:  # a single GET between runs (the ring and the shadow hold those)
             key = rnd.choice(keys)
             assert compiled.value_now(tenant, key) == ordinary.value_now(tenant, key)
+        elif action < 0.55:  # an MGET, a key named twice now and then
+            chosen = [rnd.choice(keys) for _ in range(rnd.randint(1, 150))]
+            resp3 = rnd.random() < 0.5
+            reply = _compiled_mget(compiled, tenant, chosen, resp3)
+            if reply is None:
+                fell_back += 1
+                reply = _ordinary(compiled, tenant, chosen, resp3, array=True)
+            else:
+                answered += 1
+            assert reply == _ordinary(ordinary, tenant, chosen, resp3, array=True), step
         else:  # a run of distinct GETs
             chosen = rnd.sample(keys, rnd.randint(2, 24))
             resp3 = rnd.random() < 0.5

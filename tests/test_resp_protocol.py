@@ -21,9 +21,9 @@ from predis.services.resp.protocol import (
     RequestParser,
     RequestScanner,
     SetRun,
-    _mget_keys,
     _set_run,
     get_run,
+    mget_keys,
     split_inline,
 )
 from predis.services.resp.replies import (
@@ -318,7 +318,7 @@ mgets = st.tuples(
 @settings(max_examples=300, deadline=1000)
 @given(data=st.one_of(mgets, frames, mutated(mgets), mutated()))
 def test_a_read_of_one_mget_is_what_the_scanner_reads(data: bytes) -> None:
-    count, offsets, lengths, plain = _mget_keys(data)
+    count, offsets, lengths, plain = mget_keys(data)
     if count == 0:
         return
     scanner = RequestScanner(MAX_BULK, QUERY_LIMIT)

@@ -331,6 +331,30 @@ def test_a_read_of_one_mget_is_one_command_and_one_read_and_reads_through_once(
     )
 
 
+def test_a_read_of_one_mget_is_one_compiled_read_counted_as_one_command(
+    predis: PredisResp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert predis.domain is not None
+    client = RawClient(predis.port)
+    try:
+        client.call("FLUSHALL")
+        client.call("MSET", "m1", "v1", "m2", "v2")
+        client.call("GET", "m1")  # the tenant's first read (its shadow is sized by it)
+        ordinary = _spy_on_sync(monkeypatch, predis.domain, "get_many_now")
+        compiled = _spy_on_sync(monkeypatch, predis.domain, "compiled_read_done")
+        before = _stats(predis.port)
+        assert client.call("MGET", "m1", "absent", "m2", "m1") == b"*4\r\n$2\r\nv1\r\n$-1\r\n$2\r\nv2\r\n$2\r\nv1\r\n"
+        after = _stats(predis.port)
+    finally:
+        client.close()
+    assert ordinary == [] and len(compiled) == 1  # a key named twice is read twice, in one read
+    assert after["total_commands_processed"] - before["total_commands_processed"] == 1 + 1  # and the INFO
+    assert (after["keyspace_hits"] - before["keyspace_hits"], after["keyspace_misses"] - before["keyspace_misses"]) == (
+        3,
+        1,
+    )
+
+
 def test_a_read_of_one_get_is_one_command_and_one_read_without_a_coroutine(
     predis: PredisResp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -378,7 +402,7 @@ def test_a_run_counts_each_get_as_a_command_and_a_read(predis: PredisResp, monke
     finally:
         client.close()
     assert predis.domain is not None
-    # A read of only GETs is one compiled read of the cache (get_runs.py), not the ordinary one.
+    # A read of only GETs is one compiled read of the cache (compiled_gets.py), not the ordinary one.
     ordinary = _spy_on_sync(monkeypatch, predis.domain, "get_many_now")
     compiled = _spy_on_sync(monkeypatch, predis.domain, "compiled_read_done")
     before = _stats(predis.port)

@@ -1,5 +1,5 @@
 """A batch read of the cache and its recording in one compiled call, for a front end that calls it
-from its own compiled code (RESP's run of GETs: ``resp/get_runs.py``).
+from its own compiled code (RESP's run of GETs and its MGET: ``resp/compiled_gets.py``).
 
 What :meth:`CacheDomain.get_many_now` does from Python in six compiled calls and the NumPy between
 them (the storage's hash, find and read, the S3-FIFO touch and the counters, the event ring's
@@ -71,8 +71,9 @@ def read_recorded(
     held_value_lengths: np.ndarray,
     held: int,
 ) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, int, int]:
-    """Reads the keys of ``data`` at ``offsets`` (``lengths`` each; plain: distinct, none empty or
-    reserved) and records the read as ``Engine.get_many`` and its listeners do. Answers DONE or
+    """Reads the keys of ``data`` at ``offsets`` (``lengths`` each; none empty or reserved; a key
+    named twice is read twice, as ``Engine.get_many`` reads it) and records the read as
+    ``Engine.get_many`` and its listeners do. Answers DONE or
     FALLBACK (nothing changed); the values packed, their lengths and the found mask; how many
     hits a prefetch had loaded; and the shadow's ``hold_hits`` answer (the hits held after it, or
     ``MISSED``/``_FULL``: the caller has the shadow observe the read; ``NOT_HELD`` without a

@@ -231,7 +231,7 @@ class CacheDomain:
         # rows a compiled read leaves for compiled_read_done.
         self._no_ring = (np.zeros(2, dtype=np.int64), np.zeros((1, 6), dtype=np.int64), np.zeros(1, dtype=np.uint8))
         self._no_held = (np.zeros(1, dtype=np.uint64), np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.uint32))
-        self._read_rows, self._read_hashes = cr.scratch_rows(64)
+        self._read_rows, self._read_hashes = cr.scratch_rows(min(1024, engine.config.max_batch_keys))
 
     @property
     def has_origin(self) -> bool:
@@ -319,7 +319,7 @@ class CacheDomain:
 
     def compiled_read_state(self, tenant: str, skip_origin: bool = False) -> tuple[object, ...] | None:
         """What ``compiled_read.read_recorded`` takes after the keys, for a front end that reads a
-        batch of ``tenant``'s plain keys (distinct, none empty or reserved, at most 64) in its own
+        batch of ``tenant``'s keys (none empty or reserved, up to 1024 and ``max_batch_keys``) in its own
         compiled call: :meth:`get_many_now` of them, recorded the same, the misses left as misses
         when ``skip_origin`` (with an origin to read through, the kernel leaves a read with a miss
         to :meth:`get_many_now`). None where that call would not be the whole read (a policy or a

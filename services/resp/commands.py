@@ -23,10 +23,10 @@ import numpy as np
 from predis.services.cache.engine.storage import KeyBatch
 from predis.services.resp import catalog
 from predis.services.resp.arguments import c_text, option
+from predis.services.resp.compiled_gets import answer_get_run, answer_mget
 from predis.services.resp.connection_commands import HANDLERS as CONNECTION_HANDLERS
 from predis.services.resp.context import Args, Handler, Later, RespContext
 from predis.services.resp.databases import ReservedKey
-from predis.services.resp.get_runs import answer_get_run
 from predis.services.resp.keyspace_commands import HANDLERS as KEYSPACE_HANDLERS
 from predis.services.resp.monitor import MONITOR_HANDLERS
 from predis.services.resp.monitor import feed as feed_monitors
@@ -331,23 +331,33 @@ class CommandTable:
 
     def compiled_get_run(self, ctx: RespContext, session: Session, data: bytes, limit: int) -> bytes | None:
         """:meth:`lone_run` of a read that may be a run of plain GETs in database 0, answered in
-        one compiled call from its bytes (``get_runs.py``): the replies, or None when that call
-        answered nothing (not such a run, or a read the cache leaves to the ordinary way: an
+        one compiled call from its bytes (``compiled_gets.py``): the replies, or None when that
+        call answered nothing (not such a run, or a read the cache leaves to the ordinary way: an
         expired key, a miss read through the origin), nothing changed."""
+        return self._compiled(ctx, session, "get", data, answer_get_run, limit)
+
+    def compiled_mget(self, ctx: RespContext, session: Session, data: bytes) -> bytes | None:
+        """:meth:`compiled_get_run` of a read that may be one MGET of database 0's plain keys
+        (:meth:`lone_mget`'s, in one compiled call)."""
+        return self._compiled(ctx, session, "mget", data, answer_mget)
+
+    def _compiled(
+        self, ctx: RespContext, session: Session, name: str, data: bytes, answer: Callable[..., tuple], *args: object
+    ) -> bytes | None:
         domain = ctx.domain
         state = domain.compiled_read_state(session.tenant)  # database 0 reads through
         if state is None:
             return None
         durations = domain.durations
-        timed = durations.resp_commands.get("get") if durations is not None else None
+        timed = durations.resp_commands.get(name) if durations is not None else None
         started = time.perf_counter_ns() if timed is not None else 0
         buffer = np.frombuffer(data, dtype=np.uint8)
-        out, n, last_length, prefetched_hits, held = answer_get_run(buffer, limit, BULK_NULLS[session.resp3], state)
-        if not n:
+        out, keys, commands, argv_bytes, prefetched_hits, held = answer(buffer, *args, BULK_NULLS[session.resp3], state)
+        if not keys:
             return None
-        domain.compiled_read_done(session.tenant, buffer, n, prefetched_hits, held)
-        _count_run(ctx, session, "get", n, 3 + last_length)
-        _time_each(timed, session, n, started)
+        domain.compiled_read_done(session.tenant, buffer, keys, prefetched_hits, held)
+        _count_run(ctx, session, name, commands, argv_bytes)
+        _time_each(timed, session, commands, started)
         return out.tobytes()
 
     async def _finish_run_later(

@@ -382,7 +382,7 @@ def _plain_keys(data: bytes, offsets: np.ndarray, lengths: np.ndarray) -> bool:
 
 
 @numba.njit(cache=True)
-def _mget_keys(data: bytes) -> tuple[int, np.ndarray, np.ndarray, bool]:
+def mget_keys(data: bytes) -> tuple[int, np.ndarray, np.ndarray, bool]:
     """Whether ``data`` is exactly one MGET request (MGET in any case, one key at least) written
     canonically: how many keys (0 when it is anything else), where each starts and how long it
     is, and whether they are plain (none empty, none beginning with the reserved ``FF DB``; a key
@@ -540,7 +540,7 @@ def warm_up() -> None:
     _canonical_frames(b"*1\r\n$4\r\nPING\r\n")
     get_run(b"*2\r\n$3\r\nGET\r\n$1\r\na\r\n*2\r\n$3\r\nget\r\n$1\r\nb\r\n", 2)
     _set_run(b"*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n*3\r\n$3\r\nset\r\n$1\r\nb\r\n$1\r\n2\r\n", 2)
-    _mget_keys(b"*2\r\n$4\r\nMGET\r\n$1\r\na\r\n")
+    mget_keys(b"*2\r\n$4\r\nMGET\r\n$1\r\na\r\n")
     _lone_set_bounds(b"*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\nb\r\n")
 
 
@@ -605,16 +605,21 @@ class RequestParser:
             return None
         return _lone_set_args(data, self.max_bulk_len)
 
+    def may_be_mget(self, data: bytes) -> bool:
+        """Whether ``data`` begins as one MGET would, within proto-max-bulk-len (a look at the
+        name before a compiled walk)."""
+        if data[:1] != b"*":
+            return False
+        at = data.find(b"\r\n$4\r\n", 2, 24)  # after *<count>
+        return at >= 0 and data[at + 6 : at + 12] in _MGET_NAMES and len(data) <= self.max_bulk_len
+
     def lone_mget(self, data: bytes) -> KeyBatch | None:
         """The keys of ``data`` where they lie in it, when it is exactly one MGET of plain keys
         (not empty, not reserved). A read past proto-max-bulk-len goes to ``feed``, which refuses
         what Redis refuses."""
-        if data[:1] != b"*":
+        if not self.may_be_mget(data):
             return None
-        at = data.find(b"\r\n$4\r\n", 2, 24)  # after *<count>: before a compiled call, a look at the name
-        if at < 0 or data[at + 6 : at + 12] not in _MGET_NAMES or len(data) > self.max_bulk_len:
-            return None
-        count, offsets, lengths, plain = _mget_keys(data)
+        count, offsets, lengths, plain = mget_keys(data)
         if not count or not plain:
             return None
         return KeyBatch(np.frombuffer(data, dtype=np.uint8), offsets, lengths)

@@ -28,11 +28,11 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import cast
 
 from predis.services.cache.domain import CacheDomain
-from predis.services.resp import get_runs, protocol, replies
+from predis.services.resp import compiled_gets, protocol, replies
 from predis.services.resp.commands import CommandTable, build_table
 from predis.services.resp.context import Later, RespContext
 from predis.services.resp.monitor import stop_monitoring
@@ -175,9 +175,15 @@ class RespConnection(asyncio.Protocol):
             if not self._may_answer_alone(session):
                 return False
             self._reply_alone(session, table.lone_set(ctx, session, *key_value))
-        elif (keys := parser.lone_mget(data)) is not None:
+        elif parser.may_be_mget(data):
             # Another database's keys are stored behind its prefix: those take the long way.
             if session.database.prefix or not self._may_answer_alone(session):
+                return False
+            compiled = self._compiled_reply(lambda: table.compiled_mget(ctx, session, data))
+            if compiled is not None:
+                return compiled
+            keys = parser.lone_mget(data)
+            if keys is None:
                 return False
             self._reply_alone(session, table.lone_mget(ctx, session, keys))
         else:
@@ -199,14 +205,23 @@ class RespConnection(asyncio.Protocol):
         ``feed`` reads it (a run it keeps, or requests), the way any read goes."""
         if session.database.prefix or not self._may_answer_alone(session):
             return False
+        answered = self._compiled_reply(lambda: self.table.compiled_get_run(self.ctx, session, data, self.run_limit))
+        return bool(answered)
+
+    def _compiled_reply(self, answer: Callable[[], bytes | None]) -> bool | None:
+        """Sends what ``answer`` (a compiled read's) replies: True when it replied, None when it
+        answered nothing (nothing changed: the read goes the ordinary way). A failure closes
+        the connection, as ``_answered_run_alone``'s does (True: nothing more to do)."""
+        session = self.session
+        assert session is not None
         try:
-            reply = self.table.compiled_get_run(self.ctx, session, data, self.run_limit)
-        except Exception:  # noqa: BLE001 - as _answered_run_alone
+            reply = answer()
+        except Exception:  # noqa: BLE001 - one connection's failure must not reach the server
             log.exception("the connection from %s failed", session.address)
             self._close()
             return True
         if reply is None:
-            return False
+            return None
         session.command_done()
         self._send(reply)
         return True
@@ -577,7 +592,7 @@ async def create_resp_server(
     host, port = parse_address(settings.listen or "127.0.0.1:0", "PREDIS_RESP_LISTEN")
     protocol.warm_up()
     replies.warm_up()
-    get_runs.warm_up()
+    compiled_gets.warm_up()
     ctx = RespContext(domain, settings, SessionTable(settings.max_clients), access=access)
     table = build_table()
     ctx.commands = table
