@@ -21,6 +21,20 @@ from predis.services.resp.protocol import get_run, mget_keys
 from predis.services.resp.replies import encode_bulk_array
 
 
+@numba.njit(cache=True, inline="always")
+def _read_encoded(
+    data: np.ndarray, offsets: np.ndarray, lengths: np.ndarray, null: np.ndarray, state: tuple, array: bool
+) -> tuple[np.ndarray, int, int]:
+    """The cache's read of the keys and its replies (an array of them when ``array``), the hits a
+    prefetch had loaded and the shadow's answer; no replies (an empty array) when it declined."""
+    status, values, vlens, found, prefetched_hits, held = read_recorded(data, offsets, lengths, *state)
+    if status != DONE:
+        return np.empty(0, dtype=np.uint8), 0, 0
+    out = np.empty(len(values) + 24 * (len(lengths) + 1), dtype=np.uint8)  # 24: the longest header of one
+    used = encode_bulk_array(values, vlens, found, null, out, array)
+    return out[:used], prefetched_hits, held
+
+
 @numba.njit(cache=True)
 def answer_get_run(
     data: np.ndarray, limit: int, null: np.ndarray, state: tuple
@@ -32,15 +46,12 @@ def answer_get_run(
     loaded and the shadow's answer, for ``CacheDomain.compiled_read_done``. No keys (0) when it
     answered nothing."""
     count, offsets, lengths, plain = get_run(data, limit)
-    nothing = np.empty(0, dtype=np.uint8)
     if count == 0 or not plain:
-        return nothing, 0, 0, 0, 0, 0
-    status, values, vlens, found, prefetched_hits, held = read_recorded(data, offsets, lengths, *state)
-    if status != DONE:
-        return nothing, 0, 0, 0, 0, 0
-    out = np.empty(len(values) + 24 * count, dtype=np.uint8)  # 24: the longest header of one
-    used = encode_bulk_array(values, vlens, found, null, out, False)
-    return out[:used], count, count, 3 + lengths[count - 1], prefetched_hits, held
+        return np.empty(0, dtype=np.uint8), 0, 0, 0, 0, 0
+    out, prefetched_hits, held = _read_encoded(data, offsets, lengths, null, state, False)
+    if not len(out):
+        return out, 0, 0, 0, 0, 0
+    return out, count, count, 3 + lengths[count - 1], prefetched_hits, held
 
 
 @numba.njit(cache=True)
@@ -49,15 +60,12 @@ def answer_mget(data: np.ndarray, null: np.ndarray, state: tuple) -> tuple[np.nd
     named twice is read twice, as MGET does): the array reply, then as :func:`answer_get_run`
     (one command, its arguments' bytes)."""
     count, offsets, lengths, plain = mget_keys(data)
-    nothing = np.empty(0, dtype=np.uint8)
     if count == 0 or not plain:
-        return nothing, 0, 0, 0, 0, 0
-    status, values, vlens, found, prefetched_hits, held = read_recorded(data, offsets, lengths, *state)
-    if status != DONE:
-        return nothing, 0, 0, 0, 0, 0
-    out = np.empty(len(values) + 24 * (count + 1), dtype=np.uint8)  # the array's header too
-    used = encode_bulk_array(values, vlens, found, null, out, True)
-    return out[:used], count, 1, 4 + lengths.sum(), prefetched_hits, held
+        return np.empty(0, dtype=np.uint8), 0, 0, 0, 0, 0
+    out, prefetched_hits, held = _read_encoded(data, offsets, lengths, null, state, True)
+    if not len(out):
+        return out, 0, 0, 0, 0, 0
+    return out, count, 1, 4 + lengths.sum(), prefetched_hits, held
 
 
 def warm_up() -> None:
