@@ -6,7 +6,8 @@ It owns the parts a read or a write must keep in step:
 - the origin fills (``read_through.py``): read-through and prefetch loads, one per key at a time;
 - the hint table, whose followers a read prefetches;
 - the access event ring and whoever listens to reads (the ring, the shadow, the prefetch loop's
-  wake-up), registered with :meth:`CacheDomain.on_read`;
+  wake-up), registered with :meth:`CacheDomain.on_read` (:meth:`CacheDomain.on_read_of` for a
+  listener that needs only the tenant);
 - the prefetch outcomes (``prefetch_outcomes.py``): what became of every prefetch, the one count
   that Stats, the predictor's reports and drift's quality windows read.
 - the tenants' rate quotas (``admission.py``): the request rate every front end admits each
@@ -319,13 +320,14 @@ class CacheDomain:
 
     def compiled_read_state(self, tenant: str, skip_origin: bool = False) -> tuple[object, ...] | None:
         """What ``compiled_read.read_recorded`` takes after the keys, for a front end that reads a
-        batch of ``tenant``'s keys (none empty or reserved, up to 1024 and ``max_batch_keys``) in its own
-        compiled call: :meth:`get_many_now` of them, recorded the same, the misses left as misses
-        when ``skip_origin`` (with an origin to read through, the kernel leaves a read with a miss
-        to :meth:`get_many_now`). None where that call would not be the whole read (a policy or a
-        storage not compiled for it, hints to prefetch, a read listener besides the ring, the
-        shadow and :meth:`on_read_of`'s, a tenant not read yet). After a read that answers DONE the caller calls
-        :meth:`compiled_read_done`, before anything else reads the cache."""
+        batch of ``tenant``'s keys (none empty or reserved, up to 1024 and ``max_batch_keys``) in
+        its own compiled call: :meth:`get_many_now` of them, recorded the same, the misses left as
+        misses when ``skip_origin`` (with an origin to read through, the kernel leaves a read with
+        a miss to :meth:`get_many_now`). None where that call would not be the whole read (a
+        policy or a storage not compiled for it, hints to prefetch, a read listener besides the
+        ring, the shadow and :meth:`on_read_of`'s, a tenant not read yet). After a read that
+        answers DONE the caller calls :meth:`compiled_read_done`, before anything else reads the
+        cache."""
         known = self._own_listeners + len(self._tenant_listeners)
         if len(self._listeners) != known or (self.has_origin and self._hints.has(tenant)):
             return None
