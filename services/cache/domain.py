@@ -318,16 +318,15 @@ class CacheDomain:
         read = self._read(tenant, keys)
         return read, skip_origin or not self.has_origin or read.hits == len(keys)
 
-    def compiled_read_state(self, tenant: str, skip_origin: bool = False) -> tuple[object, ...] | None:
+    def compiled_read_state(self, tenant: str) -> tuple[object, ...] | None:
         """What ``compiled_read.read_recorded`` takes after the keys, for a front end that reads a
         batch of ``tenant``'s keys (none empty or reserved, up to 1024 and ``max_batch_keys``) in
-        its own compiled call: :meth:`get_many_now` of them, recorded the same, the misses left as
-        misses when ``skip_origin`` (with an origin to read through, the kernel leaves a read with
-        a miss to :meth:`get_many_now`). None where that call would not be the whole read (a
-        policy or a storage not compiled for it, hints to prefetch, a read listener besides the
-        ring, the shadow and :meth:`on_read_of`'s, a tenant not read yet). After a read that
-        answers DONE the caller calls :meth:`compiled_read_done`, before anything else reads the
-        cache."""
+        its own compiled call: :meth:`get_many_now` of them, recorded the same (with an origin to
+        read through, the kernel leaves a read with a miss to :meth:`get_many_now`). None where
+        that call would not be the whole read (a policy or a storage not compiled for it, hints to
+        prefetch, a read listener besides the ring, the shadow and :meth:`on_read_of`'s, a tenant
+        not read yet). After a read that answers DONE the caller calls :meth:`compiled_read_done`,
+        before anything else reads the cache."""
         known = self._own_listeners + len(self._tenant_listeners)
         if len(self._listeners) != known or (self.has_origin and self._hints.has(tenant)):
             return None
@@ -342,9 +341,8 @@ class CacheDomain:
                 return None
             shadow = (True, *holding)
         ring = self._ring.compiled_append_arrays() if self._ring is not None else self._no_ring
-        reads_through = not skip_origin and self.has_origin
         return (
-            reads_through,
+            self.has_origin,  # a miss reads through: the kernel declines it
             time.time_ns(),
             self._read_rows,
             self._read_hashes,

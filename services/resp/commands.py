@@ -345,7 +345,7 @@ class CommandTable:
         self, ctx: RespContext, session: Session, name: str, data: bytes, answer: Callable[..., tuple], *args: object
     ) -> bytes | None:
         domain = ctx.domain
-        state = domain.compiled_read_state(session.tenant)  # database 0 reads through
+        state = domain.compiled_read_state(session.tenant)  # database 0's: its misses read through
         if state is None:
             return None
         durations = domain.durations
